@@ -1,0 +1,119 @@
+"""Encoding and strict decoding of wire messages.
+
+Decoding never raises anything but :class:`DecodeError`, whose ``reason`` is one of a small fixed
+set so rejections can be counted per reason.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from protocol.envelope import SCHEMA_VERSION, Envelope, WireModel
+from protocol.messages import BODY_MODELS, TOPIC_KINDS
+from protocol.topics import gateway_of, kind_of
+
+MAX_PAYLOAD_BYTES = 512 * 1024
+
+
+class RejectReason(StrEnum):
+    TOO_LARGE = "too_large"
+    BAD_TOPIC = "bad_topic"
+    BAD_JSON = "bad_json"
+    BAD_ENVELOPE = "bad_envelope"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNKNOWN_KIND = "unknown_kind"
+    WRONG_TOPIC_FOR_KIND = "wrong_topic_for_kind"
+    GATEWAY_MISMATCH = "gateway_mismatch"
+    BAD_BODY = "bad_body"
+
+
+class DecodeError(ValueError):
+    """A message that does not follow the contract; ``reason`` is countable, ``detail`` loggable."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: Envelope
+    body: WireModel
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode(
+    gateway_id: str,
+    kind: str,
+    body: WireModel | dict[str, Any],
+    *,
+    seq: int,
+    ts: float | None = None,
+    msg_id: str | None = None,
+    historical: bool = False,
+) -> bytes:
+    """Build the JSON payload for one message. The body is validated on the way out too, so a
+    producer bug shows up at the edge rather than as a rejection at the controller."""
+    model = BODY_MODELS[kind]
+    body_model = body if isinstance(body, model) else model.model_validate(body)
+    envelope = Envelope(
+        v=SCHEMA_VERSION,
+        id=msg_id or new_id(),
+        seq=seq,
+        ts=ts if ts is not None else time.time(),
+        gw=gateway_id,
+        kind=kind,
+        historical=historical,
+        body=body_model.model_dump(mode="json"),
+    )
+    return envelope.model_dump_json().encode()
+
+
+def _short(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{loc}: {first['msg']}{more}"
+
+
+def decode(topic: str, payload: bytes) -> Decoded:
+    """Validate topic, envelope and body; raise DecodeError with a countable reason."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise DecodeError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    topic_gw, topic_kind = gateway_of(topic), kind_of(topic)
+    if topic_gw is None or topic_kind is None:
+        raise DecodeError(RejectReason.BAD_TOPIC, f"not a gateway topic: {topic[:200]!r}")
+    try:
+        envelope = Envelope.model_validate_json(payload)
+    except ValidationError as exc:
+        json_error = any(e["type"] == "json_invalid" for e in exc.errors())
+        reason = RejectReason.BAD_JSON if json_error else RejectReason.BAD_ENVELOPE
+        raise DecodeError(reason, _short(exc)) from exc
+    if envelope.v != SCHEMA_VERSION:
+        raise DecodeError(RejectReason.UNSUPPORTED_VERSION, f"v={envelope.v}")
+    model = BODY_MODELS.get(envelope.kind)
+    if model is None:
+        raise DecodeError(RejectReason.UNKNOWN_KIND, f"kind={envelope.kind[:32]!r}")
+    if envelope.kind not in TOPIC_KINDS.get(topic_kind, frozenset()):
+        raise DecodeError(
+            RejectReason.WRONG_TOPIC_FOR_KIND, f"kind={envelope.kind} on {topic_kind!r} topic"
+        )
+    if envelope.gw != topic_gw:
+        raise DecodeError(
+            RejectReason.GATEWAY_MISMATCH, f"topic says {topic_gw!r}, body says {envelope.gw!r}"
+        )
+    try:
+        body = model.model_validate(envelope.body)
+    except ValidationError as exc:
+        raise DecodeError(RejectReason.BAD_BODY, f"{envelope.kind}.{_short(exc)}") from exc
+    return Decoded(envelope=envelope, body=body)

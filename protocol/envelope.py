@@ -1,0 +1,34 @@
+"""The envelope every message carries, whatever its kind."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SCHEMA_VERSION = 1
+
+GatewayId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+
+
+class WireModel(BaseModel):
+    """Base for every wire model: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Envelope(WireModel):
+    """Common header. ``body`` is validated separately against the model for ``kind``."""
+
+    v: int = Field(description="Schema version of the envelope and body.")
+    id: MessageId = Field(description="Unique message id (uuid4 hex); the controller de-duplicates on it.")
+    seq: int = Field(ge=0, description="Per-gateway sequence number of outbox messages; 0 for presence.")
+    ts: float = Field(gt=0, description="Time the message was produced, seconds since the Unix epoch (UTC).")
+    gw: GatewayId = Field(description="Gateway id; must match the gateway level of the topic.")
+    kind: str = Field(min_length=1, max_length=32, description="Message kind; selects the body model.")
+    historical: bool = Field(
+        default=False,
+        description="True when the message waited in the disk outbox rather than going out live.",
+    )
+    body: dict[str, Any] = Field(description="Kind-specific content.")
