@@ -1,10 +1,108 @@
-"""Core subcommands: agent, controller, fleet, demo, bench. Filled in by the skeleton."""
+"""Core subcommands: agent, controller, fleet, demo."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from common.configfile import ConfigError
+
+fleet_app = typer.Typer(help="Fleet registry and health.", no_args_is_help=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML configuration file.")]
+
+
+def _fail_config(exc: ConfigError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(2)
+
+
+def agent(config: ConfigOpt) -> None:
+    """Run the gateway agent."""
+    from agent.config import AgentConfig
+    from agent.supervisor import build, install_signal_handlers
+    from common import configfile, logsetup
+
+    try:
+        cfg = configfile.load(config, AgentConfig)
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    logsetup.setup(cfg.log_level, f"agent[{cfg.gateway_id}]")
+    the_agent = build(cfg)
+    install_signal_handlers(the_agent)
+    the_agent.run()
+
+
+def controller(config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML configuration file.")] = None) -> None:
+    """Run the central controller."""
+    import signal
+
+    from common import configfile, logsetup
+    from controller.config import ControllerConfig
+    from controller.service import Controller
+
+    try:
+        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    logsetup.setup(cfg.log_level, "controller")
+    ctl = Controller(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: ctl.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: ctl.stop_event.set())
+    ctl.run()
+
+
+@fleet_app.command("status")
+def fleet_status(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Controller configuration.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (overrides --config).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show every gateway: state, last seen, CPU, memory, disk, temperature."""
+    from common import configfile
+    from controller.config import ControllerConfig
+    from controller.fleet.view import fleet_rows, render_table
+    from controller.store.repo import Store
+
+    try:
+        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    url = db or cfg.database.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        typer.echo(f"error: no controller database at {url.removeprefix('sqlite:///')}", err=True)
+        raise typer.Exit(2)
+    rows = fleet_rows(Store(url))
+    if as_json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        from rich.console import Console
+
+        Console().print(render_table(rows))
+
+
+def demo(
+    gateways: Annotated[int, typer.Option(min=1, max=50, help="Simulated gateways.")] = 3,
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path("var/demo"),
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0.0,
+) -> None:
+    """Run the whole system locally: broker, controller, agents, live fleet status."""
+    from kendali_cli.demo import run_demo
+
+    raise typer.Exit(run_demo(gateways, workdir, duration))
 
 
 def register(app: typer.Typer) -> None:
     """Attach the core subcommands to the top-level app."""
-    del app
+    app.command("agent")(agent)
+    app.command("controller")(controller)
+    app.add_typer(fleet_app, name="fleet")
+    app.command("demo")(demo)

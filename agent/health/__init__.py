@@ -1,0 +1,1 @@
+"""Gateway health: host resources, the agent's own footprint and the link's state."""

@@ -1,0 +1,75 @@
+"""The agent's configuration file, one pydantic model per section.
+
+Unknown keys are errors: a typo in the field should fail loudly at start-up, not be ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from protocol.envelope import GatewayId, WireModel
+
+
+class TlsSection(WireModel):
+    """Mutual TLS to the broker: production configs always set this."""
+
+    ca_file: Path = Field(description="CA bundle that signed the broker's certificate.")
+    cert_file: Path | None = Field(default=None, description="This gateway's client certificate.")
+    key_file: Path | None = Field(default=None, description="Private key for cert_file.")
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class BrokerSection(WireModel):
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 with TLS).")
+    keepalive_s: int = Field(
+        default=30, ge=2, le=1200, description="MQTT keepalive; the broker declares us lost after 1.5x."
+    )
+    username: str | None = Field(default=None, description="Broker user; defaults to the gateway id.")
+    password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
+    tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Wait for CONNACK.")
+    backoff_initial_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")
+    backoff_max_s: float = Field(default=30.0, gt=0, le=600, description="Longest reconnect delay.")
+    auth_retry_s: float = Field(
+        default=300.0, gt=0, le=86400, description="Wait after the broker refuses our credentials."
+    )
+
+
+class OutboxSection(WireModel):
+    path: Path = Field(default=Path("var/outbox.db"), description="SQLite file of the disk outbox.")
+    max_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=64 * 1024, description="Bound on buffered payload bytes."
+    )
+    max_inflight: int = Field(default=200, ge=1, le=10000, description="Unacknowledged messages.")
+    drain_rate: float = Field(
+        default=5000.0, gt=0, description="Backlog messages per second after a reconnect."
+    )
+    durability: Literal["full", "normal"] = Field(
+        default="full",
+        description="full: fsync every write (survives power loss); normal: survives kill -9 only.",
+    )
+
+
+class HealthSection(WireModel):
+    interval_s: float = Field(default=15.0, ge=0.2, le=3600, description="Gateway health period.")
+    mounts: list[str] = Field(
+        default_factory=list, description="Mounts to report; empty means every real filesystem."
+    )
+
+
+class AgentConfig(WireModel):
+    gateway_id: GatewayId = Field(description="This gateway's id; also its broker user name.")
+    config_version: int = Field(default=0, ge=0, description="Version of this configuration.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    broker: BrokerSection = Field(default_factory=BrokerSection)
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    health: HealthSection = Field(default_factory=HealthSection)

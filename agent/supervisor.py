@@ -1,0 +1,126 @@
+"""The agent's start-up, as a flat list of named steps, and its periodic loops."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from agent.config import AgentConfig
+from agent.health.gateway import HealthCollector
+from agent.inventory import agent_version, host_inventory
+from agent.link.outbox import Outbox, OutboxError
+from agent.link.publisher import OutboxPublisher, Priority
+from agent.link.session import Link, Presence
+from protocol.codec import encode, new_id
+from protocol.messages import Birth, Death, Event, MessageKind
+from protocol.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Agent:
+    config: AgentConfig
+    outbox: Outbox
+    publisher: OutboxPublisher
+    link: Link
+    health: HealthCollector
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        """Start the link, publish health every interval until asked to stop."""
+        self.link.start()
+        interval = self.config.health.interval_s
+        next_at = time.monotonic()
+        while not self.stop_event.is_set():
+            self.publish_health()
+            next_at += interval
+            self.stop_event.wait(max(0.0, next_at - time.monotonic()))
+        self.shutdown()
+
+    def publish_health(self) -> None:
+        sample = self.health.sample(self.link.stats, self.outbox.stats())
+        try:
+            self.publisher.publish(MessageKind.HEALTH, sample)
+        except OutboxError:
+            log.exception("health sample not stored")
+
+    def link_restored(self, outage_s: float) -> None:
+        """Tell the controller how long we were cut off and how much we buffered meanwhile."""
+        now = time.time()
+        event = Event(
+            event_id=new_id(),
+            type="link.restored",
+            phase="instant",
+            source="gateway",
+            severity="info",
+            started_at=now - outage_s if outage_s < now else now,
+            attributes={"outage_s": round(outage_s, 3), "buffered": self.outbox.stats().depth},
+        )
+        self.publisher.publish(MessageKind.EVENT, event, priority=Priority.EVENT)
+
+    def shutdown(self) -> None:
+        self.link.stop()
+        self.outbox.close()
+        log.info("agent stopped")
+
+
+def open_outbox(config: AgentConfig) -> Outbox:
+    return Outbox(
+        config.outbox.path, config.outbox.max_bytes, durability=config.outbox.durability
+    )
+
+
+def presence_for(config: AgentConfig) -> Presence:
+    gid = config.gateway_id
+    inventory = host_inventory()
+    version = agent_version()
+
+    def birth(session: int) -> bytes:
+        body = Birth(
+            session=session,
+            agent_version=version,
+            config_version=config.config_version,
+            keepalive_s=config.broker.keepalive_s,
+            health_interval_s=config.health.interval_s,
+            inventory=inventory,
+        )
+        return encode(gid, MessageKind.BIRTH, body, seq=0)
+
+    def death(session: int, reason: str) -> bytes:
+        return encode(gid, MessageKind.DEATH, Death(session=session, reason=reason), seq=0)  # type: ignore[arg-type]
+
+    return Presence(topic=Topics(gid).state, birth=birth, death=death)
+
+
+def build(config: AgentConfig) -> Agent:
+    """Start-up steps, in order: outbox, publisher, presence, link, health."""
+    outbox = open_outbox(config)
+    publisher = OutboxPublisher(config.gateway_id, outbox)
+    presence = presence_for(config)
+    holder: dict[str, Agent] = {}
+    link = Link(
+        config.gateway_id,
+        config.broker,
+        outbox,
+        presence,
+        max_inflight=config.outbox.max_inflight,
+        drain_rate=config.outbox.drain_rate,
+        on_restored=lambda outage: holder["agent"].link_restored(outage),
+    )
+    agent = Agent(config, outbox, publisher, link, HealthCollector(config.health.mounts))
+    holder["agent"] = agent
+    return agent
+
+
+def install_signal_handlers(agent: Agent) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        agent.stop_event.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

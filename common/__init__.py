@@ -1,0 +1,1 @@
+"""Small pieces both agent and controller use: config loading and logging set-up."""

@@ -1,0 +1,64 @@
+"""The controller's configuration file."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from agent.config.model import TlsSection
+from protocol.envelope import WireModel
+
+
+class ControllerBroker(WireModel):
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port.")
+    client_id: str = Field(
+        default="kendali-controller",
+        min_length=1,
+        max_length=64,
+        description="Fixed id: the broker keeps this persistent session while we restart.",
+    )
+    session_expiry_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long the broker queues messages for us while the controller is down.",
+    )
+    keepalive_s: int = Field(default=30, ge=2, le=1200)
+    username: str | None = Field(default=None, description="Broker user.")
+    password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
+    tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
+
+
+class DatabaseSection(WireModel):
+    url: str = Field(
+        default="sqlite:///var/controller.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
+
+
+class IngestSection(WireModel):
+    batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per transaction.")
+    batch_wait_ms: int = Field(default=20, ge=0, le=5000, description="Wait to fill a batch.")
+
+
+class RetentionSection(WireModel):
+    history_days: float = Field(default=30.0, gt=0, description="Keep message history this long.")
+    max_rows_per_gateway: int = Field(
+        default=100_000, ge=100, description="And never more than this many rows per gateway."
+    )
+    sweep_interval_s: float = Field(default=600.0, gt=0, description="How often to prune.")
+
+
+class PresenceSection(WireModel):
+    grace_s: float = Field(
+        default=5.0, ge=0, description="Added to the heartbeat deadline before declaring offline."
+    )
+    check_interval_s: float = Field(default=1.0, gt=0, le=60, description="Expiry check period.")
+
+
+class ControllerConfig(WireModel):
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    broker: ControllerBroker = Field(default_factory=ControllerBroker)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    ingest: IngestSection = Field(default_factory=IngestSection)
+    retention: RetentionSection = Field(default_factory=RetentionSection)
+    presence: PresenceSection = Field(default_factory=PresenceSection)

@@ -1,0 +1,1 @@
+"""Fleet state: presence, registry views."""

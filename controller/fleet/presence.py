@@ -1,0 +1,89 @@
+"""Online/offline decisions as plain functions over a gateway's state.
+
+Births and deaths are paired by session number (like Sparkplug's bdSeq): a last-will from an old
+connection that the broker delivers after the gateway already reconnected must not mark it offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.messages import Birth, Death
+
+
+@dataclass
+class GatewayState:
+    id: str
+    first_seen: float
+    last_seen: float
+    state_since: float
+    state: str = "unknown"
+    state_reason: str = ""
+    session: int = 0
+    agent_version: str = ""
+    config_version: int = 0
+    keepalive_s: int = 60
+    health_interval_s: float = 60.0
+    inventory: dict[str, Any] | None = None
+    last_health: dict[str, Any] | None = None
+    last_health_ts: float | None = None
+    last_seq: int = 0
+    dirty: bool = field(default=True, compare=False)
+
+    def set_state(self, state: str, reason: str, now: float) -> bool:
+        if (state, reason) == (self.state, self.state_reason):
+            return False
+        if state != self.state:
+            self.state_since = now
+        self.state, self.state_reason = state, reason
+        self.dirty = True
+        return True
+
+
+def apply_birth(gw: GatewayState, birth: Birth, now: float) -> bool:
+    """A birth from the current or a newer session brings the gateway online."""
+    if birth.session < gw.session:
+        return False
+    gw.session = birth.session
+    gw.agent_version = birth.agent_version
+    gw.config_version = birth.config_version
+    gw.keepalive_s = birth.keepalive_s
+    gw.health_interval_s = birth.health_interval_s
+    gw.inventory = birth.inventory.model_dump(mode="json")
+    gw.dirty = True
+    return gw.set_state("online", "birth", now)
+
+
+def apply_death(gw: GatewayState, death: Death, now: float) -> bool:
+    """A death counts only for the session it was registered by."""
+    if death.session < gw.session:
+        return False
+    gw.session = death.session
+    return gw.set_state("offline", death.reason, now)
+
+
+def apply_heard(gw: GatewayState, received_at: float, historical: bool) -> bool:
+    """Any live message proves the gateway is up; revive one we only expired by silence."""
+    if received_at > gw.last_seen:
+        gw.last_seen = received_at
+        gw.dirty = True
+    if not historical and gw.state == "offline" and gw.state_reason == "expired":
+        return gw.set_state("online", "heard", received_at)
+    return False
+
+
+def deadline_s(gw: GatewayState, grace_s: float) -> float:
+    """Silence allowed before expiry: the broker's own will fires at 1.5 x keepalive; the
+    heartbeat bound covers a broker that lost the will (restart without persistence)."""
+    return max(1.5 * gw.keepalive_s, 2.5 * gw.health_interval_s) + grace_s
+
+
+def expire(gateways: list[GatewayState], now: float, grace_s: float) -> list[GatewayState]:
+    """Mark online gateways that have been silent too long as offline; return them."""
+    expired = []
+    for gw in gateways:
+        if gw.state == "online" and now - gw.last_seen > deadline_s(gw, grace_s):
+            gw.set_state("offline", "expired", now)
+            expired.append(gw)
+    return expired

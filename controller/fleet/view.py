@@ -1,0 +1,80 @@
+"""The fleet table technicians and the central team read."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.table import Table
+
+from controller.store.repo import Store
+
+
+def _max_disk(health: dict[str, Any]) -> float | None:
+    disks = health.get("disks") or []
+    return max((d["percent"] for d in disks), default=None)
+
+
+def _max_temp(health: dict[str, Any]) -> float | None:
+    temps = (health.get("temperatures") or {}).values()
+    return max(temps, default=None)
+
+
+def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
+    now = now if now is not None else time.time()
+    out = []
+    for row in store.gateway_rows():
+        health = row["last_health"] or {}
+        link = health.get("link") or {}
+        out.append(
+            {
+                "gateway": row["id"],
+                "state": row["state"],
+                "state_reason": row["state_reason"],
+                "state_since": row["state_since"],
+                "last_seen": row["last_seen"],
+                "last_seen_ago_s": round(now - row["last_seen"], 1),
+                "agent_version": row["agent_version"],
+                "config_version": row["config_version"],
+                "cpu_percent": health.get("cpu_percent"),
+                "memory_percent": (health.get("memory") or {}).get("percent"),
+                "disk_percent": _max_disk(health),
+                "temperature_c": _max_temp(health),
+                "outbox_depth": link.get("outbox_depth"),
+                "last_seq": row["last_seq"],
+            }
+        )
+    return out
+
+
+def _fmt(value: float | None, unit: str = "%") -> str:
+    return "—" if value is None else f"{value:.0f}{unit}"
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def render_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"Kendali fleet — {sum(r['state'] == 'online' for r in rows)}/{len(rows)} online")
+    for col in ("gateway", "state", "last seen", "CPU", "memory", "disk", "temp", "outbox", "agent"):
+        table.add_column(col, justify="right" if col in ("CPU", "memory", "disk", "temp", "outbox") else "left")
+    for r in rows:
+        color = {"online": "green", "offline": "red"}.get(r["state"], "yellow")
+        state = f"[{color}]{r['state']}[/]" + (f" ({r['state_reason']})" if r["state"] == "offline" else "")
+        table.add_row(
+            r["gateway"],
+            state,
+            _ago(r["last_seen_ago_s"]),
+            _fmt(r["cpu_percent"]),
+            _fmt(r["memory_percent"]),
+            _fmt(r["disk_percent"]),
+            _fmt(r["temperature_c"], " °C"),
+            "—" if r["outbox_depth"] is None else str(r["outbox_depth"]),
+            r["agent_version"] or "—",
+        )
+    return table

@@ -1,0 +1,261 @@
+"""MQTT ingest: a persistent session, batched validation and storage, acknowledge after commit.
+
+The paho callback only queues the raw message. One writer thread validates, de-duplicates, stores
+a batch in one transaction and only then sends the PUBACKs (manual ack, in arrival order). A
+controller killed mid-batch therefore never loses a message: the broker redelivers everything not
+acknowledged, and de-duplication on message id makes the redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from controller.config import ControllerConfig
+from controller.fleet.presence import GatewayState, apply_birth, apply_death, apply_heard, expire
+from controller.store.repo import NewMessage, Rejection, Store
+from protocol.codec import Decoded, DecodeError, decode
+from protocol.messages import Birth, Death, GatewayHealth
+from protocol.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Raw:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+class RejectLog:
+    """Logs every rejection with its reason, but folds floods into one line per second."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._window = 0.0
+        self._in_window = 0
+        self._suppressed = 0
+
+    def __call__(self, rej: Rejection) -> None:
+        now = self._clock()
+        if now - self._window >= 1.0:
+            if self._suppressed:
+                log.warning("%d more rejected message(s) in the last second (see counters)", self._suppressed)
+            self._window, self._in_window, self._suppressed = now, 0, 0
+        self._in_window += 1
+        if self._in_window <= 20:
+            log.warning("rejected message on %r: %s: %s", rej.topic[:200], rej.reason, rej.detail)
+        else:
+            self._suppressed += 1
+
+
+class Ingest:
+    def __init__(self, config: ControllerConfig, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.store = store
+        self._clock = clock
+        self._queue: queue.Queue[Raw] = queue.Queue()
+        self._stop = threading.Event()
+        self.gateways: dict[str, GatewayState] = store.load_gateways()
+        self.client = self._make_client()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._reject_log = RejectLog(clock)
+        self._last_expiry_check = 0.0
+        self._last_prune = clock()
+        self.connected = threading.Event()
+
+    # -- MQTT -------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        b = self.config.broker
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=b.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        if b.username:
+            client.username_pw_set(b.username, b.password.get_secret_value() if b.password else None)
+        if b.tls is not None:
+            client.tls_set(
+                ca_certs=str(b.tls.ca_file),
+                certfile=str(b.tls.cert_file) if b.tls.cert_file else None,
+                keyfile=str(b.tls.key_file) if b.tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _u: object, flags: object, reason: ReasonCode, _p: object) -> None:
+        if reason.is_failure:
+            log.error("broker refused the controller: %s", reason)
+            return
+        present = getattr(flags, "session_present", False)
+        log.info("connected to broker (session present: %s)", present)
+        client.subscribe(Topics.all_gateways(), qos=1)
+        self.connected.set()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object) -> None:
+        if any(code.is_failure for code in codes):
+            log.error("subscription to %s refused: %s", Topics.all_gateways(), codes)
+        else:
+            log.info("subscribed to %s", Topics.all_gateways())
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from broker: %s; paho reconnects", reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(Raw(msg.mid, msg.qos, msg.topic, msg.payload, self._clock()))
+
+    def start(self) -> None:
+        b = self.config.broker
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = b.session_expiry_s
+        self.client.connect_async(b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props)
+        self.client.loop_start()
+        self._writer.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch in hand, then disconnect; unacknowledged messages stay at the broker."""
+        self._stop.set()
+        self._writer.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- the writer -------------------------------------------------------------------
+
+    def _next_batch(self) -> list[Raw]:
+        ing = self.config.ingest
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + ing.batch_wait_ms / 1000
+        while len(batch) < ing.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, 0.002))
+        return batch
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch:
+                self.process(batch)
+            self._housekeeping()
+
+    def _housekeeping(self) -> None:
+        now = self._clock()
+        pres = self.config.presence
+        if now - self._last_expiry_check >= pres.check_interval_s:
+            self._last_expiry_check = now
+            for gw in expire(list(self.gateways.values()), now, pres.grace_s):
+                log.warning("gateway %s silent for %.0f s: offline", gw.id, now - gw.last_seen)
+            self._save_dirty()
+        ret = self.config.retention
+        if now - self._last_prune >= ret.sweep_interval_s:
+            self._last_prune = now
+            removed = self.store.prune(ret.history_days, ret.max_rows_per_gateway, now)
+            if removed:
+                log.info("retention: pruned %d history row(s)", removed)
+
+    def _save_dirty(self) -> None:
+        dirty = [gw for gw in self.gateways.values() if gw.dirty]
+        if dirty:
+            with self.store.engine.begin() as conn:
+                self.store.save_gateways(conn, dirty)
+            for gw in dirty:
+                gw.dirty = False
+
+    def process(self, batch: list[Raw]) -> None:
+        """Validate, de-duplicate and store one batch; acknowledge after the commit."""
+        decoded: list[tuple[Raw, Decoded]] = []
+        rejected: list[Rejection] = []
+        for raw in batch:
+            try:
+                decoded.append((raw, decode(raw.topic, raw.payload)))
+            except DecodeError as exc:
+                rejected.append(Rejection(str(exc.reason), exc.detail, raw.topic, raw.received_at))
+        for rej in rejected:
+            self._reject_log(rej)
+        with self.store.engine.begin() as conn:
+            seen = self.store.known_ids(conn, [d.envelope.id for _, d in decoded])
+            fresh: list[NewMessage] = []
+            for raw, d in decoded:
+                env = d.envelope
+                if env.id in seen:
+                    continue
+                seen.add(env.id)
+                fresh.append(
+                    NewMessage(env.id, env.gw, env.seq, env.kind, raw.topic, env.ts, raw.received_at, env.historical, env.body)
+                )
+                self._apply(raw, d)
+            self.store.insert_messages(conn, fresh)
+            dirty = [gw for gw in self.gateways.values() if gw.dirty]
+            self.store.save_gateways(conn, dirty)
+            self.store.add_rejections(conn, rejected)
+            self.store.bump_counters(
+                conn,
+                {
+                    "received": len(batch),
+                    "stored": len(fresh),
+                    "duplicates": len(decoded) - len(fresh),
+                    "rejected": len(rejected),
+                },
+            )
+        for gw in dirty:
+            gw.dirty = False
+        for raw in batch:
+            if raw.qos > 0:
+                self.client.ack(raw.mid, raw.qos)
+
+    def _gateway(self, gid: str, now: float) -> GatewayState:
+        gw = self.gateways.get(gid)
+        if gw is None:
+            gw = GatewayState(id=gid, first_seen=now, last_seen=now, state_since=now)
+            self.gateways[gid] = gw
+        return gw
+
+    def _apply(self, raw: Raw, d: Decoded) -> None:
+        env, body, now = d.envelope, d.body, raw.received_at
+        gw = self._gateway(env.gw, now)
+        if isinstance(body, Birth):
+            if apply_birth(gw, body, now):
+                log.info("gateway %s online (session %d, agent %s)", gw.id, body.session, body.agent_version)
+            apply_heard(gw, now, historical=False)
+            return
+        if isinstance(body, Death):
+            if apply_death(gw, body, now):
+                log.info("gateway %s offline (%s)", gw.id, body.reason)
+            return
+        if apply_heard(gw, now, env.historical):
+            log.info("gateway %s heard again: online", gw.id)
+        if env.seq > gw.last_seq:
+            gw.last_seq = env.seq
+            gw.dirty = True
+        if isinstance(body, GatewayHealth) and (gw.last_health_ts is None or env.ts >= gw.last_health_ts):
+            gw.last_health = env.body
+            gw.last_health_ts = env.ts
+            gw.dirty = True

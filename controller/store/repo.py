@@ -1,0 +1,180 @@
+"""Database access for the ingest writer and for read-only tools (fleet status)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from controller.fleet.presence import GatewayState
+from controller.store.schema import counters, gateways, messages, metadata, rejections
+
+log = logging.getLogger(__name__)
+
+_ID_CHUNK = 500
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite files get WAL so readers (fleet status) never block ingest."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+
+    return engine
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    msg_id: str
+    gateway_id: str
+    seq: int
+    kind: str
+    topic: str
+    ts: float
+    received_at: float
+    historical: bool
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+    detail: str
+    topic: str
+    at: float
+
+
+_STATE_COLUMNS = [f.name for f in fields(GatewayState) if f.name != "dirty"]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+        self._upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+
+    # -- reads ------------------------------------------------------------------------
+
+    def load_gateways(self) -> dict[str, GatewayState]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(gateways)).mappings().all()
+        out = {}
+        for row in rows:
+            gw = GatewayState(**{c: row[c] for c in _STATE_COLUMNS})
+            gw.dirty = False
+            out[gw.id] = gw
+        return out
+
+    def gateway_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(gateways).order_by(gateways.c.id)).mappings()]
+
+    def counters(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {r.name: r.value for r in conn.execute(select(counters))}
+
+    def rejections(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {r.reason: r.count for r in conn.execute(select(rejections))}
+
+    def message_rows(self, gateway_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        query = select(messages).order_by(messages.c.gateway_id, messages.c.seq)
+        if gateway_id is not None:
+            query = query.where(messages.c.gateway_id == gateway_id)
+        if kind is not None:
+            query = query.where(messages.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    # -- the ingest writer ------------------------------------------------------------
+
+    def known_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
+        seen: set[str] = set()
+        for i in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[i : i + _ID_CHUNK]
+            seen.update(conn.execute(select(messages.c.msg_id).where(messages.c.msg_id.in_(chunk))).scalars())
+        return seen
+
+    def insert_messages(self, conn: Connection, rows: Iterable[NewMessage]) -> None:
+        values = [r.__dict__ for r in rows]
+        if values:
+            stmt = self._upsert(messages).on_conflict_do_nothing(index_elements=["msg_id"])
+            conn.execute(stmt, values)
+
+    def save_gateways(self, conn: Connection, states: Iterable[GatewayState]) -> None:
+        values = [{c: getattr(gw, c) for c in _STATE_COLUMNS} for gw in states]
+        if not values:
+            return
+        stmt = self._upsert(gateways)
+        update = {c: stmt.excluded[c] for c in _STATE_COLUMNS if c not in ("id", "first_seen")}
+        conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update), values)
+
+    def add_rejections(self, conn: Connection, batch: Sequence[Rejection]) -> None:
+        by_reason: dict[str, tuple[int, Rejection]] = {}
+        for rej in batch:
+            count, _ = by_reason.get(rej.reason, (0, rej))
+            by_reason[rej.reason] = (count + 1, rej)
+        for reason, (count, last) in by_reason.items():
+            stmt = self._upsert(rejections).values(
+                reason=reason, count=count, last_detail=last.detail[:500], last_topic=last.topic[:300], last_at=last.at
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["reason"],
+                    set_={
+                        "count": rejections.c.count + count,
+                        "last_detail": stmt.excluded.last_detail,
+                        "last_topic": stmt.excluded.last_topic,
+                        "last_at": stmt.excluded.last_at,
+                    },
+                )
+            )
+
+    def bump_counters(self, conn: Connection, deltas: dict[str, int]) -> None:
+        for name, delta in deltas.items():
+            if delta:
+                stmt = self._upsert(counters).values(name=name, value=delta)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["name"], set_={"value": counters.c.value + delta}
+                    )
+                )
+
+    def prune(self, history_days: float, max_rows_per_gateway: int, now: float | None = None) -> int:
+        """Apply the retention limits; return how many history rows went."""
+        cutoff = (now if now is not None else time.time()) - history_days * 86400
+        with self.engine.begin() as conn:
+            removed = conn.execute(delete(messages).where(messages.c.received_at < cutoff)).rowcount
+            heavy = conn.execute(
+                select(messages.c.gateway_id)
+                .group_by(messages.c.gateway_id)
+                .having(func.count() > max_rows_per_gateway)
+            ).scalars().all()
+            for gw in heavy:
+                keep_from = conn.execute(
+                    select(messages.c.seq)
+                    .where(messages.c.gateway_id == gw)
+                    .order_by(messages.c.seq.desc())
+                    .offset(max_rows_per_gateway - 1)
+                    .limit(1)
+                ).scalar_one()
+                removed += conn.execute(
+                    delete(messages).where(messages.c.gateway_id == gw, messages.c.seq < keep_from)
+                ).rowcount
+        return int(removed or 0)

@@ -1,0 +1,67 @@
+"""Shared fixtures: a real Mosquitto on a free loopback port, and a leak check on every test."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from common.mosquitto import Broker
+
+# Threads that libraries start once per process and keep by design.
+_ALLOWED_THREAD_PREFIXES = ("pydevd", "ThreadPoolExecutor", "asyncio_")
+
+
+def _threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t is not threading.main_thread()}
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves threads or child processes behind (session fixtures excepted)."""
+    threads_before, children_before = _threads(), _children()
+    yield
+    deadline = time.monotonic() + 5.0
+    while True:
+        extra_threads = {
+            t
+            for t in _threads() - threads_before
+            if t.is_alive() and not t.name.startswith(_ALLOWED_THREAD_PREFIXES)
+        }
+        extra_children = {
+            pid
+            for pid in _children() - children_before
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        }
+        if not (extra_threads or extra_children) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not extra_threads, f"{request.node.nodeid} left threads: {sorted(t.name for t in extra_threads)}"
+    assert not extra_children, f"{request.node.nodeid} left processes: {sorted(extra_children)}"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """One broker for the tests that do not stop it."""
+    b = Broker(tmp_path_factory.mktemp("broker"))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker this test may stop and restart (on the same port, with persistence)."""
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()

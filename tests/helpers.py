@@ -1,0 +1,123 @@
+"""Processes and waits the end-to-end tests share."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from controller.store.repo import Store
+
+KENDALI = [sys.executable, "-m", "kendali_cli.main"]
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.1, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class Proc:
+    """A kendali subprocess with its log file; stop() is graceful, kill() is kill -9."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready: str | None = None, timeout: float = 20.0) -> Proc:
+        """Start; with ``ready``, wait until that text appears in the log once more."""
+        seen = self.text().count(ready) if ready else 0
+        out = self.log.open("ab")
+        self.popen = subprocess.Popen([*KENDALI, *self.args], stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        if ready:
+            wait_for(lambda: self.text().count(ready) > seen, timeout, what=f"{ready!r} in {self.log}")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        rc = self.popen.returncode
+        self.popen = None
+        return rc
+
+    def kill(self) -> None:
+        if self.popen is not None:
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+            self.popen = None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def agent_proc(tmp: Path, gateway_id: str, port: int, **overrides: Any) -> Proc:
+    cfg: dict[str, Any] = {
+        "gateway_id": gateway_id,
+        "broker": {"port": port, "keepalive_s": 2, "backoff_initial_s": 0.2, "backoff_max_s": 2.0},
+        "outbox": {"path": str(tmp / f"{gateway_id}-outbox.db"), "durability": "normal"},
+        "health": {"interval_s": 0.5},
+    }
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            cfg.setdefault(section, {}).update(values)
+        else:
+            cfg[section] = values
+    path = write_yaml(tmp / f"{gateway_id}.yaml", cfg)
+    return Proc(["agent", "--config", str(path)], tmp / f"{gateway_id}.log")
+
+
+def controller_proc(tmp: Path, port: int, client_id: str = "ctl-test") -> tuple[Proc, Store]:
+    url = f"sqlite:///{tmp / 'controller.db'}"
+    path = write_yaml(
+        tmp / "controller.yaml",
+        {
+            "broker": {"port": port, "client_id": client_id},
+            "database": {"url": url},
+            "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
+        },
+    )
+    store = Store(url)
+    return ControllerProc(["controller", "--config", str(path)], tmp / "controller.log"), store
+
+
+class ControllerProc(Proc):
+    """Starting returns once the controller's subscription is in place, so the broker queues
+    everything gateways send from then on for its persistent session."""
+
+    def start(self, ready: str | None = "subscribed to", timeout: float = 20.0) -> Proc:
+        return super().start(ready, timeout)
+
+
+def gateway(store: Store, gid: str) -> dict[str, Any] | None:
+    return next((r for r in store.gateway_rows() if r["id"] == gid), None)
