@@ -70,9 +70,7 @@ class Agent:
 
 
 def open_outbox(config: AgentConfig) -> Outbox:
-    return Outbox(
-        config.outbox.path, config.outbox.max_bytes, durability=config.outbox.durability
-    )
+    return Outbox(config.outbox.path, config.outbox.max_bytes, durability=config.outbox.durability)
 
 
 def presence_for(config: AgentConfig) -> Presence:
@@ -102,7 +100,6 @@ def build(config: AgentConfig) -> Agent:
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
     presence = presence_for(config)
-    holder: dict[str, Agent] = {}
     link = Link(
         config.gateway_id,
         config.broker,
@@ -110,10 +107,9 @@ def build(config: AgentConfig) -> Agent:
         presence,
         max_inflight=config.outbox.max_inflight,
         drain_rate=config.outbox.drain_rate,
-        on_restored=lambda outage: holder["agent"].link_restored(outage),
     )
     agent = Agent(config, outbox, publisher, link, HealthCollector(config.health.mounts))
-    holder["agent"] = agent
+    link.on_restored = agent.link_restored
     return agent
 
 

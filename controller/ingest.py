@@ -54,7 +54,10 @@ class RejectLog:
         now = self._clock()
         if now - self._window >= 1.0:
             if self._suppressed:
-                log.warning("%d more rejected message(s) in the last second (see counters)", self._suppressed)
+                log.warning(
+                    "%d more rejected message(s) in the last second (see counters)",
+                    self._suppressed,
+                )
             self._window, self._in_window, self._suppressed = now, 0, 0
         self._in_window += 1
         if self._in_window <= 20:
@@ -64,7 +67,9 @@ class RejectLog:
 
 
 class Ingest:
-    def __init__(self, config: ControllerConfig, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: ControllerConfig, store: Store, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self.store = store
         self._clock = clock
@@ -83,10 +88,15 @@ class Ingest:
     def _make_client(self) -> mqtt.Client:
         b = self.config.broker
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=b.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+            CallbackAPIVersion.VERSION2,
+            client_id=b.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
         )
         if b.username:
-            client.username_pw_set(b.username, b.password.get_secret_value() if b.password else None)
+            client.username_pw_set(
+                b.username, b.password.get_secret_value() if b.password else None
+            )
         if b.tls is not None:
             client.tls_set(
                 ca_certs=str(b.tls.ca_file),
@@ -101,7 +111,9 @@ class Ingest:
         client.on_subscribe = self._on_subscribe
         return client
 
-    def _on_connect(self, client: mqtt.Client, _u: object, flags: object, reason: ReasonCode, _p: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _u: object, flags: object, reason: ReasonCode, _p: object
+    ) -> None:
         if reason.is_failure:
             log.error("broker refused the controller: %s", reason)
             return
@@ -110,25 +122,31 @@ class Ingest:
         client.subscribe(Topics.all_gateways(), qos=1)
         self.connected.set()
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object) -> None:
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object
+    ) -> None:
         if any(code.is_failure for code in codes):
             log.error("subscription to %s refused: %s", Topics.all_gateways(), codes)
         else:
             log.info("subscribed to %s", Topics.all_gateways())
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
         self.connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker: %s; paho reconnects", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(Raw(msg.mid, msg.qos, msg.topic, msg.payload, self._clock()))
+        self._queue.put(Raw(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._clock()))
 
     def start(self) -> None:
         b = self.config.broker
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
-        self.client.connect_async(b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props)
+        self.client.connect_async(
+            b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props
+        )
         self.client.loop_start()
         self._writer.start()
 
@@ -209,7 +227,17 @@ class Ingest:
                     continue
                 seen.add(env.id)
                 fresh.append(
-                    NewMessage(env.id, env.gw, env.seq, env.kind, raw.topic, env.ts, raw.received_at, env.historical, env.body)
+                    NewMessage(
+                        env.id,
+                        env.gw,
+                        env.seq,
+                        env.kind,
+                        raw.topic,
+                        env.ts,
+                        raw.received_at,
+                        env.historical,
+                        env.body,
+                    )
                 )
                 self._apply(raw, d)
             self.store.insert_messages(conn, fresh)
@@ -243,7 +271,12 @@ class Ingest:
         gw = self._gateway(env.gw, now)
         if isinstance(body, Birth):
             if apply_birth(gw, body, now):
-                log.info("gateway %s online (session %d, agent %s)", gw.id, body.session, body.agent_version)
+                log.info(
+                    "gateway %s online (session %d, agent %s)",
+                    gw.id,
+                    body.session,
+                    body.agent_version,
+                )
             apply_heard(gw, now, historical=False)
             return
         if isinstance(body, Death):
@@ -255,7 +288,9 @@ class Ingest:
         if env.seq > gw.last_seq:
             gw.last_seq = env.seq
             gw.dirty = True
-        if isinstance(body, GatewayHealth) and (gw.last_health_ts is None or env.ts >= gw.last_health_ts):
+        if isinstance(body, GatewayHealth) and (
+            gw.last_health_ts is None or env.ts >= gw.last_health_ts
+        ):
             gw.last_health = env.body
             gw.last_health_ts = env.ts
             gw.dirty = True

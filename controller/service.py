@@ -21,7 +21,12 @@ class Controller:
 
     def run(self) -> None:
         b = self.config.broker
-        log.info("controller starting: broker %s:%d, database %s", b.host, b.port, _safe_url(self.config.database.url))
+        log.info(
+            "controller starting: broker %s:%d, database %s",
+            b.host,
+            b.port,
+            _safe_url(self.config.database.url),
+        )
         self.ingest.start()
         self.stop_event.wait()
         self.ingest.stop()

@@ -38,7 +38,11 @@ def agent(config: ConfigOpt) -> None:
     the_agent.run()
 
 
-def controller(config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML configuration file.")] = None) -> None:
+def controller(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML configuration file.")
+    ] = None,
+) -> None:
     """Run the central controller."""
     import signal
 
@@ -60,8 +64,12 @@ def controller(config: Annotated[Path | None, typer.Option("--config", "-c", hel
 
 @fleet_app.command("status")
 def fleet_status(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Controller configuration.")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (overrides --config).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Controller configuration.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (overrides --config).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show every gateway: state, last seen, CPU, memory, disk, temperature."""
@@ -91,8 +99,12 @@ def fleet_status(
 
 def demo(
     gateways: Annotated[int, typer.Option(min=1, max=50, help="Simulated gateways.")] = 3,
-    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path("var/demo"),
-    duration: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0.0,
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
+        "var/demo"
+    ),
+    duration: Annotated[
+        float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")
+    ] = 0.0,
 ) -> None:
     """Run the whole system locally: broker, controller, agents, live fleet status."""
     from kendali_cli.demo import run_demo

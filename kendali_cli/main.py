@@ -13,7 +13,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-sim_app = typer.Typer(help="Simulators: ONVIF/RTSP cameras and serial sensors.", no_args_is_help=True)
+sim_app = typer.Typer(
+    help="Simulators: ONVIF/RTSP cameras and serial sensors.", no_args_is_help=True
+)
 
 core.register(app)
 app.add_typer(cameras.app, name="cameras")

@@ -3,7 +3,7 @@
 Both sides import this package so they cannot drift. `docs/protocol.md` is its prose twin.
 """
 
-from protocol.codec import DecodeError, Decoded, RejectReason, decode, encode
+from protocol.codec import Decoded, DecodeError, RejectReason, decode, encode
 from protocol.envelope import SCHEMA_VERSION, Envelope
 from protocol.messages import (
     BODY_MODELS,

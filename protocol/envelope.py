@@ -22,11 +22,19 @@ class Envelope(WireModel):
     """Common header. ``body`` is validated separately against the model for ``kind``."""
 
     v: int = Field(description="Schema version of the envelope and body.")
-    id: MessageId = Field(description="Unique message id (uuid4 hex); the controller de-duplicates on it.")
-    seq: int = Field(ge=0, description="Per-gateway sequence number of outbox messages; 0 for presence.")
-    ts: float = Field(gt=0, description="Time the message was produced, seconds since the Unix epoch (UTC).")
+    id: MessageId = Field(
+        description="Unique message id (uuid4 hex); the controller de-duplicates on it."
+    )
+    seq: int = Field(
+        ge=0, description="Per-gateway sequence number of outbox messages; 0 for presence."
+    )
+    ts: float = Field(
+        gt=0, description="Time the message was produced, seconds since the Unix epoch (UTC)."
+    )
     gw: GatewayId = Field(description="Gateway id; must match the gateway level of the topic.")
-    kind: str = Field(min_length=1, max_length=32, description="Message kind; selects the body model.")
+    kind: str = Field(
+        min_length=1, max_length=32, description="Message kind; selects the body model."
+    )
     historical: bool = Field(
         default=False,
         description="True when the message waited in the disk outbox rather than going out live.",

@@ -45,7 +45,9 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         if not (extra_threads or extra_children) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert not extra_threads, f"{request.node.nodeid} left threads: {sorted(t.name for t in extra_threads)}"
+    assert not extra_threads, (
+        f"{request.node.nodeid} left threads: {sorted(t.name for t in extra_threads)}"
+    )
     assert not extra_children, f"{request.node.nodeid} left processes: {sorted(extra_children)}"
 
 

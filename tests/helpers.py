@@ -19,7 +19,9 @@ KENDALI = [sys.executable, "-m", "kendali_cli.main"]
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.1, what: str = "") -> T:
+def wait_for(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.1, what: str = ""
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -45,7 +47,9 @@ class Proc:
         self.popen = subprocess.Popen([*KENDALI, *self.args], stdout=out, stderr=subprocess.STDOUT)
         out.close()
         if ready:
-            wait_for(lambda: self.text().count(ready) > seen, timeout, what=f"{ready!r} in {self.log}")
+            wait_for(
+                lambda: self.text().count(ready) > seen, timeout, what=f"{ready!r} in {self.log}"
+            )
         return self
 
     @property

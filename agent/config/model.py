@@ -31,9 +31,14 @@ class BrokerSection(WireModel):
     host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or address.")
     port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 with TLS).")
     keepalive_s: int = Field(
-        default=30, ge=2, le=1200, description="MQTT keepalive; the broker declares us lost after 1.5x."
+        default=30,
+        ge=2,
+        le=1200,
+        description="MQTT keepalive; the broker declares us lost after 1.5x.",
     )
-    username: str | None = Field(default=None, description="Broker user; defaults to the gateway id.")
+    username: str | None = Field(
+        default=None, description="Broker user; defaults to the gateway id."
+    )
     password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
     tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
     connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Wait for CONNACK.")

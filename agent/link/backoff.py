@@ -15,7 +15,7 @@ class LinkAuthError(LinkError):
     """The broker refused our credentials; retrying at once would only lock the account."""
 
 
-def BROKER_WAIT(broker: BrokerSection) -> wait_base:  # noqa: N802 - a named policy, read as a constant
+def BROKER_WAIT(broker: BrokerSection) -> wait_base:
     """Exponential backoff with jitter so a city's gateways don't reconnect in lockstep after a
     broker restart."""
     return wait_exponential_jitter(

@@ -40,6 +40,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 SEQ_BLOCK = 10_000
 
 
+def _check_integrity(db: sqlite3.Connection) -> None:
+    check = db.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        raise sqlite3.DatabaseError(f"quick_check: {check}")
+
+
+_INSERT = "INSERT INTO outbox (seq, topic, payload, priority, created) VALUES (?,?,?,?,?)"
+_OLDEST_OF_PRIORITY = (
+    "SELECT seq, LENGTH(payload) FROM outbox WHERE priority=? ORDER BY seq LIMIT 64"
+)
+
+
 class OutboxError(RuntimeError):
     """The outbox cannot store a message (disk full, read-only file system)."""
 
@@ -107,9 +119,7 @@ class Outbox:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {check}")
+            _check_integrity(db)
             db.executescript(_SCHEMA)
         except sqlite3.DatabaseError:
             db.close()
@@ -153,10 +163,7 @@ class Outbox:
             self._reserve_through(seq)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT INTO outbox (seq, topic, payload, priority, created) VALUES (?,?,?,?,?)",
-                    (seq, topic, payload, int(priority), self._clock()),
-                )
+                self._db.execute(_INSERT, (seq, topic, payload, int(priority), self._clock()))
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)", (seq + 1,)
                 )
@@ -177,10 +184,7 @@ class Outbox:
         dropped: dict[int, int] = {}
         for priority in sorted(Priority):
             while self._bytes > self.max_bytes:
-                rows = self._db.execute(
-                    "SELECT seq, LENGTH(payload) FROM outbox WHERE priority=? ORDER BY seq LIMIT 64",
-                    (int(priority),),
-                ).fetchall()
+                rows = self._db.execute(_OLDEST_OF_PRIORITY, (int(priority),)).fetchall()
                 if not rows:
                     break
                 excess = self._bytes - self.max_bytes
@@ -193,13 +197,13 @@ class Outbox:
                         break
                 self._delete_locked(victims, count_bytes=False)
                 dropped[priority] = dropped.get(priority, 0) + len(victims)
-        for priority, count in dropped.items():
+        for level, count in dropped.items():
             self._dropped += count
             log.warning(
                 "outbox full (%d bytes max): dropped %d oldest %s message(s)",
                 self.max_bytes,
                 count,
-                Priority(priority).name.lower(),
+                Priority(level).name.lower(),
             )
 
     # -- link side --------------------------------------------------------------------
@@ -225,10 +229,9 @@ class Outbox:
     def _delete_locked(self, seqs: list[int], *, count_bytes: bool) -> None:
         marks = ",".join("?" * len(seqs))
         if count_bytes:
-            size, count = self._db.execute(
-                f"SELECT COALESCE(SUM(LENGTH(payload)),0), COUNT(*) FROM outbox WHERE seq IN ({marks})",  # noqa: S608 - placeholders only
-                seqs,
-            ).fetchone()
+            query = f"SELECT SUM(LENGTH(payload)), COUNT(*) FROM outbox WHERE seq IN ({marks})"  # noqa: S608 - placeholders only
+            size, count = self._db.execute(query, seqs).fetchone()
+            size = size or 0
             self._bytes -= size
         else:
             count = len(seqs)
@@ -244,7 +247,9 @@ class Outbox:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
             session = (int(row[0]) if row else 0) + 1
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('session', ?)", (session,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('session', ?)", (session,)
+            )
             return session
 
     def stats(self) -> OutboxStats:

@@ -40,7 +40,9 @@ class Publisher(Protocol):
 class OutboxPublisher:
     """The agent's publisher: encodes with the next sequence number and appends to the outbox."""
 
-    def __init__(self, gateway_id: str, outbox: Outbox, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, gateway_id: str, outbox: Outbox, clock: Callable[[], float] = time.time
+    ) -> None:
         self.gateway_id = gateway_id
         self.topics = Topics(gateway_id)
         self.outbox = outbox

@@ -110,7 +110,7 @@ class Link(threading.Thread):
         self.drain_rate = drain_rate
         self.stats = LinkStats(down_since=clock())
         self._clock = clock
-        self._on_restored = on_restored
+        self.on_restored = on_restored
         self._halt = threading.Event()
         self._acked: deque[int] = deque()
         self._inflight: dict[int, int] = {}
@@ -130,8 +130,9 @@ class Link(threading.Thread):
         while not self._halt.is_set():
             retrying = Retrying(
                 wait=BROKER_WAIT(self.broker),
-                retry=retry_if_exception_type(LinkError) & retry_if_not_exception_type(LinkAuthError),
-                sleep=self._halt.wait,
+                retry=retry_if_exception_type(LinkError)
+                & retry_if_not_exception_type(LinkAuthError),
+                sleep=self._sleep,
                 before_sleep=self._log_backoff,
                 stop=lambda _state: self._halt.is_set(),
                 reraise=True,
@@ -148,6 +149,10 @@ class Link(threading.Thread):
                 self._serve(client)
             finally:
                 self._teardown(client)
+
+    def _sleep(self, seconds: float) -> None:
+        """Backoff sleep that a stop request cuts short."""
+        self._halt.wait(seconds)
 
     def _log_backoff(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -183,7 +188,9 @@ class Link(threading.Thread):
                 keyfile=str(tls.key_file) if tls.key_file else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        client.will_set(self.presence.topic, self.presence.death(session, "lost"), qos=1, retain=True)
+        client.will_set(
+            self.presence.topic, self.presence.death(session, "lost"), qos=1, retain=True
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
@@ -222,15 +229,21 @@ class Link(threading.Thread):
         self._session = session
         return client
 
-    def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
         self._connack = reason
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
         if self.stats.connected:
             log.warning("disconnected from broker: %s", reason)
         self._dropped_connection.set()
 
-    def _on_publish(self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode, _p: object) -> None:
+    def _on_publish(
+        self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode, _p: object
+    ) -> None:
         if not reason.is_failure:
             self._acked.append(mid)
 
@@ -253,8 +266,8 @@ class Link(threading.Thread):
             outage,
             self.outbox.stats().depth,
         )
-        if self._on_restored is not None and self.stats.reconnects > 1:
-            self._on_restored(outage)
+        if self.on_restored is not None and (self.stats.reconnects > 1 or outage >= 1.0):
+            self.on_restored(outage)
         self._pump_until_dropped(client, live_floor)
 
     def _pump_until_dropped(self, client: mqtt.Client, live_floor: int) -> None:
@@ -269,7 +282,11 @@ class Link(threading.Thread):
             room = self.max_inflight - len(self._inflight)
             if room <= 0:
                 continue
-            live = self.outbox.read_after(live_cursor, room) if self.outbox.last_seq() > live_cursor else []
+            live = (
+                self.outbox.read_after(live_cursor, room)
+                if self.outbox.last_seq() > live_cursor
+                else []
+            )
             for row in live:
                 self._send(client, row, historical=False)
                 live_cursor = row.seq
@@ -311,7 +328,10 @@ class Link(threading.Thread):
         self.stats.down_since = self._clock()
         if self._halt.is_set() and was_connected and not self._dropped_connection.is_set():
             info = client.publish(
-                self.presence.topic, self.presence.death(self._session, "shutdown"), qos=1, retain=True
+                self.presence.topic,
+                self.presence.death(self._session, "shutdown"),
+                qos=1,
+                retain=True,
             )
             deadline = self._clock() + 2.0
             while not info.is_published() and self._clock() < deadline:

@@ -60,12 +60,28 @@ def _ago(seconds: float) -> str:
 
 
 def render_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"Kendali fleet — {sum(r['state'] == 'online' for r in rows)}/{len(rows)} online")
-    for col in ("gateway", "state", "last seen", "CPU", "memory", "disk", "temp", "outbox", "agent"):
-        table.add_column(col, justify="right" if col in ("CPU", "memory", "disk", "temp", "outbox") else "left")
+    table = Table(
+        title=f"Kendali fleet — {sum(r['state'] == 'online' for r in rows)}/{len(rows)} online"
+    )
+    for col in (
+        "gateway",
+        "state",
+        "last seen",
+        "CPU",
+        "memory",
+        "disk",
+        "temp",
+        "outbox",
+        "agent",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("CPU", "memory", "disk", "temp", "outbox") else "left"
+        )
     for r in rows:
         color = {"online": "green", "offline": "red"}.get(r["state"], "yellow")
-        state = f"[{color}]{r['state']}[/]" + (f" ({r['state_reason']})" if r["state"] == "offline" else "")
+        state = f"[{color}]{r['state']}[/]" + (
+            f" ({r['state_reason']})" if r["state"] == "offline" else ""
+        )
         table.add_row(
             r["gateway"],
             state,

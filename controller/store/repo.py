@@ -67,7 +67,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
-        self._upsert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        self._upsert = (
+            postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        )
 
     # -- reads ------------------------------------------------------------------------
 
@@ -83,7 +85,9 @@ class Store:
 
     def gateway_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(gateways).order_by(gateways.c.id)).mappings()]
+            return [
+                dict(r) for r in conn.execute(select(gateways).order_by(gateways.c.id)).mappings()
+            ]
 
     def counters(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -91,9 +95,12 @@ class Store:
 
     def rejections(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            return {r.reason: r.count for r in conn.execute(select(rejections))}
+            rows = conn.execute(select(rejections.c.reason, rejections.c.count)).all()
+        return {reason: int(count) for reason, count in rows}
 
-    def message_rows(self, gateway_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def message_rows(
+        self, gateway_id: str | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
         query = select(messages).order_by(messages.c.gateway_id, messages.c.seq)
         if gateway_id is not None:
             query = query.where(messages.c.gateway_id == gateway_id)
@@ -108,7 +115,11 @@ class Store:
         seen: set[str] = set()
         for i in range(0, len(ids), _ID_CHUNK):
             chunk = ids[i : i + _ID_CHUNK]
-            seen.update(conn.execute(select(messages.c.msg_id).where(messages.c.msg_id.in_(chunk))).scalars())
+            seen.update(
+                conn.execute(
+                    select(messages.c.msg_id).where(messages.c.msg_id.in_(chunk))
+                ).scalars()
+            )
         return seen
 
     def insert_messages(self, conn: Connection, rows: Iterable[NewMessage]) -> None:
@@ -132,7 +143,11 @@ class Store:
             by_reason[rej.reason] = (count + 1, rej)
         for reason, (count, last) in by_reason.items():
             stmt = self._upsert(rejections).values(
-                reason=reason, count=count, last_detail=last.detail[:500], last_topic=last.topic[:300], last_at=last.at
+                reason=reason,
+                count=count,
+                last_detail=last.detail[:500],
+                last_topic=last.topic[:300],
+                last_at=last.at,
             )
             conn.execute(
                 stmt.on_conflict_do_update(
@@ -156,16 +171,22 @@ class Store:
                     )
                 )
 
-    def prune(self, history_days: float, max_rows_per_gateway: int, now: float | None = None) -> int:
+    def prune(
+        self, history_days: float, max_rows_per_gateway: int, now: float | None = None
+    ) -> int:
         """Apply the retention limits; return how many history rows went."""
         cutoff = (now if now is not None else time.time()) - history_days * 86400
         with self.engine.begin() as conn:
             removed = conn.execute(delete(messages).where(messages.c.received_at < cutoff)).rowcount
-            heavy = conn.execute(
-                select(messages.c.gateway_id)
-                .group_by(messages.c.gateway_id)
-                .having(func.count() > max_rows_per_gateway)
-            ).scalars().all()
+            heavy = (
+                conn.execute(
+                    select(messages.c.gateway_id)
+                    .group_by(messages.c.gateway_id)
+                    .having(func.count() > max_rows_per_gateway)
+                )
+                .scalars()
+                .all()
+            )
             for gw in heavy:
                 keep_from = conn.execute(
                     select(messages.c.seq)

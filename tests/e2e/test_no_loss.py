@@ -23,7 +23,9 @@ def produced(tmp: Path, gid: str) -> int:
 
 
 def seqs(store: Store, gid: str) -> list[int]:
-    return [r["seq"] for r in store.message_rows(gid) if r["kind"] != "birth" and r["kind"] != "death"]
+    return [
+        r["seq"] for r in store.message_rows(gid) if r["kind"] != "birth" and r["kind"] != "death"
+    ]
 
 
 def assert_exactly_once(store: Store, gid: str, last: int) -> list[dict]:
@@ -66,7 +68,9 @@ def test_broker_outage_loses_nothing(own_broker: Broker, tmp_path: Path) -> None
         rows = assert_exactly_once(store, "gw-outage", last)
         assert any(r["historical"] for r in rows), "buffered messages must be marked historical"
         assert any(not r["historical"] for r in rows)
-        restored = [r for r in rows if r["kind"] == "event" and r["body"]["type"] == "link.restored"]
+        restored = [
+            r for r in rows if r["kind"] == "event" and r["body"]["type"] == "link.restored"
+        ]
         assert restored and restored[0]["body"]["attributes"]["outage_s"] >= OUTAGE_S - 1
     finally:
         agent.stop()

@@ -37,7 +37,12 @@ def test_birth_health_and_clean_shutdown(broker: Broker, tmp_path: Path) -> None
     agent.start()
     try:
         row = wait_for(
-            lambda: (g := gateway(store, "gw-birth")) and g["state"] == "online" and g["last_health"] and g,
+            lambda: (
+                (g := gateway(store, "gw-birth"))
+                and g["state"] == "online"
+                and g["last_health"]
+                and g
+            ),
             20,
             what="gateway online with health",
         )
@@ -56,7 +61,9 @@ def test_birth_health_and_clean_shutdown(broker: Broker, tmp_path: Path) -> None
         agent.stop()
     try:
         row = wait_for(
-            lambda: (g := gateway(store, "gw-birth")) and g["state"] == "offline" and g, 10, what="offline"
+            lambda: (g := gateway(store, "gw-birth")) and g["state"] == "offline" and g,
+            10,
+            what="offline",
         )
         assert row["state_reason"] == "shutdown"
         assert retained_state(broker, "gw-birth")["body"]["state"] == "offline"
@@ -71,7 +78,9 @@ def test_kill_9_shows_offline_within_keepalive(broker: Broker, tmp_path: Path) -
     ctl.start()
     agent.start()
     try:
-        wait_for(lambda: (g := gateway(store, "gw-kill")) and g["state"] == "online", 20, what="online")
+        wait_for(
+            lambda: (g := gateway(store, "gw-kill")) and g["state"] == "online", 20, what="online"
+        )
         agent.kill()
         killed_at = time.time()
         row = wait_for(
@@ -94,12 +103,16 @@ def test_agent_restart_is_not_marked_offline_by_old_will(broker: Broker, tmp_pat
     ctl.start()
     agent.start()
     try:
-        wait_for(lambda: (g := gateway(store, "gw-flap")) and g["state"] == "online", 20, what="online")
+        wait_for(
+            lambda: (g := gateway(store, "gw-flap")) and g["state"] == "online", 20, what="online"
+        )
         first_session = gateway(store, "gw-flap")["session"]
         agent.kill()
         agent.start()  # reconnects with the same client id: the broker drops the old session
         wait_for(
-            lambda: (g := gateway(store, "gw-flap")) and g["session"] > first_session, 20, what="new session"
+            lambda: (g := gateway(store, "gw-flap")) and g["session"] > first_session,
+            20,
+            what="new session",
         )
         time.sleep(4)  # past 1.5 x keepalive of the old connection
         assert gateway(store, "gw-flap")["state"] == "online"
