@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from agent.link.outbox import SEQ_BLOCK, Outbox
@@ -74,26 +76,31 @@ def test_corrupt_file_is_moved_aside_and_sequence_not_reused(tmp_path: Path) -> 
     box.close()
 
 
-def _writer(path: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
-    box = Outbox(Path(path), 1 << 30)
-    n = 0
-    while True:
-        put(box)
-        n += 1
-        if n == 200:
-            ready.set()
+WRITER = """
+import sys
+from pathlib import Path
+from agent.link.outbox import Outbox
+from agent.link.publisher import Priority
+box = Outbox(Path(sys.argv[1]), 1 << 30)
+n = 0
+while True:
+    box.put("t", lambda seq: f"{seq:08d}".encode().ljust(100, b"x"), Priority.TELEMETRY)
+    n += 1
+    if n == 200:
+        print("ready", flush=True)
+"""
 
 
 def test_kill_9_mid_write_keeps_every_committed_message(tmp_path: Path) -> None:
     path = tmp_path / "o.db"
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    proc = ctx.Process(target=_writer, args=(str(path), ready))
-    proc.start()
-    assert ready.wait(30)
-    assert proc.pid is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join()
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.2)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
     box = Outbox(path, 1 << 30)
     rows = box.read_after(0, 1_000_000)
     seqs = [r.seq for r in rows]

@@ -1,0 +1,141 @@
+"""The thin loop that drives one sensor: (re)open the port, poll on schedule, hand readings on.
+
+This loop is the only place that reconnects: a lost port is closed here and reopened through
+SERIAL_RETRY, so an unplugged adapter that comes back is picked up without restarting the agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from agent.sensors.config import SensorConfig
+from agent.sensors.drivers import Driver, make_driver
+from agent.sensors.errors import PortError, SensorError
+from agent.sensors.health import SensorHealth
+from agent.sensors.port import SerialPort
+from agent.sensors.retry import reconnect_retry
+from agent.sensors.values import SensorReading
+from firmware_profiles import FirmwareProfile
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[str, list[SensorReading]], None]
+
+
+class SensorWorker:
+    def __init__(
+        self,
+        config: SensorConfig,
+        profile: FirmwareProfile,
+        sink: Sink,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.profile = profile
+        self.sink = sink
+        self.clock = clock
+        self.interval = config.interval(profile)
+        self.max_backoff_s = max_backoff_s
+        self.health = SensorHealth(config.id, profile.model, config.port, clock)
+        settings = config.serial_settings(profile)
+        port = SerialPort(config.port, settings, echo=config.echo, clock=clock)
+        self.driver: Driver = make_driver(
+            profile, port, self.health, address=config.address, clock=clock, wall=wall
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._opened_before = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"sensor-{self.config.id}", daemon=True
+        )
+        self._thread.start()
+
+    def signal_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Ask the loop to end and wait; True when the thread is gone."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _open(self) -> None:
+        try:
+            self.driver.open()
+        except PortError as exc:
+            self.health.error(exc)
+            raise
+
+    def _connect(self) -> bool:
+        self.health.state("connecting")
+        try:
+            reconnect_retry(self._stop, self.max_backoff_s)(self._open)
+        except SensorError:
+            return False
+        if self._stop.is_set():
+            self.driver.close()
+            return False
+        if self._opened_before:
+            self.health.count("reconnects")
+            log.info("%s: reconnected on %s", self.config.id, self.config.port)
+        self._opened_before = True
+        self.health.state("connected")
+        self._identify()
+        return True
+
+    def _identify(self) -> None:
+        if self.health.firmware is not None:
+            return
+        try:
+            self.health.firmware = self.driver.identify()
+        except PortError:
+            raise
+        except SensorError as exc:
+            log.info("%s: firmware not read: %s", self.config.id, exc)
+
+    def poll_once(self) -> None:
+        try:
+            readings = self.driver.poll()
+        except PortError as exc:
+            self.health.error(exc)
+            self.health.state("disconnected")
+            log.warning("%s: port lost: %s", self.config.id, exc)
+            self.driver.close()
+            return
+        except SensorError as exc:
+            log.info("%s: poll failed: %s", self.config.id, exc)
+            return
+        self.sink(self.config.id, readings)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self.driver.port.is_open:
+                    try:
+                        if not self._connect():
+                            continue
+                    except PortError as exc:
+                        self.health.error(exc)
+                        self.driver.close()
+                        continue
+                started = self.clock()
+                try:
+                    self.poll_once()
+                except Exception:  # a bug must not silently end sensing: log, reopen, go on
+                    log.exception("%s: unexpected error while polling", self.config.id)
+                    self.health.count("internal_errors")
+                    self.driver.close()
+                self._stop.wait(max(0.0, started + self.interval - self.clock()))
+        finally:
+            self.driver.close()
+            self.health.state("stopped")

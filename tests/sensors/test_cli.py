@@ -1,0 +1,33 @@
+"""`kendali sensors probe --json` against simulated devices, and profile checking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from kendali_cli.main import app
+
+
+def test_probe_identifies_simulated_devices(make_sim: Any) -> None:
+    xm = make_sim("xm9505")
+    kv = make_sim("mcu_kv")
+    args = ["sensors", "probe", xm.path, kv.path, "--timeout", "0.2", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    found = {r["port"]: r for r in json.loads(result.output)}
+    assert found[xm.path]["profile"] == "xm9505"
+    rain = {"resource": "rain_total", "value": 53.6, "unit": "mm", "flags": []}
+    assert rain in found[xm.path]["readings"]
+    assert found[kv.path]["profile"] == "mcu_kv"
+    assert found[kv.path]["firmware"] == "1.4.2"
+
+
+def test_check_profile_reports_file_path_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: bad\nvendor: x\nprotocol: line\nresources: []\ndatasheet: [x]\n")
+    result = CliRunner().invoke(app, ["sensors", "check-profile", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}: resources:" in result.output
