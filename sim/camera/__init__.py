@@ -1,0 +1,17 @@
+"""Simulated ONVIF + RTSP cameras with vendor personalities, for tests, benchmarks and demos."""
+
+from sim.camera.camera import SimCamera
+from sim.camera.models import Condition, Failure, Quirks, TimelineFile, TimelineStep
+from sim.camera.personalities import PERSONALITIES, Personality, get_personality
+
+__all__ = [
+    "PERSONALITIES",
+    "Condition",
+    "Failure",
+    "Personality",
+    "Quirks",
+    "SimCamera",
+    "TimelineFile",
+    "TimelineStep",
+    "get_personality",
+]

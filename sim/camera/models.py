@@ -1,0 +1,137 @@
+"""Configuration models of the simulated camera: quirks, conditions, timeline steps.
+
+Everything a test can switch is a field here, so a typo in a quirk name fails loudly
+(``extra="forbid"``) instead of silently simulating a well-behaved camera.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SimModel(BaseModel):
+    """Base for every simulator model: unknown fields are errors that name the field."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Condition(StrEnum):
+    """What the camera is going through; one at a time, driven by the timeline or a test."""
+
+    NORMAL = "normal"
+    PERSON = "person"  # a figure walks through the scene
+    DARK = "dark"  # lights out
+    OVEREXPOSED = "overexposed"
+    COVERED = "covered"  # lens covered by a hand or a bag
+    DEFOCUS = "defocus"  # blurred optics
+    FROZEN = "frozen"  # encoder keeps sending the same picture
+    MOVED = "moved"  # camera knocked: the scene is shifted
+    DROP = "drop"  # RTSP refuses and closes connections; ONVIF still answers
+    OFFLINE = "offline"  # RTSP and ONVIF both refuse (power or network loss)
+
+
+class Failure(StrEnum):
+    """How the ONVIF HTTP endpoint misbehaves, for client error-path tests."""
+
+    NONE = "none"
+    MALFORMED = "malformed"  # 200 with a truncated, unparsable SOAP body
+    HTTP500 = "http500"  # 500 with a plain-text body, no SOAP fault
+    HANG = "hang"  # accept and read the request, never answer
+    CLOSED = "closed"  # the port refuses connections
+
+
+class Quirks(SimModel):
+    """Field behaviours from ONVIF-FIELD-NOTES.md, each one switchable on its own."""
+
+    zulu_created_only: bool = Field(
+        default=False, description="reject WS-Security Created written as +00:00 (Hikvision)"
+    )
+    undeclared_ter_prefix: bool = Field(
+        default=False, description="faults use the ter: prefix without declaring it (generic OEM)"
+    )
+    html_401: bool = Field(
+        default=False, description="auth failures answer 401 with an HTML page (NVR)"
+    )
+    digest_only_401: bool = Field(
+        default=False, description="auth failures answer a bare 401 asking for HTTP Digest"
+    )
+    auth_all_requests: bool = Field(
+        default=False, description="even GetSystemDateAndTime needs authentication (Axis)"
+    )
+    no_get_services: bool = Field(
+        default=False, description="GetServices is not supported (older Axis)"
+    )
+    no_system_date_time: bool = Field(
+        default=False, description="GetSystemDateAndTime is not supported (some OEMs)"
+    )
+    local_time_as_utc: bool = Field(
+        default=False, description="UTCDateTime carries local time (WITA, UTC+8) labelled as UTC"
+    )
+    single_service_xaddr: str | None = Field(
+        default=None, description="every XAddr uses this path, e.g. /onvif/service (Tapo)"
+    )
+    wrong_xaddr_host: str | None = Field(
+        default=None,
+        description="XAddrs name this host instead of the one reached (NAT, 127.0.0.1)",
+    )
+    malformed_xaddr_port: bool = Field(
+        default=False, description="XAddrs written as http://IP:PORT:PORT/... (generic OEM)"
+    )
+    h265_main: bool = Field(
+        default=False,
+        description="Media1 reports the main encoder as H.265 with empty fields (Dahua)",
+    )
+    snapshot_unsupported: bool = Field(
+        default=False, description="GetSnapshotUri answers ter:ActionNotSupported (Tapo)"
+    )
+    snapshot_rtsp_with_password: bool = Field(
+        default=False, description="GetSnapshotUri returns an rtsp URL with the password in it"
+    )
+    password_text_allowed: bool = Field(
+        default=False, description="accept a WS-Security PasswordText token as well as a digest"
+    )
+    rtsp_max_clients: int = Field(
+        default=16, ge=1, le=64, description="concurrent RTSP sessions across both streams"
+    )
+    rtsp_session_timeout: int = Field(
+        default=60, ge=5, le=600, description="seconds an RTSP session lives without a request"
+    )
+    rtsp_auth: Literal["digest", "none"] = Field(
+        default="digest", description="RTSP authentication"
+    )
+    wsse_max_skew: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=3600,
+        description="seconds a WS-Security Created may differ from the clock",
+    )
+    discovery_types: Literal["both", "nvt", "device"] = Field(
+        default="both", description="which Probe types the discovery responder answers"
+    )
+
+
+class TimelineStep(SimModel):
+    """One scripted change: from ``at`` seconds on, for ``duration`` seconds or until the next."""
+
+    at: float = Field(default=0.0, ge=0, description="seconds after the script starts")
+    condition: Condition | None = Field(default=None, description="condition to enter")
+    duration: float | None = Field(
+        default=None, gt=0, description="seconds the condition lasts; None = until the next step"
+    )
+    firmware: str | None = Field(default=None, description="firmware version reported from now on")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> TimelineStep:
+        if self.condition is None and self.firmware is None:
+            raise ValueError("a step needs a condition or a firmware")
+        return self
+
+
+class TimelineFile(SimModel):
+    """Top level of a timeline YAML file."""
+
+    loop: bool = Field(default=False, description="restart the script after its last step ends")
+    steps: list[TimelineStep] = Field(default_factory=list, description="steps in any order")

@@ -1,0 +1,126 @@
+"""Device service (tds): identity, clock, capabilities, services, scopes."""
+
+from __future__ import annotations
+
+import time
+
+from sim.camera.context import CameraContext
+from sim.camera.onvif_ops import Handler, OnvifRequest, not_supported
+from sim.camera.soap import NS, el, find_text, wrap
+
+WITA = 8 * 3600  # Balikpapan local time, UTC+8
+
+
+def _date_time(tag: str, epoch: float) -> str:
+    t = time.gmtime(epoch)
+    return (
+        f"<tt:{tag}><tt:Time>{el('tt:Hour', t.tm_hour)}{el('tt:Minute', t.tm_min)}"
+        f"{el('tt:Second', t.tm_sec)}</tt:Time><tt:Date>{el('tt:Year', t.tm_year)}"
+        f"{el('tt:Month', t.tm_mon)}{el('tt:Day', t.tm_mday)}</tt:Date></tt:{tag}>"
+    )
+
+
+def get_system_date_and_time(req: OnvifRequest) -> str:
+    if req.ctx.quirks.no_system_date_time:
+        raise not_supported("GetSystemDateAndTime")
+    now = req.ctx.camera_time()
+    utc = now + WITA if req.ctx.quirks.local_time_as_utc else now
+    return (
+        "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+        "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
+        "<tt:TimeZone><tt:TZ>WITA-8</tt:TZ></tt:TimeZone>"
+        f"{_date_time('UTCDateTime', utc)}{_date_time('LocalDateTime', now + WITA)}"
+        "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+    )
+
+
+def get_device_information(req: OnvifRequest) -> str:
+    p = req.ctx.personality
+    return (
+        "<tds:GetDeviceInformationResponse>"
+        f"{el('tds:Manufacturer', p.manufacturer)}{el('tds:Model', p.model)}"
+        f"{el('tds:FirmwareVersion', req.ctx.firmware())}{el('tds:SerialNumber', p.serial)}"
+        f"{el('tds:HardwareId', p.hardware_id)}</tds:GetDeviceInformationResponse>"
+    )
+
+
+def get_capabilities(req: OnvifRequest) -> str:
+    device = req.ctx.xaddr("device", req.reached_host)
+    media = req.ctx.xaddr("media", req.reached_host)
+    category = find_text(req.op, "Category") or "All"
+    parts = []
+    if category in ("All", "Device"):
+        parts.append(
+            f"<tt:Device>{el('tt:XAddr', device)}<tt:System>"
+            "<tt:DiscoveryResolve>false</tt:DiscoveryResolve><tt:DiscoveryBye>true</tt:DiscoveryBye>"
+            "<tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false</tt:SystemBackup>"
+            "<tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>true</tt:FirmwareUpgrade>"
+            "<tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tt:SupportedVersions>"
+            "</tt:System></tt:Device>"
+        )
+    if category in ("All", "Media"):
+        parts.append(
+            f"<tt:Media>{el('tt:XAddr', media)}<tt:StreamingCapabilities>"
+            "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
+            "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
+        )
+    return wrap("tds:GetCapabilitiesResponse", wrap("tds:Capabilities", *parts))
+
+
+def get_services(req: OnvifRequest) -> str:
+    if req.ctx.quirks.no_get_services:
+        raise not_supported("GetServices")
+    services = [(NS["tds"], "device", 2, 60), (NS["trt"], "media", 2, 60)]
+    items = "".join(
+        wrap(
+            "tds:Service",
+            el("tds:Namespace", ns),
+            el("tds:XAddr", req.ctx.xaddr(svc, req.reached_host)),
+            wrap("tds:Version", el("tt:Major", major), el("tt:Minor", minor)),
+        )
+        for ns, svc, major, minor in services
+    )
+    return f"<tds:GetServicesResponse>{items}</tds:GetServicesResponse>"
+
+
+def device_scopes(ctx: CameraContext) -> list[str]:
+    """The device's scope URIs, also announced by discovery."""
+    p = ctx.personality
+    base = "onvif://www.onvif.org"
+    return [
+        f"{base}/type/video_encoder",
+        f"{base}/type/Network_Video_Transmitter",
+        f"{base}/Profile/Streaming",
+        f"{base}/hardware/{p.model.replace(' ', '_')}",
+        f"{base}/name/{p.manufacturer.replace(' ', '_')}",
+        f"{base}/location/city/Balikpapan",
+    ]
+
+
+def get_scopes(req: OnvifRequest) -> str:
+    items = "".join(
+        f"<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>{el('tt:ScopeItem', s)}</tds:Scopes>"
+        for s in device_scopes(req.ctx)
+    )
+    return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
+
+
+def get_hostname(req: OnvifRequest) -> str:
+    name = req.ctx.personality.name + "-sim"
+    return (
+        "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>"
+        f"{el('tt:Name', name)}</tds:HostnameInformation></tds:GetHostnameResponse>"
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "GetSystemDateAndTime": get_system_date_and_time,
+    "GetDeviceInformation": get_device_information,
+    "GetCapabilities": get_capabilities,
+    "GetServices": get_services,
+    "GetScopes": get_scopes,
+    "GetHostname": get_hostname,
+}
+
+# Operations ONVIF lets a client call before authenticating (Core spec access class PRE_AUTH).
+PRE_AUTH = {"GetSystemDateAndTime", "GetCapabilities", "GetServices", "GetHostname"}
