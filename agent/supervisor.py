@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any, Protocol
 
 from agent.config import AgentConfig
 from agent.health.gateway import HealthCollector
@@ -22,6 +23,16 @@ from protocol.topics import Topics
 log = logging.getLogger(__name__)
 
 
+class Capability(Protocol):
+    """What the agent runs besides its link: sensors, cameras. Each reports its own health."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
 @dataclass
 class Agent:
     config: AgentConfig
@@ -29,11 +40,15 @@ class Agent:
     publisher: OutboxPublisher
     link: Link
     health: HealthCollector
+    capabilities: dict[str, Capability] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        """Start the link, publish health every interval until asked to stop."""
+        """Start the link and the capabilities; publish health every interval until stopped."""
         self.link.start()
+        for name, capability in self.capabilities.items():
+            log.info("starting %s", name)
+            capability.start()
         interval = self.config.health.interval_s
         next_at = time.monotonic()
         while not self.stop_event.is_set():
@@ -44,6 +59,9 @@ class Agent:
 
     def publish_health(self) -> None:
         sample = self.health.sample(self.link.stats, self.outbox.stats())
+        extra = {name: cap.health() for name, cap in self.capabilities.items()}
+        if extra:
+            sample = sample.model_copy(update={"extra": extra})
         try:
             self.publisher.publish(MessageKind.HEALTH, sample)
         except OutboxError:
@@ -64,6 +82,12 @@ class Agent:
         self.publisher.publish(MessageKind.EVENT, event, priority=Priority.EVENT)
 
     def shutdown(self) -> None:
+        """Capabilities first, so their last events are in the outbox before the link goes."""
+        for name, capability in self.capabilities.items():
+            try:
+                capability.stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
         self.link.stop()
         self.outbox.close()
         log.info("agent stopped")
@@ -75,7 +99,12 @@ def open_outbox(config: AgentConfig) -> Outbox:
 
 def presence_for(config: AgentConfig) -> Presence:
     gid = config.gateway_id
-    inventory = host_inventory()
+    sensors = [
+        {"id": s.id, "profile": s.profile, "port": s.port}
+        for s in config.sensors.sensors
+        if s.enabled
+    ]
+    inventory = host_inventory().model_copy(update={"sensors": sensors})
     version = agent_version()
 
     def birth(session: int) -> bytes:
@@ -95,8 +124,21 @@ def presence_for(config: AgentConfig) -> Presence:
     return Presence(topic=Topics(gid).state, birth=birth, death=death)
 
 
+def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[str, Capability]:
+    caps: dict[str, Capability] = {}
+    if config.sensors.sensors:
+        from agent.sensors import SensorService
+
+        caps["sensors"] = SensorService(
+            config.sensors.sensors,
+            publisher,
+            telemetry_interval_s=config.sensors.telemetry_interval_s,
+        )
+    return caps
+
+
 def build(config: AgentConfig) -> Agent:
-    """Start-up steps, in order: outbox, publisher, presence, link, health."""
+    """Start-up steps, in order: outbox, publisher, presence, link, health, capabilities."""
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
     presence = presence_for(config)
@@ -108,7 +150,14 @@ def build(config: AgentConfig) -> Agent:
         max_inflight=config.outbox.max_inflight,
         drain_rate=config.outbox.drain_rate,
     )
-    agent = Agent(config, outbox, publisher, link, HealthCollector(config.health.mounts))
+    agent = Agent(
+        config,
+        outbox,
+        publisher,
+        link,
+        HealthCollector(config.health.mounts),
+        capabilities_for(config, publisher),
+    )
     link.on_restored = agent.link_restored
     return agent
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from agent.sensors.config import SensorsSection
 from protocol.envelope import GatewayId, WireModel
 
 
@@ -78,3 +79,6 @@ class AgentConfig(WireModel):
     broker: BrokerSection = Field(default_factory=BrokerSection)
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     health: HealthSection = Field(default_factory=HealthSection)
+    sensors: SensorsSection = Field(
+        default_factory=SensorsSection, description="Serial sensors and their edge rules."
+    )

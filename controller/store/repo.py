@@ -109,6 +109,16 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def recent_events(self, limit: int = 10) -> list[dict[str, Any]]:
+        query = (
+            select(messages)
+            .where(messages.c.kind == "event")
+            .order_by(messages.c.received_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
     # -- the ingest writer ------------------------------------------------------------
 
     def known_ids(self, conn: Connection, ids: Sequence[str]) -> set[str]:
