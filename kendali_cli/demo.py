@@ -23,11 +23,11 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 def _describe(body: dict[str, Any]) -> str:
     attrs = body.get("attributes") or {}
     if body["type"] == "sensor.threshold":
-        return f"{attrs.get('resource')} {attrs.get('value')} {attrs.get('unit', '')} → {attrs.get('level')}"
+        value = f"{attrs.get('value')} {attrs.get('unit', '')}".strip()
+        return f"{attrs.get('resource')} {value} → {attrs.get('level')}"
     if body["type"] == "link.restored":
         return f"link back after {attrs.get('outage_s')} s, {attrs.get('buffered')} buffered"
-    keys = ", ".join(f"{k}={v}" for k, v in list(attrs.items())[:3])
-    return keys
+    return ", ".join(f"{k}={v}" for k, v in list(attrs.items())[:3])
 
 
 def events_table(store: Store, limit: int = 10) -> Table:
@@ -54,10 +54,10 @@ def dashboard(store: Store, stack: DemoStack, started: float) -> Group:
         f" — broker 127.0.0.1:{stack.broker.port if stack.broker else '?'}, ",
         f"running {time.monotonic() - started:.0f} s, files in {stack.workdir}. Ctrl-C stops.",
     )
-    counters = store.counters()
+    n = store.counters()
     stats = Text(
-        f"controller: {counters.get('stored', 0)} stored, {counters.get('duplicates', 0)} duplicates, "
-        f"{counters.get('rejected', 0)} rejected"
+        f"controller: {n.get('stored', 0)} stored, {n.get('duplicates', 0)} duplicates, "
+        f"{n.get('rejected', 0)} rejected"
     )
     return Group(header, render_table(fleet_rows(store)), events_table(store), stats)
 
