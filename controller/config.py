@@ -37,7 +37,7 @@ class DatabaseSection(WireModel):
 
 class IngestSection(WireModel):
     batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per transaction.")
-    batch_wait_ms: int = Field(default=20, ge=0, le=5000, description="Wait to fill a batch.")
+    batch_wait_ms: int = Field(default=50, ge=0, le=5000, description="Wait to fill a batch.")
 
 
 class RetentionSection(WireModel):

@@ -10,9 +10,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from protocol.envelope import SCHEMA_VERSION, Envelope, WireModel
 from protocol.messages import BODY_MODELS, TOPIC_KINDS
@@ -48,6 +48,20 @@ class Decoded:
     body: WireModel
 
 
+def _typed_envelope(kind: str, body: type[WireModel]) -> type[Envelope]:
+    kind_type: Any = Literal[kind]
+    return create_model(
+        f"{body.__name__}Envelope", __base__=Envelope, kind=(kind_type, ...), body=(body, ...)
+    )
+
+
+TYPED_ENVELOPES: dict[str, type[Envelope]] = {
+    kind: _typed_envelope(kind, model) for kind, model in BODY_MODELS.items()
+}
+_UNION: Any = Annotated[Union[tuple(TYPED_ENVELOPES.values())], Field(discriminator="kind")]  # noqa: UP007 - built at run time
+_ANY_ENVELOPE: TypeAdapter[Envelope] = TypeAdapter(_UNION)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -66,7 +80,7 @@ def encode(
     producer bug shows up at the edge rather than as a rejection at the controller."""
     model = BODY_MODELS[kind]
     body_model = body if isinstance(body, model) else model.model_validate(body)
-    envelope = Envelope(
+    envelope = TYPED_ENVELOPES[kind](
         v=SCHEMA_VERSION,
         id=msg_id or new_id(),
         seq=seq,
@@ -74,7 +88,7 @@ def encode(
         gw=gateway_id,
         kind=kind,
         historical=historical,
-        body=body_model.model_dump(mode="json"),
+        body=body_model,
     )
     return envelope.model_dump_json().encode()
 
@@ -94,16 +108,11 @@ def decode(topic: str, payload: bytes) -> Decoded:
     if topic_gw is None or topic_kind is None:
         raise DecodeError(RejectReason.BAD_TOPIC, f"not a gateway topic: {topic[:200]!r}")
     try:
-        envelope = Envelope.model_validate_json(payload)
+        envelope = _ANY_ENVELOPE.validate_json(payload)
     except ValidationError as exc:
-        json_error = any(e["type"] == "json_invalid" for e in exc.errors())
-        reason = RejectReason.BAD_JSON if json_error else RejectReason.BAD_ENVELOPE
-        raise DecodeError(reason, _short(exc)) from exc
+        raise DecodeError(_classify(exc), _short(exc)) from exc
     if envelope.v != SCHEMA_VERSION:
         raise DecodeError(RejectReason.UNSUPPORTED_VERSION, f"v={envelope.v}")
-    model = BODY_MODELS.get(envelope.kind)
-    if model is None:
-        raise DecodeError(RejectReason.UNKNOWN_KIND, f"kind={envelope.kind[:32]!r}")
     if envelope.kind not in TOPIC_KINDS.get(topic_kind, frozenset()):
         raise DecodeError(
             RejectReason.WRONG_TOPIC_FOR_KIND, f"kind={envelope.kind} on {topic_kind!r} topic"
@@ -112,8 +121,18 @@ def decode(topic: str, payload: bytes) -> Decoded:
         raise DecodeError(
             RejectReason.GATEWAY_MISMATCH, f"topic says {topic_gw!r}, body says {envelope.gw!r}"
         )
-    try:
-        body = model.model_validate(envelope.body)
-    except ValidationError as exc:
-        raise DecodeError(RejectReason.BAD_BODY, f"{envelope.kind}.{_short(exc)}") from exc
-    return Decoded(envelope=envelope, body=body)
+    return Decoded(envelope=envelope, body=envelope.body)
+
+
+def _classify(exc: ValidationError) -> RejectReason:
+    """Map pydantic's error list onto our reasons (first error decides)."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return RejectReason.BAD_JSON
+    if first["type"] in ("union_tag_invalid",):
+        return RejectReason.UNKNOWN_KIND
+    if first["type"] == "model_attributes_type" or first["type"] == "union_tag_not_found":
+        return RejectReason.BAD_ENVELOPE
+    if all(err["loc"][1:2] == ("body",) for err in exc.errors()):
+        return RejectReason.BAD_BODY
+    return RejectReason.BAD_ENVELOPE

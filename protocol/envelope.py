@@ -19,7 +19,8 @@ class WireModel(BaseModel):
 
 
 class Envelope(WireModel):
-    """Common header. ``body`` is validated separately against the model for ``kind``."""
+    """Common header. Each kind has a subclass (built in :mod:`protocol.codec`) whose ``body`` is
+    that kind's model, so one pass of validation checks header and body together."""
 
     v: int = Field(description="Schema version of the envelope and body.")
     id: MessageId = Field(
@@ -39,4 +40,4 @@ class Envelope(WireModel):
         default=False,
         description="True when the message waited in the disk outbox rather than going out live.",
     )
-    body: dict[str, Any] = Field(description="Kind-specific content.")
+    body: Any = Field(description="Kind-specific content.")

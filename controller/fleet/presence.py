@@ -6,10 +6,13 @@ connection that the broker delivers after the gateway already reconnected must n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from protocol.envelope import WireModel
 from protocol.messages import Birth, Death
+
+_FLAGS = ("dirty", "touched")
 
 
 @dataclass
@@ -26,10 +29,18 @@ class GatewayState:
     keepalive_s: int = 60
     health_interval_s: float = 60.0
     inventory: dict[str, Any] | None = None
-    last_health: dict[str, Any] | None = None
+    last_health: dict[str, Any] | WireModel | None = None
     last_health_ts: float | None = None
     last_seq: int = 0
-    dirty: bool = field(default=True, compare=False)
+    dirty: bool = field(default=True, compare=False)  # presence changed: save with this batch
+    touched: bool = field(default=False, compare=False)  # only last seen/health: save within 1 s
+
+    def row(self) -> dict[str, Any]:
+        """Column values; the latest health is serialised only here, once per save."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _FLAGS}
+        if isinstance(self.last_health, WireModel):
+            out["last_health"] = self.last_health.model_dump(mode="json")
+        return out
 
     def set_state(self, state: str, reason: str, now: float) -> bool:
         if (state, reason) == (self.state, self.state_reason):
@@ -67,7 +78,7 @@ def apply_heard(gw: GatewayState, received_at: float, historical: bool) -> bool:
     """Any live message proves the gateway is up; revive one we only expired by silence."""
     if received_at > gw.last_seen:
         gw.last_seen = received_at
-        gw.dirty = True
+        gw.touched = True
     if not historical and gw.state == "offline" and gw.state_reason == "expired":
         return gw.set_state("online", "heard", received_at)
     return False

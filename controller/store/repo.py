@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -49,7 +50,7 @@ class NewMessage:
     ts: float
     received_at: float
     historical: bool
-    body: dict[str, Any]
+    envelope: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Rejection:
     at: float
 
 
-_STATE_COLUMNS = [f.name for f in fields(GatewayState) if f.name != "dirty"]
+_STATE_COLUMNS = [f.name for f in fields(GatewayState) if f.name not in ("dirty", "touched")]
 
 
 class Store:
@@ -79,7 +80,7 @@ class Store:
         out = {}
         for row in rows:
             gw = GatewayState(**{c: row[c] for c in _STATE_COLUMNS})
-            gw.dirty = False
+            gw.dirty = gw.touched = False
             out[gw.id] = gw
         return out
 
@@ -98,6 +99,13 @@ class Store:
             rows = conn.execute(select(rejections.c.reason, rejections.c.count)).all()
         return {reason: int(count) for reason, count in rows}
 
+    @staticmethod
+    def _with_body(row: Any) -> dict[str, Any]:
+        """A history row with the envelope's body parsed, for readers."""
+        out = dict(row)
+        out["body"] = json.loads(out["envelope"])["body"]
+        return out
+
     def message_rows(
         self, gateway_id: str | None = None, kind: str | None = None
     ) -> list[dict[str, Any]]:
@@ -107,7 +115,7 @@ class Store:
         if kind is not None:
             query = query.where(messages.c.kind == kind)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [self._with_body(r) for r in conn.execute(query).mappings()]
 
     def recent_events(self, limit: int = 10) -> list[dict[str, Any]]:
         query = (
@@ -117,7 +125,7 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [self._with_body(r) for r in conn.execute(query).mappings()]
 
     # -- the ingest writer ------------------------------------------------------------
 
@@ -139,7 +147,7 @@ class Store:
             conn.execute(stmt, values)
 
     def save_gateways(self, conn: Connection, states: Iterable[GatewayState]) -> None:
-        values = [{c: getattr(gw, c) for c in _STATE_COLUMNS} for gw in states]
+        values = [gw.row() for gw in states]
         if not values:
             return
         stmt = self._upsert(gateways)

@@ -48,7 +48,9 @@ messages = Table(
     Column("ts", Float, nullable=False),
     Column("received_at", Float, nullable=False),
     Column("historical", Boolean, nullable=False),
-    Column("body", JSON, nullable=False),
+    # The envelope exactly as received (JSON text): storing it unparsed keeps ingest cheap, and
+    # SQLite's json_extract / PostgreSQL's ->> still reach inside it.
+    Column("envelope", Text, nullable=False),
 )
 Index("messages_gw_seq", messages.c.gateway_id, messages.c.seq)
 Index("messages_received", messages.c.received_at)
