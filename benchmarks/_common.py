@@ -25,7 +25,13 @@ HEALTH = {
     "uptime_s": 86_400.0,
     "net": {"bytes_sent": 123_456_789, "bytes_recv": 987_654_321, "errin": 0, "errout": 0},
     "agent": {"rss_bytes": 45_000_000, "cpu_percent": 2.0, "threads": 6},
-    "link": {"outbox_depth": 0, "outbox_bytes": 0, "outbox_dropped": 0, "reconnects": 0, "last_outage_s": 0.0},
+    "link": {
+        "outbox_depth": 0,
+        "outbox_bytes": 0,
+        "outbox_dropped": 0,
+        "reconnects": 0,
+        "last_outage_s": 0.0,
+    },
 }
 
 

@@ -1,0 +1,187 @@
+"""Distractors: what a tropical city camera sees that is not an intruder. Each is a callable
+``(frame, t) -> frame`` on float32 luma, seeded so every run renders the same clip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from benchmarks.clips.scene import F32, palm, paste
+
+Effect = Callable[[F32, float], F32]
+
+
+def _blob(h: int, w: int, cx: float, cy: float, rx: float, ry: float) -> F32:
+    """A soft elliptical 0..1 field."""
+    yy, xx = np.ogrid[0:h, 0:w]
+    d = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2
+    return np.asarray(np.exp(-d), np.float32)
+
+
+class Rain:
+    """Heavy tropical rain: many bright streaks at new places every frame, and a grey veil."""
+
+    def __init__(self, rng: np.random.Generator, drops: int = 300) -> None:
+        self.rng, self.drops = rng, drops
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        layer = np.zeros_like(frame)
+        n = int(self.drops * (0.7 + 0.3 * np.sin(t * 0.7)))
+        xs, ys = self.rng.integers(0, w, n), self.rng.integers(0, h, n)
+        lens = self.rng.integers(h // 25, h // 10, n)
+        for x, y, n_len, val in zip(xs, ys, lens, self.rng.uniform(25, 70, n), strict=True):
+            cv2.line(layer, (int(x), int(y)), (int(x + n_len * 0.2), int(y + n_len)), float(val))
+        return frame * 0.85 + 22 + layer
+
+
+class Lightning:
+    """Flashes of one to three frames every few seconds, sometimes flickering."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float) -> None:
+        times = np.cumsum(rng.uniform(2.5, 5.0, 12)) + 1.0
+        self.flashes = [
+            (float(s), float(rng.uniform(1.6, 3.0)), float(rng.uniform(40, 120)), int(k))
+            for s, k in zip(times[times < seconds], rng.integers(1, 4, 12), strict=False)
+        ]
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        for start, gain, offset, frames in self.flashes:
+            k = round((t - start) * 10)
+            if 0 <= k < frames:
+                fade = 1.0 if k % 2 == 0 else 0.5
+                return frame * (1 + (gain - 1) * fade) + offset * fade
+        return frame
+
+
+class SlowLight:
+    """Dusk or a passing cloud: exposure drifts by half and a soft shadow crosses the scene."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float) -> None:
+        self.seconds = seconds
+        self.down = bool(rng.integers(0, 2))
+        self.speed = float(rng.uniform(0.05, 0.1))
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        p = t / self.seconds
+        gain = 1 - 0.45 * p if self.down else 0.55 + 0.45 * p
+        cx = (-0.4 + self.speed * t) * w
+        shadow = 1 - 0.4 * _blob(h, w, cx, h * 0.6, w * 0.35, h * 0.8)
+        return frame * gain * shadow
+
+
+class SuddenLight:
+    """A lamp switching on or off, with the camera's auto-exposure catching up, and a street
+    light's pool switching on locally."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float) -> None:
+        self.steps = [
+            (float(s), float(rng.choice([0.5, 1.8]))) for s in rng.uniform(3, seconds - 2, 2)
+        ]
+        self.pool_at = float(rng.uniform(3, seconds - 2))
+        self.pool_x = float(rng.uniform(0.3, 0.7))
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        for start, gain in self.steps:
+            if t >= start:
+                frame = frame * (1 + (gain - 1) * np.exp(-(t - start) / 0.8))
+        if t >= self.pool_at:
+            frame = frame * (1 + 0.8 * _blob(h, w, self.pool_x * w, h * 0.85, w * 0.2, h * 0.3))
+        return frame
+
+
+class Shake:
+    """The pole sways: the whole picture shifts by a few pixels, two to three times a second."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.amp = float(rng.uniform(1.5, 3.5))
+        self.freq = float(rng.uniform(1.5, 3.0))
+        self.rng = rng
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        dx = self.amp * np.sin(2 * np.pi * self.freq * t) + self.rng.normal(0, 0.4)
+        dy = 0.6 * self.amp * np.cos(2 * np.pi * self.freq * 1.3 * t)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        return np.asarray(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.float32)
+
+
+class Foliage:
+    """Palms in and beside the zone whose crowns sway in gusts."""
+
+    def __init__(self, rng: np.random.Generator, w: int, h: int) -> None:
+        self.trees = []
+        for cx, cy in ((0.45, 0.55), (0.8, 0.6), (0.15, 0.5)):
+            size = int(h * rng.uniform(0.3, 0.45))
+            sprite, mask = palm(rng, size)
+            phase, freq = float(rng.uniform(0, 6)), float(rng.uniform(0.4, 1.2))
+            self.trees.append((sprite, mask, int(cx * w - size / 2), int(cy * h - size / 2), phase, freq))
+        self.amp = float(rng.uniform(2.5, 5.0))
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        for sprite, mask, x, y, phase, freq in self.trees:
+            gust = 1 + 0.5 * np.sin(0.3 * t + phase)
+            dx = self.amp * gust * np.sin(2 * np.pi * freq * t + phase)
+            dy = 0.4 * self.amp * np.sin(2 * np.pi * freq * 1.7 * t)
+            paste(frame, sprite, mask, int(round(x + dx)), int(round(y + dy)))
+        return frame
+
+
+class Insects:
+    """Moths close to the lens under IR: big, bright, out-of-focus blobs flying erratically."""
+
+    def __init__(self, rng: np.random.Generator, w: int, h: int, count: int = 2) -> None:
+        self.rng, self.w, self.h = rng, w, h
+        self.bugs = [self._spawn() for _ in range(count)]
+
+    def _spawn(self) -> list[float]:
+        r = self.rng
+        life = float(r.uniform(0.5, 3.0))
+        return [r.uniform(0, self.w), r.uniform(0, self.h), r.uniform(6, 16), r.uniform(80, 220), life]
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        for i, bug in enumerate(self.bugs):
+            bug[0] += self.rng.normal(0, 9)
+            bug[1] += self.rng.normal(0, 7)
+            bug[4] -= 0.1
+            if bug[4] <= 0 or not (-20 < bug[0] < w + 20 and -20 < bug[1] < h + 20):
+                self.bugs[i] = self._spawn()
+                continue
+            frame = frame + bug[3] * _blob(h, w, bug[0], bug[1], bug[2], bug[2])
+        return frame
+
+
+class Headlights:
+    """A car passing just out of view at night: its beam sweeps road, yard and walls."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float) -> None:
+        self.sweeps = [(float(s), float(rng.uniform(1.5, 3.0)), bool(rng.integers(0, 2)))
+                       for s in np.sort(rng.uniform(2.5, seconds - 3, 2))]  # fmt: skip
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        for start, length, rightward in self.sweeps:
+            p = (t - start) / length
+            if 0 <= p <= 1:
+                cx = (p if rightward else 1 - p) * 1.4 * w - 0.2 * w
+                beam = _blob(h, w, cx, h * 0.75, w * 0.22, h * 0.35)
+                frame = frame * (1 + 2.0 * beam) + 25 * beam
+        return frame
+
+
+class Compression:
+    """A starved substream: blocky JPEG-like artefacts that change every frame."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        q = int(self.rng.integers(8, 16))
+        img = np.clip(frame, 0, 255).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+        return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) if ok else frame
