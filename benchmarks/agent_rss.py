@@ -52,7 +52,7 @@ def main() -> None:
     print(f"idle agent footprint after {seconds:.0f} s (health every 5 s, connected)")
     print(f"  bare python interpreter : {bare_rss:7.1f} MB")
     print(
-        f"  idle agent RSS          : {agent_rss:7.1f} MB   target <= 80 MB ({agent_rss / 80:.2f} of budget)"
+        f"  idle agent RSS          : {agent_rss:7.1f} MB   <= 80 MB ({agent_rss / 80:.2f} of it)"
     )
     print(f"  ratio to bare python    : {agent_rss / bare_rss:7.1f}")
     print(f"  idle agent CPU          : {agent_cpu:7.2f} % of one core (including start-up)")

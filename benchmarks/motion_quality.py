@@ -153,9 +153,7 @@ def report(results: dict[str, dict[str, Score]]) -> bool:
         f"{'overall':13} {o.precision:5.2f} {o.recall:5.2f} {o.f1:5.2f} {o.latency:6.2f} | "
         f"{b.precision:5.2f} {b.recall:5.2f} {b.f1:5.2f} | {o.f1 / max(b.f1, 1e-9):6.2f}"
     )
-    print(
-        f"events: kendali tp={o.tp} fp={o.fp} fn={o.fn}; baseline tp={b.tp} fp={b.fp} fn={b.fn}"
-    )
+    print(f"events: kendali tp={o.tp} fp={o.fp} fn={o.fn}; baseline tp={b.tp} fp={b.fp} fn={b.fn}")
     met = o.recall >= TARGET_RECALL and o.precision >= TARGET_PRECISION
     print(
         f"targets: recall {o.recall:.3f} >= {TARGET_RECALL} and precision {o.precision:.3f} >= "

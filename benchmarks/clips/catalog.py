@@ -78,7 +78,9 @@ def _actors(rng: np.random.Generator, positive: int, far: bool) -> tuple[Actor, 
         else:
             dur, size, foot = float(rng.uniform(6, 10)), float(rng.uniform(0.32, 0.42)), 0.93
         x0, x1 = (-0.3, 1.05) if left else (1.05, -0.3)
-        out.append(Actor("vehicle" if positive == 2 else "person", t0, t0 + dur, x0, x1, foot, size))
+        out.append(
+            Actor("vehicle" if positive == 2 else "person", t0, t0 + dur, x0, x1, foot, size)
+        )
     if far:
         t0 = float(rng.uniform(WARMUP_S, 12))
         out.append(Actor("person", t0, t0 + float(rng.uniform(7, 11)), -0.1, 1.05, 0.5, 0.16))
@@ -122,7 +124,9 @@ def zone_mask(width: int = WIDTH, height: int = HEIGHT) -> npt.NDArray[np.bool_]
     return mask.astype(bool)
 
 
-def _sprites(clip: Clip, rng: np.random.Generator) -> list[tuple[Actor, F32, npt.NDArray[np.bool_]]]:
+def _sprites(
+    clip: Clip, rng: np.random.Generator
+) -> list[tuple[Actor, F32, npt.NDArray[np.bool_]]]:
     out = []
     for actor in clip.actors:
         shade = float(rng.uniform(110, 170) if clip.night else rng.uniform(30, 200))

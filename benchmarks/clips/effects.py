@@ -107,7 +107,9 @@ class Shake:
         dx = self.amp * np.sin(2 * np.pi * self.freq * t) + self.rng.normal(0, 0.4)
         dy = 0.6 * self.amp * np.cos(2 * np.pi * self.freq * 1.3 * t)
         m = np.float32([[1, 0, dx], [0, 1, dy]])
-        return np.asarray(cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.float32)
+        return np.asarray(
+            cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.float32
+        )
 
 
 class Foliage:
@@ -119,7 +121,9 @@ class Foliage:
             size = int(h * rng.uniform(0.3, 0.45))
             sprite, mask = palm(rng, size)
             phase, freq = float(rng.uniform(0, 6)), float(rng.uniform(0.4, 1.2))
-            self.trees.append((sprite, mask, int(cx * w - size / 2), int(cy * h - size / 2), phase, freq))
+            self.trees.append(
+                (sprite, mask, int(cx * w - size / 2), int(cy * h - size / 2), phase, freq)
+            )
         self.amp = float(rng.uniform(2.5, 5.0))
 
     def __call__(self, frame: F32, t: float) -> F32:
@@ -141,7 +145,13 @@ class Insects:
     def _spawn(self) -> list[float]:
         r = self.rng
         life = float(r.uniform(0.5, 3.0))
-        return [r.uniform(0, self.w), r.uniform(0, self.h), r.uniform(6, 16), r.uniform(80, 220), life]
+        return [
+            r.uniform(0, self.w),
+            r.uniform(0, self.h),
+            r.uniform(6, 16),
+            r.uniform(80, 220),
+            life,
+        ]
 
     def __call__(self, frame: F32, t: float) -> F32:
         h, w = frame.shape
