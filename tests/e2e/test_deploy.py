@@ -1,0 +1,86 @@
+"""The shipped production files: example configs validate, and the broker ACL confines gateways."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.config import AgentConfig
+from common.configfile import load
+from common.mosquitto import Broker
+from controller.config import ControllerConfig
+from tests.helpers import wait_for
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def test_example_configs_validate() -> None:
+    agent = load(DEPLOY / "examples" / "agent.yaml", AgentConfig)
+    assert agent.broker.tls is not None and agent.broker.tls.cert_file is not None
+    controller = load(DEPLOY / "examples" / "controller.yaml", ControllerConfig)
+    assert controller.broker.tls is not None
+
+
+def test_production_broker_config_sizes_the_queue() -> None:
+    conf = (DEPLOY / "mosquitto" / "kendali.conf").read_text()
+    assert "require_certificate true" in conf and "allow_anonymous false" in conf
+    queued = next(
+        int(line.split()[1]) for line in conf.splitlines() if line.startswith("max_queued_messages")
+    )
+    assert queued > 1000, (
+        "Mosquitto's default of 1,000 drops QoS 1 messages for a lagging controller"
+    )
+
+
+def _client(broker: Broker, user: str, received: list[str] | None = None) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv5)
+    c.username_pw_set(user, "pw")
+    if received is not None:
+        c.on_message = lambda _c, _u, m: received.append(m.topic)
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def test_acl_confines_each_gateway_to_its_own_subtree(tmp_path: Path) -> None:
+    """The shipped ACL with user names standing in for certificate CNs (same %u substitution)."""
+    passwd = tmp_path / "passwd"
+    passwd.touch()
+    for user in ("kendali-controller", "gw-a", "gw-b"):
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, "pw"], check=True)
+    broker = Broker(tmp_path / "broker")
+    conf = broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
+    broker.conf.write_text(
+        conf + f"password_file {passwd}\nacl_file {DEPLOY / 'mosquitto' / 'kendali.acl'}\n"
+    )
+    broker.start()
+    seen: list[str] = []
+    ctl = _client(broker, "kendali-controller", seen)
+    gw_a = _client(broker, "gw-a")
+    a_hears: list[str] = []
+    gw_a.on_message = lambda _c, _u, m: a_hears.append(m.topic)
+    try:
+        ctl.subscribe("kendali/v1/gw/+/#", qos=1)
+        gw_a.subscribe("kendali/v1/gw/+/cmd", qos=1)
+        time.sleep(0.5)
+        gw_a.publish("kendali/v1/gw/gw-a/health", b"mine", qos=1).wait_for_publish(5)
+        gw_a.publish("kendali/v1/gw/gw-b/health", b"forged", qos=1).wait_for_publish(5)
+        gw_a.publish(
+            "kendali/v1/gw/gw-a/config/desired", b"self-promotion", qos=1
+        ).wait_for_publish(5)
+        ctl.publish("kendali/v1/gw/gw-b/cmd", b"for b", qos=1).wait_for_publish(5)
+        ctl.publish("kendali/v1/gw/gw-a/cmd", b"for a", qos=1).wait_for_publish(5)
+        wait_for(lambda: "kendali/v1/gw/gw-a/health" in seen and a_hears, 5, what="allowed traffic")
+        time.sleep(0.5)
+        assert "kendali/v1/gw/gw-b/health" not in seen, "a gateway wrote into another's subtree"
+        assert "kendali/v1/gw/gw-a/config/desired" not in seen, "a gateway wrote desired state"
+        assert a_hears == ["kendali/v1/gw/gw-a/cmd"], "a gateway read another's commands"
+    finally:
+        for c in (ctl, gw_a):
+            c.disconnect()
+            c.loop_stop()
+        broker.stop()
