@@ -2,11 +2,172 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
-app = typer.Typer(help="Cameras (not yet available).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sim.camera import SimCamera
+
+app = typer.Typer(help="Cameras: discover and probe ONVIF devices.", no_args_is_help=True)
+
+# --- `kendali cameras discover` / `probe` (camera client) ---------------------------------------
+
+User = Annotated[str, typer.Option("--user", "-u", help="ONVIF user name.")]
+Password = Annotated[
+    str,
+    typer.Option(
+        "--password",
+        "-p",
+        envvar="KENDALI_CAMERA_PASSWORD",
+        help="ONVIF password (better: the KENDALI_CAMERA_PASSWORD variable).",
+        show_default=False,
+    ),
+]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, max=120, help="Seconds per request.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def sim_camera() -> None:
-    """Simulated camera (not yet available)."""
-    raise typer.Exit(2)
+def _probe_one(url: str, user: str, password: str, timeout: float) -> dict[str, Any]:
+    from agent.cameras.errors import CameraError
+    from agent.cameras.onvif_client import OnvifClient
+
+    try:
+        return OnvifClient(url, user, password, timeout_s=timeout).probe().as_dict()
+    except CameraError as exc:
+        return {"address": url, "error": str(exc), "error_kind": type(exc).__name__}
+
+
+def _parse_target(target: str) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:3702")
+    return host.strip("[]"), int(port)
+
+
+def _print_probe(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if "error" in info:
+        console.print(f"[red]{info['error_kind']}[/red]: {info['error']}")
+        return
+    console.print(
+        f"[bold]{info['manufacturer']} {info['model']}[/bold]  firmware {info['firmware']}  "
+        f"serial {info['serial']}  clock skew {info['clock_skew_s']} s {info['clock_note']}"
+    )
+    table = Table("role", "token", "name", "codec", "resolution", "fps", "uri")
+    for stream in info["streams"]:
+        role = " ".join(
+            r for r in ("main", "sub") if (info[r] or {}).get("token") == stream["token"]
+        )
+        res = "x".join(str(v) for v in stream["resolution"]) if stream["resolution"] else "?"
+        table.add_row(role, stream["token"], stream["name"], stream["encoding"] or "?", res,
+                      str(stream["fps"] or "?"), stream["uri"])  # fmt: skip
+    console.print(table)
+    console.print(f"snapshot: {info['snapshot_uri'] or 'none'}")
+    for note in info["notes"]:
+        console.print(f"[yellow]note[/yellow]: {note}")
+
+
+@app.command()
+def discover(  # noqa: PLR0917 - typer maps each parameter to an option
+    target: Annotated[
+        str | None,
+        typer.Option(help="Probe one host unicast (HOST:PORT) instead of the multicast group."),
+    ] = None,
+    wait: Annotated[float, typer.Option(min=0.2, max=30, help="Seconds to collect replies.")] = 3.0,
+    user: User = "",
+    password: Password = "",
+    timeout: Timeout = 5.0,
+    as_json: AsJson = False,
+) -> None:
+    """Send a WS-Discovery probe and list the ONVIF devices that answer; with credentials, also
+    their model, firmware and streams."""
+    from agent.cameras.discovery import discover as ws_discover
+    from agent.cameras.errors import CameraError
+
+    try:
+        found = ws_discover(_parse_target(target) if target else None, timeout_s=wait)
+    except CameraError as exc:
+        typer.echo(f"discovery failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    rows = []
+    for device in found:
+        row: dict[str, Any] = device.as_dict()
+        if user and device.device_url:
+            row["probe"] = _probe_one(device.device_url, user, password, timeout)
+        rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no ONVIF device answered")
+    for row in rows:
+        typer.echo(f"{row['address']}  {' '.join(row['xaddrs'])}")
+        typer.echo(f"  scopes: {' '.join(row['scopes'])}")
+        if "probe" in row:
+            _print_probe(row["probe"])
+
+
+@app.command()
+def probe(
+    url: Annotated[str, typer.Argument(help="ONVIF device service URL or HOST[:PORT].")],
+    user: User = "",
+    password: Password = "",
+    timeout: Timeout = 5.0,
+    as_json: AsJson = False,
+) -> None:
+    """Show one camera in full: identity, clock, services, profiles, streams and snapshot."""
+    if "://" not in url:
+        url = f"http://{url}/onvif/device_service"
+    info = _probe_one(url, user, password, timeout)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+    else:
+        _print_probe(info)
+    if "error" in info:
+        raise typer.Exit(2 if info["error_kind"] == "AuthError" else 1)
+
+
+# --- end of camera client commands --------------------------------------------------------------
+
+
+def sim_camera(  # noqa: PLR0917 - typer maps each parameter to an option
+    personality: Annotated[
+        str, typer.Option(help="textbook, hikvision, dahua, axis, tapo or generic")
+    ] = "textbook",
+    count: Annotated[int, typer.Option(min=1, max=64, help="cameras on consecutive ports")] = 1,
+    host: Annotated[
+        str, typer.Option(help="address to listen on (loopback by default)")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="first ONVIF HTTP port; 0 = free ports")] = 0,
+    rtsp_port: Annotated[int, typer.Option(help="first RTSP port; 0 = free ports")] = 0,
+    discovery_port: Annotated[int, typer.Option(help="first WS-Discovery UDP port; 0 = free")] = 0,
+    timeline: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="timeline YAML")
+    ] = None,
+    user: Annotated[str, typer.Option(help="ONVIF/RTSP user")] = "admin",
+    password: Annotated[str, typer.Option(help="ONVIF/RTSP password")] = "Kendali123",  # noqa: S107
+    fps: Annotated[int, typer.Option(min=1, max=30, help="substream frame rate")] = 10,
+) -> None:
+    """Run simulated ONVIF + RTSP cameras until Ctrl-C, printing their URLs."""
+    from sim.camera.runner import build_cameras, describe, run_until_interrupted
+
+    try:
+        cams = build_cameras(personality, count=count, host=host, port=port, rtsp_port=rtsp_port,
+                             discovery_port=discovery_port, timeline=timeline, username=user,
+                             password=password, fps=fps)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    def report(started: list[SimCamera]) -> None:
+        for cam in started:
+            typer.echo("\n".join(describe(cam)))
+        typer.echo(f"credentials {user}:{password}; Ctrl-C to stop")
+
+    run_until_interrupted(cams, report, threading.Event())

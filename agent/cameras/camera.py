@@ -1,0 +1,172 @@
+"""One camera at runtime: its config, health, frame hub, tamper monitor and the two workers
+(stream reader, analyzer) that the service puts under supervision.
+
+The analysis stream URL comes from the config override or from an ONVIF visit made lazily
+inside the reader thread, so an unreachable camera never delays the agent's start-up nor
+another camera.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from agent.cameras.analysis import CameraAnalyzer
+from agent.cameras.capture import OpenCVSource
+from agent.cameras.config import AnalysisStream, CameraConfig
+from agent.cameras.errors import AuthError, CameraError, NotSupportedError, StreamError
+from agent.cameras.events import EventSink
+from agent.cameras.frames import FrameHub
+from agent.cameras.health import CameraHealth
+from agent.cameras.onvif_client import OnvifClient
+from agent.cameras.onvif_models import ProbeResult
+from agent.cameras.reader import StreamReader
+from agent.cameras.redact import redact_url
+from agent.cameras.retry import ONVIF_RETRY
+from agent.cameras.snapshot import encode_jpeg, fetch_snapshot, snapshot_from_jpeg
+from agent.cameras.sources import FrameSource
+from agent.cameras.tamper import Condition, TamperMonitor
+from agent.link.publisher import Publisher
+from protocol.messages import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+class CameraRuntime:
+    """Everything that runs for one camera; built by :class:`CameraService`."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        publisher: Publisher,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        source_factory: Callable[[CameraConfig, str], FrameSource] | None = None,
+    ) -> None:
+        self.config = config
+        self.health = CameraHealth(expected_fps=config.expected_fps)
+        self.hub = FrameHub()
+        self.monitor = TamperMonitor(config.tamper)
+        self.probe: ProbeResult | None = None
+        self._clock = clock
+        self._source_factory = source_factory or _opencv_source
+        self._stream_url: str | None = config.rtsp_url
+        sink = EventSink(config.id, publisher, clock, wall_clock, self._event_snapshot)
+        self.reader = StreamReader(config.id, self._new_source, self.hub, self.health, clock)
+        self.analyzer = CameraAnalyzer(
+            config.id,
+            self.hub,
+            monitor=self.monitor,
+            health=self.health,
+            sink=sink,
+            clock=clock,
+            started_at=clock(),
+        )
+
+    # -- ONVIF -------------------------------------------------------------------------------
+
+    def visit(self) -> ProbeResult:
+        """Probe the camera over ONVIF (a few quick tries) and record what it says."""
+        url = self.config.device_url()
+        if url is None:
+            raise NotSupportedError("no ONVIF address configured", camera=self.config.id)
+        client = OnvifClient(
+            url,
+            self.config.username,
+            self.config.password.get_secret_value(),
+            timeout_s=self.config.onvif_timeout_s,
+            max_skew_s=self.config.max_clock_skew_s,
+        )
+        try:
+            result = ONVIF_RETRY(client.probe, self.config.stream)
+        except CameraError as exc:
+            with self.health.lock:
+                self.health.onvif_reachable = isinstance(exc, AuthError)
+                self.health.onvif_error = str(exc)
+                if isinstance(exc, AuthError):
+                    self.health.clock_skew_s = exc.clock_skew_s
+            raise
+        with self.health.lock:
+            self.health.onvif_reachable, self.health.onvif_error = True, ""
+            self.health.clock_skew_s = result.clock_skew_s
+        self.probe = result
+        return result
+
+    def _resolve_stream(self) -> str:
+        if self.config.rtsp_url:
+            return self.config.rtsp_url
+        result = self.visit()
+        chosen = result.sub if self.config.stream.analysis is AnalysisStream.SUB else result.main
+        if chosen is None:
+            raise NotSupportedError("the camera offers no RTSP stream", camera=self.config.id)
+        return chosen.uri
+
+    def _new_source(self) -> FrameSource:
+        """Called by the reader for every (re)connection; the ONVIF visit happens once, on the
+        first. A visit failing for a reason worth retrying becomes a StreamError so the reader's
+        policy backs off and tries again; authentication failures are final."""
+        if self._stream_url is None:
+            try:
+                self._stream_url = self._resolve_stream()
+            except (AuthError, NotSupportedError):
+                raise
+            except CameraError as exc:
+                raise StreamError(f"stream address unknown: {exc}", camera=self.config.id) from exc
+        with self.health.lock:
+            self.health.stream_url = redact_url(self._stream_url)
+        return self._source_factory(self.config, self._stream_url)
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        """A bounded JPEG: the camera's snapshot URI when configured and working, else the
+        latest decoded frame (grey in luma mode)."""
+        policy = self.config.snapshot
+        uri = self.probe.snapshot_uri if self.probe else None
+        if policy.prefer_uri and uri and uri.startswith("http"):
+            try:
+                data = fetch_snapshot(
+                    uri,
+                    self.config.username,
+                    self.config.password.get_secret_value(),
+                    policy.timeout_s,
+                )
+                return snapshot_from_jpeg(data, policy.max_bytes, policy.max_width)
+            except CameraError as exc:
+                log.warning(
+                    "camera %s: snapshot URI failed, using the stream: %s", self.config.id, exc
+                )
+        frame = self.hub.latest()
+        if frame is None:
+            return None
+        return encode_jpeg(frame.image, policy.max_bytes, policy.max_width)
+
+    def _event_snapshot(self, condition: Condition) -> Snapshot | None:
+        if condition is Condition.STREAM_DOWN:
+            return None
+        try:
+            return self.snapshot()
+        except (CameraError, ValueError) as exc:
+            log.warning("camera %s: no snapshot for the event: %s", self.config.id, exc)
+            return None
+
+    def inventory(self) -> dict[str, Any]:
+        """For the birth message's inventory: identity and streams, redacted."""
+        entry: dict[str, Any] = {"id": self.config.id}
+        if self.probe is not None:
+            entry.update(self.probe.as_dict())
+        return entry
+
+
+def _opencv_source(config: CameraConfig, url: str) -> FrameSource:
+    return OpenCVSource(
+        url,
+        username=config.username,
+        password=config.password.get_secret_value(),
+        open_timeout_s=config.open_timeout_s,
+        read_timeout_s=config.read_timeout_s,
+        decode=config.decode,
+        threads=config.decode_threads,
+        camera=config.id,
+    )

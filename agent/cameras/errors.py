@@ -1,0 +1,54 @@
+"""Our exception tree for everything camera-related.
+
+onvif-zeep, zeep, requests and OpenCV each fail in their own ways (``ONVIFError("Unknown
+error")``, ``XMLParseError``, ``TransportError``, a ``False`` from ``isOpened()``). Callers only
+ever see these classes, so retry policies and health reporting can decide on the *kind* of
+failure. Messages never carry credentials: build them from redacted URLs.
+"""
+
+from __future__ import annotations
+
+
+class CameraError(Exception):
+    """Base for every camera failure; ``camera`` names the camera when known."""
+
+    def __init__(self, message: str, *, camera: str = "") -> None:
+        super().__init__(f"{camera}: {message}" if camera else message)
+        self.camera = camera
+
+
+class AuthError(CameraError):
+    """Credentials were rejected (or the camera's clock is too far off for WS-Security).
+
+    Never retried: a wrong password retried in a loop locks accounts on many cameras."""
+
+    def __init__(
+        self, message: str, *, camera: str = "", clock_skew_s: float | None = None
+    ) -> None:
+        super().__init__(message, camera=camera)
+        self.clock_skew_s = clock_skew_s
+
+
+class CameraTimeout(CameraError):
+    """The camera accepted the connection (or was expected to) but did not answer in time."""
+
+
+class UnreachableError(CameraError):
+    """Nothing listens at the address, or the network refused or reset the connection."""
+
+
+class ProtocolError(CameraError):
+    """The camera answered, but not with something we can understand (malformed SOAP, HTTP 500,
+    a fault we cannot classify)."""
+
+
+class NotSupportedError(CameraError):
+    """The camera does not offer the requested operation (no GetServices, no snapshot)."""
+
+
+class StreamError(CameraError):
+    """An RTSP stream could not be opened or stopped delivering frames."""
+
+
+RETRYABLE: tuple[type[CameraError], ...] = (CameraTimeout, UnreachableError, StreamError)
+"""Failures worth another try; authentication, protocol and not-supported errors are final."""

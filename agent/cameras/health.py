@@ -1,0 +1,96 @@
+"""Per-camera health figures, kept by the camera's threads and read as a JSON-ready dict.
+
+Counters are updated from the reader and analysis threads and read from the health publisher;
+a lock keeps each snapshot consistent. Time comes from the caller's clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FpsMeter:
+    """Frames per second over a sliding window; decays to 0 when frames stop."""
+
+    window_s: float = 5.0
+    _times: deque[float] = field(default_factory=deque)
+
+    def add(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        span = max(now - self._times[0], self._times[-1] - self._times[0])
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def _trim(self, now: float) -> None:
+        while self._times and now - self._times[0] > self.window_s:
+            self._times.popleft()
+
+
+@dataclass
+class CameraHealth:
+    """Everything reported for one camera under ``extra["cameras"][id]``."""
+
+    expected_fps: float
+    onvif_reachable: bool | None = None  # None: no ONVIF configured or not yet tried
+    onvif_error: str = ""
+    clock_skew_s: float | None = None
+    stream_url: str = ""  # redacted
+    stream_up: bool = False
+    stream_error: str = ""
+    width: int = 0
+    height: int = 0
+    frames: int = 0
+    decode_errors: int = 0
+    reconnects: int = 0
+    restarts: int = 0
+    last_frame_at: float | None = None
+    conditions: dict[str, float] = field(default_factory=dict)
+    fps: FpsMeter = field(default_factory=FpsMeter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def frame(self, now: float, width: int, height: int) -> None:
+        with self.lock:
+            self.frames += 1
+            self.last_frame_at = now
+            self.width, self.height = width, height
+            self.stream_up = True
+            self.stream_error = ""
+            self.fps.add(now)
+
+    def stream_lost(self, error: str) -> None:
+        with self.lock:
+            self.stream_up = False
+            self.stream_error = error
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """JSON-serialisable view; ages and rates are relative to ``now``."""
+        with self.lock:
+            fps = self.fps.rate(now)
+            age = None if self.last_frame_at is None else round(now - self.last_frame_at, 2)
+            return {
+                "onvif_reachable": self.onvif_reachable,
+                "onvif_error": self.onvif_error,
+                "clock_skew_s": self.clock_skew_s,
+                "stream_url": self.stream_url,
+                "stream_up": self.stream_up,
+                "stream_error": self.stream_error,
+                "fps": round(fps, 2),
+                "expected_fps": self.expected_fps,
+                "fps_ratio": round(fps / self.expected_fps, 3) if self.expected_fps else None,
+                "last_frame_age_s": age,
+                "resolution": [self.width, self.height] if self.width else None,
+                "frames": self.frames,
+                "decode_errors": self.decode_errors,
+                "reconnects": self.reconnects,
+                "restarts": self.restarts,
+                "conditions": sorted(self.conditions),
+            }

@@ -1,0 +1,195 @@
+"""The zeep boundary: service proxies built from onvif-zeep's bundled WSDLs, WS-Security with
+Z-form timestamps and clock-offset correction, and classification of every library failure
+into our exception tree.
+
+We deliberately do not use ``onvif.ONVIFCamera``: it creates a PullPoint subscription on every
+construction (cameras have a handful of slots), trusts XAddrs as given and cannot correct the
+WS-Security clock before the first authenticated call. Importing ``onvif`` itself would also
+reconfigure the root logger, so its WSDL folder is located without importing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import re
+import threading
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+from lxml import etree
+from requests.auth import HTTPDigestAuth
+from zeep.transports import Transport
+from zeep.wsdl import Document
+from zeep.wsse.username import UsernameToken
+
+from agent.cameras.errors import (
+    AuthError,
+    CameraError,
+    CameraTimeout,
+    NotSupportedError,
+    ProtocolError,
+    UnreachableError,
+)
+from agent.cameras.redact import redact_text, redact_url
+
+ONVIF_ERROR_NS = "http://www.onvif.org/ver10/error"
+BINDINGS = {
+    "device": ("devicemgmt.wsdl", "http://www.onvif.org/ver10/device/wsdl", "DeviceBinding"),
+    "media": ("media.wsdl", "http://www.onvif.org/ver10/media/wsdl", "MediaBinding"),
+}
+_AUTH_WORDS = ("notauthorized", "not authorized", "unauthorized", "authorization",
+               "failedauthentication", "invalidsecurity", "authority failure", "password",
+               "sender not authorized", "unknown fault occured")  # fmt: skip
+_UNSUPPORTED_WORDS = ("actionnotsupported", "actionnotimplemented", "not supported",
+                      "notimplemented", "unsupported", "no such operation")  # fmt: skip
+_STRICT = etree.XMLParser(resolve_entities=False, no_network=True)
+_docs: dict[str, Document] = {}
+_docs_lock = threading.Lock()
+
+
+def wsdl_dir() -> Path:
+    spec = importlib.util.find_spec("onvif")
+    if spec is None or not spec.submodule_search_locations:
+        raise CameraError("onvif-zeep is not installed (its WSDL files are needed)")
+    return Path(next(iter(spec.submodule_search_locations))).parent / "wsdl"
+
+
+def _document(filename: str) -> Document:
+    """Parsed WSDLs are shared by every camera: parsing ONVIF's schemas takes about a second."""
+    with _docs_lock:
+        if filename not in _docs:
+            settings = zeep.Settings(strict=False, xml_huge_tree=True)
+            # zeep's annotation says a Transport class; it uses an instance.
+            loader: Any = Transport()
+            _docs[filename] = Document(str(wsdl_dir() / filename), loader, settings=settings)
+        return _docs[filename]
+
+
+class ClockedToken(UsernameToken):
+    """WS-Security UsernameToken (digest) whose ``Created`` is our UTC clock plus the measured
+    camera offset, written in ``Z`` form (Hikvision rejects ``+00:00``), with a fresh nonce."""
+
+    def __init__(self, username: str, password: str) -> None:
+        super().__init__(username, password, use_digest=True, zulu_timestamp=True)
+        self.offset_s = 0.0
+
+    def apply(self, envelope: Any, headers: Any) -> Any:
+        self.created = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset_s)
+        try:
+            return super().apply(envelope, headers)
+        finally:
+            self.created = None
+
+
+class CameraTransport(Transport):
+    """Remembers the camera's HTTP Date header (a clock hint when GetSystemDateAndTime needs
+    authentication), turns HTTP 401/403 into AuthError whatever the body (HTML pages hide as
+    "Unknown fault"), and declares the ``ter:`` prefix that some firmwares use undeclared."""
+
+    def __init__(self, username: str, password: str, timeout_s: float, secrets: list[str]) -> None:
+        session = requests.Session()
+        if username:
+            session.auth = HTTPDigestAuth(username, password)  # cameras answering HTTP Digest
+        super().__init__(session=session, timeout=timeout_s, operation_timeout=timeout_s)
+        self.secrets = secrets
+        self.camera_date: dt.datetime | None = None
+        self.date_seen_at: dt.datetime | None = None
+
+    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        response = super().post(address, message, headers)
+        self._note_date(response)
+        if response.status_code in (401, 403):
+            raise AuthError(f"{redact_url(address)}: HTTP {response.status_code}")
+        body = response.content or b""
+        if response.status_code >= 300 and b"Envelope" not in body[:2000]:
+            raise ProtocolError(f"{redact_url(address)}: HTTP {response.status_code}, not SOAP")
+        if b"ter:" in body and b"xmlns:ter" not in body:
+            body = re.sub(
+                rb"(<(?:\w+:)?Envelope\b)", rb'\1 xmlns:ter="' + ONVIF_ERROR_NS.encode() + b'"',
+                body, count=1,
+            )  # fmt: skip
+            response._content = body
+        _check_well_formed(body, address)
+        return response
+
+    def _note_date(self, response: requests.Response) -> None:
+        header = response.headers.get("Date")
+        if not header:
+            return
+        try:
+            self.camera_date = parsedate_to_datetime(header)
+            self.date_seen_at = dt.datetime.now(dt.UTC)
+        except (TypeError, ValueError):
+            self.camera_date = None
+
+
+def _check_well_formed(body: bytes, address: str) -> None:
+    """zeep parses leniently (recover mode) and turns a truncated reply into an empty result;
+    a strict parse here makes it a ProtocolError instead."""
+    try:
+        etree.fromstring(body, parser=_STRICT)
+    except etree.XMLSyntaxError as exc:
+        raise ProtocolError(f"{redact_url(address)}: malformed SOAP reply") from exc
+
+
+def make_proxy(kind: str, address: str, token: ClockedToken | None, transport: Transport) -> Any:
+    """A zeep service proxy for ``kind`` ("device", "media") bound to ``address``."""
+    filename, namespace, binding = BINDINGS[kind]
+    client = zeep.Client(
+        wsdl=_document(filename),
+        wsse=token,
+        transport=transport,
+        settings=zeep.Settings(strict=False, xml_huge_tree=True),
+    )
+    return client.create_service(f"{{{namespace}}}{binding}", address)
+
+
+def _fault_text(fault: zeep.exceptions.Fault) -> str:
+    parts = [str(fault.message or ""), str(fault.code or "")]
+    parts += [str(code) for code in (fault.subcodes or [])]
+    return " ".join(parts).lower()
+
+
+def classify(exc: BaseException, what: str, secrets: list[str]) -> CameraError:  # noqa: PLR0911 - a table of failure kinds
+    """Map a zeep/requests failure on ``what`` (e.g. "GetProfiles at http://…") to our tree."""
+    if isinstance(exc, CameraError):
+        return exc
+    if isinstance(exc, requests.Timeout):
+        return CameraTimeout(f"{what}: no answer in time")
+    if isinstance(exc, requests.ConnectionError):
+        return UnreachableError(f"{what}: connection failed ({type(exc).__name__})")
+    if isinstance(exc, zeep.exceptions.TransportError):
+        if exc.status_code in (401, 403):
+            return AuthError(f"{what}: HTTP {exc.status_code}")
+        if exc.status_code == 200:
+            return ProtocolError(f"{what}: malformed SOAP reply")
+        return ProtocolError(f"{what}: HTTP {exc.status_code}")
+    if isinstance(exc, zeep.exceptions.Fault):
+        text = _fault_text(exc)
+        detail = redact_text(str(exc.message or exc.code or "fault"), secrets)[:200]
+        if any(word in text for word in _AUTH_WORDS):
+            return AuthError(f"{what}: credentials rejected ({detail})")
+        if any(word in text for word in _UNSUPPORTED_WORDS):
+            return NotSupportedError(f"{what}: not supported ({detail})")
+        return ProtocolError(f"{what}: SOAP fault ({detail})")
+    if isinstance(exc, zeep.exceptions.XMLSyntaxError | zeep.exceptions.XMLParseError):
+        return ProtocolError(f"{what}: malformed SOAP reply")
+    if isinstance(exc, zeep.exceptions.Error | ValueError | LookupError | AttributeError):
+        return ProtocolError(f"{what}: unexpected reply ({type(exc).__name__})")
+    return ProtocolError(f"{what}: {type(exc).__name__}")
+
+
+def call(proxy: Any, operation: str, what: str, secrets: list[str], **kwargs: Any) -> Any:
+    """Invoke one SOAP operation; only our exceptions come out."""
+    try:
+        result = getattr(proxy, operation)(**kwargs)
+    except Exception as exc:
+        raise classify(exc, what, secrets) from exc
+    if result is None:
+        raise ProtocolError(f"{what}: empty reply")
+    return result

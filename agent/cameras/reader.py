@@ -1,0 +1,82 @@
+"""The stream reader: a thread that keeps one connection to a stream and hands out the latest
+frame. It owns reconnecting (``RTSP_RETRY``): a session that delivered frames and then failed
+reopens at once; consecutive failed opens back off. Failures that are not worth retrying
+(authentication, unsupported format) park the reader until it is stopped and are reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from tenacity import RetryError, stop_when_event_set
+
+from agent.cameras.errors import CameraError, StreamError
+from agent.cameras.frames import Frame, FrameHub
+from agent.cameras.health import CameraHealth
+from agent.cameras.retry import RTSP_RETRY
+from agent.cameras.sources import SourceFactory
+
+log = logging.getLogger(__name__)
+
+
+class StreamReader:
+    """Runs inside a supervised thread: ``run(stop)`` returns when ``stop`` is set."""
+
+    def __init__(
+        self,
+        camera: str,
+        factory: SourceFactory,
+        hub: FrameHub,
+        health: CameraHealth,
+        clock: Callable[[], float],
+    ) -> None:
+        self.camera = camera
+        self._factory = factory
+        self._hub = hub
+        self._health = health
+        self._clock = clock
+        self._seq = 0
+
+    def run(self, stop: threading.Event) -> None:
+        retrying = RTSP_RETRY.copy(stop=stop_when_event_set(stop), sleep=stop.wait)
+        while not stop.is_set():
+            try:
+                retrying(self._session, stop)
+            except (RetryError, StreamError):
+                return  # stopped while backing off
+            except CameraError as exc:
+                log.error("camera %s: stream not retried: %s", self.camera, exc)
+                self._health.stream_lost(str(exc))
+                stop.wait()
+                return
+            if not stop.is_set():
+                with self._health.lock:
+                    self._health.reconnects += 1
+
+    def _session(self, stop: threading.Event) -> None:
+        """One connection: raises when it fails before any frame (so the policy backs off),
+        returns when a session that delivered frames ends (so the next opens at once)."""
+        source = self._factory()
+        delivered = False
+        try:
+            source.open()
+            log.info("camera %s: stream %s open", self.camera, source.name)
+            while not stop.is_set():
+                image = source.read()
+                now = self._clock()
+                self._seq += 1
+                self._hub.put(Frame(image=image, seq=self._seq, at=now))
+                self._health.frame(now, int(image.shape[1]), int(image.shape[0]))
+                delivered = True
+        except StreamError as exc:
+            self._health.stream_lost(str(exc))
+            if delivered:
+                with self._health.lock:
+                    self._health.decode_errors += 1
+                log.warning("camera %s: stream lost, reopening: %s", self.camera, exc)
+                return
+            raise
+        finally:
+            source.close()
