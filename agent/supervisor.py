@@ -104,7 +104,8 @@ def presence_for(config: AgentConfig) -> Presence:
         for s in config.sensors.sensors
         if s.enabled
     ]
-    inventory = host_inventory().model_copy(update={"sensors": sensors})
+    cameras = [{"id": c.id} for c in config.cameras]
+    inventory = host_inventory().model_copy(update={"sensors": sensors, "cameras": cameras})
     version = agent_version()
 
     def birth(session: int) -> bytes:
@@ -134,6 +135,10 @@ def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[st
             publisher,
             telemetry_interval_s=config.sensors.telemetry_interval_s,
         )
+    if config.cameras:
+        from agent.cameras import CameraService
+
+        caps["cameras"] = CameraService(config.cameras, publisher)
     return caps
 
 

@@ -19,8 +19,29 @@ from agent.cameras.errors import (
     StreamError,
     UnreachableError,
 )
-from agent.cameras.frames import Frame, FrameHub
-from agent.cameras.service import CameraService
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.cameras.frames import Frame, FrameHub
+    from agent.cameras.service import CameraService
+
+# OpenCV and zeep cost ~40 MB: a gateway without cameras (or a tool that only reads the config)
+# must not pay for them, so the runtime pieces load on first use.
+_LAZY = {
+    "CameraService": "agent.cameras.service",
+    "Frame": "agent.cameras.frames",
+    "FrameHub": "agent.cameras.frames",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AnalysisStream",

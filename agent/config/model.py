@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from agent.cameras.config import CameraConfig
 from agent.sensors.config import SensorsSection
 from protocol.envelope import GatewayId, WireModel
 
@@ -82,3 +83,14 @@ class AgentConfig(WireModel):
     sensors: SensorsSection = Field(
         default_factory=SensorsSection, description="Serial sensors and their edge rules."
     )
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, max_length=64, description="ONVIF/RTSP cameras on this gateway."
+    )
+
+    @model_validator(mode="after")
+    def _unique_camera_ids(self) -> AgentConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate camera ids: {dupes}")
+        return self
