@@ -2,6 +2,8 @@
 and snapshots. The agent builds one :class:`CameraService` from ``cameras: list[CameraConfig]``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from agent.cameras.config import (
     AnalysisStream,
     CameraConfig,
@@ -19,7 +21,6 @@ from agent.cameras.errors import (
     StreamError,
     UnreachableError,
 )
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.cameras.frames import Frame, FrameHub
