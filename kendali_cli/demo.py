@@ -25,6 +25,10 @@ def _describe(body: dict[str, Any]) -> str:
     if body["type"] == "sensor.threshold":
         value = f"{attrs.get('value')} {attrs.get('unit', '')}".strip()
         return f"{attrs.get('resource')} {value} → {attrs.get('level')}"
+    if body["type"].startswith("camera.") and "mean_luma" in attrs:
+        return (
+            f"mean luma {attrs['mean_luma']:.0f}, sharpness {attrs.get('sharpness_ratio', 0):.2f}"
+        )
     if body["type"] == "link.restored":
         return f"link back after {attrs.get('outage_s')} s, {attrs.get('buffered')} buffered"
     return ", ".join(f"{k}={v}" for k, v in list(attrs.items())[:3])

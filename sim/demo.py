@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from common.mosquitto import Broker
+from common.mosquitto import Broker, free_port
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ KATULAMPA_LEVELS = [
     {"name": "siaga_ii", "value": 150, "severity": "warning"},
     {"name": "siaga_i", "value": 200, "severity": "critical"},
 ]
+
+
+# The simulated camera's password: a demo value on loopback only, never a real camera's.
+DEMO_CAMERA_PASSWORD = "demo-only-Kendali"  # noqa: S105
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Child:
 class DemoStack:
     workdir: Path
     gateways: int = 3
+    camera_port: int = 0
     broker: Broker | None = None
     children: list[Child] = field(default_factory=list)
 
@@ -92,6 +97,7 @@ class DemoStack:
         self.broker.start()
         self._start_controller()
         self._start_flood_sensor()
+        self._start_camera()
         for i in range(1, self.gateways + 1):
             self._start_agent(i)
 
@@ -122,6 +128,31 @@ class DemoStack:
         deadline = time.monotonic() + 10
         while not link.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def _start_camera(self) -> None:
+        """A Hikvision-like street camera: people walk by, and now and then the lights go out."""
+        self.camera_port, rtsp_port = free_port(), free_port()
+        timeline = self._write(
+            "camera-timeline.yaml",
+            {
+                "loop": True,
+                "steps": [
+                    {"at": 0, "condition": "normal", "duration": 10},
+                    {"at": 10, "condition": "person", "duration": 20},
+                    {"at": 30, "condition": "dark", "duration": 20},
+                    {"at": 50, "condition": "normal", "duration": 10},
+                ],
+            },
+        )
+        self._spawn(
+            "sim-camera",
+            [
+                "sim", "camera", "--personality", "hikvision", "--port", str(self.camera_port),
+                "--rtsp-port", str(rtsp_port), "--discovery-port", str(free_port()),
+                "--timeline", str(timeline), "--user", "admin", "--password", DEMO_CAMERA_PASSWORD,
+                "--fps", "5",
+            ],
+        )  # fmt: skip
 
     def _start_agent(self, index: int) -> None:
         assert self.broker is not None
@@ -155,6 +186,15 @@ class DemoStack:
                     }
                 ],
             }
+        if index == 2:
+            cfg["cameras"] = [
+                {
+                    "id": "cam-pasar-baru",
+                    "onvif_url": f"http://127.0.0.1:{self.camera_port}/onvif/device_service",
+                    "username": "admin",
+                    "password": DEMO_CAMERA_PASSWORD,
+                }
+            ]
         path = self._write(f"{gid}.yaml", cfg)
         self._spawn(gid, ["agent", "--config", str(path)])
 
