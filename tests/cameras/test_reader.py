@@ -126,8 +126,11 @@ def test_opencv_reads_luma_at_the_stream_rate(gst_server: GstServer) -> None:
         first = source.read()
         assert first.shape == (360, 640)
         assert first.dtype == np.uint8
-        for _ in range(10):  # drain what buffered while FFmpeg probed the stream
+        for _ in range(200):  # drain what buffered while FFmpeg probed the stream: until a
+            t0 = time.monotonic()  # read has to wait for the live encoder (~100 ms at 10 fps)
             source.read()
+            if time.monotonic() - t0 > 0.04:
+                break
         start = time.monotonic()
         for _ in range(20):
             source.read()
