@@ -42,6 +42,13 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     timeout = 10.0  # a client that connects and never sends is dropped
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The HTTP Date header comes from the camera's own (possibly skewed) clock, as on a real
+        device: clients that must authenticate even GetSystemDateAndTime measure skew from it."""
+        return super().date_time_string(
+            self.server.owner.ctx.camera_time() if timestamp is None else timestamp
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("onvif http: %s", format % args)
 

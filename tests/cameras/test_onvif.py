@@ -136,6 +136,16 @@ def test_clock_skew_is_detected_and_corrected() -> None:
     assert "clock" in str(info.value)
 
 
+def test_skew_on_a_camera_that_authenticates_even_its_clock() -> None:
+    """Axis-like: GetSystemDateAndTime needs the (skewed) token too, so the skew is read from the
+    HTTP Date header the camera stamps with its own clock."""
+    with SimCamera(personality="axis", discovery_port=None, clock_offset=90.0) as camera:
+        client = _client(camera)
+        result = client.probe()
+        assert result.clock_skew_s == pytest.approx(90, abs=2.0)
+        _assert_complete(result, camera)
+
+
 @pytest.mark.parametrize(
     ("failure", "error", "text"),
     [
