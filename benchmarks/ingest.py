@@ -24,6 +24,7 @@ from benchmarks._common import broker, health_messages, publish_all, register_se
 from common.mosquitto import Broker
 from controller.config import ControllerConfig
 from controller.ingest import Ingest
+from controller.service import tune_gc
 from controller.store.repo import Store
 
 
@@ -66,6 +67,7 @@ def controller(b: Broker, n: int, tmp: Path) -> float:
     register_session(b, "bench-controller")
     publish_all(b, health_messages(n))
     store = Store(cfg.database.url)
+    tune_gc()  # as the controller process does at start-up
     ingest = Ingest(cfg, store)
     start = time.perf_counter()
     ingest.start()

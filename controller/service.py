@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -12,8 +13,18 @@ from controller.store.repo import Store
 log = logging.getLogger(__name__)
 
 
+def tune_gc() -> None:
+    """Ingest allocates a dozen short-lived objects per message and frees them by reference
+    counting; the cyclic collector running every 700 allocations over them cost ~30 % of ingest
+    throughput. Freeze what start-up created and collect young objects far less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+
+
 class Controller:
     def __init__(self, config: ControllerConfig) -> None:
+        tune_gc()
         self.config = config
         self.store = Store(config.database.url)
         self.ingest = Ingest(config, self.store)
