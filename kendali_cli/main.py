@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kendali_cli import cameras, core, sensors
+from kendali_cli import cameras, core, detect, sensors
 
 app = typer.Typer(
     name="kendali",
@@ -20,6 +20,7 @@ sim_app = typer.Typer(
 core.register(app)
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(sensors.app, name="sensors")
+app.command("detect")(detect.detect)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)
 app.add_typer(sim_app, name="sim")

@@ -167,7 +167,7 @@ def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], bool]]:
         out = np.clip(frame, 0, 255).astype(np.uint8)
         if clip.cls != "compression":  # every substream is compressed a little
             _, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 50])
-            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+            out = np.asarray(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), np.uint8)
         yield out, present
 
 

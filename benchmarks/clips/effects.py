@@ -38,21 +38,24 @@ class Rain:
 
 
 class Lightning:
-    """Flashes of one to three frames every few seconds, sometimes flickering."""
+    """Flashes every few seconds, from faint and distant to blinding, lit from the sky down,
+    flickering and fading over a few frames."""
 
     def __init__(self, rng: np.random.Generator, seconds: float) -> None:
         times = np.cumsum(rng.uniform(2.5, 5.0, 12)) + 1.0
         self.flashes = [
-            (float(s), float(rng.uniform(1.6, 3.0)), float(rng.uniform(40, 120)), int(k))
-            for s, k in zip(times[times < seconds], rng.integers(1, 4, 12), strict=False)
+            (float(s), float(rng.uniform(1.15, 3.0)), float(rng.uniform(5, 100)), int(k))
+            for s, k in zip(times[times < seconds], rng.integers(2, 5, 12), strict=False)
         ]
 
     def __call__(self, frame: F32, t: float) -> F32:
+        h = frame.shape[0]
+        sky = (1 - 0.6 * np.arange(h, dtype=np.float32) / h)[:, None]
         for start, gain, offset, frames in self.flashes:
             k = round((t - start) * 10)
             if 0 <= k < frames:
-                fade = 1.0 if k % 2 == 0 else 0.5
-                return frame * (1 + (gain - 1) * fade) + offset * fade
+                fade = (1.0, 0.4, 0.8, 0.25, 0.1)[k]
+                return frame * (1 + (gain - 1) * fade * sky) + offset * fade * sky
         return frame
 
 
@@ -106,7 +109,7 @@ class Shake:
         h, w = frame.shape
         dx = self.amp * np.sin(2 * np.pi * self.freq * t) + self.rng.normal(0, 0.4)
         dy = 0.6 * self.amp * np.cos(2 * np.pi * self.freq * 1.3 * t)
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         return np.asarray(
             cv2.warpAffine(frame, m, (w, h), borderMode=cv2.BORDER_REFLECT), np.float32
         )
@@ -124,14 +127,14 @@ class Foliage:
             self.trees.append(
                 (sprite, mask, int(cx * w - size / 2), int(cy * h - size / 2), phase, freq)
             )
-        self.amp = float(rng.uniform(2.5, 5.0))
+        self.amp = float(rng.uniform(3.0, 8.0))
 
     def __call__(self, frame: F32, t: float) -> F32:
         for sprite, mask, x, y, phase, freq in self.trees:
             gust = 1 + 0.5 * np.sin(0.3 * t + phase)
             dx = self.amp * gust * np.sin(2 * np.pi * freq * t + phase)
             dy = 0.4 * self.amp * np.sin(2 * np.pi * freq * 1.7 * t)
-            paste(frame, sprite, mask, int(round(x + dx)), int(round(y + dy)))
+            paste(frame, sprite, mask, round(x + dx), round(y + dy))
         return frame
 
 
@@ -194,4 +197,5 @@ class Compression:
         q = int(self.rng.integers(8, 16))
         img = np.clip(frame, 0, 255).astype(np.uint8)
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
-        return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE).astype(np.float32) if ok else frame
+        decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
+        return frame if decoded is None else np.asarray(decoded, np.float32)

@@ -1,0 +1,104 @@
+"""The background model: a sigma-delta estimate of each pixel's background and noise.
+
+Why sigma-delta rather than a running average: it works in uint8 with saturating OpenCV ops
+(no float image per frame), its mean moves one level per update whatever the contrast (so a
+passing figure barely marks it), and the per-pixel noise estimate raises the threshold where
+palms sway or water glitters while the rest of the scene stays sensitive.
+
+Why an envelope: comparing each pixel with the brightest and darkest background pixel around
+it makes a one-pixel wobble of the pole (wind, trucks) invisible at analysis resolution.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from agent.motion.types import KERNEL, Luma
+
+NOISE_GAIN = 2  # noise estimate follows this multiple of the difference
+NOISE_RATE = 0.1  # how fast the noise estimate follows (per noise update)
+UPDATE_EVERY = 2  # frames per background step: the mean moves 5 levels/s at 10 fps
+NOISE_EVERY = 4  # frames per noise update
+NOISE_START = 6  # initial noise estimate in luma levels
+ACTIVITY_RATE = 0.02  # share of the newest frame in the activity average (~5 s at 10 fps)
+BUSY = 64  # activity above this (moving a quarter of the time) marks a pixel busy
+
+
+class Background:
+    """Background mean, noise and the 3x3 envelope of the mean, all uint8 at analysis size.
+    Slow-moving state is refreshed every few frames: that halves the per-frame cost and the
+    model drifts by a level or two at most in between."""
+
+    def __init__(self, frame: Luma, threshold: int) -> None:
+        self.threshold = threshold
+        self.mean: Luma = frame.copy()
+        self.noise: Luma = np.full_like(frame, NOISE_START)
+        self._one = np.ones_like(frame)
+        self._floor = np.full_like(frame, threshold)
+        self._busy = np.full_like(frame, BUSY)
+        self.activity: Luma = np.zeros_like(frame)
+        self._settled: Luma = np.full_like(frame, 255)
+        self.level = 0.0
+        self._frames = 0
+        self._refresh()
+        self._limits()
+
+    def reset(self, frame: Luma) -> None:
+        """Relearn from ``frame``: after a light change the old background is worthless. Which
+        pixels are busy (fronds, water) is about the scene, not the light, so that is kept."""
+        np.copyto(self.mean, frame)
+        self.noise.fill(NOISE_START)
+        self._refresh()
+        self._limits()
+
+    def difference(self, frame: Luma) -> Luma:
+        """How far each pixel lies from its background."""
+        return np.asarray(cv2.absdiff(frame, self.mean), np.uint8)
+
+    def foreground(self, frame: Luma, diff: Luma) -> Luma:
+        """255 where the difference beats both the threshold and the learned noise, and the
+        pixel also lies outside its neighbourhood's background range by half as much (so a
+        one-pixel wobble of the pole does not count)."""
+        above = cv2.subtract(frame, self._high)
+        below = cv2.subtract(self._low, frame)
+        outside = cv2.compare(cv2.max(above, below), self._half, cv2.CMP_GT)
+        return np.asarray(
+            cv2.bitwise_and(cv2.compare(diff, self._limit, cv2.CMP_GT), outside), np.uint8
+        )
+
+    def settled(self, raw: Luma) -> Luma:
+        """255 where a pixel has not been moving for much of the last seconds. Swaying palms,
+        flags and glittering puddles move most of the time; a passer-by covers a spot for a
+        second, and the background absorbs whatever stays put anyway. The busy area is grown
+        by a pixel because a gust swings the fronds a little further than before."""
+        cv2.addWeighted(self.activity, 1 - ACTIVITY_RATE, raw, ACTIVITY_RATE, 0, dst=self.activity)
+        if self._frames % UPDATE_EVERY == 0:
+            busy = cv2.dilate(cv2.compare(self.activity, self._busy, cv2.CMP_GT), KERNEL)
+            self._settled = cv2.bitwise_not(busy)
+        return self._settled
+
+    def update(self, frame: Luma, diff: Luma) -> None:
+        """A sigma-delta step towards ``frame`` every few frames: one level per step whatever
+        the contrast, so a passing figure barely marks the background."""
+        self._frames += 1
+        if self._frames % UPDATE_EVERY:
+            return
+        rising = cv2.compare(frame, self.mean, cv2.CMP_GT)
+        falling = cv2.compare(frame, self.mean, cv2.CMP_LT)
+        cv2.add(self.mean, self._one, dst=self.mean, mask=rising)
+        cv2.subtract(self.mean, self._one, dst=self.mean, mask=falling)
+        self._refresh()
+        if self._frames % NOISE_EVERY == 0:
+            target = cv2.convertScaleAbs(diff, alpha=NOISE_GAIN)
+            self.noise = cv2.addWeighted(self.noise, 1 - NOISE_RATE, target, NOISE_RATE, 0)
+            self._limits()
+
+    def _refresh(self) -> None:
+        self._high = cv2.dilate(self.mean, KERNEL)
+        self._low = cv2.erode(self.mean, KERNEL)
+        self.level = float(cv2.mean(self.mean)[0])
+
+    def _limits(self) -> None:
+        self._limit = cv2.max(self.noise, self._floor)
+        self._half = cv2.convertScaleAbs(self._limit, alpha=0.5)

@@ -1,0 +1,174 @@
+"""The motion detector: luma frames in, per-zone detections out. Pure: no threads, no clock of
+its own, no I/O, so tests drive it with synthetic frames and the CLI and the benchmark run the
+exact code the agent runs.
+
+Per frame, on a ~160x90 copy of the luma plane:
+1. a jump of mean brightness (lightning, IR switch, lights off) or a large share of the frame
+   changing at once suppresses the frame and relearns the background until exposure settles;
+2. a slow or partial change of exposure is compensated by scaling the frame to the background;
+3. pixels outside the background envelope by more than threshold and learned noise move;
+4. only pixels that moved on consecutive frames count (rain streaks and sparkle do not repeat);
+5. blobs below the zone size are dropped; those whose background texture survives are light;
+6. the rest are assigned to armed zones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import cv2
+import numpy as np
+
+from agent.motion.background import Background
+from agent.motion.blobs import (
+    Blob,
+    edge_sharpness,
+    find_blobs,
+    texture_similarity,
+    to_box,
+    zone_hits,
+)
+from agent.motion.config import MotionConfig
+from agent.motion.scale import analysis_size, downscale
+from agent.motion.types import KERNEL, Box, Detection, Luma, ZoneHit
+from agent.motion.zones import ZoneMap
+
+log = logging.getLogger(__name__)
+
+GAIN_TOLERANCE = 0.03  # exposure differences below 3 % are left to the background update
+MAX_GAP_S = 5.0  # a pause in frames longer than this relearns the background
+EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
+MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
+
+
+class MotionDetector:
+    """One camera's detector. The analysis size follows the first frame (and any change)."""
+
+    def __init__(self, config: MotionConfig) -> None:
+        self.config = config
+        self.sensitivity = config.sensitivity()
+        self._shape: tuple[int, int] | None = None
+        self._bg: Background | None = None
+        self._zones: ZoneMap | None = None
+        self._recent: deque[Luma] = deque(maxlen=max(1, self.sensitivity.persistence_frames - 1))
+        self._moving_prev: Luma | None = None
+        self._mean_prev = -1.0
+        self._last_ts = float("-inf")
+        self._settle_until = float("-inf")
+        self.frames = 0
+
+    def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
+        self.frames += 1
+        small = self._prepare(luma)
+        zones, bg = self._zones, self._bg
+        assert zones is not None  # set by _prepare
+        assert bg is not None
+        armed = zones.armed_areas(ts if wall_ts is None else wall_ts)
+        names = frozenset(a.zone.name for a in armed)
+        reason = self._light_change(small, ts)
+        if reason is not None:
+            return Detection(ts, armed=names, suppressed=reason)
+        small = self._compensate(small, bg)
+        diff = bg.difference(small)
+        raw = bg.foreground(small, diff)
+        if zones.include is not None:
+            raw = cv2.bitwise_and(raw, zones.include)
+        if cv2.countNonZero(raw) > self.config.global_change * zones.analysed:
+            self._relearn(small, ts, "global change")
+            return Detection(ts, armed=names, suppressed="global")
+        moving = cv2.bitwise_and(self._persistent(raw), bg.settled(raw))
+        boxes: list[Box] = []
+        hits: dict[str, ZoneHit] = {}
+        rejected = 0
+        if cv2.countNonZero(moving) * MERGE_GROWTH >= zones.min_pixels:
+            merged = cv2.dilate(moving, KERNEL)
+            blobs = find_blobs(merged, zones.min_pixels)
+            kept, boxes = self._objects(small, bg.mean, moving, blobs)
+            rejected = len(blobs) - len(kept)
+            hits = zone_hits(merged, kept, boxes, armed)
+        bg.update(small, diff)
+        self._moving_prev = moving
+        return Detection(ts, tuple(boxes), hits, names, None, rejected)
+
+    def _prepare(self, luma: Luma) -> Luma:
+        shape = (int(luma.shape[0]), int(luma.shape[1]))
+        size = analysis_size(shape[1], shape[0], self.config.frame_height)
+        small = downscale(luma, size)
+        if shape != self._shape:
+            self._shape = shape
+            cfg = self.config
+            self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
+            self._bg = Background(small, self.sensitivity.threshold)
+            self._recent.clear()
+            self._mean_prev = -1.0
+        return small
+
+    def _light_change(self, small: Luma, ts: float) -> str | None:
+        """A reason to suppress this frame, relearning the background if so."""
+        mean = float(cv2.mean(small)[0])
+        jump = abs(mean - self._mean_prev) if self._mean_prev >= 0 else 0.0
+        gap = ts - self._last_ts
+        self._mean_prev, self._last_ts = mean, ts
+        if jump > self.config.luma_jump:
+            self._relearn(small, ts, f"luma jump {jump:.0f}")
+            return "light"
+        if gap > MAX_GAP_S or gap < 0:
+            self._relearn(small, ts, f"frame gap {gap:.1f} s")
+            return "gap"
+        if ts < self._settle_until:
+            assert self._bg is not None
+            self._bg.reset(small)
+            return "settling"
+        return None
+
+    def _relearn(self, small: Luma, ts: float, why: str) -> None:
+        assert self._bg is not None
+        log.debug("motion: relearning background (%s)", why)
+        self._bg.reset(small)
+        self._recent.clear()
+        self._moving_prev = None
+        self._settle_until = ts + self.config.settle_s
+
+    def _compensate(self, small: Luma, bg: Background) -> Luma:
+        """Scale the frame to the background's exposure, measured where nothing moved."""
+        level = self._mean_prev  # this frame's mean, measured in _light_change
+        if level <= 1 or abs(bg.level / level - 1) < GAIN_TOLERANCE:
+            return small
+        if self._moving_prev is not None and cv2.countNonZero(self._moving_prev):
+            level = float(cv2.mean(small, mask=cv2.bitwise_not(self._moving_prev))[0])
+        if level <= 1 or abs(bg.level / level - 1) < GAIN_TOLERANCE:
+            return small
+        return np.asarray(cv2.convertScaleAbs(small, alpha=bg.level / level), np.uint8)
+
+    def _persistent(self, raw: Luma) -> Luma:
+        """Pixels moving now and on each of the last frames: rain streaks and sparkle land
+        somewhere new every frame; a body overlaps itself from one frame to the next."""
+        moving = raw
+        for previous in self._recent:
+            moving = cv2.bitwise_and(moving, previous)
+        if self._recent.maxlen and len(self._recent) < self._recent.maxlen:
+            moving = np.zeros_like(raw)  # not enough history yet
+        self._recent.appendleft(raw)
+        return np.asarray(moving, np.uint8)
+
+    def _objects(
+        self, small: Luma, mean: Luma, moving: Luma, blobs: list[Blob]
+    ) -> tuple[list[Blob], list[Box]]:
+        """Blobs that cover the scene (not light), with their boxes."""
+        height, width = small.shape
+        limit = self.sensitivity.texture_similarity
+        kept: list[Blob] = []
+        boxes: list[Box] = []
+        for blob in blobs:
+            similarity = texture_similarity(small, mean, moving, blob.rect)
+            if similarity >= limit or edge_sharpness(small, mean, blob.rect) < EDGE_MIN:
+                continue
+            size = min(1.0, blob.pixels / (3 * self._zones_min()))
+            kept.append(blob)
+            boxes.append(to_box(blob, width, height, (1 - similarity) * size))
+        return kept, boxes
+
+    def _zones_min(self) -> int:
+        assert self._zones is not None
+        return self._zones.min_pixels

@@ -1,0 +1,133 @@
+"""The thin loop around detector and lifecycle for one camera: feed it decoded frames, it
+publishes motion events through the agent's Publisher (QoS 1 via the disk outbox, so a broker
+outage loses nothing).
+
+Frame times are on the caller's monotonic clock; events carry wall-clock times converted at
+the moment of publishing, and schedules are evaluated on wall-clock local time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from agent.link.publisher import Priority, Publisher
+from agent.motion.config import MotionConfig
+from agent.motion.detector import MotionDetector
+from agent.motion.lifecycle import EventTracker, Transition
+from agent.motion.snapshot import bounded_jpeg, outline
+from agent.motion.types import Box, Detection, Detector, Luma
+from protocol.messages import Event, MessageKind, Snapshot
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "motion"
+
+
+def to_event(t: Transition, camera: str, to_wall: Callable[[float], float]) -> Event:
+    """The wire form of a transition (without snapshot)."""
+    started = to_wall(t.started_at)
+    return Event(
+        event_id=t.event_id,
+        type=EVENT_TYPE,
+        phase=t.phase,
+        source=camera,
+        severity="warning",
+        started_at=started,
+        ended_at=None if t.ended_at is None else max(started, to_wall(t.ended_at)),
+        attributes={
+            "zones": [t.zone],
+            "score": t.score,
+            "boxes": [b.as_list() for b in t.boxes],
+            "frame": t.frame,
+            **({"reason": t.reason} if t.reason else {}),
+        },
+    )
+
+
+class MotionRunner:
+    """Runs on the camera's analysis thread (frame subscription); never raises into it."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        config: MotionConfig,
+        publisher: Publisher,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        detector: Detector | None = None,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.camera_id = camera_id
+        self.config = config
+        self.detector: Detector = detector or MotionDetector(config)
+        self.tracker = EventTracker(config, new_id)
+        self._publisher = publisher
+        self._clock, self._wall = clock, wall_clock
+        self._best: dict[str, tuple[np.ndarray, tuple[Box, ...]]] = {}
+        self.frames = 0
+        self.published = 0
+
+    def _to_wall(self, ts: float) -> float:
+        return max(1.0, self._wall() - (self._clock() - ts))
+
+    def feed(self, frame_luma: Luma, ts: float, frame_bgr: np.ndarray | None = None) -> None:
+        """Analyse one frame stamped ``ts`` (monotonic); publishes any transitions."""
+        if not self.config.enabled:
+            return
+        self.frames += 1
+        try:
+            det = self.detector.detect(frame_luma, ts, self._to_wall(ts))
+            transitions = self.tracker.observe(det, self.frames)
+            self._keep_best(det, frame_bgr if frame_bgr is not None else frame_luma)
+        except Exception:
+            log.exception("camera %s: motion analysis failed", self.camera_id)
+            return
+        for t in transitions:
+            self._publish(t)
+
+    def stop(self) -> None:
+        """End open events (agent shutdown) so the controller does not keep them open."""
+        now = self._clock()
+        for t in self.tracker.flush(now, self.frames):
+            self._publish(t)
+
+    def _keep_best(self, det: Detection, image: np.ndarray) -> None:
+        for zone in self.tracker.improved:
+            hit = det.hits.get(zone)
+            self._best[zone] = (image.copy(), hit.boxes if hit else ())
+
+    def _snapshot(self, zone: str) -> Snapshot | None:
+        kept = self._best.get(zone)
+        if kept is None:
+            return None
+        image, boxes = kept
+        try:
+            return bounded_jpeg(
+                outline(image, boxes),
+                self.config.snapshot_max_bytes,
+                self.config.snapshot_max_width,
+            )
+        except Exception:  # a failed snapshot must not drop the event
+            log.warning("camera %s: no snapshot for zone %s", self.camera_id, zone)
+            return None
+
+    def _publish(self, t: Transition) -> None:
+        event = to_event(t, self.camera_id, self._to_wall)
+        if t.snapshot:
+            event = event.model_copy(update={"snapshot": self._snapshot(t.zone)})
+        if t.phase == "end":
+            self._best.pop(t.zone, None)
+        try:
+            self._publisher.publish(
+                MessageKind.EVENT, event, source=self.camera_id, priority=Priority.EVENT
+            )
+        except Exception:
+            log.exception("camera %s: could not publish motion %s", self.camera_id, t.phase)
+            return
+        self.published += 1
+        log.info("camera %s: motion %s zone %s (%s)", self.camera_id, t.phase, t.zone, t.event_id)

@@ -1,0 +1,129 @@
+"""The pure detector driven through the lifecycle with synthetic frames on a fake clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterable
+
+import numpy as np
+import pytest
+
+from agent.motion import EventTracker, MotionConfig, MotionDetector, Transition, Window, Zone
+from agent.motion.zones import armed
+
+from . import synthetic as syn
+
+
+def config(**overrides: object) -> MotionConfig:
+    fields: dict[str, object] = {
+        "zones": [Zone(name="yard", polygon=syn.YARD, min_duration_s=1.0)],
+        "off_delay_s": 2.0,
+        "cooldown_s": 5.0,
+    }
+    fields.update(overrides)
+    return MotionConfig.model_validate(fields)
+
+
+def run(
+    cfg: MotionConfig, frames: Iterable[tuple[np.ndarray, float]], wall0: float | None = None
+) -> list[Transition]:
+    detector, tracker = MotionDetector(cfg), EventTracker(cfg)
+    out: list[Transition] = []
+    for i, (luma, ts) in enumerate(frames):
+        wall = None if wall0 is None else wall0 + ts
+        out += tracker.observe(detector.detect(luma, ts, wall), i)
+    return out
+
+
+def test_figure_entering_zone_starts_and_ends_after_off_delay() -> None:
+    events = run(config(), syn.walk(14, (0.2, 0.9)))
+    assert [e.phase for e in events if e.phase != "update"] == ["start", "end"]
+    start, end = events[0], events[-1]
+    assert start.zone == "yard"
+    assert start.event_id == end.event_id
+    assert start.boxes
+    assert 0 < start.score <= 1
+    assert start.at - start.started_at >= 1.0  # min_duration
+    assert end.ended_at is not None
+    assert end.at - end.ended_at >= 2.0  # off_delay
+    assert end.reason == "quiet"
+
+
+def test_figure_outside_zone_raises_nothing() -> None:
+    assert run(config(), syn.walk(14, (0.05, 0.4))) == []
+
+
+def test_mask_hides_the_zone() -> None:
+    mask = [(0.45, 0.0), (1.0, 0.0), (1.0, 1.0), (0.45, 1.0)]
+    assert run(config(masks=[mask]), syn.walk(14, (0.2, 0.9))) == []
+
+
+def test_quiet_scene_raises_nothing() -> None:
+    assert run(config(), syn.walk(12, None)) == []
+
+
+@pytest.mark.parametrize("effect", ["lightning", "lights_off", "rain"])
+def test_distractor_without_figure_raises_nothing(effect: str) -> None:
+    assert run(config(), syn.walk(12, None, effect)) == []
+
+
+@pytest.mark.parametrize("effect", ["lightning", "rain"])
+def test_figure_is_still_found_through_a_distractor(effect: str) -> None:
+    events = run(config(), syn.walk(14, (0.2, 0.9), effect))
+    assert [e.phase for e in events if e.phase != "update"] == ["start", "end"]
+
+
+def test_detector_reports_whole_frame_change_as_suppressed() -> None:
+    det = MotionDetector(config())
+    frames = list(syn.walk(8, None, "lightning"))
+    verdicts = [det.detect(luma, ts) for luma, ts in frames]
+    flash = [v for v, (_, ts) in zip(verdicts, frames, strict=True) if 5.0 <= ts < 5.2]
+    assert flash
+    assert all(v.suppressed for v in flash)
+    assert all(not v.hits for v in verdicts)
+
+
+NIGHT = [Window(start="18:00", end="06:00")]
+WITA = zoneinfo.ZoneInfo("Asia/Makassar")
+
+
+def _wall(hour: int, minute: int = 0) -> float:
+    return dt.datetime(2025, 3, 7, hour, minute, tzinfo=WITA).timestamp()  # a Friday
+
+
+def test_schedule_windows_wrap_midnight() -> None:
+    assert armed(NIGHT, _wall(23), WITA)
+    assert armed(NIGHT, _wall(2), WITA)
+    assert not armed(NIGHT, _wall(12), WITA)
+    assert not armed(NIGHT, _wall(6), WITA)
+    weekdays = [Window(start="08:00", end="17:00", days=[0, 1, 2, 3, 4])]
+    assert armed(weekdays, _wall(9), WITA)
+    assert not armed(weekdays, _wall(9) + 86_400, WITA)  # Saturday
+
+
+def test_night_only_zone_ignores_daytime_movement() -> None:
+    cfg = config(zones=[Zone(name="yard", polygon=syn.YARD, schedule=NIGHT)])
+    assert run(cfg, syn.walk(14, (0.2, 0.9)), wall0=_wall(12)) == []
+    events = run(cfg, syn.walk(14, (0.2, 0.9)), wall0=_wall(22))
+    assert [e.phase for e in events if e.phase != "update"] == ["start", "end"]
+
+
+def test_config_rejects_unknown_keys_and_bad_values() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        MotionConfig.model_validate({"zonez": []})
+    with pytest.raises(ValueError, match="polygon"):
+        MotionConfig.model_validate({"zones": [{"name": "a", "polygon": [[0, 0], [2, 0], [1, 1]]}]})
+    with pytest.raises(ValueError, match="unique"):
+        MotionConfig.model_validate({"zones": [{"name": "a"}, {"name": "a"}]})
+    with pytest.raises(ValueError, match="HH:MM"):
+        Window(start="25:00")
+
+
+def test_detector_follows_a_change_of_resolution() -> None:
+    det = MotionDetector(config())
+    det.detect(np.zeros((180, 320), np.uint8), 0.0)
+    verdicts = [det.detect(np.zeros((360, 640), np.uint8), 0.1 * i) for i in range(1, 20)]
+    assert verdicts[0].suppressed == "settling"  # a new start learns for settle_s
+    assert verdicts[-1].suppressed is None
+    assert not any(v.hits for v in verdicts)
