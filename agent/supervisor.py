@@ -82,8 +82,9 @@ class Agent:
         self.publisher.publish(MessageKind.EVENT, event, priority=Priority.EVENT)
 
     def shutdown(self) -> None:
-        """Capabilities first, so their last events are in the outbox before the link goes."""
-        for name, capability in self.capabilities.items():
+        """Capabilities first, so their last events are in the outbox before the link goes; in
+        reverse start order, so consumers (motion) stop before their sources (cameras)."""
+        for name, capability in reversed(self.capabilities.items()):
             try:
                 capability.stop()
             except Exception:
@@ -138,7 +139,12 @@ def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[st
     if config.cameras:
         from agent.cameras import CameraService
 
-        caps["cameras"] = CameraService(config.cameras, publisher)
+        service = CameraService(config.cameras, publisher)
+        caps["cameras"] = service
+        if any(c.motion is not None and c.motion.enabled for c in config.cameras):
+            from agent.motion import MotionCapability
+
+            caps["motion"] = MotionCapability(service, config.cameras, publisher)
     return caps
 
 

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
 
+from agent.motion.config import MotionConfig
+
 CameraId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Secret = SecretStr
 """A password: shows as ``**********`` in repr, str, logs and ``model_dump``; read it only with
@@ -185,6 +187,10 @@ class CameraConfig(CameraModel):
     )
     tamper: TamperThresholds = Field(default_factory=TamperThresholds, description="Limits.")
     snapshot: SnapshotPolicy = Field(default_factory=SnapshotPolicy, description="Snapshots.")
+
+    motion: MotionConfig | None = Field(
+        default=None, description="Motion detection on the analysis stream; off when absent."
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:

@@ -2,12 +2,41 @@
 per-zone event lifecycle, and a runner that publishes motion events with bounded snapshots.
 """
 
-from agent.motion.baseline import BaselineDetector
+from typing import TYPE_CHECKING, Any
+
 from agent.motion.config import MotionConfig, Preset, Sensitivity, Window, Zone
-from agent.motion.detector import MotionDetector
-from agent.motion.lifecycle import EventTracker, Transition
-from agent.motion.runner import MotionRunner
-from agent.motion.types import Box, Detection, Detector, ZoneHit
+
+if TYPE_CHECKING:
+    from agent.motion.baseline import BaselineDetector
+    from agent.motion.capability import MotionCapability
+    from agent.motion.detector import MotionDetector
+    from agent.motion.lifecycle import EventTracker, Transition
+    from agent.motion.runner import MotionRunner
+    from agent.motion.types import Box, Detection, Detector, ZoneHit
+
+# The detector needs OpenCV and numpy (~40 MB): reading an agent config must not load them.
+_LAZY = {
+    "BaselineDetector": "agent.motion.baseline",
+    "MotionCapability": "agent.motion.capability",
+    "MotionDetector": "agent.motion.detector",
+    "EventTracker": "agent.motion.lifecycle",
+    "Transition": "agent.motion.lifecycle",
+    "MotionRunner": "agent.motion.runner",
+    "Box": "agent.motion.types",
+    "Detection": "agent.motion.types",
+    "Detector": "agent.motion.types",
+    "ZoneHit": "agent.motion.types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "BaselineDetector",
@@ -15,6 +44,7 @@ __all__ = [
     "Detection",
     "Detector",
     "EventTracker",
+    "MotionCapability",
     "MotionConfig",
     "MotionDetector",
     "MotionRunner",

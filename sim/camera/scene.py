@@ -58,7 +58,9 @@ def _draw_person(frame: Frame, progress: float) -> None:
     cx = int(-0.1 * w + progress * 1.2 * w)
     foot = int(h * 0.9)
     tall = int(h * 0.4)
-    body = (30, 40, 160)
+    # A light shirt over dark trousers: visible in luma, where analysis runs (a red shirt on grey
+    # asphalt has about the road's luma and would only test colour, absent at night on IR).
+    body = (205, 215, 225)
     cv2.ellipse(frame, (cx, foot - int(tall * 0.55)), (tall // 9, tall // 4), 0, 0, 360, body, -1)
     cv2.circle(frame, (cx, foot - int(tall * 0.88)), tall // 11, (140, 170, 210), -1)
     swing = int(np.sin(progress * 40) * tall * 0.12)

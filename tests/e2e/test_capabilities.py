@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -141,6 +142,57 @@ def test_sensor_events_survive_a_broker_outage(own_broker: Broker, tmp_path: Pat
             )
             assert start[0]["historical"] and end[0]["historical"]
             assert start[0]["body"]["event_id"] == end[0]["body"]["event_id"]
+        finally:
+            agent.stop()
+            ctl.stop()
+
+
+def test_person_walking_past_a_camera_raises_a_motion_alert_with_a_snapshot(
+    broker: Broker, tmp_path: Path
+) -> None:
+    with SimCamera("textbook", fps=10, discovery_port=None) as cam:
+        ctl, store = controller_proc(tmp_path, broker.port)
+        cameras = [
+            {
+                "id": "cam-gate",
+                "onvif_url": cam.onvif_url,
+                "username": cam.username,
+                "password": cam.password,
+                "motion": {"off_delay_s": 2, "cooldown_s": 2},
+            }
+        ]
+        agent = agent_proc(tmp_path, "gw-motion", broker.port, cameras=cameras)
+        ctl.start()
+        agent.start()
+        try:
+            wait_for(
+                lambda: (
+                    (g := gateway(store, "gw-motion"))
+                    and (g["last_health"] or {})
+                    .get("extra", {})
+                    .get("motion", {})
+                    .get("cam-gate", {})
+                    .get("frames", 0)
+                    > 30
+                ),
+                60,
+                what="motion fed with frames",
+            )
+            assert not events(store, "gw-motion", "motion", "start"), "an empty scene raised motion"
+            cam.set_condition("person")
+            start = wait_for(
+                lambda: events(store, "gw-motion", "motion", "start"), 30, what="motion start"
+            )
+            body = start[0]["body"]
+            assert body["source"] == "cam-gate" and body["severity"] in (
+                "info",
+                "warning",
+                "critical",
+            )
+            jpeg = base64.b64decode(body["snapshot"]["data_b64"])
+            assert jpeg[:2] == b"\xff\xd8" and len(jpeg) <= 300_000
+            cam.clear_condition()
+            wait_for(lambda: events(store, "gw-motion", "motion", "end"), 30, what="motion end")
         finally:
             agent.stop()
             ctl.stop()
