@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import signal
 import time
 from datetime import datetime
@@ -20,8 +21,23 @@ from sim.demo import DemoStack
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+def save_snapshot(body: dict[str, Any], folder: Path) -> Path | None:
+    """Write an event's snapshot next to the demo's logs so a person can open it."""
+    snap = body.get("snapshot")
+    if not snap:
+        return None
+    path = folder / f"{body['type']}-{body['event_id'][:8]}-{body['phase']}.jpg"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(snap["data_b64"]))
+    return path
+
+
 def _describe(body: dict[str, Any]) -> str:
     attrs = body.get("attributes") or {}
+    if body["type"] == "motion":
+        zones = ",".join(attrs.get("zones") or [])
+        return f"zone {zones}, score {attrs.get('score', 0):.2f}"
     if body["type"] == "sensor.threshold":
         value = f"{attrs.get('value')} {attrs.get('unit', '')}".strip()
         return f"{attrs.get('resource')} {value} → {attrs.get('level')}"
@@ -34,7 +50,7 @@ def _describe(body: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in list(attrs.items())[:3])
 
 
-def events_table(store: Store, limit: int = 10) -> Table:
+def events_table(store: Store, snapshots: Path, limit: int = 10) -> Table:
     table = Table(title="Latest events", expand=False)
     for col in ("time", "gateway", "source", "event", "severity", "detail"):
         table.add_column(col, overflow="fold")
@@ -47,7 +63,8 @@ def events_table(store: Store, limit: int = 10) -> Table:
             body.get("source", ""),
             f"{body['type']} {body['phase']}",
             Text(sev, style=_SEVERITY_STYLE.get(sev, "")),
-            _describe(body),
+            _describe(body)
+            + (f"\nsnapshot: {shot.name}" if (shot := save_snapshot(body, snapshots)) else ""),
         )
     return table
 
@@ -63,7 +80,8 @@ def dashboard(store: Store, stack: DemoStack, started: float) -> Group:
         f"controller: {n.get('stored', 0)} stored, {n.get('duplicates', 0)} duplicates, "
         f"{n.get('rejected', 0)} rejected"
     )
-    return Group(header, render_table(fleet_rows(store)), events_table(store), stats)
+    events = events_table(store, stack.workdir / "snapshots")
+    return Group(header, render_table(fleet_rows(store)), events, stats)
 
 
 def run_demo(gateways: int, workdir: Path, duration: float) -> int:

@@ -150,7 +150,7 @@ class DemoStack:
                 "sim", "camera", "--personality", "hikvision", "--port", str(self.camera_port),
                 "--rtsp-port", str(rtsp_port), "--discovery-port", str(free_port()),
                 "--timeline", str(timeline), "--user", "admin", "--password", DEMO_CAMERA_PASSWORD,
-                "--fps", "5",
+                "--fps", "10",
             ],
         )  # fmt: skip
 
@@ -193,6 +193,7 @@ class DemoStack:
                     "onvif_url": f"http://127.0.0.1:{self.camera_port}/onvif/device_service",
                     "username": "admin",
                     "password": DEMO_CAMERA_PASSWORD,
+                    "motion": {"off_delay_s": 3, "cooldown_s": 10},
                 }
             ]
         path = self._write(f"{gid}.yaml", cfg)
