@@ -2,7 +2,7 @@
 and snapshots. The agent builds one :class:`CameraService` from ``cameras: list[CameraConfig]``.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent.cameras.config import (
     AnalysisStream,
@@ -19,8 +19,10 @@ from agent.cameras.errors import (
     NotSupportedError,
     ProtocolError,
     StreamError,
+    StreamNotFoundError,
     UnreachableError,
 )
+from common.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agent.cameras.frames import Frame, FrameHub
@@ -34,14 +36,7 @@ _LAZY = {
     "FrameHub": "agent.cameras.frames",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(_LAZY)
 
 
 __all__ = [
@@ -58,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "SnapshotPolicy",
     "StreamError",
+    "StreamNotFoundError",
     "StreamPolicy",
     "TamperThresholds",
     "UnreachableError",

@@ -2,9 +2,10 @@
 per-zone event lifecycle, and a runner that publishes motion events with bounded snapshots.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent.motion.config import MotionConfig, Preset, Sensitivity, Window, Zone
+from common.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from agent.motion.baseline import BaselineDetector
@@ -28,14 +29,7 @@ _LAZY = {
     "ZoneHit": "agent.motion.types",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_attributes(_LAZY)
 
 
 __all__ = [
