@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kendali-installed
 # mosquitto: the broker; ffmpeg: H.264 for the camera simulator; socat: serial/pty tooling;
-# GStreamer RTSP server: an RTSP implementation that is not ours, for camera tests.
+# GStreamer RTSP server: an RTSP implementation that is not ours, for camera tests;
+# postgresql: the controller's production database, tested beside SQLite.
 APT_PACKAGES := mosquitto mosquitto-clients ffmpeg socat python3-gi gir1.2-gst-rtsp-server-1.0 \
-	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly postgresql
 
 .PHONY: all demo test lint bench apt-deps venv clean
 

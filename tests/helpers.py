@@ -101,8 +101,10 @@ def agent_proc(tmp: Path, gateway_id: str, port: int, **overrides: Any) -> Proc:
     return Proc(["agent", "--config", str(path)], tmp / f"{gateway_id}.log")
 
 
-def controller_proc(tmp: Path, port: int, client_id: str = "ctl-test") -> tuple[Proc, Store]:
-    url = f"sqlite:///{tmp / 'controller.db'}"
+def controller_proc(
+    tmp: Path, port: int, client_id: str = "ctl-test", url: str | None = None
+) -> tuple[Proc, Store]:
+    url = url or f"sqlite:///{tmp / 'controller.db'}"
     path = write_yaml(
         tmp / "controller.yaml",
         {

@@ -119,3 +119,38 @@ def test_agent_restart_is_not_marked_offline_by_old_will(broker: Broker, tmp_pat
     finally:
         agent.stop()
         ctl.stop()
+
+
+def test_controller_on_postgresql(broker: Broker, tmp_path: Path, postgres_url: str) -> None:
+    """The same controller with a PostgreSQL URL: presence, health, history, rejections."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE e2e_pg"))
+    url = postgres_url.rsplit("/", 1)[0] + "/e2e_pg"
+    ctl, store = controller_proc(tmp_path, broker.port, client_id="ctl-pg", url=url)
+    agent = agent_proc(tmp_path, "gw-pg", broker.port)
+    ctl.start()
+    agent.start()
+    try:
+        wait_for(
+            lambda: (g := gateway(store, "gw-pg")) and g["state"] == "online" and g["last_health"],
+            20,
+            what="online with health on PostgreSQL",
+        )
+        wait_for(lambda: len(store.message_rows("gw-pg", "health")) >= 3, 20, what="health history")
+        agent.stop()
+        row = wait_for(
+            lambda: (g := gateway(store, "gw-pg")) and g["state"] == "offline" and g,
+            10,
+            what="offline",
+        )
+        assert row["state_reason"] == "shutdown"
+    finally:
+        agent.stop()
+        ctl.stop()
+        store.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE e2e_pg WITH (FORCE)"))
+        admin.dispose()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from controller.fleet.presence import GatewayState
 from controller.fleet.view import fleet_rows
-from controller.store.repo import NewMessage, Store
+from controller.store.repo import NewMessage, Rejection, Store
 from tests.helpers import KENDALI
 
 
@@ -17,8 +17,8 @@ def message(i: int, gw: str = "gw-1", received_at: float = 1000.0) -> NewMessage
     return NewMessage(f"{i:032x}", gw, i, "health", "t", 1.0, received_at, False, json.dumps(env))
 
 
-def test_retention_by_age_and_by_rows_per_gateway(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+def test_retention_by_age_and_by_rows_per_gateway(database_url: str) -> None:
+    store = Store(database_url)
     with store.engine.begin() as conn:
         store.insert_messages(conn, [message(i, received_at=100.0) for i in range(1, 11)])
         store.insert_messages(conn, [message(i, received_at=10_000.0) for i in range(11, 261)])
@@ -29,6 +29,43 @@ def test_retention_by_age_and_by_rows_per_gateway(tmp_path: Path) -> None:
     assert kept == list(range(161, 261)), "the newest rows per gateway are the ones kept"
     assert len(store.message_rows("gw-2")) == 5
     assert store.message_rows("gw-1")[0]["body"] == {"n": 161}
+    store.engine.dispose()
+
+
+def test_duplicates_upserts_and_counters(database_url: str) -> None:
+    store = Store(database_url)
+    with store.engine.begin() as conn:
+        store.insert_messages(conn, [message(i) for i in range(1, 6)])
+    with store.engine.begin() as conn:
+        assert store.known_ids(conn, [f"{i:032x}" for i in (4, 5, 6)]) == {
+            f"{i:032x}" for i in (4, 5)
+        }
+        store.insert_messages(conn, [message(i) for i in range(4, 9)])  # 4 and 5 again
+        store.add_rejections(conn, [Rejection("bad_json", "x", "t", 1.0)] * 3)
+        store.bump_counters(conn, {"stored": 8, "duplicates": 2})
+    with store.engine.begin() as conn:
+        store.add_rejections(conn, [Rejection("bad_json", "last one", "t", 2.0)])
+        store.bump_counters(conn, {"stored": 1})
+    assert [r["seq"] for r in store.message_rows("gw-1")] == list(range(1, 9))
+    assert store.rejections() == {"bad_json": 4}
+    assert store.counters() == {"stored": 9, "duplicates": 2}
+    gw = GatewayState(id="gw-1", first_seen=1.0, last_seen=2.0, state_since=2.0, state="online")
+    gw.last_health = {"cpu_percent": 5.0}
+    with store.engine.begin() as conn:
+        store.save_gateways(conn, [gw])
+    gw.set_state("offline", "lost", 3.0)
+    gw.last_seen = 3.0
+    with store.engine.begin() as conn:
+        store.save_gateways(conn, [gw])
+    loaded = store.load_gateways()["gw-1"]
+    assert (loaded.state, loaded.state_reason, loaded.last_seen, loaded.first_seen) == (
+        "offline",
+        "lost",
+        3.0,
+        1.0,
+    )
+    assert loaded.last_health == {"cpu_percent": 5.0}
+    store.engine.dispose()
 
 
 def test_fleet_status_cli_table_and_json(tmp_path: Path) -> None:
