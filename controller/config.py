@@ -37,7 +37,13 @@ class DatabaseSection(WireModel):
 
 class IngestSection(WireModel):
     batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per transaction.")
-    batch_wait_ms: int = Field(default=50, ge=0, le=5000, description="Wait to fill a batch.")
+    batch_wait_ms: int = Field(
+        default=50,
+        ge=0,
+        le=5000,
+        description="Longest wait to fill a batch while messages keep arriving; a batch also "
+        "closes as soon as the broker has nothing more to send.",
+    )
 
 
 class RetentionSection(WireModel):

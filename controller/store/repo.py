@@ -6,9 +6,9 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,8 +40,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-@dataclass(frozen=True)
-class NewMessage:
+class NewMessage(NamedTuple):
+    """One history row. A tuple already, so the driver takes it as is: ``dataclasses.astuple``
+    deep-copies every field and cost more than SQLite's insert."""
+
     msg_id: str
     gateway_id: str
     seq: int
@@ -61,7 +63,7 @@ class Rejection:
     at: float
 
 
-_MESSAGE_COLUMNS = [f.name for f in fields(NewMessage)]
+_MESSAGE_COLUMNS = list(NewMessage._fields)
 
 
 def _insert_ignoring_duplicates(paramstyle: str) -> str:
@@ -156,7 +158,7 @@ class Store:
     def insert_messages(self, conn: Connection, rows: Iterable[NewMessage]) -> None:
         """The hot path: one driver-level executemany of plain tuples. SQLAlchemy's statement
         compilation and per-row parameter processing cost more than SQLite's own insert here."""
-        values = [astuple(r) for r in rows]
+        values = rows if isinstance(rows, list) else list(rows)
         if values:
             conn.exec_driver_sql(self._insert_sql, values)
 
