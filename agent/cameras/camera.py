@@ -15,7 +15,13 @@ from typing import Any
 from agent.cameras.analysis import CameraAnalyzer
 from agent.cameras.capture import OpenCVSource
 from agent.cameras.config import AnalysisStream, CameraConfig
-from agent.cameras.errors import AuthError, CameraError, NotSupportedError, StreamError
+from agent.cameras.errors import (
+    AuthError,
+    CameraError,
+    NotSupportedError,
+    StreamError,
+    StreamNotFoundError,
+)
 from agent.cameras.events import EventSink
 from agent.cameras.frames import FrameHub
 from agent.cameras.health import CameraHealth
@@ -53,7 +59,14 @@ class CameraRuntime:
         self._source_factory = source_factory or _opencv_source
         self._stream_url: str | None = config.rtsp_url
         sink = EventSink(config.id, publisher, clock, wall_clock, self._event_snapshot)
-        self.reader = StreamReader(config.id, self._new_source, self.hub, self.health, clock)
+        self.reader = StreamReader(
+            config.id,
+            self._new_source,
+            self.hub,
+            self.health,
+            clock,
+            recheck_after_s=config.recheck_after_s,
+        )
         self.analyzer = CameraAnalyzer(
             config.id,
             self.hub,
@@ -109,7 +122,7 @@ class CameraRuntime:
         if self._stream_url is None:
             try:
                 self._stream_url = self._resolve_stream()
-            except (AuthError, NotSupportedError):
+            except (AuthError, NotSupportedError, StreamNotFoundError):
                 raise
             except CameraError as exc:
                 raise StreamError(f"stream address unknown: {exc}", camera=self.config.id) from exc

@@ -17,12 +17,14 @@ import cv2
 import numpy as np
 
 from agent.cameras.config import DecodeMode
-from agent.cameras.errors import NotSupportedError, StreamError
+from agent.cameras.errors import CameraError, NotSupportedError, StreamError
 from agent.cameras.redact import redact_url, with_credentials
+from agent.cameras.rtsp_probe import explain_open_failure
 from agent.cameras.sources import Image
 
 log = logging.getLogger(__name__)
 
+CHECK_TIMEOUT_S = 3.0
 CAPTURE_OPTIONS = "rtsp_transport;tcp|analyzeduration;1000000|probesize;500000"
 _setup_lock = threading.Lock()
 _setup_done = False
@@ -72,6 +74,7 @@ class OpenCVSource:
         ]  # fmt: skip
         self._decode = decode
         self._camera = camera
+        self._check_timeout_s = min(open_timeout_s, CHECK_TIMEOUT_S)
         self._cap: cv2.VideoCapture | None = None
         self._shape: tuple[int, int] = (0, 0)
 
@@ -90,12 +93,24 @@ class OpenCVSource:
             ) from exc
         if not cap.isOpened():
             cap.release()
-            raise StreamError(f"cannot open {self._name}", camera=self._camera)
+            raise self._open_failure()
         self._cap = cap
         self._shape = (
             int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
             int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
         )
+
+    def _open_failure(self) -> CameraError:
+        """FFmpeg gives no reason for a failed open; our own RTSP exchange tells a rejected
+        login, a wrong path and a dead host apart (each handled differently by the reader)."""
+        failure = StreamError(f"cannot open {self._name}", camera=self._camera)
+        if not self._url.startswith("rtsp://"):
+            return failure
+        reason = explain_open_failure(self._url, self._check_timeout_s, camera=self._camera)
+        if reason is None:
+            return failure
+        log.info("camera %s: open failed: %s", self._camera, reason)
+        return reason
 
     def read(self) -> Image:
         if self._cap is None:

@@ -182,6 +182,13 @@ class CameraConfig(CameraModel):
     read_timeout_s: float = Field(
         default=4, gt=0, le=120, description="RTSP read timeout: a stall this long forces reopen."
     )
+    recheck_after_s: float = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="A camera parked on rejected credentials or a missing stream is tried again "
+        "after this long (never in a loop: cameras lock accounts).",
+    )
     max_clock_skew_s: float = Field(
         default=5, ge=0, le=3600, description="Camera clock offset above this is reported."
     )

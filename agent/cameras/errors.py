@@ -50,5 +50,10 @@ class StreamError(CameraError):
     """An RTSP stream could not be opened or stopped delivering frames."""
 
 
+class StreamNotFoundError(CameraError):
+    """The camera answers RTSP but has no stream at the configured path (404): a configuration
+    mistake, so it is parked and re-checked rarely like an authentication failure."""
+
+
 RETRYABLE: tuple[type[CameraError], ...] = (CameraTimeout, UnreachableError, StreamError)
 """Failures worth another try; authentication, protocol and not-supported errors are final."""

@@ -46,6 +46,7 @@ class CameraHealth:
     stream_url: str = ""  # redacted
     stream_up: bool = False
     stream_error: str = ""
+    stream_parked: bool = False  # a final error (auth, no such stream): re-checked rarely
     width: int = 0
     height: int = 0
     frames: int = 0
@@ -64,12 +65,14 @@ class CameraHealth:
             self.width, self.height = width, height
             self.stream_up = True
             self.stream_error = ""
+            self.stream_parked = False
             self.fps.add(now)
 
-    def stream_lost(self, error: str) -> None:
+    def stream_lost(self, error: str, *, parked: bool = False) -> None:
         with self.lock:
             self.stream_up = False
             self.stream_error = error
+            self.stream_parked = parked
 
     def as_dict(self, now: float) -> dict[str, Any]:
         """JSON-serialisable view; ages and rates are relative to ``now``."""
@@ -83,6 +86,7 @@ class CameraHealth:
                 "stream_url": self.stream_url,
                 "stream_up": self.stream_up,
                 "stream_error": self.stream_error,
+                "stream_parked": self.stream_parked,
                 "fps": round(fps, 2),
                 "expected_fps": self.expected_fps,
                 "fps_ratio": round(fps / self.expected_fps, 3) if self.expected_fps else None,

@@ -48,7 +48,7 @@ def _detail(luma: Luma) -> Luma:
 def _layout(detail: Luma) -> npt.NDArray[np.float32]:
     """Edge-strength map of the scene, zero-mean and unit-norm: shifts when the camera turns,
     hardly changes with brightness or passing objects."""
-    small = cv2.resize(detail, LAYOUT_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(detail, LAYOUT_SIZE, interpolation=cv2.INTER_AREA)
     edges = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0), cv2.Sobel(small, cv2.CV_32F, 0, 1))
     edges = edges - np.float32(edges.mean())
     norm = float(np.linalg.norm(edges))
@@ -56,16 +56,23 @@ def _layout(detail: Luma) -> npt.NDArray[np.float32]:
     return np.asarray(flat, dtype=np.float32)
 
 
+def _sharpness(detail: Luma) -> float:
+    """Variance of the Laplacian, from its sum and sum of squares: OpenCV's meanStdDev has no
+    fast path for 16-bit input and cost more than the filter itself."""
+    lap = cv2.Laplacian(detail, cv2.CV_16S, ksize=1)
+    count = float(lap.size)
+    mean = cv2.sumElems(lap)[0] / count
+    return max(0.0, float(cv2.norm(lap, cv2.NORM_L2SQR)) / count - mean * mean)
+
+
 def measure(frame: npt.NDArray[np.uint8]) -> FrameStats:
     """Measure one frame (luma plane or BGR)."""
     detail = _detail(to_luma(frame))
     mean, std = cv2.meanStdDev(detail)
-    lap = cv2.Laplacian(detail, cv2.CV_16S, ksize=1)
-    _, lap_std = cv2.meanStdDev(lap)
     return FrameStats(
         mean=float(mean[0, 0]),
         std=float(std[0, 0]),
-        sharpness=float(lap_std[0, 0]) ** 2,
+        sharpness=_sharpness(detail),
         detail=detail,
         layout=_layout(detail),
     )

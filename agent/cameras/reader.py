@@ -1,7 +1,9 @@
 """The stream reader: a thread that keeps one connection to a stream and hands out the latest
 frame. It owns reconnecting (``RTSP_RETRY``): a session that delivered frames and then failed
 reopens at once; consecutive failed opens back off. Failures that are not worth retrying
-(authentication, unsupported format) park the reader until it is stopped and are reported.
+(rejected credentials, a missing stream, an unsupported format) park the reader: it reports the
+error in health and tries once more only after ``recheck_after_s`` (minutes), because a wrong
+password retried in a loop locks the camera's account.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ class StreamReader:
         hub: FrameHub,
         health: CameraHealth,
         clock: Callable[[], float],
+        *,
+        recheck_after_s: float = 300.0,
     ) -> None:
         self.camera = camera
+        self._recheck_after_s = recheck_after_s
         self._factory = factory
         self._hub = hub
         self._health = health
@@ -47,10 +52,16 @@ class StreamReader:
             except (RetryError, StreamError):
                 return  # stopped while backing off
             except CameraError as exc:
-                log.error("camera %s: stream not retried: %s", self.camera, exc)
-                self._health.stream_lost(str(exc))
-                stop.wait()
-                return
+                log.error(
+                    "camera %s: stream parked, next try in %.0f s: %s",
+                    self.camera,
+                    self._recheck_after_s,
+                    exc,
+                )
+                self._health.stream_lost(str(exc), parked=True)
+                if stop.wait(self._recheck_after_s):
+                    return
+                continue
             if not stop.is_set():
                 with self._health.lock:
                     self._health.reconnects += 1

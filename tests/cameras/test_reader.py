@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from agent.cameras.capture import OpenCVSource
-from agent.cameras.errors import AuthError, StreamError
+from agent.cameras.errors import AuthError, StreamError, UnreachableError
 from agent.cameras.frames import Frame, FrameHub
 from agent.cameras.health import CameraHealth
 from agent.cameras.reader import StreamReader
@@ -144,6 +144,38 @@ def test_opencv_open_of_a_closed_port_fails_cleanly() -> None:
     from .conftest import free_port
 
     source = OpenCVSource(f"rtsp://u:secretpw@127.0.0.1:{free_port()}/x", open_timeout_s=2)
-    with pytest.raises(StreamError) as info:
+    with pytest.raises((StreamError, UnreachableError)) as info:  # both retried with back-off
         source.open()
     assert "secretpw" not in str(info.value)
+
+
+def test_a_parked_reader_tries_again_only_after_the_recheck_interval() -> None:
+    opens: list[float] = []
+
+    class FixedLater(SyntheticSource):
+        def open(self) -> None:
+            opens.append(time.monotonic())
+            if len(opens) < 3:
+                raise AuthError("RTSP credentials rejected (401)")
+            super().open()
+
+    health = CameraHealth(expected_fps=200)
+    reader = StreamReader(
+        "cam1",
+        lambda: FixedLater(itertools.islice(_frames(), 5), fps=200, sleep=time.sleep),
+        FrameHub(),
+        health,
+        time.monotonic,
+        recheck_after_s=0.4,
+    )
+    stop, thread = _run(reader)
+    deadline = time.monotonic() + 5
+    while health.frames < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    thread.join(5)
+    assert len(opens) >= 3
+    gaps = [b - a for a, b in itertools.pairwise(opens[:3])]
+    assert all(gap >= 0.39 for gap in gaps), gaps  # one try per interval, never a burst
+    assert health.frames >= 5
+    assert not health.stream_parked

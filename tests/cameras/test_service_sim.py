@@ -103,3 +103,77 @@ def test_wrong_password_parks_the_camera_without_retrying(
     assert health["restarts"] == 0
     assert sessions == 0
     assert "wrong-pw-123" not in str(health)
+
+
+def _count_rtsp_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Methods of every RTSP request the simulator receives (seen at its transport)."""
+    from sim.camera import rtsp_session
+
+    seen: list[str] = []
+    dispatch = rtsp_session.RtspConnection._dispatch
+
+    def counting(self: Any, req: Any) -> bytes:
+        seen.append(req.method)
+        return dispatch(self, req)
+
+    monkeypatch.setattr(rtsp_session.RtspConnection, "_dispatch", counting)
+    return seen
+
+
+def _rtsp_only(url: str, password: str) -> CameraConfig:
+    return CameraConfig.model_validate(
+        {
+            "id": "cam1",
+            "rtsp_url": url,
+            "username": "admin",
+            "password": password,
+            "open_timeout_s": 4,
+            "read_timeout_s": 2,
+            "tamper": TAMPER,
+        }
+    )
+
+
+def test_rtsp_only_camera_with_a_wrong_password_is_parked(
+    publisher: RecordingPublisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = _count_rtsp_requests(monkeypatch)
+    with SimCamera(personality="textbook", discovery_port=None) as camera:
+        url = camera.rtsp_url("sub", credentials=False)
+        service = CameraService([_rtsp_only(url, "wrong-pw-123")], publisher)
+        service.start()
+        try:
+            assert _wait(lambda: service.health()["cam1"]["stream_parked"], 15)
+            seen_when_parked = len(requests)
+            time.sleep(4)  # RTSP_RETRY would have tried two or three more times by now
+            health = service.health()["cam1"]
+            sessions = camera.rtsp_sessions
+        finally:
+            service.stop()
+    assert "credentials rejected" in health["stream_error"]
+    assert "401" in health["stream_error"]
+    assert health["stream_up"] is False
+    assert health["reconnects"] == 0
+    assert health["restarts"] == 0
+    assert len(requests) == seen_when_parked, requests
+    assert "SETUP" not in requests
+    assert requests.count("DESCRIBE") <= 4  # FFmpeg's attempt and our check, two each
+    assert sessions == 0
+    assert "wrong-pw-123" not in str(health)
+
+
+def test_rtsp_only_camera_with_the_right_password_streams(
+    publisher: RecordingPublisher,
+) -> None:
+    with SimCamera(personality="textbook", discovery_port=None) as camera:
+        url = camera.rtsp_url("sub", credentials=False)
+        service = CameraService([_rtsp_only(url, camera.password)], publisher)
+        service.start()
+        try:
+            assert _wait(lambda: service.health()["cam1"]["frames"] > 5, 15)
+            health = service.health()["cam1"]
+        finally:
+            service.stop()
+    assert health["stream_up"] is True
+    assert health["stream_parked"] is False
+    assert health["stream_error"] == ""
