@@ -18,6 +18,7 @@ SUITE = [
     "benchmarks.camera_bench",
     "benchmarks.motion_speed",
     "benchmarks.motion_quality",
+    "benchmarks.motion_pipeline",
 ]
 
 

@@ -18,7 +18,7 @@ from agent.motion.types import Detector
 from benchmarks.clips.catalog import CLASSES, FPS, ZONE, ZONE_MIN_AREA, Rendered, catalog, render
 
 CONFIG = MotionConfig(
-    zones=[Zone(name="yard", polygon=ZONE, min_area=ZONE_MIN_AREA, min_duration_s=1.0)],
+    zones=[Zone(name="yard", polygon=ZONE, min_area=ZONE_MIN_AREA)],  # shipped min_duration_s
     off_delay_s=3.0,
     cooldown_s=10.0,
 )

@@ -22,6 +22,7 @@ UPDATE_EVERY = 2  # frames per background step: the mean moves 5 levels/s at 10 
 NOISE_EVERY = 4  # frames per noise update
 NOISE_START = 6  # initial noise estimate in luma levels
 ACTIVITY_RATE = 0.02  # share of the newest frame in the activity average (~5 s at 10 fps)
+ACTIVITY_WARMUP = 12  # frames of virtual quiet history the first activity average starts from
 BUSY = 64  # activity above this (moving a quarter of the time) marks a pixel busy
 
 
@@ -38,6 +39,7 @@ class Background:
         self._floor = np.full_like(frame, threshold)
         self._busy = np.full_like(frame, BUSY)
         self.activity: Luma = np.zeros_like(frame)
+        self._observed = 0
         self._settled: Luma = np.full_like(frame, 255)
         self.level = 0.0
         self._frames = 0
@@ -71,8 +73,15 @@ class Background:
         """255 where a pixel has not been moving for much of the last seconds. Swaying palms,
         flags and glittering puddles move most of the time; a passer-by covers a spot for a
         second, and the background absorbs whatever stays put anyway. The busy area is grown
-        by a pixel because a gust swings the fronds a little further than before."""
-        cv2.addWeighted(self.activity, 1 - ACTIVITY_RATE, raw, ACTIVITY_RATE, 0, dst=self.activity)
+        by a pixel because a gust swings the fronds a little further than before.
+
+        A 5 s average needs 5 s of history, and palms swaying from the first frame would alarm
+        meanwhile. So the average starts as a plain mean over the frames seen so far (plus
+        ``ACTIVITY_WARMUP`` quiet ones, so a figure crossing early is not marked busy) and turns
+        into the running average once that mean's weight drops to ``ACTIVITY_RATE``."""
+        self._observed += 1
+        rate = max(ACTIVITY_RATE, 1 / (self._observed + ACTIVITY_WARMUP))
+        cv2.addWeighted(self.activity, 1 - rate, raw, rate, 0, dst=self.activity)
         if self._frames % UPDATE_EVERY == 0:
             busy = cv2.dilate(cv2.compare(self.activity, self._busy, cv2.CMP_GT), KERNEL)
             self._settled = cv2.bitwise_not(busy)

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 GAIN_TOLERANCE = 0.03  # exposure differences below 3 % are left to the background update
 MAX_GAP_S = 5.0  # a pause in frames longer than this relearns the background
+SLOW_STREAM_S = 0.12  # frame intervals above this (below ~8 fps) widen the persistence test
 EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
 
@@ -51,6 +52,7 @@ class MotionDetector:
         self._shape: tuple[int, int] | None = None
         self._bg: Background | None = None
         self._zones: ZoneMap | None = None
+        self._interval_s = 0.1
         self._recent: deque[Luma] = deque(maxlen=max(1, self.sensitivity.persistence_frames - 1))
         self._moving_prev: Luma | None = None
         self._mean_prev = -1.0
@@ -110,6 +112,8 @@ class MotionDetector:
         jump = abs(mean - self._mean_prev) if self._mean_prev >= 0 else 0.0
         gap = ts - self._last_ts
         self._mean_prev, self._last_ts = mean, ts
+        if 0 < gap <= MAX_GAP_S:
+            self._interval_s += 0.1 * (gap - self._interval_s)  # smoothed frame interval
         if jump > self.config.luma_jump:
             self._relearn(small, ts, f"luma jump {jump:.0f}")
             return "light"
@@ -143,14 +147,24 @@ class MotionDetector:
 
     def _persistent(self, raw: Luma) -> Luma:
         """Pixels moving now and on each of the last frames: rain streaks and sparkle land
-        somewhere new every frame; a body overlaps itself from one frame to the next."""
+        somewhere new every frame; a body overlaps itself from one frame to the next. On a slow
+        substream (5 fps and below is common) a walker moves further than its own width between
+        frames, so earlier masks are widened by the distance a figure covers in that time."""
         moving = raw
         for previous in self._recent:
-            moving = cv2.bitwise_and(moving, previous)
+            moving = cv2.bitwise_and(moving, self._reach(previous))
         if self._recent.maxlen and len(self._recent) < self._recent.maxlen:
             moving = np.zeros_like(raw)  # not enough history yet
         self._recent.appendleft(raw)
         return np.asarray(moving, np.uint8)
+
+    def _reach(self, previous: Luma) -> Luma:
+        interval = self._interval_s
+        if interval <= SLOW_STREAM_S:
+            return previous
+        radius = min(4, round((interval - SLOW_STREAM_S) / 0.05))
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+        return np.asarray(cv2.dilate(previous, kernel), np.uint8)
 
     def _objects(
         self, small: Luma, mean: Luma, moving: Luma, blobs: list[Blob]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agent.motion import EventTracker, MotionConfig, MotionDetector, Transition, Window, Zone
+from agent.motion.background import Background
 from agent.motion.zones import armed
 
 from . import synthetic as syn
@@ -127,3 +128,22 @@ def test_detector_follows_a_change_of_resolution() -> None:
     assert verdicts[0].suppressed == "settling"  # a new start learns for settle_s
     assert verdicts[-1].suppressed is None
     assert not any(v.hits for v in verdicts)
+
+
+def test_busy_pixels_are_learned_within_seconds_but_an_early_passer_by_is_not_busy() -> None:
+    """Palms swaying from the first frame must not wait for the full ~5 s average."""
+    frame = np.full((90, 160), 100, np.uint8)
+    bg = Background(frame, threshold=18)
+    frond = np.zeros_like(frame)
+    frond[10:20, 10:20] = 255
+    walker = np.zeros_like(frame)
+    walker[50:60, 100:110] = 255
+    settled = bg.settled(frond)
+    for i in range(1, 20):
+        raw = frond if i % 2 == 0 else np.zeros_like(frame)
+        if 10 <= i < 15:
+            raw = np.maximum(raw, walker)
+        settled = bg.settled(raw)
+        bg.update(frame, np.zeros_like(frame))
+    assert not settled[15, 15], "fronds swaying every other frame for 2 s are busy"
+    assert settled[55, 105], "a figure covering a spot for half a second is not busy"
