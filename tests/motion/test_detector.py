@@ -51,6 +51,14 @@ def test_figure_entering_zone_starts_and_ends_after_off_delay() -> None:
     assert end.reason == "quiet"
 
 
+def test_fast_walker_on_a_slow_substream_is_detected() -> None:
+    """At 5 fps a figure crossing the frame in 4 s moves more than its own width between
+    frames; the persistence test must still see one moving body, not a new speck each frame."""
+    frames = [(luma, ts) for luma, ts in syn.walk(10, (0.0, 1.0)) if round(ts * syn.FPS) % 2 == 0]
+    events = run(config(zones=[Zone(name="yard", polygon=syn.YARD, min_duration_s=0.2)]), frames)
+    assert [e.phase for e in events if e.phase == "start"] == ["start"]
+
+
 def test_figure_outside_zone_raises_nothing() -> None:
     assert run(config(), syn.walk(14, (0.05, 0.4))) == []
 
