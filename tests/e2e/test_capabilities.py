@@ -196,3 +196,46 @@ def test_person_walking_past_a_camera_raises_a_motion_alert_with_a_snapshot(
         finally:
             agent.stop()
             ctl.stop()
+
+
+def test_motion_event_and_snapshot_survive_a_broker_outage(
+    own_broker: Broker, tmp_path: Path
+) -> None:
+    with SimCamera("textbook", fps=10, discovery_port=None) as cam:
+        ctl, store = controller_proc(tmp_path, own_broker.port)
+        cameras = [
+            {
+                "id": "cam-gate",
+                "onvif_url": cam.onvif_url,
+                "username": cam.username,
+                "password": cam.password,
+                "motion": {"off_delay_s": 2, "cooldown_s": 2},
+            }
+        ]
+        agent = agent_proc(tmp_path, "gw-motion-out", own_broker.port, cameras=cameras)
+        ctl.start()
+        agent.start()
+        try:
+            wait_for(
+                lambda: "stream" in agent.text() and store.message_rows("gw-motion-out", "health"),
+                60,
+                what="camera open and health stored",
+            )
+            time.sleep(3)  # let the background settle
+            own_broker.stop()
+            cam.set_condition("person")
+            time.sleep(8)  # the walk happens while the link is down
+            cam.clear_condition()
+            time.sleep(4)
+            own_broker.start()
+            start = wait_for(
+                lambda: events(store, "gw-motion-out", "motion", "start"), 30, what="start"
+            )
+            end = wait_for(lambda: events(store, "gw-motion-out", "motion", "end"), 30, what="end")
+            assert start[0]["historical"], "the alert waited in the outbox"
+            assert start[0]["body"]["event_id"] == end[0]["body"]["event_id"]
+            jpeg = base64.b64decode(start[0]["body"]["snapshot"]["data_b64"])
+            assert jpeg[:2] == b"\xff\xd8"
+        finally:
+            agent.stop()
+            ctl.stop()
