@@ -54,3 +54,26 @@ def test_detect_rejects_bad_config_and_missing_file(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = CliRunner().invoke(_app(), [str(tmp_path / "none.mp4")])
     assert result.exit_code == 2
+
+
+def test_detect_over_rtsp_from_the_camera_simulator() -> None:
+    from sim.camera import SimCamera
+
+    with SimCamera("textbook", fps=10, discovery_port=None) as cam:
+        cam.set_condition("person")
+        result = CliRunner().invoke(
+            _app(), [cam.rtsp_url("sub"), "--json", "--max-frames", "90"], catch_exceptions=False
+        )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert [e["type"] for e in lines][:1] == ["start"]
+    assert lines[0]["zones"] == ["all"] and lines[0]["boxes"]
+    assert cam.password not in result.output
+
+
+def test_detect_rejects_a_bad_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "motion.yaml"
+    cfg.write_text("zones:\n  - name: yard\n    polygon: [[0, 0], [2, 0], [1, 1]]\n")
+    result = CliRunner().invoke(_app(), ["unused.mp4", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "zones" in result.output
