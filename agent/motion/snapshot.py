@@ -6,16 +6,13 @@ byte, so quality drops first and resolution second until the JPEG fits the confi
 
 from __future__ import annotations
 
-import base64
-
 import cv2
 import numpy as np
 
+from agent.cameras.snapshot import encode_jpeg
 from agent.motion.types import Box, Luma
 from protocol.messages import Snapshot
 
-QUALITIES = (80, 65, 50, 35)
-MIN_WIDTH = 32
 BOX_COLOUR = (0, 200, 255)  # amber in BGR; white on a luma frame
 
 
@@ -33,20 +30,6 @@ def outline(image: np.ndarray, boxes: tuple[Box, ...]) -> np.ndarray:
 
 
 def bounded_jpeg(image: np.ndarray | Luma, max_bytes: int, max_width: int) -> Snapshot:
-    """Encode ``image`` (BGR or luma) as a JPEG of at most ``max_bytes``."""
-    if image.shape[1] > max_width:
-        size = (max_width, max(1, round(image.shape[0] * max_width / image.shape[1])))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    while True:
-        for quality in QUALITIES:
-            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if ok and buf.size <= max_bytes:
-                return Snapshot(
-                    width=int(image.shape[1]),
-                    height=int(image.shape[0]),
-                    data_b64=base64.b64encode(buf.tobytes()).decode(),
-                )
-        if image.shape[1] <= MIN_WIDTH:
-            raise ValueError(f"cannot fit a snapshot in {max_bytes} bytes")
-        half = (image.shape[1] // 2, max(1, image.shape[0] // 2))
-        image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+    """Encode ``image`` (BGR or luma) as a JPEG of at most ``max_bytes``: the cameras' encoder,
+    so every snapshot the gateway sends obeys the same bound."""
+    return encode_jpeg(np.asarray(image, np.uint8), max_bytes, max_width)

@@ -47,6 +47,17 @@ def sensor_config(link: Path) -> dict:
     }
 
 
+def gate_camera(cam: SimCamera) -> dict:
+    """A camera entry with motion on and short delays, so a walk is one quick alert."""
+    return {
+        "id": "cam-gate",
+        "onvif_url": cam.onvif_url,
+        "username": cam.username,
+        "password": cam.password,
+        "motion": {"off_delay_s": 2, "cooldown_s": 2},
+    }
+
+
 def events(store: Store, gid: str, type_: str, phase: str) -> list[dict]:
     return [
         r
@@ -152,15 +163,7 @@ def test_person_walking_past_a_camera_raises_a_motion_alert_with_a_snapshot(
 ) -> None:
     with SimCamera("textbook", fps=10, discovery_port=None) as cam:
         ctl, store = controller_proc(tmp_path, broker.port)
-        cameras = [
-            {
-                "id": "cam-gate",
-                "onvif_url": cam.onvif_url,
-                "username": cam.username,
-                "password": cam.password,
-                "motion": {"off_delay_s": 2, "cooldown_s": 2},
-            }
-        ]
+        cameras = [gate_camera(cam)]
         agent = agent_proc(tmp_path, "gw-motion", broker.port, cameras=cameras)
         ctl.start()
         agent.start()
@@ -203,15 +206,7 @@ def test_motion_event_and_snapshot_survive_a_broker_outage(
 ) -> None:
     with SimCamera("textbook", fps=10, discovery_port=None) as cam:
         ctl, store = controller_proc(tmp_path, own_broker.port)
-        cameras = [
-            {
-                "id": "cam-gate",
-                "onvif_url": cam.onvif_url,
-                "username": cam.username,
-                "password": cam.password,
-                "motion": {"off_delay_s": 2, "cooldown_s": 2},
-            }
-        ]
+        cameras = [gate_camera(cam)]
         agent = agent_proc(tmp_path, "gw-motion-out", own_broker.port, cameras=cameras)
         ctl.start()
         agent.start()
