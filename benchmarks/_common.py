@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -78,3 +79,26 @@ def publish_all(b: Broker, messages: list[tuple[str, bytes]]) -> None:
         info.wait_for_publish(60)
     c.disconnect()
     c.loop_stop()
+
+
+class NullPublisher:
+    """A publisher that drops everything: for benchmarks that measure the producer's cost."""
+
+    def publish(self, kind: str, body: object, **_: object) -> None:
+        del kind, body
+
+
+def process_cpu() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def measure_window(
+    count_frames: Callable[[], int], warmup_s: float, measure_s: float
+) -> tuple[float, int]:
+    """(CPU seconds, frames) over ``measure_s`` after ``warmup_s``."""
+    time.sleep(warmup_s)
+    cpu0, frames0 = process_cpu(), count_frames()
+    time.sleep(measure_s)
+    return process_cpu() - cpu0, count_frames() - frames0

@@ -18,13 +18,13 @@ import logging
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 import psutil
 
 from agent.cameras import CameraConfig, CameraService, DecodeMode
 from agent.cameras.capture import OpenCVSource
+from benchmarks._common import NullPublisher, measure_window
 
 CAMERAS = 8
 WARMUP_S = 3.5
@@ -41,21 +41,8 @@ with SimCamera(personality="textbook", discovery_port=None, fps={FPS},
 """
 
 
-class NullPublisher:
-    def publish(self, kind: str, body: object, **_: object) -> None:
-        del kind, body
-
-
-def _cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return times.user + times.system
-
-
 def _measure(count_frames: Callable[[], int]) -> tuple[float, int]:
-    time.sleep(WARMUP_S)
-    cpu0, frames0 = _cpu(), count_frames()
-    time.sleep(MEASURE_S)
-    return _cpu() - cpu0, count_frames() - frames0
+    return measure_window(count_frames, WARMUP_S, MEASURE_S)
 
 
 def bare(url: str, decode: DecodeMode) -> tuple[float, int]:

@@ -46,7 +46,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-import psutil
 import yaml
 
 from agent.cameras import CameraConfig, CameraService, DecodeMode
@@ -54,7 +53,7 @@ from agent.cameras.capture import OpenCVSource
 from agent.cameras.frames import Frame
 from agent.motion import MotionConfig, Zone
 from agent.motion.runner import MotionRunner
-from benchmarks._common import broker
+from benchmarks._common import NullPublisher, broker, measure_window, process_cpu
 from common.mosquitto import Broker
 from controller.config import ControllerConfig
 from controller.ingest import Ingest
@@ -83,21 +82,8 @@ with SimCamera(personality="textbook", discovery_port=None, fps={FPS},
 """
 
 
-class NullPublisher:
-    def publish(self, kind: str, body: object, **_: object) -> None:
-        del kind, body
-
-
-def _cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return times.user + times.system
-
-
 def _measure(count_frames: Callable[[], int]) -> tuple[float, int]:
-    time.sleep(WARMUP_S)
-    cpu0, frames0 = _cpu(), count_frames()
-    time.sleep(MEASURE_S)
-    return _cpu() - cpu0, count_frames() - frames0
+    return measure_window(count_frames, WARMUP_S, MEASURE_S)
 
 
 # ---- throughput -------------------------------------------------------------------------------
@@ -165,11 +151,11 @@ def full_pipeline(url: str) -> tuple[float, int, MotionCost, MotionCost]:
     window = MotionCost()
     try:
         time.sleep(WARMUP_S)
-        cpu0, frames0 = _cpu(), _decoded(service)
+        cpu0, frames0 = process_cpu(), _decoded(service)
         with cost.lock:
             m_cpu0, m_frames0 = cost.cpu_s, cost.frames
         time.sleep(MEASURE_S)
-        cpu, frames = _cpu() - cpu0, _decoded(service) - frames0
+        cpu, frames = process_cpu() - cpu0, _decoded(service) - frames0
         with cost.lock:
             window.cpu_s, window.frames = cost.cpu_s - m_cpu0, cost.frames - m_frames0
     finally:
