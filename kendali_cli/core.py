@@ -112,9 +112,35 @@ def demo(
     raise typer.Exit(run_demo(gateways, workdir, duration))
 
 
+def bench(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Benchmarks to run (ingest, outbox_drain, ...); none runs them all."),
+    ] = None,
+) -> None:
+    """Run performance benchmarks; each prints figures and its same-run baseline."""
+    import runpy
+
+    from benchmarks.__main__ import SUITE, main
+
+    if not names:
+        raise typer.Exit(main())
+    known = {m.rsplit(".", 1)[1]: m for m in SUITE}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        typer.echo(
+            f"error: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}", err=True
+        )
+        raise typer.Exit(2)
+    for name in names:
+        typer.echo(f"=== {name}")
+        runpy.run_module(known[name], run_name="__main__")
+
+
 def register(app: typer.Typer) -> None:
     """Attach the core subcommands to the top-level app."""
     app.command("agent")(agent)
     app.command("controller")(controller)
     app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
+    app.command("bench")(bench)
