@@ -119,7 +119,8 @@ def bench(
     ] = None,
 ) -> None:
     """Run performance benchmarks; each prints figures and its same-run baseline."""
-    import runpy
+    import subprocess
+    import sys
 
     from benchmarks.__main__ import SUITE, main
 
@@ -132,9 +133,11 @@ def bench(
             f"error: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}", err=True
         )
         raise typer.Exit(2)
+    failed = 0
     for name in names:
         typer.echo(f"=== {name}")
-        runpy.run_module(known[name], run_name="__main__")
+        failed += subprocess.call([sys.executable, "-m", known[name]]) != 0
+    raise typer.Exit(1 if failed else 0)
 
 
 def register(app: typer.Typer) -> None:
