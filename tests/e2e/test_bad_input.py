@@ -181,3 +181,10 @@ def test_password_never_in_logs(broker: Broker, tmp_path: Path) -> None:
         [*KENDALI, "agent", "--config", str(cfg)], capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2 and secret not in out.stderr
+
+
+def test_unknown_benchmark_name_exits_2() -> None:
+    out = subprocess.run(
+        [*KENDALI, "bench", "no_such_bench"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and "known: ingest" in out.stderr
