@@ -175,12 +175,19 @@ class Ingest:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            backoff = 0.5
-            self._serve()
+            if self._serve():
+                backoff = 0.5
+                continue
+            # Refused (bad credentials, not authorised) or dropped before CONNACK: back off
+            # rather than hammer the broker.
+            log.warning("broker did not accept the session; next attempt in %.1f s", backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 30.0)
         self.client.disconnect()
 
-    def _serve(self) -> None:
-        """Network loop and batching until the connection drops or a stop is requested.
+    def _serve(self) -> bool:
+        """Network loop and batching until the connection drops or a stop is requested; returns
+        whether the broker accepted the session at all.
 
         We wait on the socket ourselves instead of calling ``client.loop()``: that creates paho's
         wake-up socket pair, and then every acknowledgement costs an extra send on it and wakes
@@ -191,8 +198,10 @@ class Ingest:
         """
         ing = self.config.ingest
         batch_started = 0.0
+        accepted = False
         while not self._stop.is_set():
             rc, idle = self._pump(0.0 if self._pending else 0.1)
+            accepted = accepted or self.connected.is_set()
             if self._pending and rc == mqtt.MQTT_ERR_SUCCESS:
                 now = time.monotonic()
                 batch_started = batch_started or now
@@ -209,7 +218,8 @@ class Ingest:
                 # Not acknowledged: the broker redelivers them on the next session.
                 self.connected.clear()
                 self._pending.clear()
-                return
+                return accepted
+        return True
 
     def _pump(self, timeout: float) -> tuple[mqtt.MQTTErrorCode, bool]:
         """Wait up to ``timeout`` for the socket, read what is there, flush writes, keep alive.

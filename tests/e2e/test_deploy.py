@@ -13,7 +13,7 @@ from agent.config import AgentConfig
 from common.configfile import load
 from common.mosquitto import Broker
 from controller.config import ControllerConfig
-from tests.helpers import wait_for
+from tests.helpers import Proc, wait_for
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -46,8 +46,8 @@ def _client(broker: Broker, user: str, received: list[str] | None = None) -> mqt
     return c
 
 
-def test_acl_confines_each_gateway_to_its_own_subtree(tmp_path: Path) -> None:
-    """The shipped ACL with user names standing in for certificate CNs (same %u substitution)."""
+def secured_broker(tmp_path: Path) -> Broker:
+    """A broker with the shipped ACL and passwords ('pw') standing in for client certificates."""
     passwd = tmp_path / "passwd"
     passwd.touch()
     for user in ("kendali-controller", "gw-a", "gw-b"):
@@ -55,8 +55,36 @@ def test_acl_confines_each_gateway_to_its_own_subtree(tmp_path: Path) -> None:
     broker = Broker(tmp_path / "broker")
     conf = broker.conf.read_text().replace("allow_anonymous true", "allow_anonymous false")
     broker.conf.write_text(
-        conf + f"password_file {passwd}\nacl_file {DEPLOY / 'mosquitto' / 'kendali.acl'}\n"
+        conf
+        + "log_type information\n"
+        + f"password_file {passwd}\nacl_file {DEPLOY / 'mosquitto' / 'kendali.acl'}\n"
     )
+    return broker
+
+
+def test_controller_refused_by_the_broker_backs_off(tmp_path: Path) -> None:
+    broker = secured_broker(tmp_path)
+    broker.start()
+    cfg = tmp_path / "controller.yaml"
+    broker_cfg = f"port: {broker.port}, username: kendali-controller, password: Not-The-Pw-9"
+    cfg.write_text(
+        f"broker: {{{broker_cfg}}}\ndatabase: {{url: 'sqlite:///{tmp_path / 'c.db'}'}}\n"
+    )
+    ctl = Proc(["controller", "--config", str(cfg)], tmp_path / "controller.log").start()
+    try:
+        time.sleep(6)
+        assert ctl.running
+    finally:
+        ctl.stop()
+        broker.stop()
+    attempts = broker.log.read_text().count("New connection from")
+    assert 2 <= attempts <= 6, f"{attempts} connection attempts in 6 s"
+    assert "refused the controller" in ctl.text() and "Not-The-Pw-9" not in ctl.text()
+
+
+def test_acl_confines_each_gateway_to_its_own_subtree(tmp_path: Path) -> None:
+    """The shipped ACL with user names standing in for certificate CNs (same %u substitution)."""
+    broker = secured_broker(tmp_path)
     broker.start()
     seen: list[str] = []
     ctl = _client(broker, "kendali-controller", seen)
