@@ -34,6 +34,7 @@ from agent.link.outbox import Outbox, Row
 
 log = logging.getLogger(__name__)
 
+SHORT_SESSION_S = 5.0  # a session shorter than this counts as a flap and is backed off
 _HISTORICAL_FALSE = b'"historical":false'
 _HISTORICAL_TRUE = b'"historical":true'
 
@@ -127,6 +128,7 @@ class Link(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
+        flaps = 0
         while not self._halt.is_set():
             retrying = Retrying(
                 wait=BROKER_WAIT(self.broker),
@@ -145,10 +147,24 @@ class Link(threading.Thread):
                 continue
             except LinkError:
                 continue  # stop requested while retrying
+            started = self._clock()
             try:
                 self._serve(client)
             finally:
                 self._teardown(client)
+            flaps = flaps + 1 if self._clock() - started < SHORT_SESSION_S else 0
+            if flaps and not self._halt.is_set():
+                # Accepted, then dropped at once: most often a second gateway with our id taking
+                # the session over. Reconnecting at once would make the two evict each other in
+                # a tight loop; wait as a refused connect would.
+                delay = min(self.broker.backoff_max_s, self.broker.backoff_initial_s * 2**flaps)
+                log.warning(
+                    "session dropped within %.0f s (another client with id %r?); next in %.1f s",
+                    SHORT_SESSION_S,
+                    self.gateway_id,
+                    delay,
+                )
+                self._halt.wait(delay)
 
     def _sleep(self, seconds: float) -> None:
         """Backoff sleep that a stop request cuts short."""

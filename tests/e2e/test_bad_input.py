@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -188,3 +189,26 @@ def test_unknown_benchmark_name_exits_2() -> None:
         [*KENDALI, "bench", "no_such_bench"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 2 and "known: ingest" in out.stderr
+
+
+def test_two_agents_with_one_gateway_id_do_not_fight_in_a_tight_loop(tmp_path: Path) -> None:
+    """Each takes the other's session over; both must back off, not reconnect hundreds of times."""
+    broker = Broker(tmp_path / "dup-broker")
+    broker.conf.write_text(broker.conf.read_text() + "log_type information\n")
+    broker.start()
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = agent_proc(tmp_path / "a", "gw-twin", broker.port)
+    second = agent_proc(tmp_path / "b", "gw-twin", broker.port)
+    first.start()
+    second.start()
+    try:
+        time.sleep(8)
+        assert first.running and second.running
+    finally:
+        first.stop()
+        second.stop()
+        broker.stop()
+    attempts = broker.log.read_text().count("New connection from")
+    assert attempts <= 30, f"{attempts} connections in 8 s"
+    assert "another client with id 'gw-twin'" in first.text() + second.text()
