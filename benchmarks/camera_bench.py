@@ -45,10 +45,18 @@ def _measure(count_frames: Callable[[], int]) -> tuple[float, int]:
     return measure_window(count_frames, WARMUP_S, MEASURE_S)
 
 
-def bare(url: str, decode: DecodeMode) -> tuple[float, int]:
-    """Readers that only decode: CAMERAS threads, one connection each."""
+def bare(
+    url: str,
+    decode: DecodeMode,
+    *,
+    cameras: int = CAMERAS,
+    warmup_s: float = WARMUP_S,
+    measure_s: float = MEASURE_S,
+) -> tuple[float, int]:
+    """Readers that only decode, one connection each: the baseline both camera benchmarks use.
+    Returns CPU seconds and frames over the measuring window."""
     stop = threading.Event()
-    counts = [0] * CAMERAS
+    counts = [0] * cameras
 
     def read(i: int) -> None:
         source = OpenCVSource(url, decode=decode, open_timeout_s=10, read_timeout_s=5)
@@ -60,11 +68,11 @@ def bare(url: str, decode: DecodeMode) -> tuple[float, int]:
         finally:
             source.close()
 
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(CAMERAS)]
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(cameras)]
     for thread in threads:
         thread.start()
     try:
-        return _measure(lambda: sum(counts))
+        return measure_window(lambda: sum(counts), warmup_s, measure_s)
     finally:
         stop.set()
         for thread in threads:

@@ -49,11 +49,11 @@ import numpy as np
 import yaml
 
 from agent.cameras import CameraConfig, CameraService, DecodeMode
-from agent.cameras.capture import OpenCVSource
 from agent.cameras.frames import Frame
 from agent.motion import MotionConfig, Zone
 from agent.motion.runner import MotionRunner
-from benchmarks._common import NullPublisher, broker, measure_window, process_cpu
+from benchmarks import camera_bench
+from benchmarks._common import NullPublisher, broker, process_cpu
 from common.mosquitto import Broker
 from controller.config import ControllerConfig
 from controller.ingest import Ingest
@@ -82,37 +82,14 @@ with SimCamera(personality="textbook", discovery_port=None, fps={FPS},
 """
 
 
-def _measure(count_frames: Callable[[], int]) -> tuple[float, int]:
-    return measure_window(count_frames, WARMUP_S, MEASURE_S)
-
-
 # ---- throughput -------------------------------------------------------------------------------
 
 
 def bare_decode(url: str) -> tuple[float, int]:
     """CAMERAS threads that only decode the luma plane, one connection each."""
-    stop = threading.Event()
-    counts = [0] * CAMERAS
-
-    def read(i: int) -> None:
-        source = OpenCVSource(url, decode=DecodeMode.LUMA, open_timeout_s=10, read_timeout_s=5)
-        source.open()
-        try:
-            while not stop.is_set():
-                source.read()
-                counts[i] += 1
-        finally:
-            source.close()
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(CAMERAS)]
-    for thread in threads:
-        thread.start()
-    try:
-        return _measure(lambda: sum(counts))
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(10)
+    return camera_bench.bare(
+        url, DecodeMode.LUMA, cameras=CAMERAS, warmup_s=WARMUP_S, measure_s=MEASURE_S
+    )
 
 
 @dataclass
