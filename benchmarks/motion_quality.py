@@ -99,7 +99,7 @@ def score(truths: list[Interval], detected: list[Interval]) -> Score:
         match = [
             k
             for k, (ds, de) in enumerate(detected)
-            if k not in used and ds <= end + LATE_S and de >= start - EARLY_S
+            if k not in used and start - EARLY_S <= ds <= end
         ]
         if match:
             used.add(match[0])

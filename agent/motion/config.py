@@ -96,7 +96,7 @@ class Zone(MotionModel):
         description="Smallest moving object inside the zone, as a share of the frame area.",
     )
     min_duration_s: float = Field(
-        default=0.2, ge=0, le=60, description="Movement must last this long before an alert."
+        default=0.1, ge=0, le=60, description="Movement must last this long before an alert."
     )
     schedule: list[Window] = Field(
         default_factory=list,

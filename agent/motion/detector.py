@@ -22,9 +22,8 @@ import cv2
 from agent.motion.background import Background
 from agent.motion.blobs import (
     Blob,
-    edge_sharpness,
     find_blobs,
-    texture_similarity,
+    light_tests,
     to_box,
     zone_hits,
 )
@@ -39,6 +38,7 @@ GAIN_TOLERANCE = 0.03  # exposure differences below 3 % are left to the backgrou
 MAX_GAP_S = 5.0  # a pause in frames longer than this relearns the background
 SLOW_STREAM_S = 0.12  # frame intervals above this (below ~8 fps) widen the persistence test
 EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
+LEARN_S = 2.0  # after the first frame, which parts of the scene sway is learnt before reporting
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
 
 
@@ -58,28 +58,28 @@ class MotionDetector:
         self._mean_prev = -1.0
         self._last_ts = float("-inf")
         self._settle_until = float("-inf")
+        self._learn_until = float("-inf")
         self.frames = 0
 
     def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
         self.frames += 1
-        small = self._prepare(luma)
+        small = self._prepare(luma, ts)
         zones, bg = self._zones, self._bg
         assert zones is not None  # set by _prepare
         assert bg is not None
         armed = zones.armed_areas(ts if wall_ts is None else wall_ts)
-        names = frozenset(a.zone.name for a in armed)
+        names = zones.names if armed is zones.areas else frozenset(a.zone.name for a in armed)
         reason = self._light_change(small, ts)
         if reason is not None:
             return Detection(ts, armed=names, suppressed=reason)
         small = self._compensate(small, bg)
-        raw = bg.foreground(small)  # masked pixels never move (folded into the bounds)
-        count = cv2.countNonZero(raw)
+        still = bg.still(small)  # masked pixels are always still (folded into the bounds)
+        count = still.size - cv2.countNonZero(still)
         if count > self.config.global_change * zones.analysed:
             self._relearn(small, ts, "global change")
             return Detection(ts, armed=names, suppressed="global")
-        persistent = self._persistent(raw, count)
-        settled = bg.settled(raw)  # every frame: it keeps the activity average
-        moving = None if persistent is None else cv2.bitwise_and(persistent, settled)
+        settled = bg.settled(still)  # every frame: it keeps the flicker average
+        moving = self._persistent(still, settled, count)
         boxes: list[Box] = []
         hits: dict[str, ZoneHit] = {}
         rejected = 0
@@ -93,9 +93,11 @@ class MotionDetector:
                 hits = zone_hits(merged, kept, boxes, armed)
         bg.update(small)
         self._moving_prev = moving
+        if ts < self._learn_until:
+            return Detection(ts, armed=names, suppressed="learning")
         return Detection(ts, tuple(boxes), hits, names, None, rejected)
 
-    def _prepare(self, luma: Luma) -> Luma:
+    def _prepare(self, luma: Luma, ts: float) -> Luma:
         shape = (int(luma.shape[0]), int(luma.shape[1]))
         size = analysis_size(shape[1], shape[0], self.config.frame_height)
         small = downscale(luma, size)
@@ -104,6 +106,7 @@ class MotionDetector:
             cfg = self.config
             self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
             self._bg = Background(small, self.sensitivity.threshold, self._zones.include)
+            self._learn_until = ts + LEARN_S
             self._recent.clear()
             self._mean_prev = -1.0
         return small
@@ -154,27 +157,29 @@ class MotionDetector:
             return small
         return cv2.convertScaleAbs(small, alpha=bg.level / level)
 
-    def _persistent(self, raw: Luma, count: int) -> Luma | None:
-        """Pixels moving now and on each of the last frames: rain streaks and sparkle land
-        somewhere new every frame; a body overlaps itself from one frame to the next. On a slow
-        substream (5 fps and below is common) a walker moves further than its own width between
-        frames, so earlier masks are widened by the distance a figure covers in that time.
-        None when no pixel can persist (nothing moves now, or not enough history yet)."""
+    def _persistent(self, still: Luma, settled: Luma, count: int) -> Luma | None:
+        """Settled pixels moving now and on each of the last frames: rain streaks and sparkle
+        land somewhere new every frame; a body overlaps itself from one frame to the next. On a
+        slow substream (5 fps and below is common) a walker moves further than its own width
+        between frames, so earlier masks are widened by the distance a figure covers in that
+        time (eroding a still mask widens the moving part). For binary masks ``subtract`` is
+        "and not". None when no pixel can persist (nothing moves now, or not enough history)."""
         full = not self._recent.maxlen or len(self._recent) == self._recent.maxlen
-        moving: Luma | None = raw if count and full else None
-        if moving is not None:
+        moving: Luma | None = None
+        if count and full:
+            moving = cv2.subtract(settled, still)
             for previous in self._recent:
-                moving = cv2.bitwise_and(moving, self._reach(previous))
-        self._recent.appendleft(raw)
+                moving = cv2.subtract(moving, self._reach(previous))
+        self._recent.appendleft(still)
         return moving
 
-    def _reach(self, previous: Luma) -> Luma:
+    def _reach(self, still: Luma) -> Luma:
         interval = self._interval_s
         if interval <= SLOW_STREAM_S:
-            return previous
+            return still
         radius = min(4, round((interval - SLOW_STREAM_S) / 0.05))
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-        return cv2.dilate(previous, kernel)
+        return cv2.erode(still, kernel)
 
     def _objects(
         self, small: Luma, mean: Luma, moving: Luma, blobs: list[Blob]
@@ -185,8 +190,8 @@ class MotionDetector:
         kept: list[Blob] = []
         boxes: list[Box] = []
         for blob in blobs:
-            similarity = texture_similarity(small, mean, moving, blob.rect)
-            if similarity >= limit or edge_sharpness(small, mean, blob.rect) < EDGE_MIN:
+            similarity, sharpness = light_tests(small, mean, moving, blob.rect, limit)
+            if sharpness is None or sharpness < EDGE_MIN:
                 continue
             size = min(1.0, blob.pixels / (3 * self._zones_min()))
             kept.append(blob)

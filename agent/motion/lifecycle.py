@@ -20,7 +20,10 @@ from agent.motion.types import Box, Detection, ZoneHit
 
 PENDING_GAP_S = 0.5  # a pause longer than this before the start resets min_duration
 MIN_HIT_SHARE = 0.6  # before the start, movement must show on this share of frames
-SNAPSHOT_GAIN = 1.15  # a later frame must score this much better to resend the snapshot
+SNAPSHOT_GAIN = 1.15
+# Frame stamps jitter by a few ms: two frames "0.1 s apart" may be 0.098 s apart, and a
+# 0.1 s minimum must not then wait for a third frame.
+JITTER_S = 0.02  # a later frame must score this much better to resend the snapshot
 
 Phase = Literal["start", "update", "end"]
 
@@ -103,7 +106,8 @@ class EventTracker:
             self.improved.add(zone)
         if t.state == "pending":
             steady = t.hits >= MIN_HIT_SHARE * t.frames
-            if steady and ts - t.since >= self._min_duration[zone] and ts >= t.cooldown_until:
+            lasted = ts - t.since + JITTER_S >= self._min_duration[zone]
+            if steady and lasted and ts >= t.cooldown_until:
                 return [self._start(zone, t, ts, frame)]
             return []
         if ts - t.since >= self.config.max_event_s:

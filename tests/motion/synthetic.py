@@ -66,4 +66,22 @@ def apply(frame: np.ndarray, effect: str, t: float, rng: np.random.Generator) ->
         for x, y in zip(rng.integers(0, W, 250), rng.integers(0, H, 250), strict=True):
             cv2.line(layer, (int(x), int(y)), (int(x) + 2, int(y) + 12), 50.0)
         return frame * 0.85 + 20 + layer
+    if effect == "palms":
+        return palms(frame, t)
+    return frame
+
+
+_FRONDS = np.random.default_rng(11).normal(0, 25, (36, 60)).astype(np.float32)
+
+
+def palms(frame: np.ndarray, t: float) -> np.ndarray:
+    """A textured crown in the yard swaying 2-10 px at 0.8 Hz, with slow gusts that carry the
+    fronds a little further now and then."""
+    gust = 1 + 0.6 * np.sin(2 * np.pi * t / 9)
+    dx = round(6 * gust * np.sin(2 * np.pi * 0.8 * t))
+    x0, y0 = int(0.72 * W) + dx, int(0.42 * H)
+    crown = np.zeros((36, 60), np.uint8)
+    cv2.ellipse(crown, (30, 18), (29, 17), 0, 0, 360, 255, -1)
+    region = frame[y0 : y0 + 36, x0 : x0 + 60]
+    region[crown > 0] = (60 + _FRONDS)[crown > 0]
     return frame

@@ -92,3 +92,13 @@ def test_flush_ends_open_events() -> None:
     ended = t.flush(2.0, 20)
     assert [x.phase for x in ended] == ["end"]
     assert not t.active()
+
+
+def test_a_short_minimum_tolerates_frame_stamp_jitter() -> None:
+    """Two frames stamped 0.098 s apart satisfy a 0.1 s minimum: waiting for a third frame
+    would add a whole frame interval to every alert."""
+    t = tracker(zones=[Zone(name="gate", min_duration_s=0.1)])
+    hit = {"gate": ZoneHit("gate", (BOX,), 0.5)}
+    assert t.observe(Detection(10.0, (BOX,), hit, frozenset({"gate"})), 1) == []
+    out = t.observe(Detection(10.098, (BOX,), hit, frozenset({"gate"})), 2)
+    assert [x.phase for x in out] == ["start"]
