@@ -79,7 +79,8 @@ class MotionDetector:
             self._relearn(small, ts, "global change")
             return Detection(ts, armed=names, suppressed="global")
         settled = bg.settled(still)  # every frame: it keeps the flicker average
-        moving = self._persistent(still, settled, count)
+        # a frame with too few moving pixels for the smallest zone cannot hold an object
+        moving = self._persistent(still, settled, count * MERGE_GROWTH >= zones.min_pixels)
         boxes: list[Box] = []
         hits: dict[str, ZoneHit] = {}
         rejected = 0
@@ -88,6 +89,8 @@ class MotionDetector:
             # a blob counts merged pixels inside its box: too few in the whole mask, no blob
             if cv2.countNonZero(merged) >= zones.min_pixels:
                 blobs = find_blobs(merged, zones.min_pixels)
+                # only blobs that could hit an armed zone are worth the light tests
+                blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
                 kept, boxes = self._objects(small, bg.mean, moving, blobs)
                 rejected = len(blobs) - len(kept)
                 hits = zone_hits(merged, kept, boxes, armed)
@@ -157,16 +160,16 @@ class MotionDetector:
             return small
         return cv2.convertScaleAbs(small, alpha=bg.level / level)
 
-    def _persistent(self, still: Luma, settled: Luma, count: int) -> Luma | None:
+    def _persistent(self, still: Luma, settled: Luma, enough: bool) -> Luma | None:
         """Settled pixels moving now and on each of the last frames: rain streaks and sparkle
         land somewhere new every frame; a body overlaps itself from one frame to the next. On a
         slow substream (5 fps and below is common) a walker moves further than its own width
         between frames, so earlier masks are widened by the distance a figure covers in that
         time (eroding a still mask widens the moving part). For binary masks ``subtract`` is
-        "and not". None when no pixel can persist (nothing moves now, or not enough history)."""
+        "and not". None when nothing can come of it (too little moves, or too little history)."""
         full = not self._recent.maxlen or len(self._recent) == self._recent.maxlen
         moving: Luma | None = None
-        if count and full:
+        if enough and full:
             moving = cv2.subtract(settled, still)
             for previous in self._recent:
                 moving = cv2.subtract(moving, self._reach(previous))

@@ -8,10 +8,12 @@ the moment of publishing, and schedules are evaluated on wall-clock local time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,6 +28,7 @@ from protocol.messages import Event, MessageKind, Snapshot
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "motion"
+ColourFrame = Callable[[], "np.ndarray | None"]  # the camera's own (colour) picture, or None
 
 # One camera's analysis at a time, process-wide. A frame's analysis is ~30 short OpenCV calls on
 # a 160x90 image, and each call releases the GIL; with several cameras analysing at once (their
@@ -70,7 +73,12 @@ class MotionRunner:
         wall_clock: Callable[[], float] = time.time,
         detector: Detector | None = None,
         new_id: Callable[[], str] | None = None,
+        colour: ColourFrame | None = None,
     ) -> None:
+        """``colour`` fetches the camera's own picture (its snapshot URI: colour, and usually
+        the main stream's resolution). The analysis stream is decoded as luma only, so the
+        start goes out at once with a grey snapshot and an update follows with the colour one
+        when it arrives, fetched off the analysis thread."""
         self.camera_id = camera_id
         self.config = config
         self.detector: Detector = detector or MotionDetector(config)
@@ -80,6 +88,8 @@ class MotionRunner:
         self._best: dict[str, tuple[np.ndarray, tuple[Box, ...]]] = {}
         self.frames = 0
         self.published = 0
+        self._colour = colour
+        self._fetcher: ThreadPoolExecutor | None = None
 
     def _to_wall(self, ts: float) -> float:
         return max(1.0, self._wall() - (self._clock() - ts))
@@ -102,6 +112,9 @@ class MotionRunner:
 
     def stop(self) -> None:
         """End open events (agent shutdown) so the controller does not keep them open."""
+        if self._fetcher is not None:
+            self._fetcher.shutdown(wait=True, cancel_futures=True)
+            self._fetcher = None
         now = self._clock()
         for t in self.tracker.flush(now, self.frames):
             self._publish(t)
@@ -141,3 +154,37 @@ class MotionRunner:
             return
         self.published += 1
         log.info("camera %s: motion %s zone %s (%s)", self.camera_id, t.phase, t.zone, t.event_id)
+        if t.phase == "start" and self._colour is not None:
+            if self._fetcher is None:
+                self._fetcher = ThreadPoolExecutor(1, f"motion-colour-{self.camera_id}")
+            self._fetcher.submit(self._send_colour, t)
+
+    def _send_colour(self, start: Transition) -> None:
+        """The start's update with the camera's colour picture, boxes drawn in. Skipped when
+        the camera has none or the event already ended (its end carries the best grey frame).
+        The boxes come from the analysed frame, a fraction of a second older than the picture."""
+        assert self._colour is not None
+        try:
+            image = self._colour()
+            if image is None or start.event_id not in self.tracker.active().values():
+                return
+            snapshot = bounded_jpeg(
+                outline(image, start.boxes),
+                self.config.snapshot_max_bytes,
+                self.config.snapshot_max_width,
+            )
+            update = dataclasses.replace(start, phase="update", at=self._clock())
+            event = to_event(update, self.camera_id, self._to_wall)
+            event.attributes["snapshot_source"] = "camera"
+            self._publisher.publish(
+                MessageKind.EVENT,
+                event.model_copy(update={"snapshot": snapshot}),
+                source=self.camera_id,
+                priority=Priority.EVENT,
+            )
+        except Exception:
+            log.exception("camera %s: colour picture for %s failed", self.camera_id, start.event_id)
+            return
+        self.published += 1
+        log.info("camera %s: motion update with the camera's picture (%s)", self.camera_id,
+                 start.event_id)  # fmt: skip

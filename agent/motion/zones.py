@@ -58,6 +58,14 @@ class ZoneArea:
     zone: Zone
     mask: Mask
     min_pixels: int
+    rect: tuple[int, int, int, int]  # x, y, w, h of the zone's pixels
+
+    def may_hold(self, rect: tuple[int, int, int, int], pixels: int) -> bool:
+        """Whether a blob with this box and size could hit the zone at all (cheap pre-test)."""
+        x, y, w, h = rect
+        zx, zy, zw, zh = self.rect
+        overlaps = x < zx + zw and zx < x + w and y < zy + zh and zy < y + h
+        return overlaps and pixels >= self.min_pixels
 
 
 class ZoneMap:
@@ -68,10 +76,11 @@ class ZoneMap:
     ) -> None:
         self.width, self.height = width, height
         pixels = width * height
-        self.areas = [
-            ZoneArea(z, rasterise([z.polygon], width, height), max(1, round(z.min_area * pixels)))
-            for z in zones
-        ]
+        self.areas = []
+        for z in zones:
+            mask = rasterise([z.polygon], width, height)
+            x, y, w, h = cv2.boundingRect(mask)
+            self.areas.append(ZoneArea(z, mask, max(1, round(z.min_area * pixels)), (x, y, w, h)))
         excluded = rasterise(masks, width, height)
         self.include: Mask | None = cv2.bitwise_not(excluded) if masks else None
         self.analysed = width * height - cv2.countNonZero(excluded)

@@ -207,3 +207,21 @@ def test_nothing_is_reported_while_the_first_seconds_are_learnt() -> None:
     assert not any(v.hits for v in early)
     assert {v.suppressed for v in early} <= {"learning", "settling", "gap"}
     assert any(v.hits for v in verdicts if v.ts >= LEARN_S)
+
+
+def test_people_passing_one_after_another_each_raise_an_alert() -> None:
+    """Passers-by on the same line several seconds apart are not learnt as swaying: each
+    switches the pixels on their way once on and once off."""
+    rng = np.random.default_rng(6)
+    frames = []
+    for i in range(round(32 * syn.FPS)):
+        ts = i / syn.FPS
+        frame = syn.scene()
+        since = (ts - 3.0) % 7.0  # a walker every 7 s from 3 s on, 3 s across the yard
+        if ts >= 3.0 and since < 3.0:
+            syn.figure(frame, 0.5 + 0.45 * since / 3.0)
+        frames.append((syn.finish(frame, rng), ts))
+    cfg = config(zones=[Zone(name="yard", polygon=syn.YARD)], cooldown_s=1.0)
+    starts = [e.started_at for e in run(cfg, frames) if e.phase == "start"]
+    assert len(starts) == 5
+    assert all(abs(s - (3.0 + 7.0 * k)) < 0.6 for k, s in enumerate(starts))

@@ -11,6 +11,7 @@ import numpy as np
 from agent.link.publisher import Priority
 from agent.motion import MotionConfig, MotionRunner, Zone
 from protocol.messages import Event
+from tests.helpers import wait_for
 
 from . import synthetic as syn
 
@@ -77,3 +78,66 @@ def test_disabled_runner_does_nothing() -> None:
     runner.feed(np.zeros((180, 320), np.uint8), 0.0)
     assert runner.frames == 0
     assert pub.sent == []
+
+
+def _walk_through(runner: MotionRunner, now: dict[str, float]) -> None:
+    for luma, ts in syn.walk(14, (0.2, 0.9)):
+        now["t"] = ts
+        runner.feed(luma, ts)
+    runner.stop()
+
+
+def test_start_is_followed_by_the_cameras_colour_picture() -> None:
+    """The analysis stream is luma only: the start goes out at once with a grey frame, then an
+    update of the same event carries the camera's own colour picture with the boxes drawn."""
+    cfg = MotionConfig(zones=[Zone(name="yard", polygon=syn.YARD)], off_delay_s=2.0)
+    pub, now = Recorder(), {"t": 0.0}
+    picture = np.zeros((360, 640, 3), np.uint8)
+    picture[:, :, 2] = 220  # red
+    fetched = []
+
+    def colour() -> np.ndarray:
+        fetched.append(now["t"])
+        return picture
+
+    runner = MotionRunner("cam-1", cfg, pub, clock=lambda: now["t"], colour=colour)
+    for luma, ts in syn.walk(14, (0.2, 0.9)):
+        now["t"] = ts
+        runner.feed(luma, ts)
+        if any(body.phase == "start" for _, body, _, _ in pub.sent):
+            wait_for(lambda: len(pub.sent) >= 2, 5)  # the fetch runs off the analysis thread
+    runner.stop()
+    events = [body for _, body, _, _ in pub.sent]
+    start = next(e for e in events if e.phase == "start")
+    coloured = [e for e in events if e.attributes.get("snapshot_source") == "camera"]
+    assert len(fetched) == 1
+    assert len(coloured) == 1
+    update = coloured[0]
+    assert update.phase == "update"
+    assert update.event_id == start.event_id
+    assert update.snapshot is not None
+    jpeg = base64.b64decode(update.snapshot.data_b64)
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (360, 640, 3)
+    b, g, r = (float(image[:, :, c].mean()) for c in range(3))
+    assert r > 150 > b + g, "the camera's colours, not a grey frame"
+    assert start.snapshot is not None
+    grey = cv2.imdecode(np.frombuffer(base64.b64decode(start.snapshot.data_b64), np.uint8),
+                        cv2.IMREAD_UNCHANGED)  # fmt: skip
+    assert grey.ndim == 2
+
+
+def test_no_colour_update_when_the_camera_has_no_picture_or_it_fails() -> None:
+    cfg = MotionConfig(zones=[Zone(name="yard", polygon=syn.YARD)], off_delay_s=2.0)
+
+    def broken() -> np.ndarray:
+        raise OSError("camera rebooting")
+
+    for colour in (lambda: None, broken):
+        pub, now = Recorder(), {"t": 0.0}
+        runner = MotionRunner("cam-1", cfg, pub, clock=lambda n=now: n["t"], colour=colour)
+        _walk_through(runner, now)
+        phases = [body.phase for _, body, _, _ in pub.sent]
+        assert phases.count("start") == 1
+        assert phases[-1] == "end"
+        assert not any(b.attributes.get("snapshot_source") for _, b, _, _ in pub.sent)
