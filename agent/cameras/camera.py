@@ -12,6 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import cv2
+import numpy as np
+
 from agent.cameras.analysis import CameraAnalyzer
 from agent.cameras.capture import OpenCVSource
 from agent.cameras.config import AnalysisStream, CameraConfig
@@ -59,14 +62,6 @@ class CameraRuntime:
         self._source_factory = source_factory or _opencv_source
         self._stream_url: str | None = config.rtsp_url
         sink = EventSink(config.id, publisher, clock, wall_clock, self._event_snapshot)
-        self.reader = StreamReader(
-            config.id,
-            self._new_source,
-            self.hub,
-            self.health,
-            clock,
-            recheck_after_s=config.recheck_after_s,
-        )
         self.analyzer = CameraAnalyzer(
             config.id,
             self.hub,
@@ -75,6 +70,16 @@ class CameraRuntime:
             sink=sink,
             clock=clock,
             started_at=clock(),
+            expected_fps=config.expected_fps,
+        )
+        self.reader = StreamReader(
+            config.id,
+            self._new_source,
+            self.hub,
+            self.health,
+            clock,
+            recheck_after_s=config.recheck_after_s,
+            on_frame=self.analyzer.offer,
         )
 
     # -- ONVIF -------------------------------------------------------------------------------
@@ -154,6 +159,26 @@ class CameraRuntime:
         if frame is None:
             return None
         return encode_jpeg(frame.image, policy.max_bytes, policy.max_width)
+
+    def colour_frame(self) -> np.ndarray | None:
+        """The camera's own picture from its snapshot URI, decoded (BGR: colour, usually at the
+        main stream's resolution), for motion events; None when the camera has no HTTP
+        snapshot URI, the policy says not to use it, or the fetch fails (logged)."""
+        policy = self.config.snapshot
+        uri = self.probe.snapshot_uri if self.probe else None
+        if not (policy.prefer_uri and uri and uri.startswith("http")):
+            return None
+        try:
+            data = fetch_snapshot(
+                uri, self.config.username, self.config.password.get_secret_value(), policy.timeout_s
+            )
+        except CameraError as exc:
+            log.warning("camera %s: no colour picture for motion: %s", self.config.id, exc)
+            return None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            log.warning("camera %s: the snapshot URI sent an undecodable JPEG", self.config.id)
+        return image
 
     def _event_snapshot(self, condition: Condition) -> Snapshot | None:
         if condition is Condition.STREAM_DOWN:

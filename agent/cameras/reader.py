@@ -1,9 +1,10 @@
-"""The stream reader: a thread that keeps one connection to a stream and hands out the latest
-frame. It owns reconnecting (``RTSP_RETRY``): a session that delivered frames and then failed
-reopens at once; consecutive failed opens back off. Failures that are not worth retrying
-(rejected credentials, a missing stream, an unsupported format) park the reader: it reports the
-error in health and tries once more only after ``recheck_after_s`` (minutes), because a wrong
-password retried in a loop locks the camera's account.
+"""The stream reader: a thread that keeps one connection to a stream, hands out the latest
+frame and passes each frame to ``on_frame`` (the analyzer's cheap subscribers). It owns
+reconnecting (``RTSP_RETRY``): a session that delivered frames and then failed reopens at once;
+consecutive failed opens back off. Failures that are not worth retrying (rejected credentials,
+a missing stream, an unsupported format) park the reader: it reports the error in health and
+tries once more only after ``recheck_after_s`` (minutes), because a wrong password retried in a
+loop locks the camera's account.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class StreamReader:
         clock: Callable[[], float],
         *,
         recheck_after_s: float = 300.0,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.camera = camera
         self._recheck_after_s = recheck_after_s
@@ -42,6 +44,7 @@ class StreamReader:
         self._hub = hub
         self._health = health
         self._clock = clock
+        self._on_frame = on_frame
         self._seq = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -78,9 +81,12 @@ class StreamReader:
                 image = source.read()
                 now = self._clock()
                 self._seq += 1
-                self._hub.put(Frame(image=image, seq=self._seq, at=now))
+                frame = Frame(image=image, seq=self._seq, at=now)
+                self._hub.put(frame)
                 self._health.frame(now, int(image.shape[1]), int(image.shape[0]))
                 delivered = True
+                if self._on_frame is not None:
+                    self._on_frame(frame)
         except StreamError as exc:
             self._health.stream_lost(str(exc))
             if delivered:

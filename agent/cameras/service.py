@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from agent.cameras.analysis import FrameCallback
 from agent.cameras.camera import CameraRuntime
 from agent.cameras.config import CameraConfig
@@ -88,8 +90,9 @@ class CameraService:
         return [cam.inventory() for cam in self._cameras.values()]
 
     def subscribe(self, camera_id: str, callback: FrameCallback) -> Callable[[], None]:
-        """Receive the camera's decoded analysis frames (latest-frame semantics) on its analysis
-        thread; returns an unsubscribe function. For a pulling consumer use :meth:`frames`."""
+        """Receive the camera's decoded analysis frames: on its reader thread while the callbacks
+        are cheap, else the latest frame on its analysis thread (see :mod:`agent.cameras.analysis`);
+        returns an unsubscribe function. For a pulling consumer use :meth:`frames`."""
         return self._cameras[camera_id].analyzer.subscribe(callback)
 
     def frames(self, camera_id: str) -> FrameHub:
@@ -98,6 +101,10 @@ class CameraService:
 
     def snapshot(self, camera_id: str) -> Snapshot | None:
         return self._cameras[camera_id].snapshot()
+
+    def colour_frame(self, camera_id: str) -> np.ndarray | None:
+        """The camera's own colour picture (snapshot URI), decoded, or None."""
+        return self._cameras[camera_id].colour_frame()
 
     @property
     def camera_ids(self) -> list[str]:

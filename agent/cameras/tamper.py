@@ -8,6 +8,7 @@ meaningless (defocus, moved, frozen while dark) are not judged while the camera 
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,7 +102,8 @@ class Baseline:
             return
         self._seen.append(stats.sharpness)
         if len(self._seen) >= self.learn_samples:
-            self.sharpness = float(np.median(self._seen))
+            # statistics, not numpy: np.median imports numpy.ma on first use (~12 ms of CPU)
+            self.sharpness = statistics.median(self._seen)
             self.layout = stats.layout.copy()
 
     def follow(self, stats: FrameStats, alpha: float = 0.02) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import cv2
@@ -24,7 +25,9 @@ class MotionCapability:
     ) -> None:
         self.service = service
         self.runners = {
-            cam.id: MotionRunner(cam.id, cam.motion, publisher)
+            cam.id: MotionRunner(
+                cam.id, cam.motion, publisher, colour=partial(service.colour_frame, cam.id)
+            )
             for cam in cameras
             if cam.motion is not None
         }

@@ -61,7 +61,8 @@ def to_event(t: Transition, camera: str, to_wall: Callable[[float], float]) -> E
 
 
 class MotionRunner:
-    """Runs on the camera's analysis thread (frame subscription); never raises into it."""
+    """Runs where the camera hands out frames (its reader thread while the subscribers are cheap,
+    else its analysis thread); never raises into it."""
 
     def __init__(
         self,
@@ -78,7 +79,7 @@ class MotionRunner:
         """``colour`` fetches the camera's own picture (its snapshot URI: colour, and usually
         the main stream's resolution). The analysis stream is decoded as luma only, so the
         start goes out at once with a grey snapshot and an update follows with the colour one
-        when it arrives, fetched off the analysis thread."""
+        when it arrives, fetched on a thread of its own so frames keep flowing."""
         self.camera_id = camera_id
         self.config = config
         self.detector: Detector = detector or MotionDetector(config)

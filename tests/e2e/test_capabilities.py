@@ -6,6 +6,9 @@ import base64
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from common.mosquitto import Broker
 from controller.store.repo import Store
 from firmware_profiles.loader import get_profile
@@ -194,6 +197,22 @@ def test_person_walking_past_a_camera_raises_a_motion_alert_with_a_snapshot(
             )
             jpeg = base64.b64decode(body["snapshot"]["data_b64"])
             assert jpeg[:2] == b"\xff\xd8" and len(jpeg) <= 300_000
+            # the analysis stream is luma only; the camera's own colour picture follows
+            coloured = wait_for(
+                lambda: [
+                    r
+                    for r in events(store, "gw-motion", "motion", "update")
+                    if r["body"]["attributes"].get("snapshot_source") == "camera"
+                ],
+                30,
+                what="motion update with the camera's picture",
+            )
+            assert coloured[0]["body"]["event_id"] == body["event_id"]
+            data = base64.b64decode(coloured[0]["body"]["snapshot"]["data_b64"])
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            assert image is not None and image.ndim == 3
+            spread = cv2.absdiff(image[:, :, 0], image[:, :, 2])  # blue vs red
+            assert float(spread.mean()) > 5, "a colour picture, not a grey frame"
             cam.clear_condition()
             wait_for(lambda: events(store, "gw-motion", "motion", "end"), 30, what="motion end")
         finally:
