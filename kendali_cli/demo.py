@@ -26,7 +26,8 @@ def save_snapshot(body: dict[str, Any], folder: Path) -> Path | None:
     snap = body.get("snapshot")
     if not snap:
         return None
-    path = folder / f"{body['type']}-{body['event_id'][:8]}-{body['phase']}.jpg"
+    colour = "-colour" if body.get("attributes", {}).get("snapshot_source") == "camera" else ""
+    path = folder / f"{body['type']}-{body['event_id'][:8]}-{body['phase']}{colour}.jpg"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(snap["data_b64"]))
