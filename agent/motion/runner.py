@@ -88,7 +88,8 @@ class MotionRunner:
         self._clock, self._wall = clock, wall_clock
         self._best: dict[str, tuple[np.ndarray, tuple[Box, ...]]] = {}
         self.frames = 0
-        self.published = 0
+        self.published = 0  # counted from the analysis and the colour threads: under a lock
+        self._count = threading.Lock()
         self._colour = colour
         self._fetcher: ThreadPoolExecutor | None = None
 
@@ -153,7 +154,8 @@ class MotionRunner:
         except Exception:
             log.exception("camera %s: could not publish motion %s", self.camera_id, t.phase)
             return
-        self.published += 1
+        with self._count:
+            self.published += 1
         log.info("camera %s: motion %s zone %s (%s)", self.camera_id, t.phase, t.zone, t.event_id)
         if t.phase == "start" and self._colour is not None:
             if self._fetcher is None:
@@ -186,6 +188,7 @@ class MotionRunner:
         except Exception:
             log.exception("camera %s: colour picture for %s failed", self.camera_id, start.event_id)
             return
-        self.published += 1
+        with self._count:
+            self.published += 1
         log.info("camera %s: motion update with the camera's picture (%s)", self.camera_id,
                  start.event_id)  # fmt: skip

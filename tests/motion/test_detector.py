@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -13,6 +13,7 @@ import pytest
 from agent.motion import EventTracker, MotionConfig, MotionDetector, Transition, Window, Zone
 from agent.motion.background import Background
 from agent.motion.detector import LEARN_S
+from agent.motion.types import Luma
 from agent.motion.zones import armed
 
 from . import synthetic as syn
@@ -141,8 +142,11 @@ def test_detector_follows_a_change_of_resolution() -> None:
     assert not any(v.hits for v in verdicts)
 
 
-def test_swaying_is_learned_within_seconds_but_an_early_passer_by_is_not() -> None:
-    """Palms swaying from the first frame must not wait for the full ~6 s average."""
+def sway(frames: int, frond_on: Callable[[int], bool], walker_at: range, rain: float = 0.0) -> Luma:
+    """The settled mask after ``frames`` frames of a 10x10 frond at (10, 10) moving on the
+    frames ``frond_on`` picks, a 10x10 walker at (100, 50) moving during ``walker_at``, and
+    ``rain`` of all pixels moving at random each frame."""
+    rng = np.random.default_rng(2)
     frame = np.full((90, 160), 100, np.uint8)
     bg = Background(frame, threshold=18)
     frond = np.zeros_like(frame)
@@ -150,12 +154,20 @@ def test_swaying_is_learned_within_seconds_but_an_early_passer_by_is_not() -> No
     walker = np.zeros_like(frame)
     walker[50:60, 100:110] = 255
     settled = bg.settled(cv2.bitwise_not(frond))
-    for i in range(1, 24):
-        moving = frond if i % 4 < 2 else np.zeros_like(frame)
-        if 10 <= i < 15:
+    for i in range(1, frames):
+        moving = frond.copy() if frond_on(i) else np.zeros_like(frame)
+        if rain:
+            moving[rng.random(frame.shape) < rain] = 255
+        if i in walker_at:
             moving = np.maximum(moving, walker)
         settled = bg.settled(cv2.bitwise_not(moving))
         bg.update(frame)
+    return settled
+
+
+def test_swaying_is_learned_within_seconds_but_an_early_passer_by_is_not() -> None:
+    """Palms swaying from the first frame must not wait for the full ~6 s average."""
+    settled = sway(24, lambda i: i % 4 < 2, range(10, 15))
     assert not settled[15, 15], "fronds swinging in and out for 2 s are swaying"
     assert settled[55, 105], "a figure covering a spot for half a second is not"
 
@@ -170,21 +182,7 @@ def test_swaying_palms_raise_nothing_at_a_short_minimum_duration() -> None:
 def test_flicker_marks_fronds_but_not_rain_or_a_passer_by() -> None:
     """Fronds switch between moving and still many times a second in one place; rain flickers
     everywhere (the floor rises with it); a walker covers a spot once."""
-    rng = np.random.default_rng(2)
-    frame = np.full((90, 160), 100, np.uint8)
-    bg = Background(frame, threshold=18)
-    frond = np.zeros_like(frame)
-    frond[10:20, 10:20] = 255
-    walker = np.zeros_like(frame)
-    walker[50:60, 100:110] = 255
-    settled = bg.settled(cv2.bitwise_not(frond))
-    for i in range(1, 80):
-        moving = frond.copy() if i % 5 < 2 else np.zeros_like(frame)  # 2 of every 5 frames
-        moving[rng.random(frame.shape) < 0.05] = 255  # rain: 5 % of pixels each frame
-        if 40 <= i < 45:
-            moving = np.maximum(moving, walker)
-        settled = bg.settled(cv2.bitwise_not(moving))
-        bg.update(frame)
+    settled = sway(80, lambda i: i % 5 < 2, range(40, 45), rain=0.05)  # fronds: 2 frames in 5
     assert not settled[15, 15], "fronds flicking in and out are busy"
     assert not settled[21, 15], "and so is a rim around them, where a gust carries them"
     assert settled[55, 105], "a figure covering a spot for half a second is not"
