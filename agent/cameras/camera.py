@@ -137,24 +137,27 @@ class CameraRuntime:
 
     # -- snapshots ---------------------------------------------------------------------------
 
+    def _fetch_uri(self) -> bytes | None:
+        """The JPEG behind the camera's snapshot URI; None when there is no HTTP URI or the
+        policy says not to use it. Raises CameraError when the fetch fails."""
+        policy = self.config.snapshot
+        uri = self.probe.snapshot_uri if self.probe else None
+        if not (policy.prefer_uri and uri and uri.startswith("http")):
+            return None
+        return fetch_snapshot(
+            uri, self.config.username, self.config.password.get_secret_value(), policy.timeout_s
+        )
+
     def snapshot(self) -> Snapshot | None:
         """A bounded JPEG: the camera's snapshot URI when configured and working, else the
         latest decoded frame (grey in luma mode)."""
         policy = self.config.snapshot
-        uri = self.probe.snapshot_uri if self.probe else None
-        if policy.prefer_uri and uri and uri.startswith("http"):
-            try:
-                data = fetch_snapshot(
-                    uri,
-                    self.config.username,
-                    self.config.password.get_secret_value(),
-                    policy.timeout_s,
-                )
+        try:
+            data = self._fetch_uri()
+            if data is not None:
                 return snapshot_from_jpeg(data, policy.max_bytes, policy.max_width)
-            except CameraError as exc:
-                log.warning(
-                    "camera %s: snapshot URI failed, using the stream: %s", self.config.id, exc
-                )
+        except CameraError as exc:
+            log.warning("camera %s: snapshot URI failed, using the stream: %s", self.config.id, exc)
         frame = self.hub.latest()
         if frame is None:
             return None
@@ -164,16 +167,12 @@ class CameraRuntime:
         """The camera's own picture from its snapshot URI, decoded (BGR: colour, usually at the
         main stream's resolution), for motion events; None when the camera has no HTTP
         snapshot URI, the policy says not to use it, or the fetch fails (logged)."""
-        policy = self.config.snapshot
-        uri = self.probe.snapshot_uri if self.probe else None
-        if not (policy.prefer_uri and uri and uri.startswith("http")):
-            return None
         try:
-            data = fetch_snapshot(
-                uri, self.config.username, self.config.password.get_secret_value(), policy.timeout_s
-            )
+            data = self._fetch_uri()
         except CameraError as exc:
             log.warning("camera %s: no colour picture for motion: %s", self.config.id, exc)
+            return None
+        if data is None:
             return None
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
