@@ -1,12 +1,19 @@
-"""Loading a YAML file into a pydantic model with errors that name the field path."""
+"""Loading a YAML file into a pydantic model with errors that name the field path.
+
+Loading also hands every secret in the model to :mod:`common.redact` (each ``SecretStr`` and the
+password of any URL-valued field), so no later log line, health report or error can carry one.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from common.redact import register_secret
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,7 +45,39 @@ def load(path: Path, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     try:
-        return model.model_validate(data)
+        loaded = model.model_validate(data)
     except ValidationError as exc:
         problems = "\n  ".join(describe(exc))
         raise ConfigError(f"{path}: invalid configuration:\n  {problems}") from exc
+    register_secrets(loaded)
+    return loaded
+
+
+def secrets_in(value: Any) -> list[str]:
+    """Every secret a loaded configuration holds: ``SecretStr`` values and URL passwords
+    (``postgresql+psycopg://user:pw@host/db``, ``rtsp://admin:pw@cam/``)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()] if value.get_secret_value() else []
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secrets_in(getattr(value, name))]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in secrets_in(v)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for v in value for s in secrets_in(v)]
+    if isinstance(value, str) and "://" in value:
+        return _url_password(value)
+    return []
+
+
+def _url_password(url: str) -> list[str]:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password, unquote(password)] if password else []
+
+
+def register_secrets(model: BaseModel) -> None:
+    """Hand every secret of ``model`` to the process-wide redaction registry."""
+    for secret in secrets_in(model):
+        register_secret(secret)

@@ -1,4 +1,9 @@
-"""The fleet table technicians and the central team read."""
+"""The fleet table technicians and the central team read.
+
+Gateway ids, state reasons and agent versions come from the gateways themselves, so every cell
+goes through :func:`common.text.for_terminal`: markup like ``[/bold]`` is shown, not interpreted
+(it used to crash the table), and control characters cannot rewrite the operator's terminal.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
+from common.text import for_terminal
 from controller.store.repo import Store
 
 
@@ -79,11 +85,11 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
         )
     for r in rows:
         color = {"online": "green", "offline": "red"}.get(r["state"], "yellow")
-        state = f"[{color}]{r['state']}[/]" + (
-            f" ({r['state_reason']})" if r["state"] == "offline" else ""
+        state = f"[{color}]{for_terminal(r['state'])}[/]" + (
+            f" ({for_terminal(r['state_reason'])})" if r["state"] == "offline" else ""
         )
         table.add_row(
-            r["gateway"],
+            for_terminal(r["gateway"]),
             state,
             _ago(r["last_seen_ago_s"]),
             _fmt(r["cpu_percent"]),
@@ -91,6 +97,6 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
             _fmt(r["disk_percent"]),
             _fmt(r["temperature_c"], " °C"),
             "—" if r["outbox_depth"] is None else str(r["outbox_depth"]),
-            r["agent_version"] or "—",
+            for_terminal(r["agent_version"] or "—"),
         )
     return table
