@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 
 from agent.sensors import SensorConfig, SensorService
-from agent.sensors import modbus_rtu as rtu
-from agent.sensors.frames import FrameParser
-from agent.sensors.lines import LineSplitter, nmea_fields, parse_key_value, parse_nmea
 from firmware_profiles import get_profile, shipped_profiles
+from sensorcodec import modbus_rtu as rtu
+from sensorcodec.frames import FrameParser
+from sensorcodec.lines import LineSplitter, nmea_fields, parse_key_value, parse_nmea
 from sim.sensor import PtySensor
 from sim.sensor.encode import encode_frame, encode_kv, encode_nmea, register_image
 

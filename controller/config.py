@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from agent.config.model import TlsSection
+from common.tls import TlsSection
 from protocol.envelope import WireModel
 
 

@@ -12,22 +12,21 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
+from strictmodel import StrictModel
+
 ResourceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 HEX_RE = re.compile(r"^([0-9A-Fa-f]{2})( ?[0-9A-Fa-f]{2})*$")
 
 
-class Base(BaseModel):
-    """Every profile model rejects unknown keys, so a typo is an error rather than a default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+Base = StrictModel
+"""Every profile model rejects unknown keys, so a typo is an error rather than a default; the
+project's one base (``populate_by_name`` lets ``register`` be given by its alias)."""
 
 
 class Protocol(StrEnum):

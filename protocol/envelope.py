@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
+
+from strictmodel import StrictModel
 
 SCHEMA_VERSION = 1
 
@@ -12,10 +14,9 @@ GatewayId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}
 MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
-class WireModel(BaseModel):
-    """Base for every wire model: unknown fields are an error, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+WireModel = StrictModel
+"""Base for every wire model (and, through it, every config model): the project's one base,
+under the name wire code knows it by. Unknown fields are an error, not silently ignored."""
 
 
 class Envelope(WireModel):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.sensors.errors import ParseError
-from agent.sensors.modbus_rtu import crc16
 from firmware_profiles.schema import (
     BYTE_WIDTH,
     ChecksumKind,
@@ -18,6 +16,8 @@ from firmware_profiles.schema import (
     FrameLayout,
     hex_bytes,
 )
+from sensorcodec.errors import ParseError
+from sensorcodec.modbus_rtu import crc16
 
 
 def checksum(kind: ChecksumKind, data: bytes | memoryview) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.sensors.errors import ChecksumError, ParseError
 from firmware_profiles.schema import FirmwareProfile, LineLayout, ValueType
+from sensorcodec.errors import ChecksumError, ParseError
 
 
 @dataclass

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import struct
 
-from agent.sensors.errors import ChecksumError, DeviceException, ParseError
 from firmware_profiles.schema import ValueType, WordOrder
+from sensorcodec.errors import ChecksumError, DeviceException, ParseError
 
 EXCEPTION_NAMES = {
     1: "illegal function",

@@ -12,21 +12,8 @@ from pydantic import Field, SecretStr, model_validator
 
 from agent.cameras.config import CameraConfig
 from agent.sensors.config import SensorsSection
+from common.tls import TlsSection
 from protocol.envelope import GatewayId, WireModel
-
-
-class TlsSection(WireModel):
-    """Mutual TLS to the broker: production configs always set this."""
-
-    ca_file: Path = Field(description="CA bundle that signed the broker's certificate.")
-    cert_file: Path | None = Field(default=None, description="This gateway's client certificate.")
-    key_file: Path | None = Field(default=None, description="Private key for cert_file.")
-
-    @model_validator(mode="after")
-    def _cert_and_key_together(self) -> TlsSection:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file must be given together")
-        return self
 
 
 class BrokerSection(WireModel):

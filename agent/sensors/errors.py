@@ -1,16 +1,25 @@
 """Our exception tree for serial sensors: pyserial and parser failures become one of these.
 
 Each class carries a short ``reason`` used as a health counter key, so every rejection is counted
-by kind and nothing above the driver needs to know pyserial's exception types.
+by kind and nothing above the driver needs to know pyserial's exception types. The root and the
+codec's own errors live in :mod:`sensorcodec.errors` (the codec is shared with the simulator);
+they are re-exported here so agent code has one place to import its sensor errors from.
 """
 
 from __future__ import annotations
 
+from sensorcodec.errors import ChecksumError, DeviceException, ParseError, SensorError
 
-class SensorError(Exception):
-    """Base of every sensor failure; ``reason`` names the counter it increments."""
-
-    reason = "errors"
+__all__ = [
+    "ChecksumError",
+    "DeviceException",
+    "ParseError",
+    "PortBusy",
+    "PortError",
+    "PortLost",
+    "SensorError",
+    "SensorTimeout",
+]
 
 
 class PortError(SensorError):
@@ -35,25 +44,3 @@ class SensorTimeout(SensorError):
     """No complete reply arrived in time."""
 
     reason = "timeouts"
-
-
-class ChecksumError(SensorError):
-    """A frame arrived whole but its checksum or CRC did not match."""
-
-    reason = "checksum_errors"
-
-
-class ParseError(SensorError):
-    """Bytes or text that do not follow the protocol (wrong length, bad field, unexpected reply)."""
-
-    reason = "parse_errors"
-
-
-class DeviceException(SensorError):
-    """The device answered with a Modbus exception response."""
-
-    reason = "device_exceptions"
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.sensors.config import RateOfRiseRule, RulesConfig, ThresholdRule
-from agent.sensors.values import SensorReading
+from sensorcodec.values import SensorReading
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 from agent.link.publisher import Priority, Publisher
 from agent.sensors.config import SensorConfig
 from agent.sensors.rules import RuleEvent, SensorRules
-from agent.sensors.values import SensorReading
 from agent.sensors.worker import SensorWorker
 from protocol.messages import Event, Reading, Telemetry
+from sensorcodec.values import SensorReading
 
 log = logging.getLogger(__name__)
 

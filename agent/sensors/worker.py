@@ -17,8 +17,8 @@ from agent.sensors.errors import PortError, SensorError
 from agent.sensors.health import SensorHealth
 from agent.sensors.port import SerialPort
 from agent.sensors.retry import reconnect_retry
-from agent.sensors.values import SensorReading
 from firmware_profiles import FirmwareProfile
+from sensorcodec.values import SensorReading
 
 log = logging.getLogger(__name__)
 

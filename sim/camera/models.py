@@ -9,13 +9,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from strictmodel import StrictModel
 
 
-class SimModel(BaseModel):
-    """Base for every simulator model: unknown fields are errors that name the field."""
+class SimModel(StrictModel):
+    """Base for every simulator model: the project's one base (unknown fields are errors that
+    name the field), but not frozen: a test or the timeline switches a running camera's quirks
+    and conditions in place, and ``validate_assignment`` checks each such change."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
 
 
 class Condition(StrEnum):

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import time
 
-from agent.sensors.frames import checksum
-from agent.sensors.lines import nmea_sentence
-from agent.sensors.modbus_rtu import encode_registers
-from agent.sensors.values import unscale
 from firmware_profiles.schema import (
     BYTE_WIDTH,
     FirmwareProfile,
@@ -15,6 +11,10 @@ from firmware_profiles.schema import (
     ValueType,
     hex_bytes,
 )
+from sensorcodec.frames import checksum
+from sensorcodec.lines import nmea_sentence
+from sensorcodec.modbus_rtu import encode_registers
+from sensorcodec.values import unscale
 
 Values = dict[str, float | str]
 

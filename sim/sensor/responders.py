@@ -6,8 +6,8 @@ import struct
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from agent.sensors import modbus_rtu as rtu
 from firmware_profiles.schema import FirmwareProfile, LineFormat, Protocol, hex_bytes
+from sensorcodec import modbus_rtu as rtu
 from sim.sensor.encode import Values, encode_frame, encode_kv, encode_nmea, register_image
 
 FIRMWARE_VERSION = "1.4.2"

@@ -11,8 +11,8 @@ from agent.sensors.drivers import make_driver
 from agent.sensors.errors import DeviceException, PortBusy, PortError, SensorTimeout
 from agent.sensors.health import SensorHealth
 from agent.sensors.port import SerialPort
-from agent.sensors.values import INVALID, NO_FIX, OUT_OF_RANGE
 from firmware_profiles import FirmwareProfile, get_profile, shipped_profiles
+from sensorcodec.values import INVALID, NO_FIX, OUT_OF_RANGE
 from sim.sensor import FaultPlan, PtySensor
 
 

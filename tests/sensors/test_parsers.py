@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.sensors import modbus_rtu as rtu
 from agent.sensors.errors import ChecksumError, DeviceException, ParseError, SensorError
-from agent.sensors.frames import FrameParser, frame_fields
-from agent.sensors.lines import LineSplitter, nmea_fields, parse_key_value, parse_nmea
 from firmware_profiles import ValueType, WordOrder, get_profile
+from sensorcodec import modbus_rtu as rtu
+from sensorcodec.frames import FrameParser, frame_fields
+from sensorcodec.lines import LineSplitter, nmea_fields, parse_key_value, parse_nmea
 from sim.sensor.encode import encode_frame, encode_nmea
 
 PMS = get_profile("pms5003")

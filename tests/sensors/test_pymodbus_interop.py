@@ -12,9 +12,9 @@ from pymodbus.server import ModbusSerialServer
 
 from agent.sensors.drivers import make_driver
 from agent.sensors.health import SensorHealth
-from agent.sensors.modbus_rtu import encode_registers
 from agent.sensors.port import SerialPort
 from firmware_profiles import ValueType, WordOrder, get_profile
+from sensorcodec.modbus_rtu import encode_registers
 from sim.sensor.bridge import NullModem
 
 

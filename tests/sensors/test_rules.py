@@ -12,7 +12,7 @@ from agent.sensors.rules import (
     step_stale,
     step_threshold,
 )
-from agent.sensors.values import OUT_OF_RANGE, SensorReading
+from sensorcodec.values import OUT_OF_RANGE, SensorReading
 
 KATULAMPA = ThresholdRule.model_validate(
     {

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from agent.sensors.errors import SensorError
 from agent.sensors.health import SensorHealth
 from agent.sensors.port import SerialPort
-from agent.sensors.values import OUT_OF_RANGE, SensorReading
 from firmware_profiles.schema import FirmwareProfile
+from sensorcodec.values import OUT_OF_RANGE, SensorReading
 
 log = logging.getLogger(__name__)
 

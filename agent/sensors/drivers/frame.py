@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from agent.sensors.drivers.base import Driver
 from agent.sensors.errors import ChecksumError, ParseError, SensorError, SensorTimeout
-from agent.sensors.frames import FrameParser, frame_fields
-from agent.sensors.values import SensorReading, scale
 from firmware_profiles.schema import FrameLayout, hex_bytes
+from sensorcodec.frames import FrameParser, frame_fields
+from sensorcodec.values import SensorReading, scale
 
 
 class FrameDriver(Driver):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from agent.sensors.drivers.base import Driver
 from agent.sensors.errors import ParseError, SensorError, SensorTimeout
-from agent.sensors.lines import LineSplitter, kv_fields, nmea_fields, parse_key_value, parse_nmea
-from agent.sensors.values import NO_FIX, SensorReading, scale
 from firmware_profiles.schema import LineFormat, LineLayout
+from sensorcodec.lines import LineSplitter, kv_fields, nmea_fields, parse_key_value, parse_nmea
+from sensorcodec.values import NO_FIX, SensorReading, scale
 
 POSITION = frozenset({"latitude", "longitude", "altitude", "speed"})
 

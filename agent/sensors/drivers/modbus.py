@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from agent.sensors import modbus_rtu as rtu
 from agent.sensors.drivers.base import Driver
 from agent.sensors.errors import ParseError, PortError, SensorError, SensorTimeout
 from agent.sensors.retry import request_retry
-from agent.sensors.values import SensorReading, scale, unscale
 from firmware_profiles.schema import Access, ModbusSettings, Resource
+from sensorcodec import modbus_rtu as rtu
+from sensorcodec.values import SensorReading, scale, unscale
 
 log = logging.getLogger(__name__)
 
