@@ -10,9 +10,10 @@ from enum import StrEnum
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 
 from agent.motion.config import MotionConfig
+from strictmodel import StrictModel
 
 CameraId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Secret = SecretStr
@@ -20,10 +21,8 @@ Secret = SecretStr
 ``get_secret_value()`` at the point of use."""
 
 
-class CameraModel(BaseModel):
-    """Base for camera config sections: unknown keys are an error, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+CameraModel = StrictModel
+"""Base for camera config sections: the project's one base (unknown keys are an error)."""
 
 
 class AnalysisStream(StrEnum):

@@ -14,13 +14,13 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
+
+from strictmodel import StrictModel
 
 ZoneName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 Point = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
@@ -28,10 +28,8 @@ Polygon = Annotated[list[Point], Field(min_length=3, max_length=64)]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-class MotionModel(BaseModel):
-    """Base for motion config sections: unknown keys are an error, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+MotionModel = StrictModel
+"""Base for motion config sections: the project's one base (unknown keys are an error)."""
 
 
 class Preset(StrEnum):

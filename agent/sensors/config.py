@@ -9,16 +9,16 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from firmware_profiles import FirmwareProfile, ProfileError, Protocol, SerialSettings, get_profile
+from strictmodel import StrictModel
 
 SensorId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Severity = Literal["info", "warning", "critical"]
 
 
-class Base(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+Base = StrictModel  # the project's one base: unknown keys are an error, instances frozen
 
 
 class Level(Base):
