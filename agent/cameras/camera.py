@@ -145,7 +145,11 @@ class CameraRuntime:
         if not (policy.prefer_uri and uri and uri.startswith("http")):
             return None
         return fetch_snapshot(
-            uri, self.config.username, self.config.password.get_secret_value(), policy.timeout_s
+            uri,
+            self.config.username,
+            self.config.password.get_secret_value(),
+            policy.timeout_s,
+            allow_basic_over_http=self.config.allow_basic_over_http,
         )
 
     def snapshot(self) -> Snapshot | None:
@@ -206,4 +210,5 @@ def _opencv_source(config: CameraConfig, url: str) -> FrameSource:
         decode=config.decode,
         threads=config.decode_threads,
         camera=config.id,
+        allow_basic_over_http=config.allow_basic_over_http,
     )

@@ -19,7 +19,7 @@ import numpy as np
 from agent.cameras.config import DecodeMode
 from agent.cameras.errors import CameraError, NotSupportedError, StreamError
 from agent.cameras.redact import redact_url, with_credentials
-from agent.cameras.rtsp_probe import explain_open_failure
+from agent.cameras.rtsp_probe import explain_open_failure, refuse_clear_basic
 from agent.cameras.sources import Image
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,10 @@ class OpenCVSource:
         decode: DecodeMode = DecodeMode.LUMA,
         threads: int = 1,
         camera: str = "",
+        allow_basic_over_http: bool = False,
     ) -> None:
         self._url = with_credentials(url, username, password) if url.startswith("rtsp") else url
+        self._allow_basic = allow_basic_over_http
         self._name = redact_url(url)
         self._params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
@@ -85,6 +87,8 @@ class OpenCVSource:
     def open(self) -> None:
         _setup_once()
         self.close()
+        if not self._allow_basic:  # FFmpeg would answer a Basic challenge in clear text
+            refuse_clear_basic(self._url, self._check_timeout_s, camera=self._camera)
         try:
             cap = cv2.VideoCapture(self._url, cv2.CAP_FFMPEG, self._params)
         except cv2.error as exc:
@@ -106,7 +110,9 @@ class OpenCVSource:
         failure = StreamError(f"cannot open {self._name}", camera=self._camera)
         if not self._url.startswith("rtsp://"):
             return failure
-        reason = explain_open_failure(self._url, self._check_timeout_s, camera=self._camera)
+        reason = explain_open_failure(
+            self._url, self._check_timeout_s, camera=self._camera, allow_basic=self._allow_basic
+        )
         if reason is None:
             return failure
         log.info("camera %s: open failed: %s", self._camera, reason)

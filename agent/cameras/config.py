@@ -168,6 +168,12 @@ class CameraConfig(CameraModel):
         max_length=1024,
         description="Analysis stream URL override; skips ONVIF stream discovery when set.",
     )
+    allow_basic_over_http: bool = Field(
+        default=False,
+        description="Answer a camera that offers only HTTP/RTSP Basic on an unencrypted "
+        "connection (snapshot URI, RTSP). Basic sends the password readable by anyone on the "
+        "path, so it is refused unless set; prefer Digest or HTTPS on the camera.",
+    )
     stream: StreamPolicy = Field(default_factory=StreamPolicy, description="Stream choice.")
     expected_fps: float = Field(
         default=10, gt=0, le=120, description="Frame rate the analysis stream should deliver."

@@ -3,17 +3,22 @@
 onvif-zeep, zeep, requests and OpenCV each fail in their own ways (``ONVIFError("Unknown
 error")``, ``XMLParseError``, ``TransportError``, a ``False`` from ``isOpened()``). Callers only
 ever see these classes, so retry policies and health reporting can decide on the *kind* of
-failure. Messages never carry credentials: build them from redacted URLs.
+failure. Messages never carry credentials: every message passes :func:`common.redact.redact`
+(the configured passwords and any URL user-info are masked) however it was built.
 """
 
 from __future__ import annotations
+
+from common.redact import redact
+
+BASIC_OVER_HTTP = "camera asks for Basic over plain HTTP; set allow_basic_over_http to allow"
 
 
 class CameraError(Exception):
     """Base for every camera failure; ``camera`` names the camera when known."""
 
     def __init__(self, message: str, *, camera: str = "") -> None:
-        super().__init__(f"{camera}: {message}" if camera else message)
+        super().__init__(redact(f"{camera}: {message}" if camera else message))
         self.camera = camera
 
 
@@ -27,6 +32,15 @@ class AuthError(CameraError):
     ) -> None:
         super().__init__(message, camera=camera)
         self.clock_skew_s = clock_skew_s
+
+
+class ClearTextAuthRefused(AuthError):
+    """The camera accepts only HTTP/RTSP Basic on an unencrypted connection, which would put the
+    password on the wire readable by anyone on the path; we do not send it unless the camera's
+    ``allow_basic_over_http`` says so. Final like any authentication failure."""
+
+    def __init__(self, what: str, *, camera: str = "") -> None:
+        super().__init__(f"{what}: {BASIC_OVER_HTTP}", camera=camera)
 
 
 class CameraTimeout(CameraError):

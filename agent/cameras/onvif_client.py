@@ -17,6 +17,7 @@ from agent.cameras.onvif_models import DeviceInfo, ProbeResult, StreamInfo
 from agent.cameras.onvif_soap import CameraTransport, ClockedToken, call, make_proxy
 from agent.cameras.redact import redact_url
 from agent.cameras.streams import choose_streams, rewrite_media_uri, rewrite_xaddr
+from common.redact import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class OnvifClient:
         timeout_s: float = 5.0,
         max_skew_s: float = 5.0,
     ) -> None:
+        register_secret(password)  # zeep and requests echo requests back in their errors
         self.url = url
         self.shown = redact_url(url)
         self._secrets = [password] if password else []

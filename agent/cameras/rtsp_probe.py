@@ -6,7 +6,9 @@ The outcome is one of our errors: a rejected login is an :class:`AuthError` (nev
 loop: cameras lock accounts), an unknown path a :class:`StreamNotFoundError`, no connection an
 :class:`UnreachableError`; a camera that answers DESCRIBE fine yields ``None`` (the decoder's
 failure was something else and stays a plain, retryable ``StreamError``). Messages are built from
-the redacted URL; credentials go on the wire only.
+the redacted URL; credentials go on the wire only, and never as Basic on a plain connection
+unless the camera is configured with ``allow_basic_over_http``: :func:`refuse_clear_basic` asks
+before the decoder is handed the credentials, since FFmpeg would answer a Basic challenge.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from agent.cameras.errors import (
     AuthError,
     CameraError,
+    ClearTextAuthRefused,
     StreamError,
     StreamNotFoundError,
     UnreachableError,
@@ -44,7 +47,9 @@ class Reply:
         return self.headers.get(name.lower(), [])
 
 
-def check_rtsp(url: str, timeout_s: float = 5.0, *, camera: str = "") -> None:
+def check_rtsp(
+    url: str, timeout_s: float = 5.0, *, camera: str = "", allow_basic: bool = False
+) -> None:
     """Raise the error that explains why ``url`` cannot be opened, or return when the camera
     accepts our DESCRIBE. ``timeout_s`` bounds the whole exchange."""
     parts = urlsplit(url)
@@ -52,10 +57,7 @@ def check_rtsp(url: str, timeout_s: float = 5.0, *, camera: str = "") -> None:
         return
     name = redact_url(url)
     username, password = unquote(parts.username or ""), unquote(parts.password or "")
-    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    bare = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    bare = _without_userinfo(parts)
     deadline = time.monotonic() + timeout_s
     try:
         with socket.create_connection((parts.hostname, parts.port or 554), timeout_s) as sock:
@@ -65,7 +67,11 @@ def check_rtsp(url: str, timeout_s: float = 5.0, *, camera: str = "") -> None:
             session.request("OPTIONS", bare)
             reply = session.request("DESCRIBE", bare, {"Accept": "application/sdp"})
             if reply.status == 401 and username:
-                auth = authorization(reply, "DESCRIBE", bare, username, password)
+                if not allow_basic and _basic_only(reply):
+                    raise ClearTextAuthRefused(f"RTSP {name}", camera=camera)
+                auth = authorization(
+                    reply, "DESCRIBE", bare, username, password, allow_basic=allow_basic
+                )
                 if auth is not None:
                     reply = session.request(
                         "DESCRIBE", bare, {"Accept": "application/sdp", "Authorization": auth}
@@ -91,15 +97,55 @@ def _judge(reply: Reply, name: str, had_credentials: bool, camera: str) -> None:
         raise StreamError(f"RTSP DESCRIBE of {name} answered {status}", camera=camera)
 
 
+def _without_userinfo(parts: SplitResult) -> str:
+    host = parts.hostname or ""
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _basic_only(reply: Reply) -> bool:
+    offers = [o.lower() for o in reply.header("www-authenticate")]
+    return any(o.startswith("basic") for o in offers) and not any(
+        o.startswith("digest ") for o in offers
+    )
+
+
+def refuse_clear_basic(url: str, timeout_s: float, *, camera: str = "") -> None:
+    """Raise :class:`ClearTextAuthRefused` when the camera behind a plain ``rtsp://`` URL offers
+    only Basic; say nothing otherwise (a camera we cannot reach is the open's to explain)."""
+    parts = urlsplit(url)
+    if parts.scheme != "rtsp" or not parts.hostname or not parts.username:
+        return
+    bare = _without_userinfo(parts)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 554), timeout_s) as sock:
+            reply = _Session(sock, time.monotonic() + timeout_s).request(
+                "DESCRIBE", bare, {"Accept": "application/sdp"}
+            )
+    except OSError:
+        return
+    if reply.status == 401 and _basic_only(reply):
+        raise ClearTextAuthRefused(f"RTSP {redact_url(url)}", camera=camera)
+
+
 def authorization(
-    challenge: Reply, method: str, uri: str, username: str, password: str
+    challenge: Reply,
+    method: str,
+    uri: str,
+    username: str,
+    password: str,
+    *,
+    allow_basic: bool = False,
 ) -> str | None:
-    """An Authorization value answering the reply's Digest (preferred) or Basic challenge."""
+    """An Authorization value answering the reply's Digest (preferred) or, only when
+    ``allow_basic``, its Basic challenge."""
     offers = challenge.header("www-authenticate")
     for offer in offers:
         if offer.lower().startswith("digest "):
             return _digest(offer, method, uri, username, password)
-    for offer in offers:
+    for offer in offers if allow_basic else ():
         if offer.lower().startswith("basic"):
             token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
@@ -200,11 +246,13 @@ def _protocol(why: str) -> _NotRtsp:
     return _NotRtsp(0, why)
 
 
-def explain_open_failure(url: str, timeout_s: float, *, camera: str = "") -> CameraError | None:
+def explain_open_failure(
+    url: str, timeout_s: float, *, camera: str = "", allow_basic: bool = False
+) -> CameraError | None:
     """The error explaining a failed open, or None when the camera looks fine at the RTSP level
     (the failure was in the decoder or the media path)."""
     try:
-        check_rtsp(url, timeout_s, camera=camera)
+        check_rtsp(url, timeout_s, camera=camera, allow_basic=allow_basic)
     except CameraError as exc:
         return exc
     return None

@@ -2,7 +2,9 @@
 
 The protocol caps a snapshot at ~300 KB of base64; a gateway on 4G should send far less. The
 snapshot URI gives a colour picture (the analysis stream is decoded as luma only), but many
-cameras need HTTP Digest for it and some have none, so the stream frame is the fallback.
+cameras need HTTP Digest for it and some have none, so the stream frame is the fallback. A
+camera that offers only Basic on plain ``http://`` gets no password from us (anyone on the path
+could read it) unless its config sets ``allow_basic_over_http``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 from agent.cameras.errors import (
     AuthError,
     CameraTimeout,
+    ClearTextAuthRefused,
     NotSupportedError,
     ProtocolError,
     UnreachableError,
@@ -54,10 +57,19 @@ def encode_jpeg(image: npt.NDArray[np.uint8], max_bytes: int, max_width: int) ->
         image = np.asarray(cv2.resize(image, half, interpolation=cv2.INTER_AREA), np.uint8)
 
 
-def fetch_snapshot(url: str, username: str, password: str, timeout_s: float) -> bytes:
-    """GET the snapshot URI with HTTP Digest; our errors only, URLs redacted."""
+def fetch_snapshot(
+    url: str,
+    username: str,
+    password: str,
+    timeout_s: float,
+    *,
+    allow_basic_over_http: bool = False,
+) -> bytes:
+    """GET the snapshot URI with HTTP Digest (Basic only over HTTPS or when allowed); our
+    errors only, URLs redacted."""
     shown = redact_url(url)
-    if urlsplit(url).scheme not in ("http", "https"):
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https"):
         raise NotSupportedError(f"snapshot URI is not HTTP: {shown}")
     try:
         with requests.Session() as session:
@@ -66,6 +78,8 @@ def fetch_snapshot(url: str, username: str, password: str, timeout_s: float) -> 
             )
             challenge = reply.headers.get("WWW-Authenticate", "").lower()
             if reply.status_code == 401 and challenge.startswith("basic"):
+                if scheme == "http" and not allow_basic_over_http:
+                    raise ClearTextAuthRefused(f"snapshot {shown}")
                 reply = session.get(
                     url, auth=HTTPBasicAuth(username, password), timeout=timeout_s, stream=True
                 )

@@ -57,8 +57,10 @@ def test_opencv_open_with_a_wrong_password_says_so(
     assert camera.rtsp_sessions == 0  # type: ignore[attr-defined]
 
 
-def test_basic_is_answered_when_digest_is_not_offered() -> None:
+def test_basic_is_answered_only_when_allowed_and_digest_is_not_offered() -> None:
     challenge = Reply(401, "Unauthorized", {"www-authenticate": ['Basic realm="cam"']})
-    assert authorization(challenge, "DESCRIBE", "rtsp://h/x", "admin", "pw") == "Basic YWRtaW46cHc="
+    assert authorization(challenge, "DESCRIBE", "rtsp://h/x", "admin", "pw") is None
+    basic = authorization(challenge, "DESCRIBE", "rtsp://h/x", "admin", "pw", allow_basic=True)
+    assert basic == "Basic YWRtaW46cHc="
     unknown = Reply(401, "Unauthorized", {"www-authenticate": ['Bearer realm="cam"']})
     assert authorization(unknown, "DESCRIBE", "rtsp://h/x", "admin", "pw") is None
