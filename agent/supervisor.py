@@ -6,18 +6,28 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from agent.config import AgentConfig
 from agent.health.gateway import HealthCollector
-from agent.inventory import agent_version, host_inventory
+from agent.inventory import agent_version, camera_inventory, host_inventory, sensor_inventory
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import OutboxPublisher, Priority
 from agent.link.session import Link, Presence
 from protocol.codec import encode, new_id
-from protocol.messages import Birth, Death, Event, MessageKind
+from protocol.messages import (
+    Birth,
+    CameraInventory,
+    CapabilityHealth,
+    Death,
+    Event,
+    MessageKind,
+)
 from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -59,9 +69,12 @@ class Agent:
 
     def publish_health(self) -> None:
         sample = self.health.sample(self.link.stats, self.outbox.stats())
-        extra = {name: cap.health() for name, cap in self.capabilities.items()}
-        if extra:
+        sections = {name: cap.health() for name, cap in self.capabilities.items()}
+        try:
+            extra = CapabilityHealth.model_validate(sections)
             sample = sample.model_copy(update={"extra": extra})
+        except ValidationError as exc:  # a capability's bad figure must not cost the gateway's
+            log.error("capability health left out: %s", exc)
         try:
             self.publisher.publish(MessageKind.HEALTH, sample)
         except OutboxError:
@@ -98,18 +111,29 @@ def open_outbox(config: AgentConfig) -> Outbox:
     return Outbox(config.outbox.path, config.outbox.max_bytes, durability=config.outbox.durability)
 
 
-def presence_for(config: AgentConfig) -> Presence:
+def presence_for(
+    config: AgentConfig, cameras: Callable[[], list[CameraInventory]] | None = None
+) -> Presence:
+    """Birth and death for the link. The birth is built at every connect, so its inventory is
+    what the agent knows then: ``cameras`` gives the camera service's entries (complete once a
+    camera was visited over ONVIF); without it, or if it fails, each configured camera by id."""
     gid = config.gateway_id
-    sensors = [
-        {"id": s.id, "profile": s.profile, "port": s.port}
-        for s in config.sensors.sensors
-        if s.enabled
-    ]
-    cameras = [{"id": c.id} for c in config.cameras]
-    inventory = host_inventory().model_copy(update={"sensors": sensors, "cameras": cameras})
+    host = host_inventory()
+    sensors = sensor_inventory(config.sensors.sensors)
+    configured = [camera_inventory(c.id, None) for c in config.cameras]
     version = agent_version()
 
+    def camera_entries() -> list[CameraInventory]:
+        if cameras is None:
+            return configured
+        try:
+            return cameras()
+        except Exception:  # a birth must go out whatever a camera's state
+            log.exception("camera inventory unavailable; the birth lists camera ids only")
+            return configured
+
     def birth(session: int) -> bytes:
+        inventory = host.model_copy(update={"sensors": sensors, "cameras": camera_entries()})
         body = Birth(
             session=session,
             agent_version=version,
@@ -152,7 +176,8 @@ def build(config: AgentConfig) -> Agent:
     """Start-up steps, in order: outbox, publisher, presence, link, health, capabilities."""
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
-    presence = presence_for(config)
+    capabilities = capabilities_for(config, publisher)
+    presence = presence_for(config, cameras=getattr(capabilities.get("cameras"), "inventory", None))
     link = Link(
         config.gateway_id,
         config.broker,
@@ -167,7 +192,7 @@ def build(config: AgentConfig) -> Agent:
         publisher,
         link,
         HealthCollector(config.health.mounts),
-        capabilities_for(config, publisher),
+        capabilities,
     )
     link.on_restored = agent.link_restored
     return agent

@@ -1,4 +1,8 @@
-"""Message bodies, one pydantic model per kind. Later capabilities add kinds here."""
+"""Message bodies, one pydantic model per kind. Later capabilities add kinds here.
+
+Every list, dict and string has a bound, so one message cannot grow without limit; free-form
+``dict[str, Any]`` has no place here except event ``attributes`` (bounded by the codec).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,14 @@ from pydantic import Field, StringConstraints
 from protocol.envelope import WireModel
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# A camera or sensor id: the same rule as the agent's config (and as a gateway id).
+ItemId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+# A worker name chosen by the agent's supervisor, e.g. "link" or "camera-gate-reader".
+WorkerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+Label = Annotated[str, StringConstraints(max_length=128)]
+ErrorText = Annotated[str, StringConstraints(max_length=512)]
+# Counters fit a signed 64-bit database column whatever the sender claims.
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class MessageKind(StrEnum):
@@ -20,17 +32,51 @@ class MessageKind(StrEnum):
     TELEMETRY = "telemetry"
 
 
+class StreamInventory(WireModel):
+    """One media profile a camera offers, as its ONVIF GetProfiles answer describes it. A field
+    the camera left out stays empty (``""`` or 0): never guessed."""
+
+    token: Label = Field(description="ONVIF profile token.")
+    name: Label = Field(default="", description="Profile name as the camera gives it.")
+    codec: str = Field(default="", max_length=16, description="H264, H265, JPEG or empty.")
+    width: int = Field(default=0, ge=0, le=16384)
+    height: int = Field(default=0, ge=0, le=16384)
+    fps: float = Field(default=0.0, ge=0, le=1000, description="The encoder's frame rate limit.")
+
+
+class CameraInventory(WireModel):
+    """What a camera is, from ONVIF GetDeviceInformation and GetProfiles. Before the agent has
+    visited the camera (or when it has no ONVIF) only ``id`` is set and ``probed`` is false."""
+
+    id: ItemId
+    probed: bool = Field(default=False, description="True once the ONVIF visit succeeded.")
+    manufacturer: Label = ""
+    model: Label = ""
+    firmware: Label = ""
+    serial: Label = ""
+    hardware_id: Label = ""
+    streams: list[StreamInventory] = Field(default_factory=list, max_length=16)
+    main: Label = Field(default="", description="Token of the stream chosen as main.")
+    sub: Label = Field(default="", description="Token of the stream chosen for analysis.")
+
+
+class SensorInventory(WireModel):
+    id: ItemId
+    profile: Label = Field(description="Firmware profile name (firmware_profiles).")
+    port: str = Field(max_length=256, description="Serial port path or pyserial URL.")
+
+
 class Inventory(WireModel):
     hostname: str = Field(default="", max_length=255)
     os: str = Field(default="", max_length=255)
     kernel: str = Field(default="", max_length=255)
     arch: str = Field(default="", max_length=64)
-    cpu_count: int = Field(default=0, ge=0)
-    memory_total: int = Field(default=0, ge=0, description="Bytes.")
+    cpu_count: int = Field(default=0, ge=0, le=1_000_000)
+    memory_total: Count = Field(default=0, description="Bytes.")
     python: str = Field(default="", max_length=64)
     boot_time: float = Field(default=0.0, ge=0)
-    cameras: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
-    sensors: list[dict[str, Any]] = Field(default_factory=list, max_length=256)
+    cameras: list[CameraInventory] = Field(default_factory=list, max_length=256)
+    sensors: list[SensorInventory] = Field(default_factory=list, max_length=256)
 
 
 class Birth(WireModel):
@@ -87,6 +133,84 @@ class LinkStat(WireModel):
     last_outage_s: float = Field(ge=0)
 
 
+class CameraHealth(WireModel):
+    """One camera's stream and ONVIF state. ``inventory`` repeats the camera's identity once the
+    agent has visited it: the visit usually ends after the birth went out (docs/protocol.md)."""
+
+    onvif_reachable: bool | None = Field(default=None, description="None: no ONVIF, or untried.")
+    onvif_error: ErrorText = ""
+    clock_skew_s: float | None = None
+    stream_url: str = Field(default="", max_length=2048, description="Redacted.")
+    stream_up: bool = False
+    stream_error: ErrorText = ""
+    stream_parked: bool = Field(default=False, description="A final error; re-checked rarely.")
+    fps: float = Field(default=0.0, ge=0)
+    expected_fps: float = Field(default=0.0, ge=0)
+    fps_ratio: float | None = Field(default=None, ge=0)
+    last_frame_age_s: float | None = Field(default=None, ge=0)
+    resolution: tuple[int, int] | None = None
+    frames: Count = 0
+    decode_errors: Count = 0
+    reconnects: Count = 0
+    restarts: Count = 0
+    conditions: list[Label] = Field(default_factory=list, max_length=32)
+    inventory: CameraInventory | None = None
+
+
+class SensorCounters(WireModel):
+    """Why polls succeeded or failed, by kind, since the agent started."""
+
+    polls: Count = 0
+    readings: Count = 0
+    out_of_range: Count = 0
+    checksum_errors: Count = 0
+    timeouts: Count = 0
+    parse_errors: Count = 0
+    device_exceptions: Count = 0
+    garbage_bytes: Count = 0
+    port_errors: Count = 0
+    port_lost: Count = 0
+    reconnects: Count = 0
+    internal_errors: Count = 0
+
+
+class SensorHealth(WireModel):
+    profile: Label
+    port: str = Field(max_length=256)
+    state: Label = Field(description="starting, running, reconnecting, stopped, ...")
+    last_reading_age_s: float | None = Field(default=None, ge=0)
+    firmware: Label | None = None
+    last_error: ErrorText = ""
+    counters: SensorCounters = Field(default_factory=SensorCounters)
+    active: list[Label] = Field(
+        default_factory=list, max_length=64, description="Alert levels now active."
+    )
+
+
+class MotionHealth(WireModel):
+    frames: Count = 0
+    events_published: Count = 0
+
+
+class CapabilityHealth(WireModel):
+    """Per-capability sections, each keyed by camera or sensor id."""
+
+    cameras: dict[ItemId, CameraHealth] = Field(default_factory=dict, max_length=256)
+    sensors: dict[ItemId, SensorHealth] = Field(default_factory=dict, max_length=256)
+    motion: dict[ItemId, MotionHealth] = Field(default_factory=dict, max_length=256)
+
+
+class WorkerHealth(WireModel):
+    """One supervised worker, as common.supervision reports it."""
+
+    state: Label = Field(description="running, backoff, cooling, failed or stopped.")
+    alive: bool
+    restarts: Count = 0
+    last_error: ErrorText = Field(default="", description="Redacted before it leaves the agent.")
+    since: float = Field(ge=0, description="Wall time of the last state change.")
+    resume_in_s: float | None = Field(default=None, ge=0, description="While waiting to restart.")
+
+
 class GatewayHealth(WireModel):
     cpu_percent: float = Field(ge=0, le=100)
     load: tuple[float, float, float]
@@ -97,8 +221,12 @@ class GatewayHealth(WireModel):
     net: NetStat
     agent: AgentStat
     link: LinkStat
-    extra: dict[str, Any] = Field(
-        default_factory=dict, description="Capability sections (cameras, sensors) added later."
+    extra: CapabilityHealth = Field(
+        default_factory=CapabilityHealth,
+        description="Capability sections: cameras, sensors, motion (the name predates typing).",
+    )
+    workers: dict[WorkerName, WorkerHealth] = Field(
+        default_factory=dict, max_length=256, description="The agent's supervised workers."
     )
 
 

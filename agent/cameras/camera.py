@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import cv2
 import numpy as np
@@ -36,8 +35,9 @@ from agent.cameras.retry import ONVIF_RETRY
 from agent.cameras.snapshot import encode_jpeg, fetch_snapshot, snapshot_from_jpeg
 from agent.cameras.sources import FrameSource
 from agent.cameras.tamper import Condition, TamperMonitor
+from agent.inventory import camera_inventory
 from agent.link.publisher import Publisher
-from protocol.messages import Snapshot
+from protocol.messages import CameraInventory, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ class CameraRuntime:
             self.health.onvif_reachable, self.health.onvif_error = True, ""
             self.health.clock_skew_s = result.clock_skew_s
         self.probe = result
+        with self.health.lock:
+            self.health.inventory = camera_inventory(self.config.id, result)
         return result
 
     def _resolve_stream(self) -> str:
@@ -192,12 +194,9 @@ class CameraRuntime:
             log.warning("camera %s: no snapshot for the event: %s", self.config.id, exc)
             return None
 
-    def inventory(self) -> dict[str, Any]:
-        """For the birth message's inventory: identity and streams, redacted."""
-        entry: dict[str, Any] = {"id": self.config.id}
-        if self.probe is not None:
-            entry.update(self.probe.as_dict())
-        return entry
+    def inventory(self) -> CameraInventory:
+        """For the birth message: identity and streams once visited, else the id alone."""
+        return camera_inventory(self.config.id, self.probe)
 
 
 def _opencv_source(config: CameraConfig, url: str) -> FrameSource:

@@ -1,4 +1,4 @@
-"""Per-camera health figures, kept by the camera's threads and read as a JSON-ready dict.
+"""Per-camera health figures, kept by the camera's threads and reported as the wire model.
 
 Counters are updated from the reader and analysis threads and read from the health publisher;
 a lock keeps each snapshot consistent. Time comes from the caller's clock.
@@ -10,6 +10,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from protocol import messages as wire
 
 
 @dataclass
@@ -37,7 +39,7 @@ class FpsMeter:
 
 @dataclass
 class CameraHealth:
-    """Everything reported for one camera under ``extra["cameras"][id]``."""
+    """Everything reported for one camera, as ``extra.cameras[id]`` in gateway health."""
 
     expected_fps: float
     onvif_reachable: bool | None = None  # None: no ONVIF configured or not yet tried
@@ -55,6 +57,7 @@ class CameraHealth:
     restarts: int = 0
     last_frame_at: float | None = None
     conditions: dict[str, float] = field(default_factory=dict)
+    inventory: wire.CameraInventory | None = None  # set by the ONVIF visit
     fps: FpsMeter = field(default_factory=FpsMeter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,27 +77,34 @@ class CameraHealth:
             self.stream_error = error
             self.stream_parked = parked
 
-    def as_dict(self, now: float) -> dict[str, Any]:
-        """JSON-serialisable view; ages and rates are relative to ``now``."""
+    def report(self, now: float) -> wire.CameraHealth:
+        """The wire section; ages and rates are relative to ``now``."""
         with self.lock:
             fps = self.fps.rate(now)
-            age = None if self.last_frame_at is None else round(now - self.last_frame_at, 2)
-            return {
-                "onvif_reachable": self.onvif_reachable,
-                "onvif_error": self.onvif_error,
-                "clock_skew_s": self.clock_skew_s,
-                "stream_url": self.stream_url,
-                "stream_up": self.stream_up,
-                "stream_error": self.stream_error,
-                "stream_parked": self.stream_parked,
-                "fps": round(fps, 2),
-                "expected_fps": self.expected_fps,
-                "fps_ratio": round(fps / self.expected_fps, 3) if self.expected_fps else None,
-                "last_frame_age_s": age,
-                "resolution": [self.width, self.height] if self.width else None,
-                "frames": self.frames,
-                "decode_errors": self.decode_errors,
-                "reconnects": self.reconnects,
-                "restarts": self.restarts,
-                "conditions": sorted(self.conditions),
-            }
+            age = (
+                None if self.last_frame_at is None else round(max(0.0, now - self.last_frame_at), 2)
+            )
+            return wire.CameraHealth(
+                onvif_reachable=self.onvif_reachable,
+                onvif_error=self.onvif_error[:512],
+                clock_skew_s=self.clock_skew_s,
+                stream_url=self.stream_url[:2048],
+                stream_up=self.stream_up,
+                stream_error=self.stream_error[:512],
+                stream_parked=self.stream_parked,
+                fps=round(fps, 2),
+                expected_fps=self.expected_fps,
+                fps_ratio=round(fps / self.expected_fps, 3) if self.expected_fps else None,
+                last_frame_age_s=age,
+                resolution=(self.width, self.height) if self.width else None,
+                frames=self.frames,
+                decode_errors=self.decode_errors,
+                reconnects=self.reconnects,
+                restarts=self.restarts,
+                conditions=sorted(self.conditions)[:32],
+                inventory=self.inventory,
+            )
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """JSON view of :meth:`report`, for callers that print or merge it."""
+        return self.report(now).model_dump(mode="json")

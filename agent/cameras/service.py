@@ -19,7 +19,7 @@ from agent.cameras.frames import FrameHub
 from agent.cameras.sources import FrameSource
 from agent.cameras.supervisor import Supervisor, Worker
 from agent.link.publisher import Publisher
-from protocol.messages import Snapshot
+from protocol.messages import CameraInventory, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class CameraService:
         now = self._clock()
         return {cam_id: cam.health.as_dict(now) for cam_id, cam in self._cameras.items()}
 
-    def inventory(self) -> list[dict[str, Any]]:
+    def inventory(self) -> list[CameraInventory]:
         """Camera identities and streams (redacted) for the birth message."""
         return [cam.inventory() for cam in self._cameras.values()]
 

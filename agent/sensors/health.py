@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.sensors.errors import SensorError
+from protocol import messages as wire
 
 COUNTERS = (
     "polls",
@@ -70,15 +71,21 @@ class SensorHealth:
         with self._lock:
             return None if self._last_reading is None else self._clock() - self._last_reading
 
-    def to_dict(self) -> dict[str, Any]:
+    def report(self, active: list[str] | None = None) -> wire.SensorHealth:
+        """The wire section; ``active`` is the rules' alert levels now in force."""
         age = self.age()
         with self._lock:
-            return {
-                "profile": self.profile,
-                "port": self.port,
-                "state": self._state,
-                "last_reading_age_s": None if age is None else round(age, 3),
-                "firmware": self.firmware,
-                "last_error": self._last_error,
-                "counters": {name: self._counts[name] for name in COUNTERS},
-            }
+            return wire.SensorHealth(
+                profile=self.profile,
+                port=self.port,
+                state=self._state,
+                last_reading_age_s=None if age is None else round(max(0.0, age), 3),
+                firmware=None if self.firmware is None else self.firmware[:128],
+                last_error=self._last_error,
+                counters=wire.SensorCounters(**{name: self._counts[name] for name in COUNTERS}),
+                active=list(active or [])[:64],
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view of :meth:`report`, for callers that print or merge it."""
+        return self.report().model_dump(mode="json")

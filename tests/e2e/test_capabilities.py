@@ -102,7 +102,13 @@ def test_sensor_and_camera_reach_the_controller(broker: Broker, tmp_path: Path) 
                 what="camera stream up in gateway health",
             )
             assert "river-1" in row["last_health"]["extra"]["sensors"]
-            assert {"id": "cam-1"} in row["inventory"]["cameras"]
+            # The birth went out before the ONVIF visit: the camera by id; its identity arrives
+            # in health once visited (the stream is up, so it has been).
+            assert [c["id"] for c in row["inventory"]["cameras"]] == ["cam-1"]
+            identity = row["last_health"]["extra"]["cameras"]["cam-1"]["inventory"]
+            assert identity["probed"] and identity["model"] == cam.personality.model
+            assert identity["firmware"] == cam.personality.firmware
+            assert {s["token"] for s in identity["streams"]} >= {identity["main"], identity["sub"]}
             readings = wait_for(
                 lambda: [
                     rd
