@@ -1,14 +1,23 @@
-"""The agent's start-up, as a flat list of named steps, and its periodic loops."""
+"""The agent's start-up, as a flat list of named steps, and its main loop.
+
+Every long-lived loop of the agent is a worker of one :class:`~common.supervision.Supervisor`:
+the MQTT link ("exit" policy: without it the gateway is deaf, so the process exits non-zero and
+systemd restarts it), the health loop, and the capabilities' workers (device policy: one bad
+camera or sensor is paused alone). Their state goes out in every health sample (``workers``).
+
+Stopping is bounded (:data:`STOP_BUDGET_S`): every worker is signalled at once, capabilities get
+:data:`CAPABILITY_STOP_S` to end, the link :data:`LINK_STOP_S` to send a clean death; threads
+stuck in a library call past that (a camera that never answers) are logged and abandoned.
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -19,6 +28,14 @@ from agent.inventory import agent_version, camera_inventory, host_inventory, sen
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import OutboxPublisher, Priority
 from agent.link.session import Link, Presence
+from common.supervision import (
+    DEVICE,
+    ESSENTIAL,
+    RestartPolicy,
+    Supervisor,
+    Worker,
+    install_stop_signals,
+)
 from protocol.codec import encode, new_id
 from protocol.messages import (
     Birth,
@@ -27,18 +44,27 @@ from protocol.messages import (
     Death,
     Event,
     MessageKind,
+    WorkerHealth,
 )
 from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
 
+LINK_WORKER = "link"
+HEALTH_WORKER = "health"
+CAPABILITY_STOP_S = 5.0
+LINK_STOP_S = 3.0  # the link's clean death waits up to 2 s for its PUBACK
+STOP_BUDGET_S = CAPABILITY_STOP_S + LINK_STOP_S  # inside the 10 s bound and TimeoutStopSec
+
 
 class Capability(Protocol):
-    """What the agent runs besides its link: sensors, cameras. Each reports its own health."""
+    """What the agent runs besides its link: sensors, cameras, motion. ``start`` registers its
+    workers with the supervisor it was built with; ``stop`` ends them within ``timeout`` and
+    finishes (last events, flushes). Each reports its own health."""
 
     def start(self) -> None: ...
 
-    def stop(self, timeout: float = 10.0) -> None: ...
+    def stop(self, timeout: float = ...) -> None: ...
 
     def health(self) -> dict[str, Any]: ...
 
@@ -52,20 +78,43 @@ class Agent:
     health: HealthCollector
     capabilities: dict[str, Capability] = field(default_factory=dict)
     stop_event: threading.Event = field(default_factory=threading.Event)
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    link_policy: RestartPolicy = ESSENTIAL
+    health_policy: RestartPolicy = DEVICE
+    abandoned: list[str] = field(default_factory=list)
 
     def run(self) -> None:
-        """Start the link and the capabilities; publish health every interval until stopped."""
-        self.link.start()
+        """The command's entry point: :meth:`serve`, then exit with its code. With threads
+        abandoned in a library call the process leaves at once (``os._exit``), since an
+        interpreter exit could wait for them."""
+        code = self.serve()
+        if self.abandoned:
+            log.warning("exiting with abandoned thread(s): %s", self.abandoned)
+            logging.shutdown()
+            os._exit(code)
+        if code:
+            raise SystemExit(code)
+
+    def serve(self) -> int:
+        """Register and start every worker, tell systemd we are ready, keep its watchdog fed
+        while the supervisor is healthy, and stop (bounded) on a signal or when the link gives
+        up. Returns the exit code: 0, or EXIT_WORKER_FAILED for systemd to restart us."""
+        self.supervisor.add(Worker(LINK_WORKER, self.link.serve_forever, self.link_policy))
         for name, capability in self.capabilities.items():
             log.info("starting %s", name)
             capability.start()
+        self.supervisor.add(Worker(HEALTH_WORKER, self._health_loop, self.health_policy))
+        code = self.supervisor.run_until(self.stop_event)
+        self.shutdown()
+        return code
+
+    def _health_loop(self, stop: threading.Event) -> None:
         interval = self.config.health.interval_s
         next_at = time.monotonic()
-        while not self.stop_event.is_set():
+        while not stop.is_set():
             self.publish_health()
-            next_at += interval
-            self.stop_event.wait(max(0.0, next_at - time.monotonic()))
-        self.shutdown()
+            next_at = max(next_at + interval, time.monotonic() - interval)
+            stop.wait(max(0.0, next_at - time.monotonic()))
 
     def publish_health(self) -> None:
         sample = self.health.sample(self.link.stats, self.outbox.stats())
@@ -75,6 +124,13 @@ class Agent:
             sample = sample.model_copy(update={"extra": extra})
         except ValidationError as exc:  # a capability's bad figure must not cost the gateway's
             log.error("capability health left out: %s", exc)
+        try:
+            workers = {
+                n: WorkerHealth.model_validate(e) for n, e in self.supervisor.report().items()
+            }
+            sample = sample.model_copy(update={"workers": workers})
+        except ValidationError as exc:
+            log.error("worker states left out: %s", exc)
         try:
             self.publisher.publish(MessageKind.HEALTH, sample)
         except OutboxError:
@@ -95,14 +151,21 @@ class Agent:
         self.publisher.publish(MessageKind.EVENT, event, priority=Priority.EVENT)
 
     def shutdown(self) -> None:
-        """Capabilities first, so their last events are in the outbox before the link goes; in
-        reverse start order, so consumers (motion) stop before their sources (cameras)."""
+        """Bounded stop. Every worker but the link is signalled at once; then capabilities stop
+        in reverse start order (consumers such as motion before their cameras) so their last
+        events reach the outbox while the link still runs; then the link sends its clean death.
+        Threads still stuck after that are abandoned (daemon threads, logged by name)."""
+        sup = self.supervisor
+        deadline = time.monotonic() + CAPABILITY_STOP_S
+        sup.signal([n for n in sup.names if n != LINK_WORKER])
         for name, capability in reversed(self.capabilities.items()):
             try:
-                capability.stop()
+                capability.stop(max(0.1, deadline - time.monotonic()))
             except Exception:
                 log.exception("stopping %s failed", name)
-        self.link.stop()
+        sup.stop(max(0.1, deadline - time.monotonic()), [HEALTH_WORKER])
+        sup.stop(LINK_STOP_S)
+        self.abandoned = [n for n in sup.names if sup.worker(n).alive()]
         self.outbox.close()
         log.info("agent stopped")
 
@@ -150,7 +213,9 @@ def presence_for(
     return Presence(topic=Topics(gid).state, birth=birth, death=death)
 
 
-def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[str, Capability]:
+def capabilities_for(
+    config: AgentConfig, publisher: OutboxPublisher, supervisor: Supervisor
+) -> dict[str, Capability]:
     caps: dict[str, Capability] = {}
     if config.sensors.sensors:
         from agent.sensors import SensorService
@@ -159,11 +224,12 @@ def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[st
             config.sensors.sensors,
             publisher,
             telemetry_interval_s=config.sensors.telemetry_interval_s,
+            supervisor=supervisor,
         )
     if config.cameras:
         from agent.cameras import CameraService
 
-        service = CameraService(config.cameras, publisher)
+        service = CameraService(config.cameras, publisher, supervisor=supervisor)
         caps["cameras"] = service
         if any(c.motion is not None and c.motion.enabled for c in config.cameras):
             from agent.motion import MotionCapability
@@ -173,10 +239,12 @@ def capabilities_for(config: AgentConfig, publisher: OutboxPublisher) -> dict[st
 
 
 def build(config: AgentConfig) -> Agent:
-    """Start-up steps, in order: outbox, publisher, presence, link, health, capabilities."""
+    """Start-up steps, in order: outbox, publisher, supervisor, capabilities, presence, link,
+    health."""
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
-    capabilities = capabilities_for(config, publisher)
+    supervisor = Supervisor()
+    capabilities = capabilities_for(config, publisher, supervisor)
     presence = presence_for(config, cameras=getattr(capabilities.get("cameras"), "inventory", None))
     link = Link(
         config.gateway_id,
@@ -193,15 +261,12 @@ def build(config: AgentConfig) -> Agent:
         link,
         HealthCollector(config.health.mounts),
         capabilities,
+        supervisor=supervisor,
     )
     link.on_restored = agent.link_restored
     return agent
 
 
 def install_signal_handlers(agent: Agent) -> None:
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        agent.stop_event.set()
-
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    """SIGTERM/SIGINT stop the agent (bounded); a second one exits at once."""
+    install_stop_signals(agent.stop_event)

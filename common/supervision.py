@@ -36,6 +36,7 @@ from common.redact import redact
 log = logging.getLogger(__name__)
 
 EXIT_WORKER_FAILED = 1  # an "exit" worker gave up; systemd's Restart=on-failure starts us again
+MAX_ERROR_CHARS = 500  # health carries the error; a traceback-sized text would crowd it out
 WorkerTarget = Callable[[threading.Event], object]  # the return value is ignored
 GiveUp = Literal["exit", "cooldown"]
 
@@ -158,6 +159,14 @@ class Supervisor:
             self._thread = threading.Thread(target=self._watch, name=self._name, daemon=True)
             self._thread.start()
 
+    def signal(self, names: Iterable[str]) -> None:
+        """Set the named workers' stop events without waiting: a caller that stops several
+        groups in order signals them all first, so they wind down in parallel."""
+        with self._lock:
+            for name in names:
+                if name in self._workers:
+                    self._workers[name].stop_event.set()
+
     def stop(self, timeout_s: float, names: Iterable[str] | None = None) -> list[str]:
         """Signal the named workers (all, and the watcher, when ``names`` is None) at once, then
         join them against one deadline. Returns the names still running: threads stuck in a
@@ -268,7 +277,7 @@ class Supervisor:
     def _ended(self, worker: Worker, error: str | None) -> None:
         with self._lock:
             if error is not None:
-                worker.last_error = redact(error)
+                worker.last_error = redact(error)[:MAX_ERROR_CHARS]
             if worker.stop_event.is_set() or self._stopping.is_set() or error is None:
                 self._set(worker, State.STOPPED)
                 return

@@ -9,10 +9,12 @@ another camera.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import cv2
 import numpy as np
+from tenacity import stop_after_attempt, stop_when_event_set
 
 from agent.cameras.analysis import CameraAnalyzer
 from agent.cameras.capture import OpenCVSource
@@ -61,6 +63,7 @@ class CameraRuntime:
         self._clock = clock
         self._source_factory = source_factory or _opencv_source
         self._stream_url: str | None = config.rtsp_url
+        self._stop = threading.Event()  # the reader worker's, once it runs: ends ONVIF retries
         sink = EventSink(config.id, publisher, clock, wall_clock, self._event_snapshot)
         self.analyzer = CameraAnalyzer(
             config.id,
@@ -82,6 +85,12 @@ class CameraRuntime:
             on_frame=self.analyzer.offer,
         )
 
+    def run_reader(self, stop: threading.Event) -> None:
+        """The reader worker's target: the reader loop, with the ONVIF visit it may make bound
+        to the same stop event."""
+        self._stop = stop
+        self.reader.run(stop)
+
     # -- ONVIF -------------------------------------------------------------------------------
 
     def visit(self) -> ProbeResult:
@@ -97,7 +106,10 @@ class CameraRuntime:
             max_skew_s=self.config.max_clock_skew_s,
         )
         try:
-            result = ONVIF_RETRY(client.probe, self.config.stream)
+            retrying = ONVIF_RETRY.copy(
+                stop=stop_after_attempt(3) | stop_when_event_set(self._stop), sleep=self._stop.wait
+            )
+            result = retrying(client.probe, self.config.stream)
         except CameraError as exc:
             with self.health.lock:
                 self.health.onvif_reachable = isinstance(exc, AuthError)

@@ -1,6 +1,10 @@
 """The camera capability as the agent runs it: one runtime per camera, its reader and analyzer
-threads under a restart-capped supervisor, health for the gateway health message, and a frame
-hook for the motion detector (same decoded substream, one RTSP connection).
+(health, tamper, stall) loops as workers of the agent's one :class:`~common.supervision.Supervisor`,
+health for the gateway health message, and a frame hook for the motion detector (same decoded
+substream, one RTSP connection).
+
+Each camera's workers use the device policy: a camera whose worker keeps crashing is paused
+(cool-down) on its own, so one bad camera never takes the others down.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from agent.cameras.camera import CameraRuntime
 from agent.cameras.config import CameraConfig
 from agent.cameras.frames import FrameHub
 from agent.cameras.sources import FrameSource
-from agent.cameras.supervisor import Supervisor, Worker
 from agent.link.publisher import Publisher
+from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker
 from protocol.messages import CameraInventory, Snapshot
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0  # a reader stuck in an open or an ONVIF call past this is abandoned
 
 
 class CameraService:
@@ -35,50 +41,59 @@ class CameraService:
         *,
         wall_clock: Callable[[], float] = time.time,
         source_factory: Callable[[CameraConfig, str], FrameSource] | None = None,
-        max_restarts: int = 5,
-        restart_window_s: float = 60.0,
+        supervisor: Supervisor | None = None,
+        policy: RestartPolicy = DEVICE,
     ) -> None:
+        """Without ``supervisor`` the service runs its own (tools, tests, benchmarks); the
+        agent passes its one supervisor so every worker is reported in one place."""
         ids = [c.id for c in configs]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
             raise ValueError(f"duplicate camera ids: {sorted(duplicates)}")
         self._clock = clock
-        self._configs = configs
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
         }
-        self._supervisor = Supervisor(clock, max_restarts=max_restarts, window_s=restart_window_s)
-        for cam in self._cameras.values():
-            self._supervisor.add(
-                Worker(
-                    f"camera-{cam.config.id}-reader", cam.reader.run, on_restart=_count_restart(cam)
-                )
+        self._own = supervisor is None
+        self.supervisor = supervisor or Supervisor(clock=clock, wall=wall_clock)
+        self._workers = [
+            worker
+            for cam in self._cameras.values()
+            for worker in (
+                Worker(cam_worker(cam.config.id, "reader"), cam.run_reader, policy,
+                       on_restart=_count_restart(cam)),
+                Worker(cam_worker(cam.config.id, "analyzer"), cam.analyzer.run, policy,
+                       on_restart=_count_restart(cam)),
             )
-            self._supervisor.add(Worker(f"camera-{cam.config.id}-analyzer", cam.analyzer.run,
-                                        on_restart=_count_restart(cam)))  # fmt: skip
+        ]  # fmt: skip
         self._started = False
 
     def start(self) -> None:
+        """Register the camera workers (launched at once if the supervisor already runs)."""
         if self._started:
             return
         self._started = True
-        self._supervisor.start()
+        for worker in self._workers:
+            self.supervisor.add(worker)
+        if self._own:
+            self.supervisor.start()
         log.info("camera service started with %d camera(s)", len(self._cameras))
 
-    def stop(self, timeout_s: float | None = None) -> None:
-        """Stop and join every camera thread. The wait covers a reader blocked in an open or a
-        read (bounded by the cameras' own timeouts); stragglers are logged, never left silent."""
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop the camera workers with one deadline. A reader blocked in an open, a read or an
+        ONVIF call longer than that is abandoned (a daemon thread; the supervisor logs which),
+        so a silent camera cannot hold up the agent's stop."""
         if not self._started:
             return
-        if timeout_s is None:
-            worst = max(
-                (c.open_timeout_s + c.onvif_timeout_s * 3 for c in self._configs), default=0
-            )
-            timeout_s = worst + 5
-        stuck = self._supervisor.stop(timeout_s)
-        if stuck:
-            log.error("camera threads still running after %.0f s: %s", timeout_s, stuck)
+        if self._own:
+            self.supervisor.stop(timeout_s)
+        else:
+            self.supervisor.stop(timeout_s, [w.name for w in self._workers])
         self._started = False
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [w.name for w in self._workers]
 
     def health(self) -> dict[str, Any]:
         """JSON-serialisable per-camera health; the agent puts it under ``extra["cameras"]``."""
@@ -109,6 +124,11 @@ class CameraService:
     @property
     def camera_ids(self) -> list[str]:
         return list(self._cameras)
+
+
+def cam_worker(camera_id: str, role: str) -> str:
+    """The supervised worker's name for one of a camera's loops (``reader``, ``analyzer``)."""
+    return f"camera-{camera_id}-{role}"
 
 
 def _count_restart(cam: CameraRuntime) -> Callable[[], None]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -62,7 +62,13 @@ def to_event(t: Transition, camera: str, to_wall: Callable[[float], float]) -> E
 
 class MotionRunner:
     """Runs where the camera hands out frames (its reader thread while the subscribers are cheap,
-    else its analysis thread); never raises into it."""
+    else its analysis thread); never raises into it.
+
+    Under supervision (:meth:`serve` running as the camera's motion worker) a failed analysis
+    pauses the runner and ends :meth:`serve` with that error, so the supervisor counts it,
+    reports it and restarts with backoff, or pauses this camera's motion alone; frames arriving
+    meanwhile are skipped. Run alone (tools, tests), a failure is logged and the next frame
+    analysed, and the colour picture is fetched inline."""
 
     def __init__(
         self,
@@ -91,14 +97,16 @@ class MotionRunner:
         self.published = 0  # counted from the analysis and the colour threads: under a lock
         self._count = threading.Lock()
         self._colour = colour
-        self._fetcher: ThreadPoolExecutor | None = None
+        self._colour_jobs: queue.Queue[Transition] = queue.Queue(maxsize=16)
+        self._serving = False
+        self.failure: BaseException | None = None
 
     def _to_wall(self, ts: float) -> float:
         return max(1.0, self._wall() - (self._clock() - ts))
 
     def feed(self, frame_luma: Luma, ts: float, frame_bgr: np.ndarray | None = None) -> None:
         """Analyse one frame stamped ``ts`` (monotonic); publishes any transitions."""
-        if not self.config.enabled:
+        if not self.config.enabled or (self._serving and self.failure is not None):
             return
         self.frames += 1
         try:
@@ -106,17 +114,37 @@ class MotionRunner:
                 det = self.detector.detect(frame_luma, ts, self._to_wall(ts))
                 transitions = self.tracker.observe(det, self.frames)
                 self._keep_best(det, frame_bgr if frame_bgr is not None else frame_luma)
-        except Exception:
-            log.exception("camera %s: motion analysis failed", self.camera_id)
+        except Exception as exc:
+            if self._serving:
+                self.failure = exc  # serve() raises it for the supervisor
+            else:
+                log.exception("camera %s: motion analysis failed", self.camera_id)
             return
         for t in transitions:
             self._publish(t)
 
+    def serve(self, stop: threading.Event) -> None:
+        """The camera's motion worker (the frames come from the camera's subscription): sends
+        the colour updates off the frame path, and raises the analysis failure that paused the
+        runner. Returns when ``stop`` is set."""
+        self.failure = None
+        self._serving = True
+        try:
+            while not stop.is_set():
+                if self.failure is not None:
+                    raise self.failure
+                try:
+                    start = self._colour_jobs.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self._send_colour(start)
+        finally:
+            self._serving = False
+
     def stop(self) -> None:
         """End open events (agent shutdown) so the controller does not keep them open."""
-        if self._fetcher is not None:
-            self._fetcher.shutdown(wait=True, cancel_futures=True)
-            self._fetcher = None
+        while not self._colour_jobs.empty():
+            self._colour_jobs.get_nowait()  # pictures for events about to end: not worth a wait
         now = self._clock()
         for t in self.tracker.flush(now, self.frames):
             self._publish(t)
@@ -158,9 +186,13 @@ class MotionRunner:
             self.published += 1
         log.info("camera %s: motion %s zone %s (%s)", self.camera_id, t.phase, t.zone, t.event_id)
         if t.phase == "start" and self._colour is not None:
-            if self._fetcher is None:
-                self._fetcher = ThreadPoolExecutor(1, f"motion-colour-{self.camera_id}")
-            self._fetcher.submit(self._send_colour, t)
+            if not self._serving:
+                self._send_colour(t)
+                return
+            try:
+                self._colour_jobs.put_nowait(t)
+            except queue.Full:
+                log.warning("camera %s: colour pictures queued up; skipped one", self.camera_id)
 
     def _send_colour(self, start: Transition) -> None:
         """The start's update with the camera's colour picture, boxes drawn in. Skipped when

@@ -1,8 +1,10 @@
-"""The sensor service the agent runs: one worker thread per sensor and one dispatcher thread that
-applies edge rules, publishes start/end events and batches telemetry through the Publisher.
+"""The sensor service the agent runs: one supervised worker per sensor and one dispatcher worker
+that applies edge rules, publishes start/end events and batches telemetry through the Publisher.
 
 Rules run only in the dispatcher, so their state needs no locks; workers only hand readings over
-a bounded queue.
+a bounded queue. All of them are workers of a :class:`~common.supervision.Supervisor` (the
+agent's one, or the service's own when run alone), with the device policy: a sensor that keeps
+crashing is paused on its own while the others go on.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from agent.link.publisher import Priority, Publisher
 from agent.sensors.config import SensorConfig
 from agent.sensors.rules import RuleEvent, SensorRules
 from agent.sensors.worker import SensorWorker
+from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker
 from protocol.messages import Event, Reading, Telemetry
 from sensorcodec.values import SensorReading
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 10_000
+MAX_BATCH = 1_000  # ~120 KB of JSON: well inside the wire bounds (512 KiB, 4,096 objects)
 QUEUE_SIZE = 4096
+DISPATCHER = "sensor-dispatch"
 
 
 def to_event(sensor_id: str, ev: RuleEvent) -> Event:
@@ -62,6 +66,8 @@ class SensorService:
         wall: Callable[[], float] = time.time,
         tick_s: float = 1.0,
         max_backoff_s: float = 5.0,
+        supervisor: Supervisor | None = None,
+        policy: RestartPolicy = DEVICE,
     ) -> None:
         self.publisher = publisher
         self.telemetry_interval_s = telemetry_interval_s
@@ -86,29 +92,42 @@ class SensorService:
         self._pending: dict[str, list[Reading]] = {sid: [] for sid in self.workers}
         self._stats = {"queue_dropped": 0, "publish_errors": 0, "events": 0, "telemetry_batches": 0}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._own = supervisor is None
+        self.supervisor = supervisor or Supervisor(clock=clock, wall=wall)
+        self._policy = policy
+        self._started = False
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        """Register the dispatcher and one worker per sensor (launched at once if the supervisor
+        already runs)."""
+        if self._started:
+            return
+        self._started = True
         for rules in self.rules.values():
             rules.since = self.wall()
-        self._thread = threading.Thread(target=self._dispatch, name="sensor-dispatch", daemon=True)
-        self._thread.start()
+        self.supervisor.add(Worker(DISPATCHER, self._dispatch, self._policy))
         for worker in self.workers.values():
-            worker.start()
+            self.supervisor.add(Worker(worker.worker_name, worker.run, self._policy))
+        if self._own:
+            self.supervisor.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop workers, then the dispatcher (which flushes what is pending)."""
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the sensor workers, then the dispatcher (which flushes what is pending), against
+        one deadline; a worker stuck in a serial call is abandoned (the supervisor logs it)."""
+        if not self._started:
+            return
         deadline = self.clock() + timeout
-        for worker in self.workers.values():
-            worker.signal_stop()  # signal all first so they wind down in parallel
-        for worker in self.workers.values():
-            if not worker.stop(max(0.1, deadline - self.clock())):
-                log.warning("sensor %s did not stop in time", worker.config.id)
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(max(0.1, deadline - self.clock()))
+        self.supervisor.stop(timeout, self.worker_names)
+        self.supervisor.stop(max(0.1, deadline - self.clock()), [DISPATCHER])
+        if self._own:
+            self.supervisor.stop(max(0.0, deadline - self.clock()))
+        self._started = False
+
+    @property
+    def worker_names(self) -> list[str]:
+        """The per-sensor workers' names (the dispatcher is :data:`DISPATCHER`)."""
+        return [worker.worker_name for worker in self.workers.values()]
 
     # --- worker side ---------------------------------------------------------------------------
     def _sink(self, sensor_id: str, readings: list[SensorReading]) -> None:
@@ -119,11 +138,13 @@ class SensorService:
                 self._stats["queue_dropped"] += 1
 
     # --- dispatcher ----------------------------------------------------------------------------
-    def _dispatch(self) -> None:
+    def _dispatch(self, stop: threading.Event) -> None:
+        """The dispatcher worker: readings in, rules ticked, telemetry flushed on schedule; once
+        stopped it drains what the sensors already handed over and flushes."""
         next_tick = self.clock() + self.tick_s
         next_flush = self.clock() + self.telemetry_interval_s
         while True:
-            stopping = self._stop.is_set()
+            stopping = stop.is_set()
             try:
                 sensor_id, readings = self._queue.get(timeout=0.05 if stopping else 0.2)
             except queue.Empty:

@@ -2,6 +2,8 @@
 
 This loop is the only place that reconnects: a lost port is closed here and reopened through
 SERIAL_RETRY, so an unplugged adapter that comes back is picked up without restarting the agent.
+It runs as a supervised worker (:meth:`SensorWorker.run`): an unexpected exception ends it with
+the port closed, and the supervisor restarts it with backoff or pauses this sensor alone.
 """
 
 from __future__ import annotations
@@ -48,26 +50,12 @@ class SensorWorker:
         self.driver: Driver = make_driver(
             profile, port, self.health, address=config.address, clock=clock, wall=wall
         )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # replaced by the worker's own event in run()
         self._opened_before = False
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"sensor-{self.config.id}", daemon=True
-        )
-        self._thread.start()
-
-    def signal_stop(self) -> None:
-        self._stop.set()
-
-    def stop(self, timeout: float = 5.0) -> bool:
-        """Ask the loop to end and wait; True when the thread is gone."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+    @property
+    def worker_name(self) -> str:
+        return f"sensor-{self.config.id}"
 
     def _open(self) -> None:
         try:
@@ -117,9 +105,12 @@ class SensorWorker:
             return
         self.sink(self.config.id, readings)
 
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """The supervised worker's target: poll on schedule until ``stop`` is set."""
+        self._stop = stop
+        self.health.state("starting")
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 if not self.driver.port.is_open:
                     try:
                         if not self._connect():
@@ -129,13 +120,13 @@ class SensorWorker:
                         self.driver.close()
                         continue
                 started = self.clock()
-                try:
-                    self.poll_once()
-                except Exception:  # a bug must not silently end sensing: log, reopen, go on
-                    log.exception("%s: unexpected error while polling", self.config.id)
-                    self.health.count("internal_errors")
-                    self.driver.close()
-                self._stop.wait(max(0.0, started + self.interval - self.clock()))
+                self.poll_once()
+                stop.wait(max(0.0, started + self.interval - self.clock()))
+        except Exception:
+            self.health.count("internal_errors")
+            self.health.state("crashed")
+            raise
         finally:
             self.driver.close()
-            self.health.state("stopped")
+            if stop.is_set():
+                self.health.state("stopped")

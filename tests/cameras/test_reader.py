@@ -1,4 +1,4 @@
-"""Stream reader, frame hub and supervisor: synthetic sources for the logic, Debian's GStreamer
+"""Stream reader and frame hub: synthetic sources for the logic, Debian's GStreamer
 RTSP server for the real decoder."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from agent.cameras.frames import Frame, FrameHub
 from agent.cameras.health import CameraHealth
 from agent.cameras.reader import StreamReader
 from agent.cameras.sources import FrameSource, SyntheticSource
-from agent.cameras.supervisor import Supervisor, Worker
 
 from .conftest import GstServer
 
@@ -91,32 +90,6 @@ def test_reader_never_retries_an_auth_failure() -> None:
     thread.join(5)
     assert opens == [1]
     assert "401" in health.stream_error
-
-
-def test_supervisor_restarts_a_crashed_worker_up_to_the_cap() -> None:
-    now = [0.0]
-    runs = []
-
-    def crash(stop: threading.Event) -> None:
-        runs.append(1)
-        raise RuntimeError("bug")
-
-    sup = Supervisor(lambda: now[0], max_restarts=3, window_s=60, cooldown_s=30)
-    worker = Worker("w", crash)
-    sup.add(worker)
-    sup.start()
-    try:
-        for _ in range(10):
-            worker.thread.join(1) if worker.thread else None
-            now[0] += 1
-            sup.check()
-        assert worker.total_restarts == 3
-        now[0] += 31  # cool-down over: restarts allowed again
-        sup.check()
-        assert worker.total_restarts == 4
-        assert sup.health()["w"]["crashed"] == "RuntimeError: bug"
-    finally:
-        assert sup.stop(5) == []
 
 
 def test_opencv_reads_luma_at_the_stream_rate(gst_server: GstServer) -> None:
