@@ -290,6 +290,7 @@ def _agent_config(tmp: Path, port: int, cam: SimCamera) -> Path:
     }
     path = tmp / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))
+    path.chmod(0o600)  # the stream URL carries a password: the agent refuses it open to others
     return path
 
 

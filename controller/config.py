@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from common.preflight import database_url_problem
 from common.tls import TlsSection
 from protocol.envelope import WireModel
 
@@ -33,6 +34,16 @@ class DatabaseSection(WireModel):
         default="sqlite:///var/controller.db",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, url: str) -> str:
+        """A ``postgres://`` URL is a configuration error naming the right spelling, not a
+        missing-module traceback when the store first connects."""
+        problem = database_url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
+        return url
 
 
 class IngestSection(WireModel):

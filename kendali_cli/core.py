@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from common.configfile import ConfigError
+from common.preflight import PreflightError
+from common.redact import redact
+from common.text import escape_controls
+
+log = logging.getLogger(__name__)
 
 fleet_app = typer.Typer(help="Fleet registry and health.", no_args_is_help=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML configuration file.")]
 
 
-def _fail_config(exc: ConfigError) -> None:
-    typer.echo(f"error: {exc}", err=True)
+def fail(message: object, code: int) -> NoReturn:
+    """End the command with one ``error:`` line (secrets masked, control characters escaped;
+    a library's multi-line reason folded onto it) and ``code``: 2 for usage or configuration
+    the operator must change, 1 for a runtime failure."""
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    typer.echo(f"error: {escape_controls(redact(text))}", err=True)
+    raise typer.Exit(code)
+
+
+def _fail_config(exc: ConfigError | PreflightError) -> None:
+    """Configuration errors keep their one line per field (``describe`` indents them)."""
+    typer.echo(f"error: {escape_controls(redact(str(exc)), keep_newlines=True)}", err=True)
     raise typer.Exit(2)
 
 
@@ -26,13 +42,16 @@ def agent(config: ConfigOpt) -> None:
     from agent.config import AgentConfig
     from agent.supervisor import build, install_signal_handlers
     from common import configfile, logsetup
+    from kendali_cli.startup import agent_preflight
 
     try:
         cfg = configfile.load(config, AgentConfig)
-    except ConfigError as exc:
+        lock = agent_preflight(cfg, config)
+    except (ConfigError, PreflightError) as exc:
         _fail_config(exc)
         return
     logsetup.setup(cfg.log_level, f"agent[{cfg.gateway_id}]")
+    log.info("holding %s for the life of this process", lock.path)
     the_agent = build(cfg)
     install_signal_handlers(the_agent)
     the_agent.run()
@@ -49,17 +68,34 @@ def controller(
     from common import configfile, logsetup
     from controller.config import ControllerConfig
     from controller.service import Controller
+    from kendali_cli.startup import controller_preflight
 
     try:
         cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
-    except ConfigError as exc:
+        lock = controller_preflight(cfg, config)
+    except (ConfigError, PreflightError) as exc:
         _fail_config(exc)
         return
     logsetup.setup(cfg.log_level, "controller")
+    if lock is not None:
+        log.info("holding %s for the life of this process", lock.path)
     ctl = Controller(cfg)
     signal.signal(signal.SIGTERM, lambda *_: ctl.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: ctl.stop_event.set())
     ctl.run()
+
+
+def _check_readable_database(url: str) -> None:
+    """A misspelt URL or a missing SQLite file is the operator's to fix (exit 2); reading
+    must never create an empty database where the controller's was expected."""
+    from common.preflight import database_url_problem, sqlite_path
+
+    problem = database_url_problem(url)
+    if problem is not None:
+        fail(f"database URL: {problem}", 2)
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        fail(f"no controller database at {path}; check --db or --config", 2)
 
 
 @fleet_app.command("status")
@@ -73,6 +109,8 @@ def fleet_status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show every gateway: state, last seen, CPU, memory, disk, temperature."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from common import configfile
     from controller.config import ControllerConfig
     from controller.fleet.view import fleet_rows, render_table
@@ -84,10 +122,11 @@ def fleet_status(
         _fail_config(exc)
         return
     url = db or cfg.database.url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        typer.echo(f"error: no controller database at {url.removeprefix('sqlite:///')}", err=True)
-        raise typer.Exit(2)
-    rows = fleet_rows(Store(url))
+    _check_readable_database(url)
+    try:
+        rows = fleet_rows(Store(url))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot read the controller database {url}: {getattr(exc, 'orig', None) or exc}", 1)
     if as_json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")

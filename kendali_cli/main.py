@@ -1,18 +1,86 @@
-"""The ``kendali`` command: one entry point, a subcommand per capability."""
+"""The ``kendali`` command: one entry point, a subcommand per capability.
+
+Whatever a command meets, the operator sees one line on stderr and an exit code, never a
+traceback: 2 for bad usage or configuration (the line says what to change), 1 for a runtime
+failure (unreachable, refused, database down), 130 for Ctrl-C. Commands map the failures they
+expect; :class:`KendaliApp` turns usage errors into the same one-line form and is the last net
+for anything unexpected (``KENDALI_TRACEBACK=1`` shows its redacted traceback).
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated, Any
 
 import typer
 
 from kendali_cli import cameras, core, detect, sensors
 
-app = typer.Typer(
+
+class KendaliApp(typer.Typer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        command = typer.main.get_command(self)
+        kwargs["standalone_mode"] = False  # errors come back to us, printed as one line
+        try:
+            code = command.main(*args, **kwargs)
+        except typer.Abort:
+            code = 130
+        except Exception as exc:
+            code = _one_line(exc)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(exc: Exception) -> int:
+    from common.redact import redact
+    from common.text import escape_controls
+
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click's usage errors
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"error: {escape_controls(redact(exc.format_message()))}{where}", err=True)
+        return int(exc.exit_code)
+    if os.environ.get("KENDALI_TRACEBACK") == "1":
+        typer.echo(redact("".join(traceback.format_exception(exc))), err=True)
+    text = escape_controls(redact(str(exc)))
+    typer.echo(f"error: unexpected {type(exc).__name__}: {text}", err=True)
+    return 1
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"kendali {version('kendali')}")
+        except PackageNotFoundError:
+            typer.echo("kendali 0+unknown")
+        raise typer.Exit(0)
+
+
+app = KendaliApp(
     name="kendali",
     help="Kendali: edge-device fleet for city command centers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Kendali: edge-device fleet for city command centers."""
+
+
 sim_app = typer.Typer(
     help="Simulators: ONVIF/RTSP cameras and serial sensors.", no_args_is_help=True
 )

@@ -81,6 +81,7 @@ class DemoStack:
     def _write(self, name: str, data: dict[str, Any]) -> Path:
         path = self.workdir / name
         path.write_text(yaml.safe_dump(data, sort_keys=False))
+        path.chmod(0o600)  # holds the camera password: the agent refuses it open to others
         return path
 
     def _spawn(self, name: str, args: list[str]) -> Child:

@@ -82,6 +82,7 @@ class Proc:
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data))
+    path.chmod(0o600)  # configs may hold passwords: the agent refuses them open to others
     return path
 
 
