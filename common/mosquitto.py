@@ -3,6 +3,10 @@
 The queue settings are the ones production uses (see ``deploy/mosquitto/``): Mosquitto's default
 ``max_queued_messages 1000`` silently drops QoS 1 messages for a controller that is restarting or
 slow, which would break the outbox's promise of losing nothing.
+
+By default the broker is open (anonymous, no ACL). A test of the production hardening passes
+``users`` (a password file instead of certificates), ``acl`` (e.g. the shipped ACL's text) and
+``settings`` (the shipped queue and client-id options, adapted to loopback).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 QUEUE_SETTINGS = """\
@@ -31,19 +36,37 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto") if Path(p).exists()), None
+def mosquitto_binary(name: str = "mosquitto") -> str:
+    found = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if Path(p).exists()), None
     )
     if found is None:
-        raise FileNotFoundError("mosquitto is not installed (apt-get install -y mosquitto)")
+        raise FileNotFoundError(f"{name} is not installed (apt-get install -y mosquitto)")
     return found
+
+
+def write_password_file(path: Path, users: Mapping[str, str]) -> None:
+    """Mosquitto's own hashing (mosquitto_passwd), so the file is what a real deployment has."""
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    tool = mosquitto_binary("mosquitto_passwd")
+    for user, password in users.items():
+        subprocess.run([tool, "-b", str(path), user, password], check=True, capture_output=True)
 
 
 class Broker:
     """A Mosquitto process with persistence in ``workdir``; restartable on the same port."""
 
-    def __init__(self, workdir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        *,
+        users: Mapping[str, str] | None = None,
+        acl: str | None = None,
+        settings: str = QUEUE_SETTINGS,
+    ) -> None:
         self.workdir = workdir
         self.host = host
         self.port = port or free_port(host)
@@ -53,17 +76,30 @@ class Broker:
         self.log = workdir / "mosquitto.log"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
+            f"{self._auth(users, acl)}"
             # Started as root, Mosquitto would switch to its own user and then could not write
             # its log and persistence file into our (root-owned) work directory.
             f"{'user root' + chr(10) if os.geteuid() == 0 else ''}"
             "persistence true\n"
             f"persistence_location {workdir}/\n"
             "autosave_interval 1\n"
-            f"{QUEUE_SETTINGS}"
+            f"{settings}"
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"log_dest file {self.log}\n"
         )
+
+    def _auth(self, users: Mapping[str, str] | None, acl: str | None) -> str:
+        """Config lines for authentication: anonymous unless ``users`` are given."""
+        lines = "allow_anonymous true\n" if users is None else "allow_anonymous false\n"
+        if users is not None:
+            passwords = self.workdir / "passwords"
+            write_password_file(passwords, users)
+            lines += f"password_file {passwords}\n"
+        if acl is not None:
+            acl_file = self.workdir / "acl"
+            acl_file.write_text(acl)
+            lines += f"acl_file {acl_file}\n"
+        return lines
 
     def start(self, timeout: float = 10.0) -> None:
         self.proc = subprocess.Popen(
