@@ -55,6 +55,12 @@ class IngestSection(WireModel):
         description="Longest wait to fill a batch while messages keep arriving; a batch also "
         "closes as soon as the broker has nothing more to send.",
     )
+    batch_max_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=1024 * 1024 * 1024,
+        description="A batch also closes at this many payload bytes (bounds memory per batch).",
+    )
 
 
 class RetentionSection(WireModel):
@@ -63,6 +69,9 @@ class RetentionSection(WireModel):
         default=100_000, ge=100, description="And never more than this many rows per gateway."
     )
     sweep_interval_s: float = Field(default=600.0, gt=0, description="How often to prune.")
+    max_quarantine_rows: int = Field(
+        default=10_000, ge=10, description="Dead letters kept (newest first) for inspection."
+    )
 
 
 class PresenceSection(WireModel):

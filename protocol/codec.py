@@ -19,10 +19,17 @@ from protocol.messages import BODY_MODELS, TOPIC_KINDS
 from protocol.topics import gateway_of, kind_of
 
 MAX_PAYLOAD_BYTES = 512 * 1024
+# Bounds on what one payload may make the decoder build. 512 KiB of nested empty objects once
+# decoded to ~12 MB of Python objects; a batch of them exhausted memory. Counting brackets and
+# commas in the raw bytes is a cheap upper bound on containers and members (string contents
+# count too, which only makes it stricter) and runs before anything is built.
+MAX_CONTAINERS = 4096
+MAX_MEMBERS = 32_768
 
 
 class RejectReason(StrEnum):
     TOO_LARGE = "too_large"
+    TOO_COMPLEX = "too_complex"
     BAD_TOPIC = "bad_topic"
     BAD_JSON = "bad_json"
     BAD_ENVELOPE = "bad_envelope"
@@ -104,6 +111,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
     """Validate topic, envelope and body; raise DecodeError with a countable reason."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise DecodeError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    _check_complexity(payload)
     topic_gw, topic_kind = gateway_of(topic), kind_of(topic)
     if topic_gw is None or topic_kind is None:
         raise DecodeError(RejectReason.BAD_TOPIC, f"not a gateway topic: {topic[:200]!r}")
@@ -122,6 +130,17 @@ def decode(topic: str, payload: bytes) -> Decoded:
             RejectReason.GATEWAY_MISMATCH, f"topic says {topic_gw!r}, body says {envelope.gw!r}"
         )
     return Decoded(envelope=envelope, body=envelope.body)
+
+
+def _check_complexity(payload: bytes) -> None:
+    containers = payload.count(b"{") + payload.count(b"[")
+    if containers > MAX_CONTAINERS:
+        raise DecodeError(
+            RejectReason.TOO_COMPLEX, f"{containers} objects/arrays > {MAX_CONTAINERS}"
+        )
+    members = payload.count(b",")
+    if members > MAX_MEMBERS:
+        raise DecodeError(RejectReason.TOO_COMPLEX, f"{members} members > {MAX_MEMBERS}")
 
 
 def _classify(exc: ValidationError) -> RejectReason:

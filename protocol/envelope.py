@@ -9,6 +9,9 @@ from pydantic import Field, StringConstraints
 from strictmodel import StrictModel
 
 SCHEMA_VERSION = 1
+# Every integer that reaches a database column must fit a signed 64-bit column (SQLite's INTEGER,
+# PostgreSQL's BIGINT): an unbounded int from the wire once stopped ingest with an OverflowError.
+MAX_WIRE_INT = 2**63 - 1
 
 GatewayId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 MessageId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
@@ -23,12 +26,14 @@ class Envelope(WireModel):
     """Common header. Each kind has a subclass (built in :mod:`protocol.codec`) whose ``body`` is
     that kind's model, so one pass of validation checks header and body together."""
 
-    v: int = Field(description="Schema version of the envelope and body.")
+    v: int = Field(ge=0, le=MAX_WIRE_INT, description="Schema version of the envelope and body.")
     id: MessageId = Field(
         description="Unique message id (uuid4 hex); the controller de-duplicates on it."
     )
     seq: int = Field(
-        ge=0, description="Per-gateway sequence number of outbox messages; 0 for presence."
+        ge=0,
+        le=MAX_WIRE_INT,
+        description="Per-gateway sequence number of outbox messages; 0 for presence.",
     )
     ts: float = Field(
         gt=0, description="Time the message was produced, seconds since the Unix epoch (UTC)."

@@ -43,6 +43,12 @@ class Topics:
         return f"{self.base}/telemetry"
 
     @property
+    def ack(self) -> str:
+        """Controller -> gateway: which sequence numbers the controller has committed, so the
+        agent may delete them from its outbox (end-to-end acknowledgement)."""
+        return f"{self.base}/ack"
+
+    @property
     def config_desired(self) -> str:
         return f"{self.base}/config/desired"
 
@@ -57,6 +63,13 @@ class Topics:
     @property
     def command_response(self) -> str:
         return f"{self.base}/cmd/response"
+
+    @classmethod
+    def controller_state(cls) -> str:
+        """Retained by the controller: ``online`` with a new epoch at every connect, ``offline``
+        as its will. A new epoch tells agents to resend what the controller has not yet
+        acknowledged end to end (its session may have been lost)."""
+        return f"{ROOT}/controller/state"
 
     @classmethod
     def all_gateways(cls) -> str:

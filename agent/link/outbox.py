@@ -1,4 +1,5 @@
-"""The disk outbox: every QoS 1 message is on disk before it is sent, and leaves only on PUBACK.
+"""The disk outbox: every QoS 1 message is on disk before it is sent, and leaves only when the
+controller has committed it (end-to-end acknowledgement; see agent/link/session.py).
 
 SQLite in WAL mode gives atomic appends that survive ``kill -9`` (and power loss with
 ``synchronous=FULL``) without a server. Rows are keyed by the per-gateway sequence number, so
@@ -7,6 +8,16 @@ oldest-first is the primary-key order and the sequence survives restarts.
 Drop policy when the byte bound is reached: the oldest routine rows (health, telemetry) go first,
 because a newer sample replaces them; events go only when no routine row is left. Every drop is
 counted and logged.
+
+Storage faults are the outbox's own business:
+- only a file SQLite says is not a database, or fails its integrity check, is "corrupt" and moved
+  aside; a locked, unreadable or unopenable file is an error that names the file and is never
+  touched (a second agent, a permissions typo);
+- a full or read-only disk does not stop the agent: new messages wait in a bounded memory spill
+  (oldest routine ones dropped first, counted), ``disk_error`` says so in health, and the spill
+  goes to disk, in order, as soon as a write succeeds again;
+- the session counter lives beside the sequence reservation in side files, so it survives a
+  corrupt database being replaced (the controller would otherwise see an old session number).
 """
 
 from __future__ import annotations
@@ -47,13 +58,29 @@ def _check_integrity(db: sqlite3.Connection) -> None:
 
 
 _INSERT = "INSERT INTO outbox (seq, topic, payload, priority, created) VALUES (?,?,?,?,?)"
+_RANGE_SIZE = "SELECT SUM(LENGTH(payload)), COUNT(*) FROM outbox WHERE seq BETWEEN ? AND ?"
+_RANGE_DELETE = "DELETE FROM outbox WHERE seq BETWEEN ? AND ?"
 _OLDEST_OF_PRIORITY = (
     "SELECT seq, LENGTH(payload) FROM outbox WHERE priority=? ORDER BY seq LIMIT 64"
 )
 
 
 class OutboxError(RuntimeError):
-    """The outbox cannot store a message (disk full, read-only file system)."""
+    """The outbox cannot do what was asked (its file is locked, unreadable or the disk failed)."""
+
+
+SPILL_MAX_BYTES = 8 * 1024 * 1024
+# SQLite's words for "the disk, not the data": these never make a file corrupt.
+_DISK_ERRORS = {
+    "database or disk is full": "disk_full",
+    "attempt to write a readonly database": "read_only",
+    "disk I/O error": "io_error",
+}
+
+
+def disk_error_kind(exc: sqlite3.Error) -> str | None:
+    text = str(exc)
+    return next((kind for words, kind in _DISK_ERRORS.items() if words in text), None)
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,8 @@ class OutboxStats:
     depth: int
     bytes: int
     dropped: int
+    spilled: int = 0  # messages waiting in memory because the disk refused them
+    disk_error: str = ""  # disk_full | read_only | io_error, empty when writes succeed
 
 
 class Outbox:
@@ -87,6 +116,9 @@ class Outbox:
         self._clock = clock
         self._lock = threading.Lock()
         self._dropped = 0
+        self._spill: list[tuple[int, str, bytes, int, float]] = []
+        self._spill_bytes = 0
+        self._disk_error = ""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open(durability)
         self._reserved = self._read_reserved()
@@ -98,8 +130,13 @@ class Outbox:
     # -- opening and recovery -------------------------------------------------------------
 
     def _open(self, durability: str) -> sqlite3.Connection:
+        if self.path.exists() and not self.path.is_file():
+            raise OutboxError(f"outbox path {self.path} exists and is not a file")
         try:
             return self._connect(durability)
+        except sqlite3.OperationalError as exc:
+            # Locked, unreadable, no space: the file may be perfectly good. Never move it.
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
             log.error(
@@ -129,6 +166,10 @@ class Outbox:
     @property
     def _seq_file(self) -> Path:
         return self.path.with_name(self.path.name + ".seq")
+
+    @property
+    def _session_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".session")
 
     def _read_reserved(self) -> int:
         try:
@@ -160,24 +201,83 @@ class Outbox:
         with self._lock:
             seq = self._next_seq
             payload = build(seq)
-            self._reserve_through(seq)
+            row = (seq, topic, payload, int(priority), self._clock())
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(_INSERT, (seq, topic, payload, int(priority), self._clock()))
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)", (seq + 1,)
-                )
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise OutboxError(f"cannot store message {seq}: {exc}") from exc
+                self._reserve_through(seq)
+            except OSError as exc:
+                # The side file could not move on: never hand out a number it does not cover.
+                raise OutboxError(f"cannot reserve sequence numbers: {exc}") from exc
             self._next_seq = seq + 1
-            self._bytes += len(payload)
-            self._depth += 1
-            if self._bytes > self.max_bytes:
-                self._enforce_bound()
+            if self._spill and not self._flush_spill_locked():
+                self._spill_locked(row)
+            else:
+                try:
+                    self._insert_locked([row])
+                except OutboxError as exc:
+                    self._disk_failed(exc)
+                    self._spill_locked(row)
+                    return seq
+                self._bytes += len(payload)
+                self._depth += 1
+                if self._bytes > self.max_bytes:
+                    self._enforce_bound()
             return seq
+
+    def _insert_locked(self, rows: list[tuple[int, str, bytes, int, float]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(_INSERT, rows)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
+                (rows[-1][0] + 1,),
+            )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise OutboxError(f"cannot store message {rows[0][0]}: {exc}") from exc
+
+    def _disk_failed(self, exc: OutboxError) -> None:
+        cause = exc.__cause__
+        kind = disk_error_kind(cause) if isinstance(cause, sqlite3.Error) else None
+        kind = kind or "io_error"
+        if kind != self._disk_error:
+            log.error(
+                "outbox %s: %s; keeping new messages in memory until it clears", self.path, exc
+            )
+        self._disk_error = kind
+
+    def _spill_locked(self, row: tuple[int, str, bytes, int, float]) -> None:
+        """Hold a message in memory while the disk refuses it, within SPILL_MAX_BYTES: the
+        oldest routine message goes first, an event only when nothing routine is left."""
+        self._spill.append(row)
+        self._spill_bytes += len(row[2])
+        while self._spill_bytes > SPILL_MAX_BYTES and len(self._spill) > 1:
+            victim = min(range(len(self._spill)), key=lambda i: (self._spill[i][3], i))
+            gone = self._spill.pop(victim)
+            self._spill_bytes -= len(gone[2])
+            self._dropped += 1
+            log.warning("outbox memory spill full: dropped message %d", gone[0])
+
+    def _flush_spill_locked(self) -> bool:
+        """Write the spill to disk in order; True when it is empty afterwards."""
+        try:
+            self._insert_locked(self._spill)
+        except OutboxError as exc:
+            self._disk_failed(exc)
+            return False
+        log.info("outbox %s writable again: %d held message(s) stored", self.path, len(self._spill))
+        self._bytes += self._spill_bytes
+        self._depth += len(self._spill)
+        self._spill, self._spill_bytes, self._disk_error = [], 0, ""
+        if self._bytes > self.max_bytes:
+            self._enforce_bound()
+        return True
+
+    def retry_disk(self) -> bool:
+        """Try to store what waits in memory (the link calls this); True when nothing waits."""
+        with self._lock:
+            return not self._spill or self._flush_spill_locked()
 
     def _enforce_bound(self) -> None:
         """Drop oldest rows, routine before events, until under the byte bound."""
@@ -216,15 +316,60 @@ class Outbox:
             query += " AND seq <= ?"
             args = (seq, upto)
         with self._lock:
-            rows = self._db.execute(f"{query} ORDER BY seq LIMIT {int(limit)}", args).fetchall()
-        return [Row(*r) for r in rows]
+            try:
+                rows = self._db.execute(f"{query} ORDER BY seq LIMIT {int(limit)}", args).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot read outbox: {exc}") from exc
+            out = [Row(*r) for r in rows]
+            if len(out) < limit and self._spill:
+                # Held in memory: sendable now, deleted from memory when committed.
+                top = upto if upto is not None else self._next_seq
+                out += [Row(r[0], r[1], r[2], r[4]) for r in self._spill if seq < r[0] <= top][
+                    : limit - len(out)
+                ]
+        return out
 
     def delete(self, seqs: Iterable[int]) -> None:
         """Remove acknowledged rows."""
-        batch = list(seqs)
-        if batch:
-            with self._lock:
-                self._delete_locked(batch, count_bytes=True)
+        self.delete_ranges([(s, s) for s in seqs])
+
+    def delete_ranges(self, ranges: list[tuple[int, int]]) -> int:
+        """Remove the rows the controller committed (closed ranges); returns how many went.
+        Raises OutboxError when the disk refuses (the rows stay and are resent later)."""
+        if not ranges:
+            return 0
+        with self._lock:
+            removed = self._drop_from_spill(ranges)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for first, last in ranges:
+                    size, count = self._db.execute(_RANGE_SIZE, (first, last)).fetchone()
+                    if count:
+                        self._db.execute(_RANGE_DELETE, (first, last))
+                        self._bytes -= size or 0
+                        self._depth -= count
+                        removed += count
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._restore_counts()
+                raise OutboxError(f"cannot delete committed rows: {exc}") from exc
+        return removed
+
+    def _drop_from_spill(self, ranges: list[tuple[int, int]]) -> int:
+        if not self._spill:
+            return 0
+        keep = [r for r in self._spill if not any(a <= r[0] <= b for a, b in ranges)]
+        gone = len(self._spill) - len(keep)
+        self._spill = keep
+        self._spill_bytes = sum(len(r[2]) for r in keep)
+        return gone
+
+    def _restore_counts(self) -> None:
+        self._bytes, self._depth = self._db.execute(
+            "SELECT COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox"
+        ).fetchone()
 
     def _delete_locked(self, seqs: list[int], *, count_bytes: bool) -> None:
         marks = ",".join("?" * len(seqs))
@@ -243,18 +388,39 @@ class Outbox:
             return self._next_seq - 1
 
     def next_session(self) -> int:
-        """Increment and return the connection counter (pairs births with deaths)."""
+        """Increment and return the connection counter (pairs births with deaths). Kept in the
+        database and in a side file; the larger wins, so replacing a corrupt database never
+        sends the counter back. A disk that refuses the write does not stop the link."""
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
-            session = (int(row[0]) if row else 0) + 1
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('session', ?)", (session,)
-            )
+            session = max(int(row[0]) if row else 0, self._read_int(self._session_file)) + 1
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('session', ?)", (session,)
+                )
+                tmp = self._session_file.with_suffix(".tmp")
+                tmp.write_text(str(session))
+                os.replace(tmp, self._session_file)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("outbox: session counter %d not saved: %s", session, exc)
             return session
+
+    @staticmethod
+    def _read_int(path: Path) -> int:
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            return 0
 
     def stats(self) -> OutboxStats:
         with self._lock:
-            return OutboxStats(depth=self._depth, bytes=self._bytes, dropped=self._dropped)
+            return OutboxStats(
+                depth=self._depth + len(self._spill),
+                bytes=self._bytes + self._spill_bytes,
+                dropped=self._dropped,
+                spilled=len(self._spill),
+                disk_error=self._disk_error,
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -4,6 +4,14 @@ This thread is the one place that reconnects. Each connection gets a fresh paho 
 nothing paho buffered for a dead connection is ever re-sent behind our back: after a reconnect the
 outbox on disk is the only source of what still needs sending, and the controller de-duplicates
 on message id whatever was in flight when the link broke.
+
+End to end: a message leaves the outbox only when the controller says it committed it (ranges of
+sequence numbers on the gateway's ``ack`` topic, :mod:`protocol.ack`), not on the broker's PUBACK.
+Everything still in the outbox is sent again on every new connection, and again whenever the
+controller announces a new epoch (it reconnected and may have lost its session). A PUBACK with a
+failure reason (the broker refused the message) is logged and counted; refusals that can never
+succeed (not authorised, bad topic, too large) leave the outbox with a logged reason instead of
+being resent into a stall.
 """
 
 from __future__ import annotations
@@ -30,11 +38,18 @@ from tenacity import (
 
 from agent.config import BrokerSection
 from agent.link.backoff import BROKER_WAIT, LinkAuthError, LinkError
-from agent.link.outbox import Outbox, Row
+from agent.link.outbox import Outbox, OutboxError, Row
+from protocol.ack import AckError, decode_ack, decode_controller_state
+from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
 
 SHORT_SESSION_S = 5.0  # a session shorter than this counts as a flap and is backed off
+# PUBACK reasons that resending cannot fix: not authorised, topic name invalid, packet too large,
+# payload format invalid. Others (quota exceeded, server busy, unspecified) are retried on the
+# next connection.
+PERMANENT_REFUSALS = frozenset({0x87, 0x90, 0x95, 0x99})
+DISK_RETRY_S = 1.0  # how often messages held in memory (disk full) are offered to the disk again
 _HISTORICAL_FALSE = b'"historical":false'
 _HISTORICAL_TRUE = b'"historical":true'
 
@@ -55,7 +70,12 @@ class LinkStats:
     last_outage_s: float = 0.0
     down_since: float | None = field(default=None)
     sent: int = 0
-    acked: int = 0
+    acked: int = 0  # PUBACKed by the broker
+    committed: int = 0  # acknowledged end to end by the controller
+    refused: int = 0  # PUBACK with a failure reason
+    dropped_refused: int = 0  # ... that could never succeed, removed from the outbox
+    bad_acks: int = 0  # malformed acknowledgements ignored
+    resends: int = 0  # times the unacknowledged backlog was sent again
 
 
 @dataclass
@@ -114,11 +134,16 @@ class Link(threading.Thread):
         self.on_restored = on_restored
         self._halt = threading.Event()
         self._acked: deque[int] = deque()
+        self._refused: deque[tuple[int, ReasonCode]] = deque()
+        self._commits: deque[list[tuple[int, int]]] = deque()
+        self._rewind = threading.Event()
+        self._epoch: str | None = None
         self._inflight: dict[int, int] = {}
         self._client: mqtt.Client | None = None
         self._connack: ReasonCode | None = None
         self._dropped_connection = threading.Event()
         self._session = 0
+        self._topics = Topics(gateway_id)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -128,6 +153,12 @@ class Link(threading.Thread):
         self.join(timeout)
 
     def run(self) -> None:
+        self.serve_forever(self._halt)
+
+    def serve_forever(self, stop: threading.Event) -> None:
+        """Connect, send and reconnect until ``stop`` is set (the supervisor's entry point).
+        Unexpected errors propagate: the supervisor restarts the link with a fresh client."""
+        self._halt = stop
         flaps = 0
         while not self._halt.is_set():
             retrying = Retrying(
@@ -210,6 +241,7 @@ class Link(threading.Thread):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def _connect(self) -> mqtt.Client:
@@ -260,8 +292,30 @@ class Link(threading.Thread):
     def _on_publish(
         self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode, _p: object
     ) -> None:
-        if not reason.is_failure:
+        if reason.is_failure:
+            self._refused.append((mid, reason))
+        else:
             self._acked.append(mid)
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        """Only hands over: acknowledgements to the pump, a new controller epoch as a flag."""
+        try:
+            if msg.topic == self._topics.ack:
+                self._commits.append(decode_ack(self.gateway_id, bytes(msg.payload)))
+            elif msg.topic == Topics.controller_state():
+                self._on_controller_state(bytes(msg.payload))
+        except AckError as exc:
+            self.stats.bad_acks += 1
+            log.warning("ignored a message on %s: %s", msg.topic, exc)
+
+    def _on_controller_state(self, payload: bytes) -> None:
+        state = decode_controller_state(payload)
+        if state.state != "online":
+            return
+        if self._epoch is not None and state.epoch != self._epoch:
+            log.info("controller reconnected (epoch %s): resending unacknowledged", state.epoch)
+            self._rewind.set()
+        self._epoch = state.epoch
 
     # -- serving a connection ---------------------------------------------------------
 
@@ -272,6 +326,8 @@ class Link(threading.Thread):
         self.stats.down_since = None
         self.stats.last_outage_s = outage
         self.stats.reconnects += 1
+        self._epoch = None
+        client.subscribe([(self._topics.ack, 1), (Topics.controller_state(), 1)])
         client.publish(self.presence.topic, self.presence.birth(self._session), qos=1, retain=True)
         live_floor = self.outbox.last_seq()
         log.info(
@@ -291,10 +347,21 @@ class Link(threading.Thread):
         backlog_cursor, live_cursor = 0, live_floor
         self._inflight.clear()
         self._acked.clear()
+        self._refused.clear()
+        self._rewind.clear()
+        next_disk_retry = 0.0
         while not self._halt.is_set() and not self._dropped_connection.is_set():
             if client.loop(timeout=self.POLL_S) != mqtt.MQTT_ERR_SUCCESS:
                 break
             self._retire_acked()
+            self._apply_commits()
+            if self._clock() >= next_disk_retry:
+                next_disk_retry = self._clock() + DISK_RETRY_S
+                self.outbox.retry_disk()
+            if self._rewind.is_set():
+                self._rewind.clear()
+                self.stats.resends += 1
+                backlog_cursor, live_floor = 0, live_cursor
             room = self.max_inflight - len(self._inflight)
             if room <= 0:
                 continue
@@ -328,15 +395,41 @@ class Link(threading.Thread):
             self._dropped_connection.set()
 
     def _retire_acked(self) -> None:
-        if not self._acked:
-            return
-        done = []
+        """Broker PUBACKs only free the in-flight window; the row stays until committed."""
         while self._acked:
-            seq = self._inflight.pop(self._acked.popleft(), None)
+            if self._inflight.pop(self._acked.popleft(), None) is not None:
+                self.stats.acked += 1
+        while self._refused:
+            mid, reason = self._refused.popleft()
+            seq = self._inflight.pop(mid, None)
             if seq is not None:
-                done.append(seq)
-        self.outbox.delete(done)
-        self.stats.acked += len(done)
+                self._handle_refusal(seq, reason)
+
+    def _handle_refusal(self, seq: int, reason: ReasonCode) -> None:
+        self.stats.refused += 1
+        if reason.value not in PERMANENT_REFUSALS:
+            log.warning("broker refused message %d (%s); will resend on reconnect", seq, reason)
+            return
+        log.error(
+            "broker refused message %d (%s): it can never be delivered; removed from the outbox",
+            seq,
+            reason,
+        )
+        self.stats.dropped_refused += 1
+        self._delete([(seq, seq)])
+
+    def _apply_commits(self) -> None:
+        while self._commits:
+            ranges = self._commits.popleft()
+            self.stats.committed += self._delete(ranges)
+
+    def _delete(self, ranges: list[tuple[int, int]]) -> int:
+        """Remove rows; a failing disk keeps them (resent later, de-duplicated centrally)."""
+        try:
+            return self.outbox.delete_ranges(ranges)
+        except OutboxError as exc:
+            log.warning("outbox: cannot delete acknowledged rows yet: %s", exc)
+            return 0
 
     def _teardown(self, client: mqtt.Client) -> None:
         was_connected = self.stats.connected
@@ -353,5 +446,6 @@ class Link(threading.Thread):
             while not info.is_published() and self._clock() < deadline:
                 client.loop(timeout=0.05)
             self._retire_acked()
+            self._apply_commits()
         client.disconnect()
         client.loop(timeout=0.05)

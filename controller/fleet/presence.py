@@ -2,6 +2,11 @@
 
 Births and deaths are paired by session number (like Sparkplug's bdSeq): a last-will from an old
 connection that the broker delivers after the gateway already reconnected must not mark it offline.
+
+A gateway's counter can go back: a gateway re-imaged, or one whose state directory was lost. A
+*live* birth (published by the gateway now, not a retained copy the broker replays when the
+controller subscribes) therefore always wins and resets the session. Only retained replays and
+deaths are held to the session order.
 """
 
 from __future__ import annotations
@@ -52,9 +57,10 @@ class GatewayState:
         return True
 
 
-def apply_birth(gw: GatewayState, birth: Birth, now: float) -> bool:
-    """A birth from the current or a newer session brings the gateway online."""
-    if birth.session < gw.session:
+def apply_birth(gw: GatewayState, birth: Birth, now: float, *, replay: bool = False) -> bool:
+    """A live birth, or a replayed one from the current or a newer session, brings the gateway
+    online."""
+    if replay and birth.session < gw.session:
         return False
     gw.session = birth.session
     gw.agent_version = birth.agent_version
@@ -75,7 +81,8 @@ def apply_death(gw: GatewayState, death: Death, now: float) -> bool:
 
 
 def apply_heard(gw: GatewayState, received_at: float, historical: bool) -> bool:
-    """Any live message proves the gateway is up; revive one we only expired by silence."""
+    """Any live message proves the gateway is up; revive one we only expired by silence. A
+    "lost" will is not undone by traffic: the gateway's next birth does that."""
     if received_at > gw.last_seen:
         gw.last_seen = received_at
         gw.touched = True

@@ -1,11 +1,17 @@
-"""MQTT ingest: a persistent session, batched validation and storage, acknowledge after commit.
+"""MQTT ingest transport: a persistent session, batches, acknowledgements after commit.
 
-One thread does everything: it runs paho's network loop itself, collects a batch (the callback
-only appends), validates, de-duplicates, stores the batch in one transaction and only then sends
-the PUBACKs (manual ack, in arrival order). A controller killed mid-batch therefore never loses a
-message: the broker redelivers everything not acknowledged, and de-duplication on message id
-makes the redelivery harmless. A single thread also avoids waking paho's loop thread once per
-acknowledgement, which halved throughput. This thread is the one place that reconnects.
+This is the transport half of ingest; what a batch *means* is :mod:`controller.ingest.pipeline`
+and how it is committed is :mod:`controller.ingest.writer`. One thread runs paho's network loop
+itself, collects a batch (the callback only appends), hands it to the writer and only after the
+commit sends the PUBACKs (manual ack, in arrival order) and the end-to-end acknowledgements each
+gateway's outbox waits for (:mod:`protocol.ack`). When the database is unavailable the batch is
+kept and retried with backoff while the connection stays alive; nothing is acknowledged meanwhile,
+and the broker's in-flight window (our Receive Maximum) bounds what piles up.
+
+A controller killed mid-batch never loses a message: the broker redelivers everything not
+acknowledged, and de-duplication on message id makes the redelivery harmless. A single thread
+also avoids waking paho's loop thread once per acknowledgement, which halved throughput. This
+thread is the one place that reconnects.
 
 A separate writer thread committing batch N while this one reads batch N+1 was measured and did
 not pay: SQLite's insert and commit are about a sixth of the per-message cost, and two threads
@@ -20,59 +26,39 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.config import ControllerConfig
-from controller.fleet.presence import GatewayState, apply_birth, apply_death, apply_heard, expire
-from controller.store.repo import NewMessage, Rejection, Store
-from protocol.codec import Decoded, DecodeError, decode
-from protocol.messages import Birth, Death, GatewayHealth
+from controller.fleet.registry import FleetRegistry
+from controller.ingest.housekeeping import Housekeeping
+from controller.ingest.pipeline import Incoming, Outcome
+from controller.ingest.writer import BatchWriter, StoreUnavailable
+from controller.store.repo import Store
+from protocol.ack import ControllerState, encode_ack
+from protocol.codec import new_id
 from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
 
-REGISTRY_FLUSH_S = 1.0
+RETRY_INITIAL_S = 0.2
+RETRY_MAX_S = 15.0
 
 
-class Raw(NamedTuple):
-    """A message as it came off the wire, waiting for its batch (a tuple: built per message)."""
+class IngestStats:
+    """What the controller's status shows about ingest (read from other threads)."""
 
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    received_at: float
-
-
-class RejectLog:
-    """Logs every rejection with its reason, but folds floods into one line per second."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._window = 0.0
-        self._in_window = 0
-        self._suppressed = 0
-
-    def __call__(self, rej: Rejection) -> None:
-        now = self._clock()
-        if now - self._window >= 1.0:
-            if self._suppressed:
-                log.warning(
-                    "%d more rejected message(s) in the last second (see counters)",
-                    self._suppressed,
-                )
-            self._window, self._in_window, self._suppressed = now, 0, 0
-        self._in_window += 1
-        if self._in_window <= 20:
-            log.warning("rejected message on %r: %s: %s", rej.topic[:200], rej.reason, rej.detail)
-        else:
-            self._suppressed += 1
+    def __init__(self) -> None:
+        self.batches = 0
+        self.store_retries = 0
+        self.store_down_since: float | None = None
+        self.last_error = ""
+        self.acks_sent = 0
 
 
 class Ingest:
@@ -82,15 +68,18 @@ class Ingest:
         self.config = config
         self.store = store
         self._clock = clock
-        self._pending: list[Raw] = []
+        self._pending: list[Incoming] = []
+        self._pending_bytes = 0
         self._stop = threading.Event()
-        self.gateways: dict[str, GatewayState] = store.load_gateways()
+        self.registry = FleetRegistry(store.load_gateways())
+        self.writer = BatchWriter(store, self.registry, clock)
+        self.housekeeping = Housekeeping(config, store, self.writer, clock)
+        self.stats = IngestStats()
         self.client = self._make_client()
-        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
-        self._reject_log = RejectLog(clock)
-        self._last_expiry_check = 0.0
-        self._last_prune = clock()
-        self._last_registry_flush = 0.0
+        self._thread: threading.Thread | None = None
+        self._stuck: list[Incoming] = []
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_INITIAL_S
         self.connected = threading.Event()
 
     # -- MQTT -------------------------------------------------------------------------
@@ -114,6 +103,12 @@ class Ingest:
                 keyfile=str(b.tls.key_file) if b.tls.key_file else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
+        # Acknowledgements to gateways are small and must never stall ingest behind a slow
+        # socket: queue them in paho without a bound on in-flight publishes.
+        client.max_inflight_messages_set(0)
+        client.will_set(
+            Topics.controller_state(), self._state_payload("offline"), qos=1, retain=True
+        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -128,8 +123,18 @@ class Ingest:
             return
         present = getattr(flags, "session_present", False)
         log.info("connected to broker (session present: %s)", present)
-        client.subscribe(Topics.all_gateways(), qos=1)
+        # no_local: our own acknowledgements on the gateways' subtrees must not come back to us.
+        client.subscribe(Topics.all_gateways(), options=SubscribeOptions(qos=1, noLocal=True))
+        # A new epoch at every connect: agents resend whatever we have not acknowledged end to
+        # end, in case our session (and what the broker queued in it) was lost.
+        client.publish(
+            Topics.controller_state(), self._state_payload("online", new_id()), qos=1, retain=True
+        )
         self.connected.set()
+
+    def _state_payload(self, state: str, epoch: str = "") -> bytes:
+        body = ControllerState(state=state, epoch=epoch, ts=self._clock())
+        return body.model_dump_json().encode()
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: object, _mid: int, codes: list[ReasonCode], _p: object
@@ -147,43 +152,66 @@ class Ingest:
             log.warning("disconnected from broker: %s", reason)
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._pending.append(Raw(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._clock()))
+        payload = bytes(msg.payload)
+        self._pending_bytes += len(payload)
+        self._pending.append(
+            Incoming(msg.mid, msg.qos, msg.topic, payload, self._clock(), bool(msg.retain))
+        )
+
+    # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
+        """Run in a thread of our own (tests, benchmarks); the controller uses its supervisor."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(self._stop,), name="ingest", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the batch in hand, then disconnect; unacknowledged messages stay at the broker."""
         self._stop.set()
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def serve_forever(self, stop: threading.Event) -> None:
+        """Connect, pump, store and acknowledge until ``stop`` is set; the one place that
+        reconnects. Unexpected errors propagate to the supervisor, which restarts us with a
+        fresh client (the broker redelivers whatever was not acknowledged)."""
+        self._stop = stop
+        self.client = self._make_client()
+        self._pending, self._pending_bytes, self._stuck = [], 0, []
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    self._connect()
+                except OSError as exc:
+                    log.warning("broker unreachable (%s); next attempt in %.1f s", exc, backoff)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+                if self._serve():
+                    backoff = 0.5
+                    continue
+                # Refused (bad credentials, not authorised) or dropped before CONNACK: back off
+                # rather than hammer the broker.
+                log.warning("broker did not accept the session; next attempt in %.1f s", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        finally:
+            self.client.disconnect()
 
     def _connect(self) -> None:
         b = self.config.broker
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
+        # Bounds what the broker sends before we acknowledge: the memory a stalled database
+        # can make us hold.
+        props.ReceiveMaximum = min(65535, self.config.ingest.batch_max)
         self.client.connect(
             b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props
         )
-
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stop.is_set():
-            try:
-                self._connect()
-            except OSError as exc:
-                log.warning("broker unreachable (%s); next attempt in %.1f s", exc, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            if self._serve():
-                backoff = 0.5
-                continue
-            # Refused (bad credentials, not authorised) or dropped before CONNACK: back off
-            # rather than hammer the broker.
-            log.warning("broker did not accept the session; next attempt in %.1f s", backoff)
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
-        self.client.disconnect()
 
     def _serve(self) -> bool:
         """Network loop and batching until the connection drops or a stop is requested; returns
@@ -200,25 +228,29 @@ class Ingest:
         batch_started = 0.0
         accepted = False
         while not self._stop.is_set():
-            rc, idle = self._pump(0.0 if self._pending else 0.1)
+            busy = bool(self._pending) and not self._stuck
+            rc, idle = self._pump(0.0 if busy else 0.1)
             accepted = accepted or self.connected.is_set()
-            if self._pending and rc == mqtt.MQTT_ERR_SUCCESS:
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                # Not acknowledged: the broker redelivers them on the next session.
+                self.connected.clear()
+                self._pending, self._pending_bytes, self._stuck = [], 0, []
+                return accepted
+            if self._stuck:
+                self._retry_stuck()
+            elif self._pending:
                 now = time.monotonic()
                 batch_started = batch_started or now
                 if (
                     idle
                     or len(self._pending) >= ing.batch_max
+                    or self._pending_bytes >= ing.batch_max_bytes
                     or now - batch_started >= ing.batch_wait_ms / 1000
                 ):
-                    batch, self._pending = self._pending, []
+                    batch, self._pending, self._pending_bytes = self._pending, [], 0
                     batch_started = 0.0
                     self.process(batch)
-            self._housekeeping()
-            if rc != mqtt.MQTT_ERR_SUCCESS:
-                # Not acknowledged: the broker redelivers them on the next session.
-                self.connected.clear()
-                self._pending.clear()
-                return accepted
+            self.housekeeping.tick(database_ok=not self._stuck)
         return True
 
     def _pump(self, timeout: float) -> tuple[mqtt.MQTTErrorCode, bool]:
@@ -262,125 +294,53 @@ class Ingest:
             if len(pending) >= limit:
                 return rc, False
 
-    def _housekeeping(self) -> None:
-        now = self._clock()
-        pres = self.config.presence
-        if now - self._last_expiry_check >= pres.check_interval_s:
-            self._last_expiry_check = now
-            for gw in expire(list(self.gateways.values()), now, pres.grace_s):
-                log.warning("gateway %s silent for %.0f s: offline", gw.id, now - gw.last_seen)
-            self._save_dirty()
-        ret = self.config.retention
-        if now - self._last_prune >= ret.sweep_interval_s:
-            self._last_prune = now
-            removed = self.store.prune(ret.history_days, ret.max_rows_per_gateway, now)
-            if removed:
-                log.info("retention: pruned %d history row(s)", removed)
+    # -- storing ----------------------------------------------------------------------
 
-    def _to_save(self) -> list[GatewayState]:
-        """Presence changes go out with their batch; last-seen and latest-health updates (the
-        history rows are already committed) are flushed at most once a second."""
-        now = time.monotonic()
-        flush_touched = now - self._last_registry_flush >= REGISTRY_FLUSH_S
-        if flush_touched:
-            self._last_registry_flush = now
-        return [gw for gw in self.gateways.values() if gw.dirty or (flush_touched and gw.touched)]
+    def process(self, batch: list[Incoming]) -> bool:
+        """Commit one batch, then acknowledge it; on an unavailable database keep it for a
+        retry with backoff. Returns whether it was committed."""
+        try:
+            outcome = self.writer.commit(batch)
+        except StoreUnavailable as exc:
+            self._hold(batch, exc)
+            return False
+        self._committed(batch, outcome)
+        return True
 
-    @staticmethod
-    def _saved(states: list[GatewayState]) -> None:
-        for gw in states:
-            gw.dirty = gw.touched = False
+    def _hold(self, batch: list[Incoming], exc: StoreUnavailable) -> None:
+        cause = exc.__cause__ or exc
+        if not self._stuck:
+            self._retry_delay = RETRY_INITIAL_S
+            self.stats.store_down_since = self.stats.store_down_since or self._clock()
+        self._stuck = batch
+        self.stats.store_retries += 1
+        self.stats.last_error = f"{exc}: {type(cause).__name__}"
+        log.error(
+            "%s; holding %d message(s) unacknowledged, retry in %.1f s",
+            exc,
+            len(batch),
+            self._retry_delay,
+        )
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
-    def _save_dirty(self) -> None:
-        dirty = self._to_save()
-        if dirty:
-            with self.store.engine.begin() as conn:
-                self.store.save_gateways(conn, dirty)
-            self._saved(dirty)
+    def _retry_stuck(self) -> None:
+        if time.monotonic() < self._retry_at:
+            return
+        batch, self._stuck = self._stuck, []
+        if self.process(batch):
+            down = self._clock() - (self.stats.store_down_since or self._clock())
+            log.info("database available again after %.1f s; batch stored", down)
+            self.stats.store_down_since = None
 
-    def process(self, batch: list[Raw]) -> None:
-        """Validate, de-duplicate and store one batch; acknowledge after the commit."""
-        decoded: list[tuple[Raw, Decoded]] = []
-        rejected: list[Rejection] = []
-        for raw in batch:
-            try:
-                decoded.append((raw, decode(raw.topic, raw.payload)))
-            except DecodeError as exc:
-                rejected.append(Rejection(str(exc.reason), exc.detail, raw.topic, raw.received_at))
-        for rej in rejected:
-            self._reject_log(rej)
-        with self.store.engine.begin() as conn:
-            seen = self.store.known_ids(conn, [d.envelope.id for _, d in decoded])
-            fresh: list[NewMessage] = []
-            for raw, d in decoded:
-                env = d.envelope
-                if env.id in seen:
-                    continue
-                seen.add(env.id)
-                fresh.append(
-                    NewMessage(
-                        env.id,
-                        env.gw,
-                        env.seq,
-                        env.kind,
-                        raw.topic,
-                        env.ts,
-                        raw.received_at,
-                        env.historical,
-                        raw.payload.decode(),
-                    )
-                )
-                self._apply(raw, d)
-            self.store.insert_messages(conn, fresh)
-            dirty = self._to_save()
-            self.store.save_gateways(conn, dirty)
-            self.store.add_rejections(conn, rejected)
-            self.store.bump_counters(
-                conn,
-                {
-                    "received": len(batch),
-                    "stored": len(fresh),
-                    "duplicates": len(decoded) - len(fresh),
-                    "rejected": len(rejected),
-                },
-            )
-        self._saved(dirty)
+    def _committed(self, batch: list[Incoming], outcome: Outcome) -> None:
+        self.stats.batches += 1
         for raw in batch:
             if raw.qos > 0:
                 self.client.ack(raw.mid, raw.qos)
-
-    def _gateway(self, gid: str, now: float) -> GatewayState:
-        gw = self.gateways.get(gid)
-        if gw is None:
-            gw = GatewayState(id=gid, first_seen=now, last_seen=now, state_since=now)
-            self.gateways[gid] = gw
-        return gw
-
-    def _apply(self, raw: Raw, d: Decoded) -> None:
-        env, body, now = d.envelope, d.body, raw.received_at
-        gw = self._gateway(env.gw, now)
-        if isinstance(body, Birth):
-            if apply_birth(gw, body, now):
-                log.info(
-                    "gateway %s online (session %d, agent %s)",
-                    gw.id,
-                    body.session,
-                    body.agent_version,
-                )
-            apply_heard(gw, now, historical=False)
-            return
-        if isinstance(body, Death):
-            if apply_death(gw, body, now):
-                log.info("gateway %s offline (%s)", gw.id, body.reason)
-            return
-        if apply_heard(gw, now, env.historical):
-            log.info("gateway %s heard again: online", gw.id)
-        if env.seq > gw.last_seq:
-            gw.last_seq = env.seq
-            gw.touched = True
-        if isinstance(body, GatewayHealth) and (
-            gw.last_health_ts is None or env.ts >= gw.last_health_ts
-        ):
-            gw.last_health = body
-            gw.last_health_ts = env.ts
-            gw.touched = True
+        now = self._clock()
+        for gid, seqs in outcome.acks.items():
+            topic = Topics(gid).ack
+            for payload in encode_ack(gid, seqs, now):
+                self.client.publish(topic, payload, qos=1)
+                self.stats.acks_sent += 1

@@ -10,12 +10,19 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, create_engine, delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from controller.fleet.presence import GatewayState
-from controller.store.schema import counters, gateways, messages, metadata, rejections
+from controller.store.schema import (
+    counters,
+    gateways,
+    messages,
+    quarantine,
+    rejections,
+    service_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +33,9 @@ def make_engine(url: str) -> Engine:
     """Create the engine; SQLite files get WAL so readers (fleet status) never block ingest."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    # pre_ping: after a PostgreSQL restart the pool's old connections are replaced on checkout
+    # instead of failing the next batch once per pooled connection.
+    engine = create_engine(url, future=True, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -56,6 +65,20 @@ class NewMessage(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """A dead letter: a message that failed on its own, kept raw (up to a bound) with why."""
+
+    at: float
+    gateway_id: str
+    topic: str
+    stage: str  # decode | apply | store
+    reason: str
+    detail: str
+    size: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class Rejection:
     reason: str
     detail: str
@@ -78,10 +101,31 @@ def _insert_ignoring_duplicates(paramstyle: str) -> str:
 _STATE_COLUMNS = [f.name for f in fields(GatewayState) if f.name not in ("dirty", "touched")]
 
 
+MIGRATIONS = Path(__file__).with_name("migrations")
+BASELINE = "0001"
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest revision. A database made before migrations existed
+    (tables present, no version table) is stamped as the baseline first."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        cfg.attributes["connection"] = conn
+        if "gateways" in tables and "alembic_version" not in tables:
+            command.stamp(cfg, BASELINE)
+        command.upgrade(cfg, "head")
+
+
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        if migrate:
+            upgrade_schema(self.engine)
         self._upsert = (
             postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -170,6 +214,34 @@ class Store:
         update = {c: stmt.excluded[c] for c in _STATE_COLUMNS if c not in ("id", "first_seen")}
         conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=update), values)
 
+    def add_quarantine(self, conn: Connection, batch: Sequence[Quarantined]) -> None:
+        """Dead letters, plus the per-reason counters `fleet status` shows."""
+        if not batch:
+            return
+        conn.execute(quarantine.insert(), [vars(q) for q in batch])
+        self.add_rejections(
+            conn, [Rejection(f"{q.stage}:{q.reason}", q.detail, q.topic, q.at) for q in batch]
+        )
+
+    def quarantine_rows(self, limit: int = 20) -> list[dict[str, Any]]:
+        query = select(quarantine).order_by(quarantine.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def save_status(self, rows: Sequence[dict[str, Any]]) -> None:
+        """The controller's own workers, for `fleet status` (one row per worker)."""
+        if not rows:
+            return
+        stmt = self._upsert(service_status)
+        update = {c.name: stmt.excluded[c.name] for c in service_status.c if c.name != "name"}
+        with self.engine.begin() as conn:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=update), rows)
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = select(service_status).order_by(service_status.c.name)
+            return [dict(r) for r in conn.execute(query).mappings()]
+
     def add_rejections(self, conn: Connection, batch: Sequence[Rejection]) -> None:
         by_reason: dict[str, tuple[int, Rejection]] = {}
         for rej in batch:
@@ -204,6 +276,19 @@ class Store:
                         index_elements=["name"], set_={"value": counters.c.value + delta}
                     )
                 )
+
+    def prune_quarantine(self, max_rows: int) -> int:
+        """Keep the newest ``max_rows`` dead letters."""
+        with self.engine.begin() as conn:
+            newest = conn.execute(select(func.max(quarantine.c.id))).scalar()
+            if newest is None:
+                return 0
+            return int(
+                conn.execute(
+                    delete(quarantine).where(quarantine.c.id <= newest - max_rows)
+                ).rowcount
+                or 0
+            )
 
     def prune(
         self, history_days: float, max_rows_per_gateway: int, now: float | None = None

@@ -1,14 +1,21 @@
-"""Tables. SQLAlchemy Core keeps the hot ingest path close to executemany speed."""
+"""Tables. SQLAlchemy Core keeps the hot ingest path close to executemany speed.
+
+Every change here ships with an Alembic migration in ``migrations/versions/`` (the store upgrades
+a database to the newest revision when it opens it). Integers that come from the wire are
+BIGINT: a sequence number past 2**31 must not fail on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,9 +30,9 @@ gateways = Table(
     Column("id", String(64), primary_key=True),
     Column("state", String(16), nullable=False, default="unknown"),
     Column("state_reason", String(32), nullable=False, default=""),
-    Column("session", Integer, nullable=False, default=0),
+    Column("session", BigInteger, nullable=False, default=0),
     Column("agent_version", String(64), nullable=False, default=""),
-    Column("config_version", Integer, nullable=False, default=0),
+    Column("config_version", BigInteger, nullable=False, default=0),
     Column("keepalive_s", Integer, nullable=False, default=60),
     Column("health_interval_s", Float, nullable=False, default=60.0),
     Column("inventory", JSON, nullable=True),
@@ -34,7 +41,7 @@ gateways = Table(
     Column("state_since", Float, nullable=False),
     Column("last_health", JSON, nullable=True),
     Column("last_health_ts", Float, nullable=True),
-    Column("last_seq", Integer, nullable=False, default=0),
+    Column("last_seq", BigInteger, nullable=False, default=0),
 )
 
 messages = Table(
@@ -42,7 +49,7 @@ messages = Table(
     metadata,
     Column("msg_id", String(32), primary_key=True),
     Column("gateway_id", String(64), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("topic", Text, nullable=False),
     Column("ts", Float, nullable=False),
@@ -59,7 +66,7 @@ rejections = Table(
     "rejections",
     metadata,
     Column("reason", String(32), primary_key=True),
-    Column("count", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
     Column("last_detail", Text, nullable=False),
     Column("last_topic", Text, nullable=False),
     Column("last_at", Float, nullable=False),
@@ -69,5 +76,38 @@ counters = Table(
     "counters",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("value", Integer, nullable=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+# Dead letters: messages that failed on their own (decode, apply or storage), kept raw with the
+# stage and reason for an operator, acknowledged so they never block or loop. Bounded by
+# retention (``retention.max_quarantine_rows``).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Float, nullable=False),
+    Column("gateway_id", String(64), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+)
+Index("quarantine_at", quarantine.c.at)
+
+# The controller's own workers (ingest, housekeeping ...): state, restarts, last error
+# (redacted), written by the controller, read by `kendali fleet status`.
+service_status = Table(
+    "service_status",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("restarts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -1,0 +1,99 @@
+"""End-to-end acknowledgement: the controller tells a gateway which outbox messages it has
+committed, so the agent deletes a message only once it is safely stored centrally.
+
+A broker's PUBACK only says the broker has the message; a broker crash before its next save, a
+lost controller session or a failover to another broker would lose it. The controller publishes,
+on the gateway's own subtree, the sequence numbers it committed since its last acknowledgement,
+as closed ranges. Ranges rather than a single "everything up to N" watermark because a gateway's
+sequence has legitimate gaps (the outbox drops the oldest routine messages when full) and its
+backlog interleaves with live traffic: a watermark would stall on the first gap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from pydantic import Field, ValidationError, model_validator
+
+from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, WireModel
+
+MAX_RANGES = 10_000
+MAX_ACK_BYTES = 512 * 1024
+
+
+class AckError(ValueError):
+    """An acknowledgement that does not follow the contract (counted and ignored by the agent)."""
+
+
+class Ack(WireModel):
+    v: int = Field(default=SCHEMA_VERSION, ge=0, le=MAX_WIRE_INT)
+    gw: GatewayId
+    ts: float = Field(gt=0, description="When the controller committed these messages.")
+    ranges: list[tuple[int, int]] = Field(
+        max_length=MAX_RANGES,
+        description="Closed ranges [first, last] of committed sequence numbers, ascending.",
+    )
+
+    @model_validator(mode="after")
+    def _ranges_sane(self) -> Ack:
+        for first, last in self.ranges:
+            if not 1 <= first <= last <= MAX_WIRE_INT:
+                raise ValueError(f"bad range [{first}, {last}]")
+        return self
+
+
+def to_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Collapse sequence numbers into sorted closed ranges (duplicates allowed)."""
+    out: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if out and seq == out[-1][1] + 1:
+            out[-1] = (out[-1][0], seq)
+        else:
+            out.append((seq, seq))
+    return out
+
+
+def encode_ack(gateway_id: str, seqs: Iterable[int], ts: float | None = None) -> list[bytes]:
+    """One or more payloads (each at most MAX_RANGES ranges) acknowledging ``seqs``."""
+    ranges = [r for r in to_ranges(seqs) if r[0] >= 1]
+    now = ts if ts is not None else time.time()
+    return [
+        Ack(gw=gateway_id, ts=now, ranges=ranges[i : i + MAX_RANGES]).model_dump_json().encode()
+        for i in range(0, len(ranges), MAX_RANGES)
+    ]
+
+
+def decode_ack(gateway_id: str, payload: bytes) -> list[tuple[int, int]]:
+    """Validate an acknowledgement meant for ``gateway_id``; raise AckError with the reason."""
+    if len(payload) > MAX_ACK_BYTES:
+        raise AckError(f"acknowledgement of {len(payload)} bytes > {MAX_ACK_BYTES}")
+    try:
+        ack = Ack.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise AckError(f"malformed acknowledgement: {loc}: {first['msg']}") from exc
+    if ack.v != SCHEMA_VERSION:
+        raise AckError(f"acknowledgement version {ack.v} not supported")
+    if ack.gw != gateway_id:
+        raise AckError(f"acknowledgement for {ack.gw!r} on {gateway_id!r}'s topic")
+    return ack.ranges
+
+
+class ControllerState(WireModel):
+    """Retained on ``kendali/v1/controller/state`` (see :meth:`Topics.controller_state`)."""
+
+    v: int = Field(default=SCHEMA_VERSION, ge=0, le=MAX_WIRE_INT)
+    state: str = Field(pattern="^(online|offline)$")
+    epoch: str = Field(default="", pattern="^[0-9a-f]{0,32}$")
+    ts: float = Field(gt=0)
+
+
+def decode_controller_state(payload: bytes) -> ControllerState:
+    if len(payload) > 4096:
+        raise AckError(f"controller state of {len(payload)} bytes")
+    try:
+        return ControllerState.model_validate_json(payload)
+    except ValidationError as exc:
+        raise AckError(f"malformed controller state: {exc.errors()[0]['msg']}") from exc
