@@ -22,6 +22,10 @@ Label = Annotated[str, StringConstraints(max_length=128)]
 ErrorText = Annotated[str, StringConstraints(max_length=512)]
 # Counters fit a signed 64-bit database column whatever the sender claims.
 Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+ChipName = Annotated[str, StringConstraints(max_length=64)]
+# A text reading is one line of a line protocol, which a profile bounds to 1,024 characters.
+ReadingText = Annotated[str, StringConstraints(max_length=1024)]
+Flag = Annotated[str, StringConstraints(max_length=32)]
 
 
 class MessageKind(StrEnum):
@@ -216,7 +220,7 @@ class GatewayHealth(WireModel):
     load: tuple[float, float, float]
     memory: MemoryStat
     disks: list[DiskStat] = Field(max_length=64)
-    temperatures: dict[str, float] = Field(default_factory=dict, max_length=64)
+    temperatures: dict[ChipName, float] = Field(default_factory=dict, max_length=64)
     uptime_s: float = Field(ge=0)
     net: NetStat
     agent: AgentStat
@@ -255,10 +259,10 @@ class Event(WireModel):
 class Reading(WireModel):
     sensor: Name
     resource: Name
-    value: float | int | str | bool | None
+    value: float | int | ReadingText | bool | None
     unit: str = Field(default="", max_length=32)
     ts: float = Field(gt=0)
-    flags: list[str] = Field(default_factory=list, max_length=16)
+    flags: list[Flag] = Field(default_factory=list, max_length=16)
 
 
 class Telemetry(WireModel):
