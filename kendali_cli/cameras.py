@@ -21,7 +21,6 @@ Password = Annotated[
     str,
     typer.Option(
         "--password",
-        "-p",
         envvar="KENDALI_CAMERA_PASSWORD",
         help="ONVIF password (better: the KENDALI_CAMERA_PASSWORD variable).",
         show_default=False,
@@ -52,13 +51,16 @@ def _print_probe(info: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from common.text import for_terminal as t
+
     console = Console()
     if "error" in info:
-        console.print(f"[red]{info['error_kind']}[/red]: {info['error']}")
+        console.print(f"[red]{t(info['error_kind'])}[/red]: {t(info['error'])}")
         return
     console.print(
-        f"[bold]{info['manufacturer']} {info['model']}[/bold]  firmware {info['firmware']}  "
-        f"serial {info['serial']}  clock skew {info['clock_skew_s']} s {info['clock_note']}"
+        f"[bold]{t(info['manufacturer'])} {t(info['model'])}[/bold]  firmware "
+        f"{t(info['firmware'])}  serial {t(info['serial'])}  clock skew {info['clock_skew_s']} s "
+        f"{t(info['clock_note'])}"
     )
     table = Table("role", "token", "name", "codec", "resolution", "fps", "uri")
     for stream in info["streams"]:
@@ -66,12 +68,12 @@ def _print_probe(info: dict[str, Any]) -> None:
             r for r in ("main", "sub") if (info[r] or {}).get("token") == stream["token"]
         )
         res = "x".join(str(v) for v in stream["resolution"]) if stream["resolution"] else "?"
-        table.add_row(role, stream["token"], stream["name"], stream["encoding"] or "?", res,
-                      str(stream["fps"] or "?"), stream["uri"])  # fmt: skip
+        table.add_row(role, t(stream["token"]), t(stream["name"]), t(stream["encoding"] or "?"),
+                      res, str(stream["fps"] or "?"), t(stream["uri"]))  # fmt: skip
     console.print(table)
-    console.print(f"snapshot: {info['snapshot_uri'] or 'none'}")
+    console.print(f"snapshot: {t(info['snapshot_uri'] or 'none')}")
     for note in info["notes"]:
-        console.print(f"[yellow]note[/yellow]: {note}")
+        console.print(f"[yellow]note[/yellow]: {t(note)}")
 
 
 @app.command()
@@ -94,8 +96,9 @@ def discover(  # noqa: PLR0917 - typer maps each parameter to an option
     try:
         found = ws_discover(_parse_target(target) if target else None, timeout_s=wait)
     except CameraError as exc:
-        typer.echo(f"discovery failed: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        from kendali_cli.core import fail
+
+        fail(f"discovery failed: {exc}", 1)
     rows = []
     for device in found:
         row: dict[str, Any] = device.as_dict()
@@ -107,9 +110,11 @@ def discover(  # noqa: PLR0917 - typer maps each parameter to an option
         return
     if not rows:
         typer.echo("no ONVIF device answered")
+    from common.text import escape_controls as esc
+
     for row in rows:
-        typer.echo(f"{row['address']}  {' '.join(row['xaddrs'])}")
-        typer.echo(f"  scopes: {' '.join(row['scopes'])}")
+        typer.echo(esc(f"{row['address']}  {' '.join(row['xaddrs'])}"))
+        typer.echo(esc(f"  scopes: {' '.join(row['scopes'])}"))
         if "probe" in row:
             _print_probe(row["probe"])
 
@@ -123,15 +128,36 @@ def probe(
     as_json: AsJson = False,
 ) -> None:
     """Show one camera in full: identity, clock, services, profiles, streams and snapshot."""
-    if "://" not in url:
-        url = f"http://{url}/onvif/device_service"
+    url = _device_url(url)
     info = _probe_one(url, user, password, timeout)
     if as_json:
         typer.echo(json.dumps(info, indent=2))
-    else:
+    elif "error" not in info:
         _print_probe(info)
     if "error" in info:
-        raise typer.Exit(2 if info["error_kind"] == "AuthError" else 1)
+        from kendali_cli.core import fail
+
+        # A rejected login or a missing service is the operator's input; the rest is runtime.
+        fail(f"{info['error_kind']}: {info['error']}", 2 if info["error_kind"] in _INPUT else 1)
+
+
+_INPUT = ("AuthError", "ClearTextAuthRefused", "NotSupportedError")
+
+
+def _device_url(target: str) -> str:
+    """HOST[:PORT] or an http(s) URL with a host, else a usage error (exit 2)."""
+    from urllib.parse import urlsplit
+
+    url = target if "://" in target else f"http://{target}/onvif/device_service"
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        raise typer.BadParameter(f"{target!r} is not HOST[:PORT] or an http(s) device URL")
+    return url
 
 
 # --- end of camera client commands --------------------------------------------------------------
@@ -164,6 +190,10 @@ def sim_camera(  # noqa: PLR0917 - typer maps each parameter to an option
                              password=password, fps=fps)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    except OSError as exc:
+        from kendali_cli.core import fail
+
+        fail(f"cannot start the simulated camera: {exc.strerror or exc}", 1)
 
     def report(started: list[SimCamera]) -> None:
         for cam in started:

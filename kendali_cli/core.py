@@ -65,6 +65,8 @@ def controller(
     """Run the central controller."""
     import signal
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from common import configfile, logsetup
     from controller.config import ControllerConfig
     from controller.service import Controller
@@ -79,10 +81,18 @@ def controller(
     logsetup.setup(cfg.log_level, "controller")
     if lock is not None:
         log.info("holding %s for the life of this process", lock.path)
-    ctl = Controller(cfg)
+    try:
+        ctl = Controller(cfg)
+    except SQLAlchemyError as exc:
+        fail(f"cannot open the controller database {cfg.database.url}: {_reason(exc)}", 1)
     signal.signal(signal.SIGTERM, lambda *_: ctl.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: ctl.stop_event.set())
     ctl.run()
+
+
+def _reason(exc: Exception) -> object:
+    """The driver's own words, without SQLAlchemy's wrapper and its link."""
+    return getattr(exc, "orig", None) or exc
 
 
 def _check_readable_database(url: str) -> None:
@@ -126,7 +136,7 @@ def fleet_status(
     try:
         rows = fleet_rows(Store(url))
     except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot read the controller database {url}: {getattr(exc, 'orig', None) or exc}", 1)
+        fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
     if as_json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")

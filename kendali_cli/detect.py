@@ -5,10 +5,12 @@ a clip before pushing the config to a gateway."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -23,6 +25,8 @@ def _frames(source: str, fps: float | None) -> Iterator[tuple[np.ndarray, float]
     import cv2
 
     if source.startswith(("rtsp://", "rtsps://")):
+        # FFmpeg would print its own connection errors (with the URL) beside ours.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         from agent.cameras.capture import OpenCVSource
         from agent.cameras.config import DecodeMode
 
@@ -96,8 +100,13 @@ def detect(  # noqa: PLR0917 - typer maps each parameter to an option
     ] = None,
 ) -> None:
     """Run motion detection over SOURCE and print start/update/end events."""
+    from agent.cameras.errors import AuthError, CameraError, StreamNotFoundError
     from agent.motion import BaselineDetector, EventTracker, MotionDetector
     from agent.motion.types import Detector
+    from common.redact import register_secret
+    from kendali_cli.core import fail
+
+    register_secret(urlsplit(source).password or "")
 
     cfg = _load(config)
     detector: Detector = BaselineDetector(cfg) if baseline else MotionDetector(cfg)
@@ -109,8 +118,10 @@ def detect(  # noqa: PLR0917 - typer maps each parameter to an option
             if max_frames is not None and frame >= max_frames:
                 break
     except FileNotFoundError:
-        typer.echo(f"error: cannot open {source}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"cannot open {source}", 2)
+    except CameraError as exc:
+        # A wrong password or stream path is the operator's to fix; a dead camera is not.
+        fail(str(exc), 2 if isinstance(exc, AuthError | StreamNotFoundError) else 1)
     except KeyboardInterrupt:
         pass
     _emit(tracker.flush(ts, frame), as_json)

@@ -43,7 +43,7 @@ def _one_line(exc: Exception) -> int:
         return int(exc.exit_code)
     if os.environ.get("KENDALI_TRACEBACK") == "1":
         typer.echo(redact("".join(traceback.format_exception(exc))), err=True)
-    text = escape_controls(redact(str(exc)))
+    text = escape_controls(redact(" ".join(str(exc).split())))
     typer.echo(f"error: unexpected {type(exc).__name__}: {text}", err=True)
     return 1
 

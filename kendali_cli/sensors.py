@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -155,10 +154,11 @@ def sim_sensor(  # noqa: PLR0917 - typer maps each option to a parameter
     seed: Annotated[int, typer.Option(help="Random seed for faults.")] = 0,
 ) -> None:
     """Simulated serial sensor on a pty, speaking the profile's protocol."""
+    from common import logsetup
     from firmware_profiles import ProfileError, get_profile
     from sim.sensor import FaultPlan, PtySensor, parse_fault, parse_script
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logsetup.setup("INFO", "sim-sensor")
     try:
         prof = get_profile(profile)
         plan = FaultPlan(seed=seed)
@@ -172,6 +172,9 @@ def sim_sensor(  # noqa: PLR0917 - typer maps each option to a parameter
     except (ProfileError, ValueError, KeyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if link is not None and not link.parent.is_dir():
+        typer.echo(f"error: --link {link}: {link.parent} is not a directory", err=True)
+        raise typer.Exit(2)
     sim = PtySensor(
         prof, address=address, scripts=scripts, faults=plan, link=link, interval_s=interval
     )
