@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from common.text import escape_controls
 from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
 from sim.demo import DemoStack
@@ -58,14 +59,16 @@ def events_table(store: Store, snapshots: Path, limit: int = 10) -> Table:
     for row in store.recent_events(limit):
         body = row["body"]
         sev = body.get("severity", "info")
-        table.add_row(
+        detail = escape_controls(_describe(body))
+        if shot := save_snapshot(body, snapshots):
+            detail += f"\nsnapshot: {escape_controls(shot.name)}"
+        table.add_row(  # Text cells: what gateways send is shown, never parsed as markup
             datetime.fromtimestamp(row["ts"]).strftime("%H:%M:%S"),
-            row["gateway_id"],
-            body.get("source", ""),
-            f"{body['type']} {body['phase']}",
-            Text(sev, style=_SEVERITY_STYLE.get(sev, "")),
-            _describe(body)
-            + (f"\nsnapshot: {shot.name}" if (shot := save_snapshot(body, snapshots)) else ""),
+            Text(escape_controls(row["gateway_id"])),
+            Text(escape_controls(str(body.get("source", "")))),
+            Text(escape_controls(f"{body['type']} {body['phase']}")),
+            Text(escape_controls(str(sev)), style=_SEVERITY_STYLE.get(sev, "")),
+            Text(detail),
         )
     return table
 
