@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from protocol.envelope import WireModel
+from protocol.envelope import MAX_WIRE_INT, WireModel
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 # A camera or sensor id: the same rule as the agent's config (and as a gateway id).
@@ -21,8 +21,10 @@ WorkerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 Label = Annotated[str, StringConstraints(max_length=128)]
 ErrorText = Annotated[str, StringConstraints(max_length=512)]
 # Counters fit a signed 64-bit database column whatever the sender claims.
-Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Count = Annotated[int, Field(ge=0, le=MAX_WIRE_INT)]
 ChipName = Annotated[str, StringConstraints(max_length=64)]
+Pixels = Annotated[int, Field(ge=0, le=16384)]
+ReadingInt = Annotated[int, Field(ge=-MAX_WIRE_INT - 1, le=MAX_WIRE_INT)]
 # A text reading is one line of a line protocol, which a profile bounds to 1,024 characters.
 ReadingText = Annotated[str, StringConstraints(max_length=1024)]
 Flag = Annotated[str, StringConstraints(max_length=32)]
@@ -152,7 +154,7 @@ class CameraHealth(WireModel):
     expected_fps: float = Field(default=0.0, ge=0)
     fps_ratio: float | None = Field(default=None, ge=0)
     last_frame_age_s: float | None = Field(default=None, ge=0)
-    resolution: tuple[int, int] | None = None
+    resolution: tuple[Pixels, Pixels] | None = None
     frames: Count = 0
     decode_errors: Count = 0
     reconnects: Count = 0
@@ -259,7 +261,7 @@ class Event(WireModel):
 class Reading(WireModel):
     sensor: Name
     resource: Name
-    value: float | int | ReadingText | bool | None
+    value: float | ReadingInt | ReadingText | bool | None
     unit: str = Field(default="", max_length=32)
     ts: float = Field(gt=0)
     flags: list[Flag] = Field(default_factory=list, max_length=16)
