@@ -1,16 +1,27 @@
-"""The controller process: store + ingest, started and stopped as one."""
+"""The controller process: store and ingest under the one supervisor.
+
+Ingest is an essential worker: if it keeps failing past its restart cap the process exits non-zero
+and systemd starts a fresh one. A status worker writes every worker's state (and ingest's own
+figures) to the database every few seconds, for `kendali fleet status`.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
 import threading
+import time
+from typing import Any
 
+from common.redact import redact
+from common.supervision import DEVICE, ESSENTIAL, Supervisor, Worker
 from controller.config import ControllerConfig
 from controller.ingest import Ingest
 from controller.store.repo import Store
 
 log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 5.0
 
 
 def tune_gc() -> None:
@@ -29,24 +40,53 @@ class Controller:
         self.store = Store(config.database.url)
         self.ingest = Ingest(config, self.store)
         self.stop_event = threading.Event()
+        self.supervisor = Supervisor()
+        self.supervisor.add(Worker("ingest", self.ingest.serve_forever, ESSENTIAL))
+        self.supervisor.add(Worker("status", self._publish_status, DEVICE))
 
-    def run(self) -> None:
+    def run(self) -> int:
+        """Run until stopped; returns the process exit code (non-zero: a worker gave up)."""
         b = self.config.broker
         log.info(
             "controller starting: broker %s:%d, database %s",
             b.host,
             b.port,
-            _safe_url(self.config.database.url),
+            redact(self.config.database.url),
         )
-        self.ingest.start()
-        self.stop_event.wait()
-        self.ingest.stop()
-        log.info("controller stopped")
+        code = self.supervisor.run_until(self.stop_event)
+        stuck = self.supervisor.stop(8.0)
+        if stuck:
+            log.error("abandoned worker(s) that did not stop in time: %s", ", ".join(stuck))
+        self._write_status()
+        log.info("controller stopped (exit %d)", code)
+        return code
 
+    def status_rows(self) -> list[dict[str, Any]]:
+        now = time.time()
+        rows = []
+        for name, entry in self.supervisor.report().items():
+            error = entry.get("last_error", "")
+            if name == "ingest" and self.ingest.stats.store_down_since is not None:
+                error = f"database unavailable since {self.ingest.stats.store_down_since:.0f}: "
+                error += self.ingest.stats.last_error
+            rows.append(
+                {
+                    "name": name,
+                    "state": entry["state"],
+                    "restarts": entry["restarts"],
+                    "last_error": redact(error)[:500],
+                    "since": entry["since"],
+                    "updated_at": now,
+                }
+            )
+        return rows
 
-def _safe_url(url: str) -> str:
-    """Database URLs may carry a password: show scheme, host and path only."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    def _write_status(self) -> None:
+        try:
+            self.store.save_status(self.status_rows())
+        except Exception as exc:  # the database may be the very thing that is down
+            log.warning("controller status not saved: %s", type(exc).__name__)
+
+    def _publish_status(self, stop: threading.Event) -> None:
+        while not stop.wait(STATUS_INTERVAL_S):
+            self._write_status()

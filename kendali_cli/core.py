@@ -63,11 +63,10 @@ def controller(
     ] = None,
 ) -> None:
     """Run the central controller."""
-    import signal
-
     from sqlalchemy.exc import SQLAlchemyError
 
     from common import configfile, logsetup
+    from common.supervision import install_stop_signals
     from controller.config import ControllerConfig
     from controller.service import Controller
     from kendali_cli.startup import controller_preflight
@@ -85,8 +84,7 @@ def controller(
         ctl = Controller(cfg)
     except SQLAlchemyError as exc:
         fail(f"cannot open the controller database {cfg.database.url}: {_reason(exc)}", 1)
-    signal.signal(signal.SIGTERM, lambda *_: ctl.stop_event.set())
-    signal.signal(signal.SIGINT, lambda *_: ctl.stop_event.set())
+    install_stop_signals(ctl.stop_event)  # a second signal exits at once
     ctl.run()
 
 

@@ -89,9 +89,11 @@ class Birth(WireModel):
     """Retained on the state topic when a gateway connects."""
 
     state: Literal["online"] = "online"
-    session: int = Field(ge=0, description="Connection counter; pairs a death with its birth.")
+    session: int = Field(
+        ge=0, le=MAX_WIRE_INT, description="Connection counter; pairs a death with its birth."
+    )
     agent_version: str = Field(max_length=64)
-    config_version: int = Field(ge=0)
+    config_version: int = Field(ge=0, le=MAX_WIRE_INT)
     keepalive_s: int = Field(ge=1, le=3600)
     health_interval_s: float = Field(gt=0, le=3600)
     inventory: Inventory
@@ -101,42 +103,57 @@ class Death(WireModel):
     """The last will, retained on the state topic; also sent on a clean shutdown."""
 
     state: Literal["offline"] = "offline"
-    session: int = Field(ge=0)
+    session: int = Field(ge=0, le=MAX_WIRE_INT)
     reason: Literal["lost", "shutdown"] = "lost"
 
 
 class MemoryStat(WireModel):
-    total: int = Field(ge=0)
-    used: int = Field(ge=0)
+    total: int = Field(ge=0, le=MAX_WIRE_INT)
+    used: int = Field(ge=0, le=MAX_WIRE_INT)
     percent: float = Field(ge=0, le=100)
 
 
 class DiskStat(WireModel):
     mount: Name
-    total: int = Field(ge=0)
-    used: int = Field(ge=0)
+    total: int = Field(ge=0, le=MAX_WIRE_INT)
+    used: int = Field(ge=0, le=MAX_WIRE_INT)
     percent: float = Field(ge=0, le=100)
 
 
 class NetStat(WireModel):
-    bytes_sent: int = Field(ge=0)
-    bytes_recv: int = Field(ge=0)
-    errin: int = Field(ge=0)
-    errout: int = Field(ge=0)
+    bytes_sent: int = Field(ge=0, le=MAX_WIRE_INT)
+    bytes_recv: int = Field(ge=0, le=MAX_WIRE_INT)
+    errin: int = Field(ge=0, le=MAX_WIRE_INT)
+    errout: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class AgentStat(WireModel):
-    rss_bytes: int = Field(ge=0)
+    rss_bytes: int = Field(ge=0, le=MAX_WIRE_INT)
     cpu_percent: float = Field(ge=0)
-    threads: int = Field(ge=0)
+    threads: int = Field(ge=0, le=MAX_WIRE_INT)
 
 
 class LinkStat(WireModel):
-    outbox_depth: int = Field(ge=0)
-    outbox_bytes: int = Field(ge=0)
-    outbox_dropped: int = Field(ge=0)
-    reconnects: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0, le=MAX_WIRE_INT)
+    outbox_bytes: int = Field(ge=0, le=MAX_WIRE_INT)
+    outbox_dropped: int = Field(ge=0, le=MAX_WIRE_INT)
+    reconnects: int = Field(ge=0, le=MAX_WIRE_INT)
     last_outage_s: float = Field(ge=0)
+    disk_error: Literal["", "disk_full", "read_only", "io_error"] = Field(
+        default="", description="The outbox's disk refuses writes; messages wait in memory."
+    )
+    outbox_spilled: int = Field(
+        default=0, ge=0, le=MAX_WIRE_INT, description="Messages held in memory."
+    )
+    refused: int = Field(
+        default=0, ge=0, le=MAX_WIRE_INT, description="Publishes the broker refused."
+    )
+    dropped_refused: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_WIRE_INT,
+        description="...of which could never succeed, removed from the outbox.",
+    )
 
 
 class CameraHealth(WireModel):

@@ -95,5 +95,9 @@ class HealthCollector:
                 outbox_dropped=outbox.dropped,
                 reconnects=max(0, link.reconnects - 1),
                 last_outage_s=round(link.last_outage_s, 3),
+                disk_error=outbox.disk_error,  # type: ignore[arg-type]
+                outbox_spilled=outbox.spilled,
+                refused=link.refused,
+                dropped_refused=link.dropped_refused,
             ),
         )
