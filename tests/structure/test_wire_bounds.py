@@ -1,5 +1,5 @@
-"""Every wire body is closed and bounded: strings, lists and maps all have a limit, and nothing
-is free-form except where the codec bounds it (event attributes)."""
+"""Every wire body is closed and bounded: integers, strings, lists and maps all have a limit, and
+nothing is free-form except where the codec bounds it (event attributes)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def _unbounded(schema: dict[str, Any], defs: dict[str, Any], where: str) -> list
         for sub in schema.get(key, []):
             found += _unbounded(sub, defs, where)
     kind = schema.get("type")
+    if kind == "integer" and not ({"maximum", "exclusiveMaximum", "enum", "const"} & schema.keys()):
+        found.append(where)  # a 64-bit column or a counter must not overflow
     if kind == "string" and not ({"maxLength", "pattern", "enum", "const"} & schema.keys()):
         found.append(where)
     if kind == "array":
