@@ -48,6 +48,21 @@ class Postgres:
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
         )
+        self.resume()
+        self._run(
+            str(self.bindir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "kendali",
+        )
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/kendali"
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data."""
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} -c fsync=off"
         log = str(self.workdir / "postgres.log")  # the server must not hold our pipes open
         self._run(
@@ -61,17 +76,13 @@ class Postgres:
             "-w",
             "start",
         )
+
+    def crash(self) -> None:
+        """Stop the server the hard way (``immediate``: no checkpoint, connections cut), keeping
+        its data for :meth:`resume`: what a client sees when the database server dies."""
         self._run(
-            str(self.bindir / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "kendali",
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
         )
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/kendali"
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
