@@ -217,6 +217,9 @@ class Outbox:
                     self._disk_failed(exc)
                     self._spill_locked(row)
                     return seq
+                if self._disk_error:
+                    log.info("outbox %s writable again", self.path)
+                    self._disk_error = ""
                 self._bytes += len(payload)
                 self._depth += 1
                 if self._bytes > self.max_bytes:
