@@ -121,7 +121,12 @@ def fleet_status(
 
     from common import configfile
     from controller.config import ControllerConfig
-    from controller.fleet.view import fleet_rows, render_table
+    from controller.fleet.view import (
+        controller_summary,
+        fleet_rows,
+        render_controller,
+        render_table,
+    )
     from controller.store.repo import Store
 
     try:
@@ -132,7 +137,9 @@ def fleet_status(
     url = db or cfg.database.url
     _check_readable_database(url)
     try:
-        rows = fleet_rows(Store(url))
+        store = Store(url)
+        rows = fleet_rows(store)
+        summary = controller_summary(store)
     except (SQLAlchemyError, OSError) as exc:
         fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
     if as_json:
@@ -141,7 +148,68 @@ def fleet_status(
     else:
         from rich.console import Console
 
-        Console().print(render_table(rows))
+        console = Console()
+        console.print(render_table(rows))
+        console.print(render_controller(summary))
+
+
+@fleet_app.command("quarantine")
+def fleet_quarantine(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Controller configuration.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (overrides --config).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Newest dead letters.")] = 20,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable, with the raw payload in base64.")
+    ] = False,
+) -> None:
+    """Show quarantined messages (dead letters): what failed, where, and why."""
+    import base64
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from common import configfile
+    from common.text import for_terminal
+    from controller.config import ControllerConfig
+    from controller.store.repo import Store
+
+    try:
+        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    url = db or cfg.database.url
+    _check_readable_database(url)
+    try:
+        rows = Store(url).quarantine_rows(limit)
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
+    if as_json:
+        for row in rows:
+            row["payload"] = base64.b64encode(row["payload"]).decode()
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Quarantined messages (newest {len(rows)})")
+    for col in ("id", "gateway", "stage", "reason", "size", "detail", "payload (start)"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            for_terminal(r["gateway_id"] or "?"),
+            for_terminal(r["stage"]),
+            for_terminal(r["reason"]),
+            str(r["size"]),
+            for_terminal(r["detail"][:200]),
+            for_terminal(r["payload"][:80].decode("utf-8", "replace")),
+        )
+    Console().print(table)
 
 
 def demo(

@@ -100,3 +100,45 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
             for_terminal(r["agent_version"] or "—"),
         )
     return table
+
+
+def controller_summary(store: Store) -> dict[str, Any]:
+    """The controller's own health for operators: its workers, its counters, recent dead
+    letters (what was quarantined and why)."""
+    return {
+        "workers": store.status_rows(),
+        "counters": store.counters(),
+        "quarantine": [
+            {k: v for k, v in row.items() if k != "payload"} for row in store.quarantine_rows(5)
+        ],
+    }
+
+
+def render_controller(summary: dict[str, Any], now: float | None = None) -> Table:
+    now = now if now is not None else time.time()
+    n = summary["counters"]
+    table = Table(
+        title=(
+            f"Controller — {n.get('stored', 0)} stored, {n.get('duplicates', 0)} duplicates, "
+            f"{n.get('quarantined', 0)} quarantined"
+        )
+    )
+    for col in ("worker / dead letter", "state", "since", "detail"):
+        table.add_column(col)
+    for w in summary["workers"]:
+        color = "green" if w["state"] == "running" else "red"
+        detail = f"{w['restarts']} restart(s)" + (f"; {w['last_error']}" if w["last_error"] else "")
+        table.add_row(
+            for_terminal(w["name"]),
+            f"[{color}]{for_terminal(w['state'])}[/]",
+            _ago(max(0.0, now - w["updated_at"])) + " (updated)",
+            for_terminal(detail),
+        )
+    for q in summary["quarantine"]:
+        table.add_row(
+            f"dead letter {q['id']} from {for_terminal(q['gateway_id'] or '?')}",
+            f"[yellow]{for_terminal(q['stage'])}: {for_terminal(q['reason'])}[/]",
+            _ago(max(0.0, now - q["at"])),
+            for_terminal(q["detail"][:120]),
+        )
+    return table
