@@ -157,7 +157,9 @@ def test_rtsp_only_camera_with_a_wrong_password_is_parked(
     assert health["restarts"] == 0
     assert len(requests) == seen_when_parked, requests
     assert "SETUP" not in requests
-    assert requests.count("DESCRIBE") <= 4  # FFmpeg's attempt and our check, two each
+    # The clear-text Basic check (one unauthenticated DESCRIBE before FFmpeg is handed the
+    # password), then FFmpeg's attempt and our credential check, two each: never a retry loop.
+    assert requests.count("DESCRIBE") <= 5
     assert sessions == 0
     assert "wrong-pw-123" not in str(health)
 
