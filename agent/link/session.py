@@ -416,14 +416,14 @@ class Link(threading.Thread):
             reason,
         )
         self.stats.dropped_refused += 1
-        self._delete([(seq, seq)])
+        self._remove_rows([(seq, seq)])
 
     def _apply_commits(self) -> None:
         while self._commits:
             ranges = self._commits.popleft()
-            self.stats.committed += self._delete(ranges)
+            self.stats.committed += self._remove_rows(ranges)
 
-    def _delete(self, ranges: list[tuple[int, int]]) -> int:
+    def _remove_rows(self, ranges: list[tuple[int, int]]) -> int:
         """Remove rows; a failing disk keeps them (resent later, de-duplicated centrally)."""
         try:
             return self.outbox.delete_ranges(ranges)

@@ -152,3 +152,29 @@ def test_full_disk_spill_keeps_order_and_flushes(small_fs: Path) -> None:
         assert box.delete_ranges([(first[0], held[-1])]) == len(first) + len(held)
     finally:
         box.close()
+
+
+def test_gateway_is_online_after_its_outbox_was_replaced(broker: Broker, tmp_path: Path) -> None:
+    """A corrupt outbox moved aside must not leave the gateway "offline (lost)" for ever."""
+    gid = "gw-recover"
+    ctl, store = controller_proc(tmp_path, broker.port, client_id="ctl-recover")
+    agent = agent_proc(tmp_path, gid, broker.port)
+    box = tmp_path / f"{gid}-outbox.db"
+    ctl.start()
+    try:
+        for _ in range(2):
+            agent.start()
+            wait_for(lambda: (gateway(store, gid) or {}).get("state") == "online", 20)
+            agent.kill()  # the broker publishes the will: offline (lost)
+            wait_for(lambda: (gateway(store, gid) or {}).get("state") == "offline", 20)
+        before = gateway(store, gid)["session"]  # type: ignore[index]
+        for suffix in ("-wal", "-shm"):
+            Path(f"{box}{suffix}").unlink(missing_ok=True)
+        box.write_bytes(b"\0garbage" * 512)
+        agent.start()
+        wait_for(lambda: (gateway(store, gid) or {}).get("state") == "online", 20, what="online")
+        assert gateway(store, gid)["session"] > before  # type: ignore[index]
+        assert "corrupt" in agent.text()
+    finally:
+        agent.stop()
+        ctl.stop()

@@ -21,6 +21,7 @@ from sqlalchemy import event
 import controller.ingest.pipeline as pipeline
 from common.mosquitto import Broker
 from common.postgres import Postgres, postgres_bindir
+from common.redact import register_secret
 from controller.config import ControllerConfig
 from controller.ingest import Ingest
 from controller.ingest.pipeline import Incoming
@@ -237,3 +238,42 @@ def test_postgresql_crash_and_restart_loses_nothing(broker: Broker) -> None:
         ingest.stop()
         store.engine.dispose()
         server.stop()
+
+
+def test_ingest_crash_is_restarted_reported_and_loses_nothing(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception escaping ingest: the supervisor restarts it with a fresh session,
+    the broker redelivers the unacknowledged batch, and the status table says what happened."""
+    from controller.service import Controller
+
+    url = f"sqlite:///{tmp_path / 'controller.db'}"
+    register_secret("abc123secret")  # as loading a config with this password would
+    ctl = Controller(config(url, broker.port))
+    real_commit = ctl.ingest.writer.commit
+    crashes: list[int] = []
+
+    def commit_once_broken(batch: list[Incoming]) -> Any:
+        if not crashes:
+            crashes.append(len(batch))
+            raise RuntimeError("bug in a new rule: password abc123secret")
+        return real_commit(batch)
+
+    monkeypatch.setattr(ctl.ingest.writer, "commit", commit_once_broken)
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(ctl.run()), name="controller-main")
+    runner.start()
+    try:
+        wait_for(ctl.ingest.connected.is_set, 10, what="ingest connected")
+        time.sleep(0.3)
+        publish(broker, [(Topics("gw-c").health, health("gw-c", s).payload) for s in range(1, 11)])
+        wait_for(lambda: seqs(ctl.store, "gw-c") == list(range(1, 11)), 20, what="all stored")
+        entry = ctl.supervisor.report()["ingest"]
+        assert crashes and entry["restarts"] == 1 and entry["state"] == "running"
+        assert "RuntimeError" in entry["last_error"] and "abc123secret" not in entry["last_error"]
+    finally:
+        ctl.stop_event.set()
+        runner.join(15)
+    assert codes == [0]
+    rows = {r["name"]: r for r in ctl.store.status_rows()}
+    assert rows["ingest"]["restarts"] == 1 and rows["ingest"]["state"] in ("stopped", "running")

@@ -59,3 +59,16 @@ def test_a_will_is_not_undone_by_late_traffic() -> None:
     apply_death(gw, Death(session=1), now=1)
     apply_heard(gw, 2, historical=False)
     assert (gw.state, gw.state_reason) == ("offline", "lost")
+
+
+def test_a_live_birth_wins_even_when_the_counter_went_back() -> None:
+    """A re-imaged gateway starts its session counter again: its live birth brings it online;
+    a retained copy replayed by the broker is still held to the session order."""
+    gw = fresh()
+    apply_birth(gw, birth(7), now=1)
+    apply_death(gw, Death(session=7), now=2)
+    assert not apply_birth(gw, birth(1), now=3, replay=True)
+    assert (gw.state, gw.session) == ("offline", 7)
+    assert apply_birth(gw, birth(1), now=4)
+    assert (gw.state, gw.session) == ("online", 1)
+    assert not apply_death(gw, Death(session=0), now=5)  # an older will still does not count
