@@ -121,6 +121,12 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def _reason_key(q: Quarantined) -> str:
+    """Decode reasons keep their plain names (`bad_json` ...); the rarer apply and store
+    failures say their stage (`store:IntegrityError`)."""
+    return q.reason if q.stage == "decode" else f"{q.stage}:{q.reason}"
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.engine = make_engine(url)
@@ -220,7 +226,7 @@ class Store:
             return
         conn.execute(quarantine.insert(), [vars(q) for q in batch])
         self.add_rejections(
-            conn, [Rejection(f"{q.stage}:{q.reason}", q.detail, q.topic, q.at) for q in batch]
+            conn, [Rejection(_reason_key(q), q.detail, q.topic, q.at) for q in batch]
         )
 
     def quarantine_rows(self, limit: int = 20) -> list[dict[str, Any]]:

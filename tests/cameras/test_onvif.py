@@ -212,7 +212,7 @@ def test_cli_probe_and_discover_json() -> None:
                   "--json"],
             env={"KENDALI_CAMERA_PASSWORD": camera.password},
         )  # fmt: skip
-        wrong = runner.invoke(app, ["probe", camera.onvif_url, "-u", "admin", "-p", "nope"])
+        wrong = runner.invoke(app, ["probe", camera.onvif_url, "-u", "admin", "--password", "nope"])
     assert probed.exit_code == 0, probed.output
     info = json.loads(probed.output)
     assert info["model"] == "IPC"

@@ -70,6 +70,7 @@ def test_controller_refused_by_the_broker_backs_off(tmp_path: Path) -> None:
     cfg.write_text(
         f"broker: {{{broker_cfg}}}\ndatabase: {{url: 'sqlite:///{tmp_path / 'c.db'}'}}\n"
     )
+    cfg.chmod(0o600)  # it holds a password: the controller refuses it open to others
     ctl = Proc(["controller", "--config", str(cfg)], tmp_path / "controller.log").start()
     try:
         time.sleep(6)
