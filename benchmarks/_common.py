@@ -13,6 +13,7 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from common.mosquitto import Broker
 from protocol import Topics, encode
@@ -62,7 +63,8 @@ def register_session(b: Broker, client_id: str) -> None:
     props.SessionExpiryInterval = 3600
     c.connect(b.host, b.port, clean_start=False, properties=props)
     c.loop_start()
-    c.subscribe(Topics.all_gateways(), qos=1)[1]
+    # As the controller subscribes: "no local", so its own acknowledgements do not come back.
+    c.subscribe(Topics.all_gateways(), options=SubscribeOptions(qos=1, noLocal=True))
     time.sleep(0.3)
     c.disconnect()
     c.loop_stop()

@@ -55,6 +55,20 @@ class IngestSection(WireModel):
         description="Longest wait to fill a batch while messages keep arriving; a batch also "
         "closes as soon as the broker has nothing more to send.",
     )
+    receive_max: int = Field(
+        default=10_000,
+        ge=1,
+        le=65_535,
+        description="Messages the broker may send before we acknowledge (MQTT v5 Receive "
+        "Maximum): what a stalled database can make the controller hold in memory.",
+    )
+    ack_interval_ms: int = Field(
+        default=500,
+        ge=0,
+        le=60_000,
+        description="End-to-end acknowledgements go to each gateway at most this often; agents "
+        "keep messages in their outbox until then.",
+    )
     batch_max_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024 * 1024,

@@ -16,7 +16,7 @@ from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from protocol.envelope import SCHEMA_VERSION, Envelope, WireModel
 from protocol.messages import BODY_MODELS, TOPIC_KINDS
-from protocol.topics import gateway_of, kind_of
+from protocol.topics import split_topic
 
 MAX_PAYLOAD_BYTES = 512 * 1024
 # Bounds on what one payload may make the decoder build. 512 KiB of nested empty objects once
@@ -112,9 +112,10 @@ def decode(topic: str, payload: bytes) -> Decoded:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise DecodeError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     _check_complexity(payload)
-    topic_gw, topic_kind = gateway_of(topic), kind_of(topic)
-    if topic_gw is None or topic_kind is None:
+    where = split_topic(topic)
+    if where is None:
         raise DecodeError(RejectReason.BAD_TOPIC, f"not a gateway topic: {topic[:200]!r}")
+    topic_gw, topic_kind = where
     try:
         envelope = _ANY_ENVELOPE.validate_json(payload)
     except ValidationError as exc:
@@ -133,6 +134,8 @@ def decode(topic: str, payload: bytes) -> Decoded:
 
 
 def _check_complexity(payload: bytes) -> None:
+    if len(payload) <= MAX_CONTAINERS:
+        return  # cannot hold more brackets than bytes: the common, small message pays nothing
     containers = payload.count(b"{") + payload.count(b"[")
     if containers > MAX_CONTAINERS:
         raise DecodeError(

@@ -77,6 +77,17 @@ class Topics:
         return f"{ROOT}/gw/+/#"
 
 
+_GATEWAY_PREFIX = [*ROOT.split("/"), "gw"]
+
+
+def split_topic(topic: str) -> tuple[str, str] | None:
+    """(gateway id, kind segment) of a gateway topic in one pass, or None when it is not ours."""
+    parts = topic.split("/", GATEWAY_LEVEL + 2)
+    if len(parts) <= GATEWAY_LEVEL + 1 or parts[:3] != _GATEWAY_PREFIX:
+        return None
+    return parts[GATEWAY_LEVEL], parts[GATEWAY_LEVEL + 1]
+
+
 def gateway_of(topic: str) -> str | None:
     """Return the gateway id a topic belongs to, or None when the topic is not ours."""
     parts = topic.split("/")

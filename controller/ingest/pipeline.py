@@ -23,6 +23,9 @@ from protocol.envelope import MAX_WIRE_INT
 from protocol.messages import Birth, Death, GatewayHealth
 from protocol.topics import gateway_of
 
+ACK_SUFFIX = "/ack"
+ACK_PREFIX = b'{"v":1,"gw":'  # how protocol.ack.encode_ack starts every acknowledgement
+
 log = logging.getLogger(__name__)
 
 QUARANTINE_PAYLOAD_MAX = 64 * 1024  # raw bytes kept per quarantined message (size is recorded)
@@ -39,24 +42,33 @@ class Incoming(NamedTuple):
     retained: bool = False
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
     raw: Incoming
     decoded: Decoded
 
 
 @dataclass
 class Outcome:
-    """What one commit did; ``acks`` maps gateway id -> sequence numbers now safe centrally."""
+    """What one commit did. The sequence numbers now safe centrally are those of ``stored``
+    plus ``acks`` (duplicates and quarantined messages); :meth:`safe` gives them all."""
 
     stored: list[NewMessage] = field(default_factory=list)
     duplicates: int = 0
+    echoes: int = 0  # our own acknowledgements coming back through an old subscription
     quarantined: list[Quarantined] = field(default_factory=list)
     acks: dict[str, list[int]] = field(default_factory=dict)
 
     def ack(self, gid: str | None, seq: int | None) -> None:
         if gid is not None and seq is not None and 1 <= seq <= MAX_WIRE_INT:
             self.acks.setdefault(gid, []).append(seq)
+
+    def safe(self) -> dict[str, list[int]]:
+        """Gateway id -> every sequence number this commit made safe (presence's 0 excluded)."""
+        out: dict[str, list[int]] = {gid: list(seqs) for gid, seqs in self.acks.items()}
+        for row in self.stored:
+            if row.seq:
+                out.setdefault(row.gateway_id, []).append(row.seq)
+        return out
 
 
 def quarantine_record(raw: Incoming, stage: str, reason: str, detail: str) -> Quarantined:
@@ -85,30 +97,21 @@ def lenient_seq(raw: Incoming, reason: str) -> int | None:
 
 
 def decode_all(batch: list[Incoming], out: Outcome) -> list[Accepted]:
-    """Decode every message; the ones that fail go to quarantine with their reason."""
+    """Decode every message; the ones that fail go to quarantine with their reason. Our own
+    acknowledgements are only counted: we subscribe with "no local", but a session created by an
+    older controller keeps its old subscription options, and the broker's ACL lets no gateway
+    write there. Anything else on an ack topic is decoded, and quarantined, like any message."""
     accepted = []
     for raw in batch:
+        if raw.topic.endswith(ACK_SUFFIX) and raw.payload.startswith(ACK_PREFIX):
+            out.echoes += 1
+            continue
         try:
             accepted.append(Accepted(raw, decode(raw.topic, raw.payload)))
         except DecodeError as exc:
             out.quarantined.append(quarantine_record(raw, "decode", exc.reason, exc.detail))
             out.ack(gateway_of(raw.topic), lenient_seq(raw, exc.reason))
     return accepted
-
-
-def history_row(a: Accepted) -> NewMessage:
-    env, raw = a.decoded.envelope, a.raw
-    return NewMessage(
-        env.id,
-        env.gw,
-        env.seq,
-        env.kind,
-        raw.topic,
-        env.ts,
-        raw.received_at,
-        env.historical,
-        raw.payload.decode(),
-    )
 
 
 def apply_all(accepted: list[Accepted], seen: set[str], stage: Stage, out: Outcome) -> None:
@@ -121,18 +124,35 @@ def apply_all(accepted: list[Accepted], seen: set[str], stage: Stage, out: Outco
             out.ack(env.gw, env.seq)
             continue
         seen.add(env.id)
-        saved = stage.checkpoint(env.gw)
+        # Presence changes many fields: keep a copy to roll back to. The hot path (health,
+        # events, telemetry) only assigns a few scalars and needs none.
+        presence = type(a.decoded.body) in _PRESENCE
+        saved = stage.checkpoint(env.gw) if presence else None
         try:
             apply_one(a, stage)
-            row = history_row(a)
+            raw = a.raw
+            row = NewMessage(
+                env.id,
+                env.gw,
+                env.seq,
+                env.kind,
+                raw.topic,
+                env.ts,
+                raw.received_at,
+                env.historical,
+                raw.payload.decode(),
+            )
         except Exception as exc:
-            stage.restore(env.gw, saved)
+            if presence:
+                stage.restore(env.gw, saved)
             log.exception("message %s from %s failed to apply; quarantined", env.id, env.gw)
             out.quarantined.append(quarantine_record(a.raw, "apply", type(exc).__name__, str(exc)))
             out.ack(env.gw, env.seq)
             continue
         out.stored.append(row)
-        out.ack(env.gw, env.seq)
+
+
+_PRESENCE = (Birth, Death)
 
 
 def apply_one(a: Accepted, stage: Stage) -> None:

@@ -90,7 +90,8 @@ class BatchWriter:
         accepted = decode_all(batch, out)
         decode_failures = len(out.quarantined)
         pending, out.quarantined = out.quarantined, []
-        self._store(accepted, pending, out, received=len(batch), rejected=decode_failures)
+        received = len(batch) - out.echoes
+        self._store(accepted, pending, out, received=received, rejected=decode_failures)
         for q in out.quarantined:
             self._log(q)
         return out

@@ -94,7 +94,7 @@ def test_locked_database_changes_nothing_and_the_batch_is_retried(
     out = ingest.writer.commit([birth_msg("gw-b"), health("gw-a", 2), health("gw-b", 1)])
     assert len(out.stored) == 3 and not out.quarantined
     assert ingest.registry.get("gw-b") is not None
-    assert out.acks == {"gw-a": [2], "gw-b": [1]}
+    assert out.safe() == {"gw-a": [2], "gw-b": [1]}
 
 
 def test_a_message_the_database_refuses_alone_is_quarantined_and_the_rest_stored(
@@ -116,7 +116,7 @@ def test_a_message_the_database_refuses_alone_is_quarantined_and_the_rest_stored
         ("store", "gw-a"),
         ("store", "gw-b"),
     ]
-    assert sorted(out.acks["gw-a"]) == list(range(10, 17))  # quarantined ones too: no resends
+    assert sorted(out.safe()["gw-a"]) == list(range(10, 17))  # quarantined ones too: no resends
     rows = store.quarantine_rows()
     assert {r["reason"] for r in rows} == {"IntegrityError"}
     assert all(b'"seq":13' in r["payload"] for r in rows)
