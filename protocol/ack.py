@@ -57,7 +57,8 @@ def to_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
 
 def encode_ack(gateway_id: str, seqs: Iterable[int], ts: float | None = None) -> list[bytes]:
     """One or more payloads (each at most MAX_RANGES ranges) acknowledging ``seqs``."""
-    ranges = [r for r in to_ranges(seqs) if r[0] >= 1 and r[1] <= MAX_WIRE_INT]
+    # Filter before collapsing: presence's 0 must not merge into a range with 1.
+    ranges = to_ranges(s for s in seqs if 1 <= s <= MAX_WIRE_INT)
     now = ts if ts is not None else time.time()
     # Built by hand, not through the model: this runs in the controller's ingest loop, and the
     # fields are already known to be valid (the agent validates with the model).
