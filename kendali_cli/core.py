@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -31,7 +32,10 @@ def fail(message: object, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _fail_config(exc: ConfigError | PreflightError) -> None:
+T = TypeVar("T")
+
+
+def _fail_config(exc: ConfigError | PreflightError) -> NoReturn:
     """Configuration errors keep their one line per field (``describe`` indents them)."""
     typer.echo(f"error: {escape_controls(redact(str(exc)), keep_newlines=True)}", err=True)
     raise typer.Exit(2)
@@ -106,6 +110,27 @@ def _check_readable_database(url: str) -> None:
         fail(f"no controller database at {path}; check --db or --config", 2)
 
 
+def _read_store(config: Path | None, db: str | None, read: Callable[[Any], T]) -> T:
+    """Open the controller's database named by --db or the config, read from it, and turn the
+    expected failures (bad config, missing or unreadable database) into one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from common import configfile
+    from controller.config import ControllerConfig
+    from controller.store.repo import Store
+
+    try:
+        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
+    except ConfigError as exc:
+        _fail_config(exc)
+    url = db or cfg.database.url
+    _check_readable_database(url)
+    try:
+        return read(Store(url))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
+
+
 @fleet_app.command("status")
 def fleet_status(
     config: Annotated[
@@ -117,31 +142,14 @@ def fleet_status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show every gateway: state, last seen, CPU, memory, disk, temperature."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from common import configfile
-    from controller.config import ControllerConfig
     from controller.fleet.view import (
         controller_summary,
         fleet_rows,
         render_controller,
         render_table,
     )
-    from controller.store.repo import Store
 
-    try:
-        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
-    except ConfigError as exc:
-        _fail_config(exc)
-        return
-    url = db or cfg.database.url
-    _check_readable_database(url)
-    try:
-        store = Store(url)
-        rows = fleet_rows(store)
-        summary = controller_summary(store)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
+    rows, summary = _read_store(config, db, lambda s: (fleet_rows(s), controller_summary(s)))
     if as_json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -169,24 +177,9 @@ def fleet_quarantine(
     """Show quarantined messages (dead letters): what failed, where, and why."""
     import base64
 
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from common import configfile
     from common.text import for_terminal
-    from controller.config import ControllerConfig
-    from controller.store.repo import Store
 
-    try:
-        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
-    except ConfigError as exc:
-        _fail_config(exc)
-        return
-    url = db or cfg.database.url
-    _check_readable_database(url)
-    try:
-        rows = Store(url).quarantine_rows(limit)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot read the controller database {url}: {_reason(exc)}", 1)
+    rows = _read_store(config, db, lambda s: s.quarantine_rows(limit))
     if as_json:
         for row in rows:
             row["payload"] = base64.b64encode(row["payload"]).decode()

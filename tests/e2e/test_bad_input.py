@@ -13,23 +13,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from common.mosquitto import Broker, free_port
 from protocol import encode
 from tests.helpers import KENDALI, agent_proc, controller_proc, gateway, wait_for, write_yaml
+from tests.samples import HEALTH
 
-GOOD_HEALTH = {
-    "cpu_percent": 1.0,
-    "load": [0.1, 0.1, 0.1],
-    "memory": {"total": 10, "used": 5, "percent": 50.0},
-    "disks": [],
-    "uptime_s": 1.0,
-    "net": {"bytes_sent": 0, "bytes_recv": 0, "errin": 0, "errout": 0},
-    "agent": {"rss_bytes": 1, "cpu_percent": 0.0, "threads": 1},
-    "link": {
-        "outbox_depth": 0,
-        "outbox_bytes": 0,
-        "outbox_dropped": 0,
-        "reconnects": 0,
-        "last_outage_s": 0.0,
-    },
-}
+GOOD_HEALTH = HEALTH
 
 
 def malformed() -> list[tuple[str, bytes, str]]:

@@ -10,12 +10,9 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 
@@ -27,23 +24,8 @@ from controller.store.repo import Store
 from protocol.codec import encode, new_id
 from protocol.topics import Topics
 from tests.helpers import wait_for
+from tests.samples import HEALTH
 
-HEALTH: dict[str, Any] = {
-    "cpu_percent": 12.5,
-    "load": [0.5, 0.4, 0.3],
-    "memory": {"total": 2_000_000_000, "used": 800_000_000, "percent": 40.0},
-    "disks": [{"mount": "/", "total": 30_000_000_000, "used": 9_000_000_000, "percent": 30.0}],
-    "uptime_s": 86_400.0,
-    "net": {"bytes_sent": 1, "bytes_recv": 2, "errin": 0, "errout": 0},
-    "agent": {"rss_bytes": 45_000_000, "cpu_percent": 2.0, "threads": 6},
-    "link": {
-        "outbox_depth": 0,
-        "outbox_bytes": 0,
-        "outbox_dropped": 0,
-        "reconnects": 0,
-        "last_outage_s": 0.0,
-    },
-}
 BIG = 2**63 - 1
 EVIL = "gw-evil"
 HONEST = ["gw-h1", "gw-h2", "gw-h3"]
@@ -148,27 +130,6 @@ def honest_messages(seq_from: int, count: int) -> list[tuple[str, bytes]]:
         for s in range(seq_from, seq_from + count)
         for g in HONEST
     ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'controller.db'}"
-    else:
-        yield request.getfixturevalue("postgres_url_fresh")
-
-
-@pytest.fixture
-def postgres_url_fresh(postgres_url: str) -> str:
-    """An empty database on the session's PostgreSQL server for this test."""
-    from sqlalchemy import create_engine, text
-
-    name = f"hostile_{new_id()[:12]}"
-    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return postgres_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def publisher(b: Broker) -> mqtt.Client:

@@ -29,8 +29,9 @@ from controller.ingest.writer import StoreUnavailable
 from controller.store.repo import Store
 from protocol.codec import encode, new_id
 from protocol.topics import Topics
-from tests.faults.test_hostile_messages import HEALTH, birth
+from tests.faults.test_hostile_messages import birth
 from tests.helpers import wait_for
+from tests.samples import HEALTH
 
 
 def health(gid: str, seq: int) -> Incoming:

@@ -14,8 +14,8 @@ from agent.link.session import Link, Presence
 from common.mosquitto import Broker
 from protocol.codec import encode
 from protocol.topics import Topics
-from tests.faults.test_hostile_messages import HEALTH
 from tests.helpers import wait_for
+from tests.samples import HEALTH
 
 GW = "gw-r"
 # This gateway may write its presence and telemetry, not its health.

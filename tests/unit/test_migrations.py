@@ -3,7 +3,6 @@ baseline revision, are upgraded in place with their rows intact (SQLite and Post
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,24 +49,10 @@ def populate_baseline(url: str, *, stamped: bool) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    name = f"mig_{new_id()[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    yield base.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.mark.parametrize("stamped", [False, True], ids=["pre-migrations", "baseline"])
-def test_populated_database_is_upgraded_in_place(empty_url: str, stamped: bool) -> None:
-    populate_baseline(empty_url, stamped=stamped)
-    store = Store(empty_url)
+def test_populated_database_is_upgraded_in_place(database_url: str, stamped: bool) -> None:
+    populate_baseline(database_url, stamped=stamped)
+    store = Store(database_url)
     try:
         tables = set(inspect(store.engine).get_table_names())
         assert {"quarantine", "service_status", "alembic_version"} <= tables
@@ -84,7 +69,7 @@ def test_populated_database_is_upgraded_in_place(empty_url: str, stamped: bool) 
         assert version == "0002"
     finally:
         store.engine.dispose()
-    Store(empty_url).engine.dispose()  # opening an up-to-date database again changes nothing
+    Store(database_url).engine.dispose()  # opening an up-to-date database again changes nothing
 
 
 def test_schema_models_and_migrations_agree(tmp_path: Path) -> None:
