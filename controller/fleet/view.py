@@ -26,6 +26,21 @@ def _max_temp(health: dict[str, Any]) -> float | None:
     return max(temps, default=None)
 
 
+def cameras_of(inventory: dict[str, Any] | None, health: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each camera's identity: from the latest health when the agent has visited the camera
+    (it usually finishes after the birth went out), otherwise from the birth. Unknown stays
+    empty: never guessed."""
+    live = (health.get("extra") or {}).get("cameras") or {}
+    out = []
+    for cam in (inventory or {}).get("cameras") or []:
+        seen = (live.get(cam.get("id")) or {}).get("inventory") or {}
+        best = seen if seen.get("probed") else cam
+        out.append(
+            {k: best.get(k, "") for k in ("id", "manufacturer", "model", "firmware", "probed")}
+        )
+    return out
+
+
 def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
     now = now if now is not None else time.time()
     out = []
@@ -47,7 +62,9 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
                 "disk_percent": _max_disk(health),
                 "temperature_c": _max_temp(health),
                 "outbox_depth": link.get("outbox_depth"),
+                "disk_error": link.get("disk_error") or "",
                 "last_seq": row["last_seq"],
+                "cameras": cameras_of(row["inventory"], health),
             }
         )
     return out
@@ -88,6 +105,8 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
         state = f"[{color}]{for_terminal(r['state'])}[/]" + (
             f" ({for_terminal(r['state_reason'])})" if r["state"] == "offline" else ""
         )
+        if r.get("disk_error"):
+            state += f" [red]{for_terminal(r['disk_error'])}[/]"
         table.add_row(
             for_terminal(r["gateway"]),
             state,

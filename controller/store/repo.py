@@ -35,7 +35,10 @@ def make_engine(url: str) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     # pre_ping: after a PostgreSQL restart the pool's old connections are replaced on checkout
     # instead of failing the next batch once per pooled connection.
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    # connect_timeout: a PostgreSQL host that does not answer must fail the batch (which is
+    # then retried) instead of hanging ingest.
+    args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -66,3 +66,28 @@ def test_status_and_quarantine_views(tmp_path: Path) -> None:
 
     missing = kendali("fleet", "quarantine", "--db", f"sqlite:///{tmp_path / 'nope.db'}")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_camera_identity_comes_from_the_visit_when_there_is_one() -> None:
+    from controller.fleet.view import cameras_of
+
+    birth = {"cameras": [{"id": "c1", "probed": False, "model": ""}, {"id": "c2", "probed": False}]}
+    health = {
+        "extra": {
+            "cameras": {
+                "c1": {
+                    "inventory": {
+                        "id": "c1",
+                        "probed": True,
+                        "manufacturer": "HIKVISION",
+                        "model": "DS-2CD2143G2-I",
+                        "firmware": "V5.7.3",
+                    }
+                },
+                "c2": {"inventory": {"id": "c2", "probed": False, "model": "guess"}},
+            }
+        }
+    }
+    got = {c["id"]: c for c in cameras_of(birth, health)}
+    assert got["c1"]["model"] == "DS-2CD2143G2-I" and got["c1"]["probed"] is True
+    assert got["c2"]["model"] == "" and got["c2"]["probed"] is False  # unknown stays unknown
