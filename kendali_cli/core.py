@@ -141,7 +141,8 @@ def fleet_status(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show every gateway: state, last seen, CPU, memory, disk, temperature."""
+    """Show every gateway (state, last seen, CPU, memory, disk, temperature), then the
+    controller: its workers, counters and newest quarantined messages."""
     from controller.fleet.view import (
         controller_summary,
         fleet_rows,
