@@ -316,14 +316,18 @@ class Store:
                 .all()
             )
             for gw in heavy:
+                # Newest by our own clock, not by the gateway's sequence: a gateway whose counter
+                # went back (re-imaged) must not have its newest messages pruned first.
                 keep_from = conn.execute(
-                    select(messages.c.seq)
+                    select(messages.c.received_at)
                     .where(messages.c.gateway_id == gw)
-                    .order_by(messages.c.seq.desc())
+                    .order_by(messages.c.received_at.desc())
                     .offset(max_rows_per_gateway - 1)
                     .limit(1)
                 ).scalar_one()
                 removed += conn.execute(
-                    delete(messages).where(messages.c.gateway_id == gw, messages.c.seq < keep_from)
+                    delete(messages).where(
+                        messages.c.gateway_id == gw, messages.c.received_at < keep_from
+                    )
                 ).rowcount
         return int(removed or 0)

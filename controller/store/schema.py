@@ -61,6 +61,7 @@ messages = Table(
 )
 Index("messages_gw_seq", messages.c.gateway_id, messages.c.seq)
 Index("messages_received", messages.c.received_at)
+Index("messages_gw_received", messages.c.gateway_id, messages.c.received_at)
 
 rejections = Table(
     "rejections",

@@ -11,6 +11,8 @@ from controller.fleet.view import fleet_rows
 from controller.store.repo import NewMessage, Rejection, Store
 from tests.helpers import KENDALI
 
+BODY = json.dumps({"v": 1, "body": {}})
+
 
 def message(i: int, gw: str = "gw-1", received_at: float = 1000.0) -> NewMessage:
     env = {"v": 1, "body": {"n": i}}
@@ -21,7 +23,7 @@ def test_retention_by_age_and_by_rows_per_gateway(database_url: str) -> None:
     store = Store(database_url)
     with store.engine.begin() as conn:
         store.insert_messages(conn, [message(i, received_at=100.0) for i in range(1, 11)])
-        store.insert_messages(conn, [message(i, received_at=10_000.0) for i in range(11, 261)])
+        store.insert_messages(conn, [message(i, received_at=9_000.0 + i) for i in range(11, 261)])
         store.insert_messages(conn, [message(1000 + i, "gw-2", 10_000.0) for i in range(5)])
     removed = store.prune(history_days=0.05, max_rows_per_gateway=100, now=10_000.0)  # 4,320 s
     assert removed == 10 + 150
@@ -29,6 +31,23 @@ def test_retention_by_age_and_by_rows_per_gateway(database_url: str) -> None:
     assert kept == list(range(161, 261)), "the newest rows per gateway are the ones kept"
     assert len(store.message_rows("gw-2")) == 5
     assert store.message_rows("gw-1")[0]["body"] == {"n": 161}
+    store.engine.dispose()
+
+
+def test_retention_keeps_the_newest_arrivals_when_a_counter_went_back(database_url: str) -> None:
+    """A re-imaged gateway starts again at seq 1: its new messages are the newest, whatever
+    their numbers say."""
+    store = Store(database_url)
+    old = [message(i, received_at=1_000.0 + i) for i in range(500, 560)]
+    new = [
+        NewMessage(f"{10_000 + i:032x}", "gw-1", i, "health", "t", 1.0, 2_000.0 + i, False, BODY)
+        for i in range(1, 41)
+    ]
+    with store.engine.begin() as conn:
+        store.insert_messages(conn, old + new)
+    store.prune(history_days=365, max_rows_per_gateway=50, now=3_000.0)
+    kept = sorted(r["seq"] for r in store.message_rows("gw-1"))
+    assert kept == list(range(1, 41)) + list(range(550, 560))
     store.engine.dispose()
 
 
