@@ -19,5 +19,7 @@ def BROKER_WAIT(broker: BrokerSection) -> wait_base:
     """Exponential backoff with jitter so a city's gateways don't reconnect in lockstep after a
     broker restart."""
     return wait_exponential_jitter(
-        multiplier=broker.backoff_initial_s, max=broker.backoff_max_s, jitter=broker.backoff_initial_s
+        multiplier=broker.backoff_initial_s,
+        max=broker.backoff_max_s,
+        jitter=broker.backoff_initial_s,
     )
