@@ -36,6 +36,7 @@ class MessageKind(StrEnum):
     HEALTH = "health"
     EVENT = "event"
     TELEMETRY = "telemetry"
+    CONFIG_REPORT = "config_report"
 
 
 class StreamInventory(WireModel):
@@ -288,12 +289,27 @@ class Telemetry(WireModel):
     readings: list[Reading] = Field(max_length=10_000)
 
 
+class ConfigReport(WireModel):
+    """What the agent did with a desired configuration (on ``config/reported``, via the outbox)."""
+
+    version: int = Field(ge=0, le=MAX_WIRE_INT, description="The desired version this is about.")
+    status: Literal["applied", "rejected", "failed"]
+    reason: str = Field(default="", max_length=2000, description="Why, with the field path.")
+    running_version: int = Field(
+        ge=0, le=MAX_WIRE_INT, description="The version the agent runs after this."
+    )
+    changed: list[Name] = Field(
+        default_factory=list, max_length=512, description="Units restarted or reconfigured."
+    )
+
+
 BODY_MODELS: dict[str, type[WireModel]] = {
     MessageKind.BIRTH: Birth,
     MessageKind.DEATH: Death,
     MessageKind.HEALTH: GatewayHealth,
     MessageKind.EVENT: Event,
     MessageKind.TELEMETRY: Telemetry,
+    MessageKind.CONFIG_REPORT: ConfigReport,
 }
 
 # Which topic segment carries which kinds: a body arriving on the wrong topic is rejected.
@@ -302,4 +318,5 @@ TOPIC_KINDS: dict[str, frozenset[str]] = {
     "health": frozenset({MessageKind.HEALTH}),
     "event": frozenset({MessageKind.EVENT}),
     "telemetry": frozenset({MessageKind.TELEMETRY}),
+    "config": frozenset({MessageKind.CONFIG_REPORT}),
 }

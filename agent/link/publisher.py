@@ -55,6 +55,8 @@ class OutboxPublisher:
             return self.topics.health
         if kind == MessageKind.TELEMETRY:
             return self.topics.telemetry
+        if kind == MessageKind.CONFIG_REPORT:
+            return self.topics.config_reported
         raise ValueError(f"{kind!r} messages do not go through the outbox")
 
     def publish(

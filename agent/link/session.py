@@ -144,6 +144,10 @@ class Link(threading.Thread):
         self._dropped_connection = threading.Event()
         self._session = 0
         self._topics = Topics(gateway_id)
+        # What the controller sends besides acknowledgements (desired configuration, commands):
+        # subscribed on every connect and handed, undecoded, to ``on_inbound``.
+        self.inbound_topics: list[str] = []
+        self.on_inbound: Callable[[str, bytes], None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -304,6 +308,8 @@ class Link(threading.Thread):
                 self._commits.append(decode_ack(self.gateway_id, bytes(msg.payload)))
             elif msg.topic == Topics.controller_state():
                 self._on_controller_state(bytes(msg.payload))
+            elif msg.topic in self.inbound_topics and self.on_inbound is not None:
+                self.on_inbound(msg.topic, bytes(msg.payload))
         except AckError as exc:
             self.stats.bad_acks += 1
             log.warning("ignored a message on %s: %s", msg.topic, exc)
@@ -327,7 +333,10 @@ class Link(threading.Thread):
         self.stats.last_outage_s = outage
         self.stats.reconnects += 1
         self._epoch = None
-        client.subscribe([(self._topics.ack, 1), (Topics.controller_state(), 1)])
+        client.subscribe(
+            [(self._topics.ack, 1), (Topics.controller_state(), 1)]
+            + [(topic, 1) for topic in self.inbound_topics]
+        )
         client.publish(self.presence.topic, self.presence.birth(self._session), qos=1, retain=True)
         live_floor = self.outbox.last_seq()
         log.info(

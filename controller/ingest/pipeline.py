@@ -20,11 +20,14 @@ from controller.fleet.registry import Stage
 from controller.store.repo import NewMessage, Quarantined
 from protocol.codec import Decoded, DecodeError, decode
 from protocol.envelope import MAX_WIRE_INT
-from protocol.messages import Birth, Death, GatewayHealth
+from protocol.messages import Birth, ConfigReport, Death, GatewayHealth
 from protocol.topics import gateway_of
 
-ACK_SUFFIX = "/ack"
-ACK_PREFIX = b'{"v":1,"gw":'  # how protocol.ack.encode_ack starts every acknowledgement
+# Topics on gateways' subtrees that the controller itself writes, and how all its payloads start
+# (protocol.ack.encode_ack, protocol.desired.encode_desired).
+CONTROLLER_WRITES = ("/ack", "/config/desired")
+ACK_PREFIX = b'{"v":1,"gw":'
+
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,7 @@ def decode_all(batch: list[Incoming], out: Outcome) -> list[Accepted]:
     write there. Anything else on an ack topic is decoded, and quarantined, like any message."""
     accepted = []
     for raw in batch:
-        if raw.topic.endswith(ACK_SUFFIX) and raw.payload.startswith(ACK_PREFIX):
+        if raw.topic.endswith(CONTROLLER_WRITES) and raw.payload.startswith(ACK_PREFIX):
             out.echoes += 1
             continue
         try:
@@ -177,6 +180,9 @@ def apply_one(a: Accepted, stage: Stage) -> None:
         return
     if apply_heard(gw, now, env.historical):
         log.info("gateway %s heard again: online", gw.id)
+    if isinstance(body, ConfigReport) and body.running_version != gw.config_version:
+        gw.config_version = body.running_version
+        gw.dirty = True
     if env.seq > gw.last_seq:
         gw.last_seq = env.seq
         gw.touched = True
