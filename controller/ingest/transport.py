@@ -35,8 +35,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from controller.config import ControllerConfig
+from controller.fleet.delivery import ConfigDelivery, DesiredSource
 from controller.fleet.registry import FleetRegistry
-from controller.ingest.housekeeping import Housekeeping
+from controller.ingest.housekeeping import Housekeeping, Job
 from controller.ingest.pipeline import Incoming, Outcome
 from controller.ingest.writer import BatchWriter, StoreUnavailable
 from controller.store.repo import Store
@@ -63,7 +64,12 @@ class IngestStats:
 
 class Ingest:
     def __init__(
-        self, config: ControllerConfig, store: Store, clock: Callable[[], float] = time.time
+        self,
+        config: ControllerConfig,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        *,
+        desired: DesiredSource | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -74,6 +80,10 @@ class Ingest:
         self.registry = FleetRegistry(store.load_gateways())
         self.writer = BatchWriter(store, self.registry, clock)
         self.housekeeping = Housekeeping(config, store, self.writer, clock)
+        self.delivery: ConfigDelivery | None = None
+        if desired is not None:
+            self.delivery = ConfigDelivery(desired, self._publish_retained)
+            self.housekeeping.jobs.append(Job("config-delivery", 1.0, self.delivery.tick))
         self.stats = IngestStats()
         self.client = self._make_client()
         self._thread: threading.Thread | None = None
@@ -132,7 +142,12 @@ class Ingest:
         client.publish(
             Topics.controller_state(), self._state_payload("online", new_id()), qos=1, retain=True
         )
+        if self.delivery is not None:
+            self.delivery.reset()
         self.connected.set()
+
+    def _publish_retained(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1, retain=True)
 
     def _state_payload(self, state: str, epoch: str = "") -> bytes:
         body = ControllerState(state=state, epoch=epoch, ts=self._clock())
