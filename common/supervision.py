@@ -197,6 +197,17 @@ class Supervisor:
             log.error("abandoning worker(s) still running after %.1f s: %s", timeout_s, stuck)
         return stuck
 
+    def remove(self, timeout_s: float, names: Iterable[str]) -> list[str]:
+        """Stop the named workers (:meth:`stop`) and forget them, so a reconfigured camera or
+        sensor can register its worker under the same name again. Returns the names abandoned
+        in a library call (forgotten all the same: daemon threads that end on their own)."""
+        chosen = [n for n in names if n in self._workers]
+        stuck = self.stop(timeout_s, chosen)
+        with self._lock:
+            for name in chosen:
+                self._workers.pop(name, None)
+        return stuck
+
     # -- state -------------------------------------------------------------------------------
 
     def report(self) -> dict[str, dict[str, Any]]:

@@ -50,7 +50,8 @@ class CameraService:
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
             raise ValueError(f"duplicate camera ids: {sorted(duplicates)}")
-        self._clock = clock
+        self._clock, self._wall = clock, wall_clock
+        self._publisher, self._factory, self._policy = publisher, source_factory, policy
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
         }
@@ -94,6 +95,38 @@ class CameraService:
     @property
     def worker_names(self) -> list[str]:
         return [w.name for w in self._workers]
+
+    # -- reconfiguration (agent.config.apply) -----------------------------------------------
+    # The camera and worker collections are replaced, never changed in place, so a health or
+    # inventory call on another thread iterates a consistent one.
+
+    def configs(self) -> dict[str, CameraConfig]:
+        """The configuration each running camera was started with, by id."""
+        return {cam_id: cam.config for cam_id, cam in self._cameras.items()}
+
+    def add_camera(self, config: CameraConfig) -> None:
+        """Start one more camera (its workers launched at once if the service runs)."""
+        if config.id in self._cameras:
+            raise ValueError(f"camera {config.id} already runs")
+        cam = CameraRuntime(config, self._publisher, self._clock, self._wall, self._factory)
+        workers = [
+            Worker(cam_worker(config.id, role), target, self._policy, on_restart=_count_restart(cam))
+            for role, target in (("reader", cam.run_reader), ("analyzer", cam.analyzer.run))
+        ]
+        self._cameras = {**self._cameras, config.id: cam}
+        self._workers = [*self._workers, *workers]
+        if self._started:
+            for worker in workers:
+                self.supervisor.add(worker)
+        log.info("camera %s added", config.id)
+
+    def remove_camera(self, camera_id: str, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop one camera's workers (its RTSP session ends) and forget it; the others go on."""
+        names = [cam_worker(camera_id, role) for role in ("reader", "analyzer")]
+        self.supervisor.remove(timeout_s, names)
+        self._workers = [w for w in self._workers if w.name not in names]
+        self._cameras = {k: v for k, v in self._cameras.items() if k != camera_id}
+        log.info("camera %s removed", camera_id)
 
     def health(self) -> dict[str, Any]:
         """JSON-serialisable per-camera health; the agent puts it under ``extra["cameras"]``."""

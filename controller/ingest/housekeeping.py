@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class Job:
     name: str
     every_s: float
-    run: Callable[[float], None]
+    run: Callable[[float], object]
     needs_database: bool = True
     last_run: float = 0.0
     failures: int = 0
