@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.preflight import database_url_problem
 from common.tls import TlsSection
@@ -27,6 +29,17 @@ class ControllerBroker(WireModel):
     username: str | None = Field(default=None, description="Broker user.")
     password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
     tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
+
+    @model_validator(mode="after")
+    def _complete_credentials(self) -> ControllerBroker:
+        """Half a credential is refused with its field: a user without a password would be
+        refused by the broker later, and a password without a user is never sent at all."""
+        has_password = bool(self.password and self.password.get_secret_value())
+        if self.username and not has_password:
+            raise ValueError("password: required when username is set")
+        if has_password and not self.username:
+            raise ValueError("username: required when password is set")
+        return self
 
 
 class DatabaseSection(WireModel):
@@ -102,3 +115,8 @@ class ControllerConfig(WireModel):
     ingest: IngestSection = Field(default_factory=IngestSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
     presence: PresenceSection = Field(default_factory=PresenceSection)
+    config_key_file: Path = Field(
+        default=Path("var/config.key"),
+        description="Key that encrypts configuration secrets at rest (AES-256-GCM), kept outside "
+        "the database; created owner-only (0600) when missing, refused when others can read it.",
+    )

@@ -112,3 +112,76 @@ service_status = Table(
     Column("since", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# Fleet configuration (controller/config_store). Documents are JSON text with every
+# ``password`` value encrypted; diffs are stored already masked.
+# One row per layer: "fleet", "site:NAME" or "gateway:ID", with its optimistic-concurrency version.
+config_layers = Table(
+    "config_layers",
+    metadata,
+    Column("scope", String(160), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+# Audit: one row per write (a layer version, a site assignment, a rollback), with the layer
+# document as written so a layer can be rolled back.
+config_audit = Table(
+    "config_audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Float, nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("scope", String(160), nullable=False),
+    Column("layer_version", BigInteger, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("diff", Text, nullable=False),
+    Column("document", Text, nullable=True),
+)
+Index("config_audit_scope", config_audit.c.scope, config_audit.c.layer_version)
+
+gateway_sites = Table(
+    "gateway_sites",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("site", String(64), nullable=False),
+)
+
+# Each gateway's desired (effective) configuration and its monotonically increasing version.
+gateway_config = Table(
+    "gateway_config",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+gateway_config_history = Table(
+    "gateway_config_history",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("diff", Text, nullable=False),
+    # The layer versions this version was composed from, e.g. {"fleet": 3, "gateway:gw-1": 2}.
+    Column("layers", Text, nullable=False),
+)
+
+# What each gateway last reported about its desired configuration (applied, rejected, failed).
+gateway_config_reported = Table(
+    "gateway_config_reported",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("reported_version", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)

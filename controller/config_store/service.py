@@ -1,0 +1,525 @@
+"""The desired configuration of every gateway: layers in, effective versions out.
+
+A layer write is one transaction that holds the configuration write lock (PostgreSQL: an
+advisory lock; SQLite: ``BEGIN IMMEDIATE``), checks the version the write was based on, stores
+the layer, recomposes every gateway the layer reaches, bumps the version of each whose effective
+configuration changed (and only those), and records history and an audit row. Secrets are
+encrypted before anything reaches the database; everything this class returns is masked
+unless the caller asks for ``reveal`` (the MQTT delivery to the gateway's own subtree).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from controller.config_store import scope as scopes
+from controller.config_store.drift import Desired, Drift, Presence, Reported, drift_of
+from controller.config_store.errors import (
+    BadScope,
+    ConfigStoreError,
+    InvalidConfig,
+    StaleBase,
+    UnknownVersion,
+)
+from controller.config_store.merge import Doc, compose, diff, keep_secrets, mask
+from controller.config_store.scope import Scope
+from controller.config_store.secrets import SecretBox
+from controller.store.schema import (
+    config_audit,
+    config_layers,
+    gateway_config,
+    gateway_config_history,
+    gateway_config_reported,
+    gateway_sites,
+    gateways,
+)
+
+log = logging.getLogger(__name__)
+
+Validator = Callable[[Doc], list[str]]
+_LOCK_KEY = 0x4B454E44  # "KEND": the advisory lock every configuration write takes
+STATUSES = ("applied", "rejected", "failed")
+
+
+def accept_all(_doc: Doc) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class GatewayChange:
+    gateway_id: str
+    old_version: int
+    new_version: int
+    diff: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    scope: str
+    layer_version: int
+    dry_run: bool
+    diff: list[dict[str, Any]]
+    changes: list[GatewayChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    at: float
+    who: str
+    reason: str
+    diff: list[dict[str, Any]]
+
+
+class ConfigStore:
+    def __init__(
+        self,
+        engine: Engine,
+        key: bytes,
+        *,
+        validator: Validator = accept_all,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self._box = SecretBox(key)
+        self._validate = validator
+        self._clock = clock
+
+    # -- reads ------------------------------------------------------------------------
+
+    def layer(self, scope: Scope) -> tuple[int, Doc]:
+        """The layer's version and its document, secrets masked (what ``show`` prints)."""
+        with self.engine.connect() as conn:
+            version, doc = self._layer(conn, scope)
+        return version, mask(doc)
+
+    def effective(self, gateway_id: str, *, reveal: bool = False) -> tuple[int, Doc]:
+        """The gateway's desired version and configuration. Secrets are masked unless
+        ``reveal``: only the delivery to the gateway's own subtree may ask for clear text."""
+        scopes.gateway(gateway_id)  # a bad id is refused, not composed
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(gateway_config.c.version, gateway_config.c.document).where(
+                    gateway_config.c.gateway_id == gateway_id
+                )
+            ).first()
+        if row is None:  # a gateway no write has reached yet: compose it now
+            with self._write() as conn:
+                self._recompose(conn, {gateway_id}, "controller", "first composed", commit=True)
+            return self.effective(gateway_id, reveal=reveal) if self._has(gateway_id) else (0, {})
+        doc = self._box.open(json.loads(row.document))
+        return int(row.version), doc if reveal else mask(doc)
+
+    def history(self, scope: Scope, limit: int = 50) -> list[HistoryEntry]:
+        """Newest first: a gateway's effective versions, or a layer's writes."""
+        with self.engine.connect() as conn:
+            if scope.kind == "gateway":
+                rows = conn.execute(
+                    select(gateway_config_history)
+                    .where(gateway_config_history.c.gateway_id == scope.name)
+                    .order_by(gateway_config_history.c.version.desc())
+                    .limit(limit)
+                ).mappings()
+                return [_entry(r, r["version"]) for r in rows]
+            rows = conn.execute(
+                select(config_audit)
+                .where(config_audit.c.scope == str(scope))
+                .where(config_audit.c.layer_version.is_not(None))
+                .order_by(config_audit.c.id.desc())
+                .limit(limit)
+            ).mappings()
+            return [_entry(r, r["layer_version"]) for r in rows]
+
+    def diff(self, scope: Scope, old: int, new: int) -> list[dict[str, Any]]:
+        """Masked changes between two versions (of a gateway's effective configuration, or
+        of a layer); version 0 is the empty document."""
+        with self.engine.connect() as conn:
+            return diff(self._version_doc(conn, scope, old), self._version_doc(conn, scope, new))
+
+    def current_version(self, scope: Scope) -> int:
+        if scope.kind == "gateway":
+            return self.effective(scope.name)[0]
+        with self.engine.connect() as conn:
+            return self._layer(conn, scope)[0]
+
+    def drift(self) -> list[Drift]:
+        with self.engine.connect() as conn:
+            desired = conn.execute(select(gateway_config.c.gateway_id, gateway_config.c.version))
+            reported = {
+                r.gateway_id: Reported(int(r.reported_version), r.status, r.reason, r.at)
+                for r in conn.execute(select(gateway_config_reported))
+            }
+            presence = {
+                r.id: Presence(r.state, r.state_since)
+                for r in conn.execute(
+                    select(gateways.c.id, gateways.c.state, gateways.c.state_since)
+                )
+            }
+            out = []
+            for gw, version in sorted(desired):
+                d = drift_of(Desired(gw, int(version)), reported.get(gw), presence.get(gw))
+                if d is not None:
+                    out.append(d)
+        return out
+
+    # -- writes -----------------------------------------------------------------------
+
+    def set_layer(
+        self,
+        scope: Scope,
+        document: Doc,
+        *,
+        base: int,
+        who: str,
+        reason: str = "",
+        dry_run: bool = False,
+    ) -> WriteResult:
+        """Replace a layer's document. ``base`` is the layer version the edit started from;
+        a stale base is refused with :class:`StaleBase`. A ``password: "***"`` keeps the
+        secret the layer holds there. Every affected gateway's composed configuration is
+        validated; nothing is written when one is invalid or on ``dry_run``."""
+        if not isinstance(document, dict):
+            raise BadScope(f"{scope}: the layer must be a mapping, got {type(document).__name__}")
+        with self._write() as conn:
+            current, old = self._layer(conn, scope)
+            if current != base:
+                raise StaleBase(str(scope), base, current)
+            try:
+                new = keep_secrets(document, old)
+            except KeyError as exc:
+                raise BadScope(
+                    f"{exc.args[0]}: '***' keeps an existing secret, but there is none there"
+                ) from exc
+            return self._apply(
+                conn,
+                scope,
+                current=current,
+                old=old,
+                new=new,
+                who=who,
+                reason=reason,
+                dry_run=dry_run,
+            )
+
+    def rollback(
+        self, scope: Scope, version: int, *, who: str, reason: str = "", dry_run: bool = False
+    ) -> WriteResult:
+        """Make ``version`` current again as a new version. For a gateway ``version`` is its
+        effective version: its own override layer goes back to what it was then (fleet and
+        site layers stay as they are now). For a fleet or site layer, a layer version."""
+        with self._write() as conn:
+            target = scope
+            layer_version = version
+            if scope.kind == "gateway":
+                layer_version = self._gateway_layer_at(conn, scope.name, version)
+            doc = self._layer_doc_at(conn, target, layer_version)
+            current, old = self._layer(conn, target)
+            why = reason or f"rollback to version {version}"
+            return self._apply(
+                conn,
+                target,
+                current=current,
+                old=old,
+                new=doc,
+                who=who,
+                reason=why,
+                dry_run=dry_run,
+            )
+
+    def assign_site(
+        self, gateway_id: str, site: str | None, *, who: str, reason: str = ""
+    ) -> WriteResult:
+        """Put a gateway in a site (``None``: no site, fleet defaults + its overrides)."""
+        gw = scopes.gateway(gateway_id)
+        if site is not None:
+            scopes.site(site)
+        with self._write() as conn:
+            old = conn.execute(
+                select(gateway_sites.c.site).where(gateway_sites.c.gateway_id == gateway_id)
+            ).scalar()
+            conn.execute(gateway_sites.delete().where(gateway_sites.c.gateway_id == gateway_id))
+            if site is not None:
+                conn.execute(gateway_sites.insert().values(gateway_id=gateway_id, site=site))
+            change = [{"path": "site", "old": old, "new": site}] if old != site else []
+            why = reason or "site assignment"
+            changes = self._recompose(conn, {gateway_id}, who, why, commit=True)
+            self._audit(
+                conn, scope=str(gw), version=None, who=who, reason=why, changes=change, doc=None
+            )
+        return WriteResult(str(gw), 0, False, change, changes)
+
+    def record_reported(self, gateway_id: str, version: int, status: str, reason: str = "") -> None:
+        """What the gateway said about a desired version (the MQTT delivery calls this)."""
+        if status not in STATUSES:
+            raise ConfigStoreError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+        row = {
+            "gateway_id": gateway_id,
+            "reported_version": int(version),
+            "status": status,
+            "reason": reason[:1000],
+            "at": self._clock(),
+        }
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(
+            gateway_config_reported
+        ).values(row)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["gateway_id"],
+            set_={k: insert.excluded[k] for k in row if k != "gateway_id"},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    # -- internals --------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction holding the configuration write lock, taken before anything is read."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _apply(
+        self,
+        conn: Connection,
+        scope: Scope,
+        *,
+        current: int,
+        old: Doc,
+        new: Doc,
+        who: str,
+        reason: str,
+        dry_run: bool,
+    ) -> WriteResult:
+        layer_diff = diff(old, new)
+        self._store_layer(conn, scope, current, new, who)
+        targets = self._reached_by(conn, scope)
+        changes = self._recompose(conn, targets, who, reason, commit=not dry_run)
+        if dry_run:
+            conn.rollback()
+            return WriteResult(str(scope), current, True, layer_diff, changes)
+        self._audit(
+            conn,
+            scope=str(scope),
+            version=current + 1,
+            who=who,
+            reason=reason,
+            changes=layer_diff,
+            doc=new,
+        )
+        log.info(
+            "config %s: version %d by %s, %d gateway(s) changed",
+            scope,
+            current + 1,
+            who,
+            len(changes),
+        )
+        return WriteResult(str(scope), current + 1, False, layer_diff, changes)
+
+    def _store_layer(
+        self, conn: Connection, scope: Scope, current: int, doc: Doc, who: str
+    ) -> None:
+        values = {
+            "version": current + 1,
+            "document": json.dumps(self._box.seal(doc), sort_keys=True),
+            "updated_at": self._clock(),
+            "updated_by": who,
+        }
+        if current == 0:
+            conn.execute(config_layers.insert().values(scope=str(scope), **values))
+        else:
+            conn.execute(
+                update(config_layers).where(config_layers.c.scope == str(scope)).values(**values)
+            )
+
+    def _recompose(
+        self, conn: Connection, targets: set[str], who: str, reason: str, *, commit: bool
+    ) -> list[GatewayChange]:
+        """Compose each target, validate all, then (``commit``) bump those that changed."""
+        layers = self._layers(conn)
+        sites = {
+            r.gateway_id: r.site
+            for r in conn.execute(select(gateway_sites.c.gateway_id, gateway_sites.c.site))
+        }
+        current = {
+            r.gateway_id: (int(r.version), self._box.open(json.loads(r.document)))
+            for r in conn.execute(select(gateway_config))
+        }
+        changes, problems, new_docs = [], [], {}
+        for gw in sorted(targets):
+            names = ["fleet", f"site:{sites[gw]}" if gw in sites else "", f"gateway:{gw}"]
+            new = compose(layers[n][1] for n in names if n in layers)
+            version, old = current.get(gw, (0, {}))
+            if new == old:
+                continue
+            problems += [f"{gw}: {p}" for p in self._validate(new)]
+            changes.append(GatewayChange(gw, version, version + 1, diff(old, new)))
+            used = {n: layers[n][0] for n in names if n in layers}
+            new_docs[gw] = (new, used)
+        if problems:
+            raise InvalidConfig(problems)
+        if commit:
+            for change in changes:
+                doc, used = new_docs[change.gateway_id]
+                self._store_effective(
+                    conn, change=change, doc=doc, used=used, who=who, reason=reason
+                )
+        return changes
+
+    def _store_effective(
+        self,
+        conn: Connection,
+        *,
+        change: GatewayChange,
+        doc: Doc,
+        used: dict[str, int],
+        who: str,
+        reason: str,
+    ) -> None:
+        now = self._clock()
+        sealed = json.dumps(self._box.seal(doc), sort_keys=True)
+        if change.old_version == 0:
+            conn.execute(
+                gateway_config.insert().values(
+                    gateway_id=change.gateway_id, version=1, document=sealed, updated_at=now
+                )
+            )
+        else:
+            conn.execute(
+                update(gateway_config)
+                .where(gateway_config.c.gateway_id == change.gateway_id)
+                .values(version=change.new_version, document=sealed, updated_at=now)
+            )
+        conn.execute(
+            gateway_config_history.insert().values(
+                gateway_id=change.gateway_id,
+                version=change.new_version,
+                document=sealed,
+                at=now,
+                who=who,
+                reason=reason,
+                diff=json.dumps(change.diff),
+                layers=json.dumps(used, sort_keys=True),
+            )
+        )
+
+    def _audit(
+        self,
+        conn: Connection,
+        *,
+        scope: str,
+        version: int | None,
+        who: str,
+        reason: str,
+        changes: list[dict[str, Any]],
+        doc: Doc | None,
+    ) -> None:
+        conn.execute(
+            config_audit.insert().values(
+                at=self._clock(),
+                who=who,
+                scope=scope,
+                layer_version=version,
+                reason=reason,
+                diff=json.dumps(changes),
+                document=None if doc is None else json.dumps(self._box.seal(doc), sort_keys=True),
+            )
+        )
+
+    def _reached_by(self, conn: Connection, scope: Scope) -> set[str]:
+        """The gateways a layer reaches: all known ones for the fleet, a site's members."""
+        if scope.kind == "gateway":
+            return {scope.name}
+        members = select(gateway_sites.c.gateway_id)
+        if scope.kind == "site":
+            return set(conn.execute(members.where(gateway_sites.c.site == scope.name)).scalars())
+        known = set(conn.execute(members).scalars())
+        known |= set(conn.execute(select(gateways.c.id)).scalars())
+        known |= set(conn.execute(select(gateway_config.c.gateway_id)).scalars())
+        prefix = "gateway:"
+        layer_names = conn.execute(
+            select(config_layers.c.scope).where(config_layers.c.scope.startswith(prefix))
+        ).scalars()
+        return known | {n.removeprefix(prefix) for n in layer_names}
+
+    def _layers(self, conn: Connection) -> dict[str, tuple[int, Doc]]:
+        return {
+            r.scope: (int(r.version), self._box.open(json.loads(r.document)))
+            for r in conn.execute(select(config_layers))
+        }
+
+    def _layer(self, conn: Connection, scope: Scope) -> tuple[int, Doc]:
+        row = conn.execute(
+            select(config_layers.c.version, config_layers.c.document).where(
+                config_layers.c.scope == str(scope)
+            )
+        ).first()
+        if row is None:
+            return 0, {}
+        return int(row.version), self._box.open(json.loads(row.document))
+
+    def _has(self, gateway_id: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(func.count()).where(gateway_config.c.gateway_id == gateway_id)
+            ).scalar()
+        return bool(found)
+
+    def _layer_doc_at(self, conn: Connection, scope: Scope, version: int) -> Doc:
+        if version == 0:
+            return {}
+        doc = conn.execute(
+            select(config_audit.c.document).where(
+                config_audit.c.scope == str(scope), config_audit.c.layer_version == version
+            )
+        ).scalar()
+        if doc is None:
+            raise UnknownVersion(f"{scope} has no version {version} (see kendali config history)")
+        return dict(self._box.open(json.loads(doc)))
+
+    def _gateway_layer_at(self, conn: Connection, gateway_id: str, version: int) -> int:
+        used = conn.execute(
+            select(gateway_config_history.c.layers).where(
+                gateway_config_history.c.gateway_id == gateway_id,
+                gateway_config_history.c.version == version,
+            )
+        ).scalar()
+        if used is None:
+            raise UnknownVersion(
+                f"gateway {gateway_id} has no version {version} (see kendali config history)"
+            )
+        return int(json.loads(used).get(f"gateway:{gateway_id}", 0))
+
+    def _version_doc(self, conn: Connection, scope: Scope, version: int) -> Doc:
+        if version == 0 or scope.kind != "gateway":
+            return self._layer_doc_at(conn, scope, version)
+        doc = conn.execute(
+            select(gateway_config_history.c.document).where(
+                gateway_config_history.c.gateway_id == scope.name,
+                gateway_config_history.c.version == version,
+            )
+        ).scalar()
+        if doc is None:
+            raise UnknownVersion(f"{scope} has no version {version} (see kendali config history)")
+        return dict(self._box.open(json.loads(doc)))
+
+
+def _entry(row: Any, version: int) -> HistoryEntry:
+    return HistoryEntry(int(version), row["at"], row["who"], row["reason"], json.loads(row["diff"]))
