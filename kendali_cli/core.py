@@ -41,8 +41,18 @@ def _fail_config(exc: ConfigError | PreflightError) -> NoReturn:
     raise typer.Exit(2)
 
 
-def agent(config: ConfigOpt) -> None:
-    """Run the gateway agent."""
+def agent(
+    config: ConfigOpt,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only check the file and the gateway's files; start nothing."),
+    ] = False,
+) -> None:
+    """Run the gateway agent (with --check: validate its configuration and exit 0 or 2)."""
+    if check:
+        from kendali_cli.config_cmd import check_agent
+
+        check_agent(config)
     from agent.config import AgentConfig
     from agent.supervisor import build, install_signal_handlers
     from common import configfile, logsetup

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kendali_cli import cameras, core, detect, sensors
+from kendali_cli import cameras, config_cmd, core, detect, sensors
 
 
 class KendaliApp(typer.Typer):
@@ -88,6 +88,7 @@ sim_app = typer.Typer(
 core.register(app)
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(sensors.app, name="sensors")
+app.add_typer(config_cmd.app, name="config")
 app.command("detect")(detect.detect)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)

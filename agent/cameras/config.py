@@ -214,6 +214,22 @@ class CameraConfig(CameraModel):
             raise ValueError("rtsp_url must be an rtsp URL (or a file path for tests)")
         return self
 
+    @model_validator(mode="after")
+    def _complete_credentials(self) -> Self:
+        """A user without a password (or the reverse) is a half-written credential: refused
+        here, not found out as a locked camera account at 3 a.m."""
+        password = self.password.get_secret_value()
+        if self.username and not password:
+            raise ValueError("password: required when username is set")
+        if password and not self.username:
+            raise ValueError("username: required when password is set")
+        for name in ("onvif_url", "rtsp_url"):
+            url = getattr(self, name)
+            parts = urlsplit(url) if url else None
+            if parts is not None and parts.username and parts.password is None and not password:
+                raise ValueError(f"{name}: names user {parts.username!r} but no password")
+        return self
+
     def device_url(self) -> str | None:
         """The ONVIF device-service URL, built from host/port when not given in full."""
         if self.onvif_url:

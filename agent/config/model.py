@@ -37,6 +37,15 @@ class BrokerSection(WireModel):
         default=300.0, gt=0, le=86400, description="Wait after the broker refuses our credentials."
     )
 
+    @model_validator(mode="after")
+    def _complete_credentials(self) -> BrokerSection:
+        """A user name without its password would be sent as is and refused by the broker
+        after the agent has started; refused here with the field instead. (A password alone is
+        complete: the user name defaults to the gateway id.)"""
+        if self.username and not (self.password and self.password.get_secret_value()):
+            raise ValueError("password: required when username is set")
+        return self
+
 
 class OutboxSection(WireModel):
     path: Path = Field(default=Path("var/outbox.db"), description="SQLite file of the disk outbox.")
