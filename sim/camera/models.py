@@ -48,7 +48,7 @@ class Failure(StrEnum):
 
 
 class Quirks(SimModel):
-    """Field behaviours from ONVIF-FIELD-NOTES.md, each one switchable on its own."""
+    """Behaviours real cameras show in the field, each one switchable on its own."""
 
     zulu_created_only: bool = Field(
         default=False, description="reject WS-Security Created written as +00:00 (Hikvision)"

@@ -1,4 +1,4 @@
-"""Vendor personalities: how each family of cameras in ONVIF-FIELD-NOTES.md names and serves things.
+"""Vendor personalities: how each family of real cameras names and serves things.
 
 A personality is identity plus default quirks; a test picks one and may switch quirks on or off.
 """
