@@ -120,6 +120,27 @@ class ConfigStore:
         doc = self._box.open(json.loads(row.document))
         return int(row.version), doc if reveal else mask(doc)
 
+    def desired_versions(self) -> dict[str, int]:
+        """Gateway id -> desired version, for every gateway with a configuration. A gateway
+        that registered after the last write that reached it is composed here first, so the
+        delivery finds it without waiting for the next write."""
+        with self.engine.connect() as conn:
+            known = self._reached_by(conn, scopes.FLEET)
+            have = dict(
+                conn.execute(select(gateway_config.c.gateway_id, gateway_config.c.version)).all()
+            )
+            layers = conn.execute(select(func.count()).select_from(config_layers)).scalar()
+        missing = known - set(have)
+        if missing and layers:
+            with self._write() as conn:
+                self._recompose(conn, missing, "controller", "first composed", commit=True)
+                have = dict(
+                    conn.execute(
+                        select(gateway_config.c.gateway_id, gateway_config.c.version)
+                    ).all()
+                )
+        return {gw: int(v) for gw, v in have.items()}
+
     def history(self, scope: Scope, limit: int = 50) -> list[HistoryEntry]:
         """Newest first: a gateway's effective versions, or a layer's writes."""
         with self.engine.connect() as conn:

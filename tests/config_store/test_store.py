@@ -166,3 +166,45 @@ def test_key_file_is_created_owner_only_and_refused_when_open(tmp_path: Path) ->
     os.chmod(path, 0o644)
     with pytest.raises(ConfigKeyError, match="chmod 600"):
         load_key(path)
+
+
+def test_desired_versions_include_gateways_registered_after_the_write(store: ConfigStore) -> None:
+    store.set_layer(FLEET, {"health": {"interval_s": 15}}, base=0, who="ana")
+    store.set_layer(gateway("gw-1"), {"a": 1}, base=0, who="ana")
+    assert store.desired_versions() == {"gw-1": 1}
+    with store.engine.begin() as conn:  # the ingest registers a new gateway
+        conn.execute(
+            text(
+                "INSERT INTO gateways (id, state, state_reason, session, agent_version, "
+                "config_version, keepalive_s, health_interval_s, first_seen, last_seen, "
+                "state_since, last_seq) VALUES ('gw-late', 'online', 'birth', 1, '0.1', 0, 30, "
+                "15.0, 1.0, 2.0, 1.0, 0)"
+            )
+        )
+    assert store.desired_versions() == {"gw-1": 1, "gw-late": 1}
+    assert store.effective("gw-late") == (1, {"health": {"interval_s": 15}})
+
+
+def test_concurrent_edits_on_the_same_base_one_wins_one_is_refused(store: ConfigStore) -> None:
+    import threading
+
+    store.set_layer(FLEET, {"a": 0}, base=0, who="ana")
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def edit(value: int) -> None:
+        start.wait()
+        try:
+            store.set_layer(FLEET, {"a": value}, base=1, who=f"op{value}")
+            outcomes.append("written")
+        except StaleBase:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=edit, args=(n,), name=f"edit-{n}") for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["refused", "written"]
+    version, doc = store.layer(FLEET)
+    assert version == 2 and doc["a"] in (1, 2)
