@@ -109,8 +109,9 @@ class CameraService:
         if config.id in self._cameras:
             raise ValueError(f"camera {config.id} already runs")
         cam = CameraRuntime(config, self._publisher, self._clock, self._wall, self._factory)
+        count = _count_restart(cam)
         workers = [
-            Worker(cam_worker(config.id, role), target, self._policy, on_restart=_count_restart(cam))
+            Worker(cam_worker(config.id, role), target, self._policy, on_restart=count)
             for role, target in (("reader", cam.run_reader), ("analyzer", cam.analyzer.run))
         ]
         self._cameras = {**self._cameras, config.id: cam}

@@ -19,6 +19,7 @@ from agent.cameras.config import CameraConfig
 from agent.cameras.frames import Frame
 from agent.cameras.service import CameraService
 from agent.link.publisher import Publisher
+from agent.motion.config import MotionConfig
 from agent.motion.runner import MotionRunner
 from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker
 
@@ -38,12 +39,9 @@ class MotionCapability:
         self.service = service
         self.supervisor: Supervisor = service.supervisor
         self._policy = policy
+        self._publisher = publisher
         self.runners = {
-            cam.id: MotionRunner(
-                cam.id, cam.motion, publisher, colour=partial(service.colour_frame, cam.id)
-            )
-            for cam in cameras
-            if cam.motion is not None
+            cam.id: self._runner(cam.id, cam.motion) for cam in cameras if cam.motion is not None
         }
         self._started = False
 
@@ -67,6 +65,47 @@ class MotionCapability:
     @property
     def worker_names(self) -> list[str]:
         return [motion_worker(camera_id) for camera_id in self.runners]
+
+    # -- reconfiguration (agent.config.apply) -----------------------------------------------
+    # ``runners`` is replaced, never changed in place: health reads it from another thread.
+
+    def _runner(self, camera_id: str, config: MotionConfig) -> MotionRunner:
+        colour = partial(self.service.colour_frame, camera_id)
+        return MotionRunner(camera_id, config, self._publisher, colour=colour)
+
+    def configs(self) -> dict[str, MotionConfig]:
+        """The motion configuration each camera's runner uses now, by camera id."""
+        return {camera_id: runner.config for camera_id, runner in self.runners.items()}
+
+    def set_camera(self, camera_id: str, config: MotionConfig | None) -> None:
+        """Apply one camera's new motion settings without touching its stream: a running
+        runner is reconfigured in place (its frame subscription stays), a new one is started,
+        ``None`` stops and forgets it (open events end)."""
+        runner = self.runners.get(camera_id)
+        if config is None:
+            if runner is not None:
+                self.supervisor.remove(5.0, [motion_worker(camera_id)])
+                self.runners = {k: v for k, v in self.runners.items() if k != camera_id}
+                runner.stop()
+            return
+        if runner is not None:
+            runner.reconfigure(config)
+            return
+        runner = self._runner(camera_id, config)
+        self.runners = {**self.runners, camera_id: runner}
+        if self._started:
+            self.supervisor.add(Worker(motion_worker(camera_id), self._target(camera_id, runner),
+                                       self._policy))  # fmt: skip
+
+    def resubscribe(self, camera_id: str) -> None:
+        """Restart one camera's motion worker after its camera was restarted, so it takes the
+        new camera's frames (the runner and its learnt state are kept)."""
+        runner = self.runners.get(camera_id)
+        if runner is None or not self._started:
+            return
+        self.supervisor.remove(5.0, [motion_worker(camera_id)])
+        self.supervisor.add(Worker(motion_worker(camera_id), self._target(camera_id, runner),
+                                   self._policy))  # fmt: skip
 
     def _target(self, camera_id: str, runner: MotionRunner) -> Callable[[threading.Event], None]:
         def run(stop: threading.Event) -> None:

@@ -90,6 +90,7 @@ class MotionRunner:
         self.config = config
         self.detector: Detector = detector or MotionDetector(config)
         self.tracker = EventTracker(config, new_id)
+        self._new_id = new_id
         self._publisher = publisher
         self._clock, self._wall = clock, wall_clock
         self._best: dict[str, tuple[np.ndarray, tuple[Box, ...]]] = {}
@@ -140,6 +141,21 @@ class MotionRunner:
                 self._send_colour(start)
         finally:
             self._serving = False
+
+    def reconfigure(self, config: MotionConfig) -> None:
+        """New zones, masks, schedules or sensitivity while frames keep coming (the camera's
+        stream and this runner's worker go on): open events end first, so the controller does
+        not keep them open, then a fresh detector and tracker take the next frame (the
+        background is learnt again, as after a start)."""
+        with _ANALYSIS:
+            ended = self.tracker.flush(self._clock(), self.frames)
+            self.config = config
+            self.detector = MotionDetector(config)
+            self.tracker = EventTracker(config, self._new_id)
+        for t in ended:
+            self._publish(t)
+        self._best.clear()
+        log.info("camera %s: motion reconfigured", self.camera_id)
 
     def stop(self) -> None:
         """End open events (agent shutdown) so the controller does not keep them open."""

@@ -14,10 +14,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.link.publisher import Priority, Publisher
-from agent.sensors.config import SensorConfig
+from agent.sensors.config import RulesConfig, SensorConfig
 from agent.sensors.rules import RuleEvent, SensorRules
 from agent.sensors.worker import SensorWorker
 from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker
@@ -55,6 +56,38 @@ def to_reading(sensor_id: str, r: SensorReading) -> Reading:
     )
 
 
+def end_all(rules: SensorRules, now: float) -> list[RuleEvent]:
+    """End events for every open event of ``rules`` (they are being replaced or removed), so
+    the controller does not keep them open."""
+    attrs = {"reason": "reconfigured"}
+    out = [
+        RuleEvent(rule.event_type, "end", rule.levels[st.level].severity, st.event_id,
+                  st.started_at, now, {"resource": rule.resource,
+                                       "level": rule.levels[st.level].name, **attrs})
+        for rule, st in zip(rules.config.thresholds, rules.thresholds, strict=True)
+        if st.level >= 0
+    ]  # fmt: skip
+    out += [
+        RuleEvent("sensor.rate_of_rise", "end", rule.severity, st.event_id, st.started_at, now,
+                  {"resource": rule.resource, **attrs})
+        for rule, st in zip(rules.config.rate_of_rise, rules.rises, strict=True)
+        if st.active
+    ]  # fmt: skip
+    if rules.stale.active:
+        out.append(RuleEvent("sensor.stale", "end", "warning", rules.stale.event_id,
+                             rules.stale.started_at, now, dict(attrs)))  # fmt: skip
+    return out
+
+
+@dataclass
+class _Change:
+    """A reconfiguration handed to the dispatcher thread, and its outcome."""
+
+    change: Callable[[], None]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
 class SensorService:
     def __init__(
         self,
@@ -75,20 +108,15 @@ class SensorService:
         self.wall = wall
         self.tick_s = tick_s
         self._queue: queue.Queue[tuple[str, list[SensorReading]]] = queue.Queue(QUEUE_SIZE)
+        self.max_backoff_s = max_backoff_s
         self.workers: dict[str, SensorWorker] = {}
         self.rules: dict[str, SensorRules] = {}
         for cfg in configs:
             if not cfg.enabled:
                 continue
-            self.workers[cfg.id] = SensorWorker(
-                cfg,
-                cfg.load_profile(),
-                self._sink,
-                clock=clock,
-                wall=wall,
-                max_backoff_s=max_backoff_s,
-            )
+            self.workers[cfg.id] = self._new_worker(cfg)
             self.rules[cfg.id] = SensorRules(cfg.rules, since=wall())
+        self._control: queue.Queue[_Change] = queue.Queue()
         self._pending: dict[str, list[Reading]] = {sid: [] for sid in self.workers}
         self._stats = {"queue_dropped": 0, "publish_errors": 0, "events": 0, "telemetry_batches": 0}
         self._lock = threading.Lock()
@@ -144,6 +172,7 @@ class SensorService:
         next_tick = self.clock() + self.tick_s
         next_flush = self.clock() + self.telemetry_interval_s
         while True:
+            self._run_control()
             stopping = stop.is_set()
             try:
                 sensor_id, readings = self._queue.get(timeout=0.05 if stopping else 0.2)
@@ -162,6 +191,8 @@ class SensorService:
         self.flush()
 
     def _on_readings(self, sensor_id: str, readings: list[SensorReading]) -> None:
+        if sensor_id not in self.rules:
+            return  # handed over just before the sensor was removed
         pending = self._pending[sensor_id]
         for r in readings:
             pending.append(to_reading(sensor_id, r))
@@ -206,13 +237,117 @@ class SensorService:
         for sensor_id in list(self._pending):
             self._flush_one(sensor_id)
 
+    # --- reconfiguration (agent.config.apply) -----------------------------------------------
+    # Rule state and pending telemetry belong to the dispatcher thread, so changes to them run
+    # there (handed over on ``_control``); ``workers`` and ``rules`` are replaced, never changed
+    # in place, so health on another thread reads a consistent pair.
+
+    def _new_worker(self, cfg: SensorConfig) -> SensorWorker:
+        return SensorWorker(
+            cfg,
+            cfg.load_profile(),
+            self._sink,
+            clock=self.clock,
+            wall=self.wall,
+            max_backoff_s=self.max_backoff_s,
+        )
+
+    def configs(self) -> dict[str, SensorConfig]:
+        """The configuration each running sensor uses now (rules included), by id."""
+        return {
+            sid: w.config.model_copy(update={"rules": self.rules[sid].config})
+            for sid, w in self.workers.items()
+            if sid in self.rules
+        }
+
+    def add_sensor(self, cfg: SensorConfig, timeout: float = 5.0) -> None:
+        """Start one more sensor; the others and their rules go on untouched."""
+        if cfg.id in self.workers:
+            raise ValueError(f"sensor {cfg.id} already runs")
+        worker = self._new_worker(cfg)
+
+        def install() -> None:
+            self._pending.setdefault(cfg.id, [])
+            self.rules = {**self.rules, cfg.id: SensorRules(cfg.rules, since=self.wall())}
+
+        self._on_dispatcher(install, timeout)
+        self.workers = {**self.workers, cfg.id: worker}
+        if self._started:
+            self.supervisor.add(Worker(worker.worker_name, worker.run, self._policy))
+        log.info("sensor %s added", cfg.id)
+
+    def remove_sensor(self, sensor_id: str, timeout: float = 5.0) -> None:
+        """Stop one sensor (its port is closed), end its open events and send its pending
+        telemetry; the others go on."""
+        worker = self.workers.get(sensor_id)
+        if worker is None:
+            return
+        self.supervisor.remove(timeout, [worker.worker_name])
+        self.workers = {k: v for k, v in self.workers.items() if k != sensor_id}
+
+        def uninstall() -> None:
+            rules = self.rules.get(sensor_id)
+            self.rules = {k: v for k, v in self.rules.items() if k != sensor_id}
+            if rules is not None:
+                for ev in end_all(rules, self.wall()):
+                    self._publish_event(sensor_id, ev)
+            self._flush_one(sensor_id)
+            self._pending.pop(sensor_id, None)
+
+        self._on_dispatcher(uninstall, timeout)
+        log.info("sensor %s removed", sensor_id)
+
+    def set_rules(self, sensor_id: str, config: RulesConfig, timeout: float = 5.0) -> None:
+        """New thresholds or rise rules for one sensor without reopening its port: its open
+        events end (reason ``reconfigured``) and the new rules judge the next reading."""
+
+        def swap() -> None:
+            old = self.rules[sensor_id]
+            for ev in end_all(old, self.wall()):
+                self._publish_event(sensor_id, ev)
+            fresh = SensorRules(config, since=self.wall())
+            fresh.last_usable = old.last_usable
+            self.rules = {**self.rules, sensor_id: fresh}
+
+        self._on_dispatcher(swap, timeout)
+        log.info("sensor %s: rules replaced", sensor_id)
+
+    def _on_dispatcher(self, change: Callable[[], None], timeout: float) -> None:
+        """Run ``change`` on the dispatcher thread (inline when no dispatcher runs), wait for it
+        and raise what it raised (the dispatcher itself goes on)."""
+        names = self.supervisor.names
+        dispatcher = self.supervisor.worker(DISPATCHER) if DISPATCHER in names else None
+        if dispatcher is None or not dispatcher.alive():
+            change()
+            return
+        job = _Change(change)
+        self._control.put(job)
+        if not job.done.wait(timeout):
+            raise TimeoutError(f"the sensor dispatcher did not take the change in {timeout} s")
+        if job.error is not None:
+            raise job.error
+
+    def _run_control(self) -> None:
+        while True:
+            try:
+                job = self._control.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                job.change()
+            except Exception as exc:  # the caller's failure, reported to it, not the dispatcher's
+                job.error = exc
+            finally:
+                job.done.set()
+
     # --- health --------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
         """Per-sensor health, JSON-serialisable, for GatewayHealth.extra['sensors']."""
         out: dict[str, Any] = {}
+        rules = self.rules
         for sensor_id, worker in self.workers.items():
             entry = worker.health.to_dict()
-            entry["active"] = list(self.rules[sensor_id].active())
+            entry["active"] = list(rules[sensor_id].active()) if sensor_id in rules else []
             out[sensor_id] = entry
         return out
 
