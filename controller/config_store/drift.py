@@ -50,7 +50,7 @@ def drift_of(
     if reported and reported.version == desired.version and reported.status == "applied":
         return None
     if reported and reported.version == desired.version:  # rejected or failed this version
-        why = f"{reported.status}: {reported.reason}" if reported.reason else reported.status
+        why = reported.reason or "no reason given"
         return Drift(desired.gateway_id, desired.version, got, reported.status, why)
     if presence is not None and presence.state == "offline":
         why = f"offline since {_when(presence.since)}"

@@ -62,7 +62,7 @@ def test_drift_reasons() -> None:
     want = Desired("gw-1", 3)
     assert drift_of(want, Reported(3, "applied", "", 1.0), None) is None
     rejected = drift_of(want, Reported(3, "rejected", "cameras.0.port: too big", 1.0), None)
-    assert rejected is not None and rejected.why == "rejected: cameras.0.port: too big"
+    assert rejected is not None and rejected.why == "cameras.0.port: too big"
     offline = drift_of(want, Reported(2, "applied", "", 1.0), Presence("offline", 0.0))
     assert offline is not None and offline.why.startswith("offline since")
     never = drift_of(want, None, Presence("online", 0.0))

@@ -154,7 +154,7 @@ def test_drift_lists_gateways_not_running_the_desired_version(store: ConfigStore
     store.record_reported("gw-2", 1, "rejected", "cameras.0.port: too big")
     drift = {d.gateway_id: d for d in store.drift()}
     assert set(drift) == {"gw-2", "gw-3"}
-    assert drift["gw-2"].why == "rejected: cameras.0.port: too big"
+    assert drift["gw-2"].why == "cameras.0.port: too big"
     assert drift["gw-3"].why == "never reported"
 
 
