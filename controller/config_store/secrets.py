@@ -19,6 +19,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from common.redact import register_secret
 from controller.config_store.errors import ConfigKeyError
 from controller.config_store.merge import SECRET_FIELD
 
@@ -63,6 +64,13 @@ class SecretBox:
         return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def decrypt(self, text: str) -> str:
+        """The clear secret, also handed to :mod:`common.redact`, so no later log line, error or
+        printed text of this process can carry it."""
+        clear = self._decrypt(text)
+        register_secret(clear)
+        return clear
+
+    def _decrypt(self, text: str) -> str:
         if not text.startswith(PREFIX):
             raise ConfigKeyError("a stored secret is not encrypted")
         raw = base64.urlsafe_b64decode(text.removeprefix(PREFIX))
@@ -74,8 +82,13 @@ class SecretBox:
             ) from exc
 
     def seal(self, value: Any) -> Any:
-        """A copy of ``value`` with every non-empty ``password`` encrypted."""
-        return _walk(value, lambda s: self.encrypt(str(s)))
+        """A copy of ``value`` with every non-empty ``password`` encrypted (and registered with
+        :mod:`common.redact`, as a decrypted one is)."""
+        return _walk(value, lambda s: self._register_and_encrypt(str(s)))
+
+    def _register_and_encrypt(self, text: str) -> str:
+        register_secret(text)
+        return self.encrypt(text)
 
     def open(self, value: Any) -> Any:
         """The inverse of :meth:`seal`."""

@@ -208,3 +208,10 @@ def test_concurrent_edits_on_the_same_base_one_wins_one_is_refused(store: Config
     assert sorted(outcomes) == ["refused", "written"]
     version, doc = store.layer(FLEET)
     assert version == 2 and doc["a"] in (1, 2)
+
+
+def test_a_secret_the_store_handled_is_redacted_from_later_text(store: ConfigStore) -> None:
+    from common.redact import redact
+
+    store.set_layer(gateway("gw-1"), cam(password="Redact-Me-4411"), base=0, who="ana")
+    assert "Redact-Me-4411" not in redact("camera refused password Redact-Me-4411")
