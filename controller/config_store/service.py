@@ -113,9 +113,12 @@ class ConfigStore:
                     gateway_config.c.gateway_id == gateway_id
                 )
             ).first()
-        if row is None:  # a gateway no write has reached yet: compose it now
+        if row is None:
+            # A registered gateway no write has reached yet is composed now; an id nobody
+            # knows (a typo) gets nothing, so no configuration is ever published for it.
             with self._write() as conn:
-                self._recompose(conn, {gateway_id}, "controller", "first composed", commit=True)
+                if gateway_id in self._reached_by(conn, scopes.FLEET):
+                    self._recompose(conn, {gateway_id}, "controller", "first composed", commit=True)
             return self.effective(gateway_id, reveal=reveal) if self._has(gateway_id) else (0, {})
         doc = self._box.open(json.loads(row.document))
         return int(row.version), doc if reveal else mask(doc)

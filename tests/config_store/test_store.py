@@ -66,7 +66,11 @@ def test_gateway_without_site_uses_fleet_and_its_overrides(store: ConfigStore) -
     store.set_layer(FLEET, {"health": {"interval_s": 15, "mounts": ["/"]}}, base=0, who="ana")
     store.set_layer(gateway("gw-9"), {"health": {"mounts": ["/data"]}}, base=0, who="ana")
     assert store.effective("gw-9") == (1, {"health": {"interval_s": 15, "mounts": ["/data"]}})
-    # A gateway no write named yet is composed when first asked for (fleet defaults).
+    # An id nobody registered gets nothing (a typo must not be published to); once it is
+    # known (here: put in a site) it is composed.
+    assert store.effective("gw-new") == (0, {})
+    assert store.desired_versions() == {"gw-9": 1}
+    store.assign_site("gw-new", "east", who="ana")
     assert store.effective("gw-new") == (1, {"health": {"interval_s": 15, "mounts": ["/"]}})
 
 
