@@ -14,6 +14,7 @@ from agent.config import AgentConfig
 from agent.config.apply import ConfigApplier
 from agent.config.store import ConfigStore
 from common.supervision import Supervisor
+from tests.sensors.conftest import make_sim  # noqa: F401 - the pty sensor fixture, for these tests
 
 PASSWORD = "s3cret-Pw!9"  # a camera password that must never appear in a report
 
