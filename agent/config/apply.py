@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
@@ -50,6 +50,7 @@ BOOTSTRAP = ("gateway_id", "broker", "outbox", "log_level")
 RESERVED = (*BOOTSTRAP, "config_version")
 CAPABILITY_ORDER = ("sensors", "cameras", "motion")  # start order; the agent stops in reverse
 SECRET_KEYS = ("password", "secret", "token")
+MAX_REASON_CHARS = 2000  # protocol.messages.ConfigReport.reason
 Status = Literal["applied", "rejected", "failed"]
 
 
@@ -208,6 +209,8 @@ class ConfigApplier:
             except Exception as exc:  # a bug here must come back as a report, not a dead link
                 log.exception("configuration v%d: apply crashed", version)
                 report = ApplyReport(version, "failed", redact(f"{type(exc).__name__}: {exc}"))
+        if len(report.reason) > MAX_REASON_CHARS:  # the wire report's bound
+            report = replace(report, reason=report.reason[: MAX_REASON_CHARS - 3] + "...")
         log.info("configuration v%d %s%s", version, report.status,
                  f": {report.reason}" if report.reason else "")  # fmt: skip
         return report

@@ -164,3 +164,11 @@ def test_reasons_never_carry_a_password(empty_applier: ConfigApplier) -> None:
     assert report.status == "rejected"
     assert "cameras.0.motion.timezone" in report.reason
     assert PASSWORD not in report.reason
+
+
+def test_a_long_list_of_problems_fits_the_wire_report(empty_applier: ConfigApplier) -> None:
+    desired = {"cameras": [{"id": f"cam{i}", "port": 0} for i in range(60)]}
+    report = empty_applier.apply(1, desired)
+    assert report.status == "rejected"
+    assert len(report.reason) <= 2000
+    assert report.reason.startswith("cameras.0")
