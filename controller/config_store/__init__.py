@@ -10,13 +10,12 @@ from controller.config_store.errors import (
     StaleBase,
     UnknownVersion,
 )
+from controller.config_store.history import GatewayChange, HistoryEntry
 from controller.config_store.merge import compose, deep_merge, diff, mask
 from controller.config_store.scope import FLEET, Scope
 from controller.config_store.secrets import load_key
 from controller.config_store.service import (
     ConfigStore,
-    GatewayChange,
-    HistoryEntry,
     Validator,
     WriteResult,
 )

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from controller.config_store import history as records
 from controller.config_store import scope as scopes
 from controller.config_store.drift import Desired, Drift, Presence, Reported, drift_of
 from controller.config_store.errors import (
@@ -29,16 +30,14 @@ from controller.config_store.errors import (
     ConfigStoreError,
     InvalidConfig,
     StaleBase,
-    UnknownVersion,
 )
+from controller.config_store.history import GatewayChange, HistoryEntry
 from controller.config_store.merge import Doc, compose, diff, keep_secrets, mask
 from controller.config_store.scope import Scope
 from controller.config_store.secrets import SecretBox
 from controller.store.schema import (
-    config_audit,
     config_layers,
     gateway_config,
-    gateway_config_history,
     gateway_config_reported,
     gateway_sites,
     gateways,
@@ -56,29 +55,12 @@ def accept_all(_doc: Doc) -> list[str]:
 
 
 @dataclass(frozen=True)
-class GatewayChange:
-    gateway_id: str
-    old_version: int
-    new_version: int
-    diff: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
 class WriteResult:
     scope: str
     layer_version: int
     dry_run: bool
     diff: list[dict[str, Any]]
     changes: list[GatewayChange] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    version: int
-    at: float
-    who: str
-    reason: str
-    diff: list[dict[str, Any]]
 
 
 class ConfigStore:
@@ -147,28 +129,16 @@ class ConfigStore:
     def history(self, scope: Scope, limit: int = 50) -> list[HistoryEntry]:
         """Newest first: a gateway's effective versions, or a layer's writes."""
         with self.engine.connect() as conn:
-            if scope.kind == "gateway":
-                rows = conn.execute(
-                    select(gateway_config_history)
-                    .where(gateway_config_history.c.gateway_id == scope.name)
-                    .order_by(gateway_config_history.c.version.desc())
-                    .limit(limit)
-                ).mappings()
-                return [_entry(r, r["version"]) for r in rows]
-            rows = conn.execute(
-                select(config_audit)
-                .where(config_audit.c.scope == str(scope))
-                .where(config_audit.c.layer_version.is_not(None))
-                .order_by(config_audit.c.id.desc())
-                .limit(limit)
-            ).mappings()
-            return [_entry(r, r["layer_version"]) for r in rows]
+            return records.entries(conn, scope, limit)
 
     def diff(self, scope: Scope, old: int, new: int) -> list[dict[str, Any]]:
         """Masked changes between two versions (of a gateway's effective configuration, or
         of a layer); version 0 is the empty document."""
         with self.engine.connect() as conn:
-            return diff(self._version_doc(conn, scope, old), self._version_doc(conn, scope, new))
+            return diff(
+                records.version_doc(conn, self._box, scope, old),
+                records.version_doc(conn, self._box, scope, new),
+            )
 
     def current_version(self, scope: Scope) -> int:
         if scope.kind == "gateway":
@@ -245,8 +215,8 @@ class ConfigStore:
             target = scope
             layer_version = version
             if scope.kind == "gateway":
-                layer_version = self._gateway_layer_at(conn, scope.name, version)
-            doc = self._layer_doc_at(conn, target, layer_version)
+                layer_version = records.gateway_layer_at(conn, scope.name, version)
+            doc = records.layer_doc_at(conn, self._box, target, layer_version)
             current, old = self._layer(conn, target)
             why = reason or f"rollback to version {version}"
             return self._apply(
@@ -277,8 +247,9 @@ class ConfigStore:
             change = [{"path": "site", "old": old, "new": site}] if old != site else []
             why = reason or "site assignment"
             changes = self._recompose(conn, {gateway_id}, who, why, commit=True)
-            self._audit(
-                conn, scope=str(gw), version=None, who=who, reason=why, changes=change, doc=None
+            by = records.Author(who, why, self._clock())
+            records.audit(
+                conn, self._box, scope=str(gw), version=None, changes=change, doc=None, by=by
             )
         return WriteResult(str(gw), 0, False, change, changes)
 
@@ -339,14 +310,15 @@ class ConfigStore:
         if dry_run:
             conn.rollback()
             return WriteResult(str(scope), current, True, layer_diff, changes)
-        self._audit(
+        by = records.Author(who, reason, self._clock())
+        records.audit(
             conn,
+            self._box,
             scope=str(scope),
             version=current + 1,
-            who=who,
-            reason=reason,
             changes=layer_diff,
             doc=new,
+            by=by,
         )
         log.info(
             "config %s: version %d by %s, %d gateway(s) changed",
@@ -402,70 +374,9 @@ class ConfigStore:
         if commit:
             for change in changes:
                 doc, used = new_docs[change.gateway_id]
-                self._store_effective(
-                    conn, change=change, doc=doc, used=used, who=who, reason=reason
-                )
+                by = records.Author(who, reason, self._clock())
+                records.store_effective(conn, self._box, change=change, doc=doc, used=used, by=by)
         return changes
-
-    def _store_effective(
-        self,
-        conn: Connection,
-        *,
-        change: GatewayChange,
-        doc: Doc,
-        used: dict[str, int],
-        who: str,
-        reason: str,
-    ) -> None:
-        now = self._clock()
-        sealed = json.dumps(self._box.seal(doc), sort_keys=True)
-        if change.old_version == 0:
-            conn.execute(
-                gateway_config.insert().values(
-                    gateway_id=change.gateway_id, version=1, document=sealed, updated_at=now
-                )
-            )
-        else:
-            conn.execute(
-                update(gateway_config)
-                .where(gateway_config.c.gateway_id == change.gateway_id)
-                .values(version=change.new_version, document=sealed, updated_at=now)
-            )
-        conn.execute(
-            gateway_config_history.insert().values(
-                gateway_id=change.gateway_id,
-                version=change.new_version,
-                document=sealed,
-                at=now,
-                who=who,
-                reason=reason,
-                diff=json.dumps(change.diff),
-                layers=json.dumps(used, sort_keys=True),
-            )
-        )
-
-    def _audit(
-        self,
-        conn: Connection,
-        *,
-        scope: str,
-        version: int | None,
-        who: str,
-        reason: str,
-        changes: list[dict[str, Any]],
-        doc: Doc | None,
-    ) -> None:
-        conn.execute(
-            config_audit.insert().values(
-                at=self._clock(),
-                who=who,
-                scope=scope,
-                layer_version=version,
-                reason=reason,
-                diff=json.dumps(changes),
-                document=None if doc is None else json.dumps(self._box.seal(doc), sort_keys=True),
-            )
-        )
 
     def _reached_by(self, conn: Connection, scope: Scope) -> set[str]:
         """The gateways a layer reaches: all known ones for the fleet, a site's members."""
@@ -505,45 +416,3 @@ class ConfigStore:
                 select(func.count()).where(gateway_config.c.gateway_id == gateway_id)
             ).scalar()
         return bool(found)
-
-    def _layer_doc_at(self, conn: Connection, scope: Scope, version: int) -> Doc:
-        if version == 0:
-            return {}
-        doc = conn.execute(
-            select(config_audit.c.document).where(
-                config_audit.c.scope == str(scope), config_audit.c.layer_version == version
-            )
-        ).scalar()
-        if doc is None:
-            raise UnknownVersion(f"{scope} has no version {version} (see kendali config history)")
-        return dict(self._box.open(json.loads(doc)))
-
-    def _gateway_layer_at(self, conn: Connection, gateway_id: str, version: int) -> int:
-        used = conn.execute(
-            select(gateway_config_history.c.layers).where(
-                gateway_config_history.c.gateway_id == gateway_id,
-                gateway_config_history.c.version == version,
-            )
-        ).scalar()
-        if used is None:
-            raise UnknownVersion(
-                f"gateway {gateway_id} has no version {version} (see kendali config history)"
-            )
-        return int(json.loads(used).get(f"gateway:{gateway_id}", 0))
-
-    def _version_doc(self, conn: Connection, scope: Scope, version: int) -> Doc:
-        if version == 0 or scope.kind != "gateway":
-            return self._layer_doc_at(conn, scope, version)
-        doc = conn.execute(
-            select(gateway_config_history.c.document).where(
-                gateway_config_history.c.gateway_id == scope.name,
-                gateway_config_history.c.version == version,
-            )
-        ).scalar()
-        if doc is None:
-            raise UnknownVersion(f"{scope} has no version {version} (see kendali config history)")
-        return dict(self._box.open(json.loads(doc)))
-
-
-def _entry(row: Any, version: int) -> HistoryEntry:
-    return HistoryEntry(int(version), row["at"], row["who"], row["reason"], json.loads(row["diff"]))
