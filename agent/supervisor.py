@@ -18,12 +18,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from agent.config import AgentConfig
+from agent.config.apply import ConfigApplier, startup_config
+from agent.config.remote import RemoteConfig
+from agent.config.store import ConfigStore
 from agent.health.gateway import HealthCollector
+from agent.inbound import Inbound
 from agent.inventory import agent_version, camera_inventory, host_inventory, sensor_inventory
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import OutboxPublisher, Priority
@@ -52,6 +57,7 @@ log = logging.getLogger(__name__)
 
 LINK_WORKER = "link"
 HEALTH_WORKER = "health"
+INBOUND_WORKER = "inbound"
 CAPABILITY_STOP_S = 5.0
 LINK_STOP_S = 3.0  # the link's clean death waits up to 2 s for its PUBACK
 STOP_BUDGET_S = CAPABILITY_STOP_S + LINK_STOP_S  # inside the 10 s bound and TimeoutStopSec
@@ -82,6 +88,7 @@ class Agent:
     link_policy: RestartPolicy = ESSENTIAL
     health_policy: RestartPolicy = DEVICE
     abandoned: list[str] = field(default_factory=list)
+    inbound: Inbound = field(default_factory=Inbound)
 
     def run(self) -> None:
         """The command's entry point: :meth:`serve`, then exit with its code. With threads
@@ -104,6 +111,7 @@ class Agent:
             log.info("starting %s", name)
             capability.start()
         self.supervisor.add(Worker(HEALTH_WORKER, self._health_loop, self.health_policy))
+        self.supervisor.add(Worker(INBOUND_WORKER, self.inbound.run, self.health_policy))
         code = self.supervisor.run_until(self.stop_event)
         self.shutdown()
         return code
@@ -175,7 +183,9 @@ def open_outbox(config: AgentConfig) -> Outbox:
 
 
 def presence_for(
-    config: AgentConfig, cameras: Callable[[], list[CameraInventory]] | None = None
+    config: AgentConfig,
+    cameras: Callable[[], list[CameraInventory]] | None = None,
+    config_version: Callable[[], int] | None = None,
 ) -> Presence:
     """Birth and death for the link. The birth is built at every connect, so its inventory is
     what the agent knows then: ``cameras`` gives the camera service's entries (complete once a
@@ -200,7 +210,9 @@ def presence_for(
         body = Birth(
             session=session,
             agent_version=version,
-            config_version=config.config_version,
+            config_version=(
+                config_version() if config_version is not None else config.config_version
+            ),
             keepalive_s=config.broker.keepalive_s,
             health_interval_s=config.health.interval_s,
             inventory=inventory,
@@ -243,9 +255,16 @@ def build(config: AgentConfig) -> Agent:
     health."""
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
+    store = ConfigStore(config_state_dir(config))
+    config, _ = startup_config(config, store)  # the controller's last good one, if any
     supervisor = Supervisor()
     capabilities = capabilities_for(config, publisher, supervisor)
-    presence = presence_for(config, cameras=getattr(capabilities.get("cameras"), "inventory", None))
+    built: list[Agent] = []  # the birth reports the version running at each connect
+    presence = presence_for(
+        config,
+        cameras=getattr(capabilities.get("cameras"), "inventory", None),
+        config_version=lambda: built[0].config.config_version if built else 0,
+    )
     link = Link(
         config.gateway_id,
         config.broker,
@@ -264,7 +283,20 @@ def build(config: AgentConfig) -> Agent:
         supervisor=supervisor,
     )
     link.on_restored = agent.link_restored
+    applier = ConfigApplier.for_agent(agent, store)
+    built.append(agent)
+    remote = RemoteConfig(config.gateway_id, applier, publisher)
+    agent.inbound.latest_only(Topics(config.gateway_id).config_desired, remote.on_desired)
+    link.inbound_topics = agent.inbound.topics
+    link.on_inbound = agent.inbound.offer
+    remote.send_pending()
     return agent
+
+
+def config_state_dir(config: AgentConfig) -> Path:
+    """Where the configuration from the controller is kept: beside the outbox, one per gateway
+    (several simulated gateways may share a directory)."""
+    return config.outbox.path.with_name(config.outbox.path.name + ".config")
 
 
 def install_signal_handlers(agent: Agent) -> None:

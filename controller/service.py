@@ -16,6 +16,7 @@ from typing import Any
 from common.redact import redact
 from common.supervision import DEVICE, ESSENTIAL, Supervisor, Worker
 from controller.config import ControllerConfig
+from controller.config_store import ConfigStore, load_key
 from controller.ingest import Ingest
 from controller.store.repo import Store
 
@@ -38,7 +39,14 @@ class Controller:
         tune_gc()
         self.config = config
         self.store = Store(config.database.url)
-        self.ingest = Ingest(config, self.store)
+        # Raises ConfigKeyError (the command turns it into exit 2) for a key others can read.
+        self.config_store = ConfigStore(self.store.engine, load_key(config.config_key_file))
+        self.ingest = Ingest(
+            config,
+            self.store,
+            desired=self.config_store,
+            on_config_report=self.config_store.record_reported,
+        )
         self.stop_event = threading.Event()
         self.supervisor = Supervisor()
         self.supervisor.add(Worker("ingest", self.ingest.serve_forever, ESSENTIAL))

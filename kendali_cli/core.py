@@ -82,6 +82,7 @@ def controller(
     from common import configfile, logsetup
     from common.supervision import install_stop_signals
     from controller.config import ControllerConfig
+    from controller.config_store import ConfigKeyError
     from controller.service import Controller
     from kendali_cli.startup import controller_preflight
 
@@ -98,8 +99,10 @@ def controller(
         ctl = Controller(cfg)
     except SQLAlchemyError as exc:
         fail(f"cannot open the controller database {cfg.database.url}: {_reason(exc)}", 1)
+    except ConfigKeyError as exc:
+        fail(f"config_key_file: {exc}", 2)
     install_stop_signals(ctl.stop_event)  # a second signal exits at once
-    ctl.run()
+    raise typer.Exit(ctl.run())
 
 
 def _reason(exc: Exception) -> object:

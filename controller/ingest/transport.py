@@ -20,6 +20,7 @@ contending for the GIL gave back more than the overlap won.
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 import ssl
@@ -47,6 +48,8 @@ from protocol.topics import Topics
 
 log = logging.getLogger(__name__)
 
+ReportSink = Callable[[str, int, str, str], None]  # gateway, version, status, reason
+
 RETRY_INITIAL_S = 0.2
 RETRY_MAX_S = 15.0
 
@@ -70,6 +73,7 @@ class Ingest:
         clock: Callable[[], float] = time.time,
         *,
         desired: DesiredSource | None = None,
+        on_config_report: ReportSink | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -80,6 +84,7 @@ class Ingest:
         self.registry = FleetRegistry(store.load_gateways())
         self.writer = BatchWriter(store, self.registry, clock)
         self.housekeeping = Housekeeping(config, store, self.writer, clock)
+        self._on_config_report = on_config_report
         self.delivery: ConfigDelivery | None = None
         if desired is not None:
             self.delivery = ConfigDelivery(desired, self._publish_retained)
@@ -359,12 +364,29 @@ class Ingest:
         for raw in batch:
             if raw.qos > 0:
                 self.client.ack(raw.mid, raw.qos)
+        if self._on_config_report is not None:
+            self._record_reports(outcome)
         unsent = self._unsent_acks
         for gid, seqs in outcome.acks.items():
             unsent.setdefault(gid, []).extend(seqs)
         for row in outcome.stored:
             if row.seq:
                 unsent.setdefault(row.gateway_id, []).append(row.seq)
+
+    def _record_reports(self, outcome: Outcome) -> None:
+        """What agents said about their configuration, for the drift view (after the commit;
+        the report itself is already in the history)."""
+        assert self._on_config_report is not None
+        for row in outcome.stored:
+            if row.kind != "config_report":
+                continue
+            try:
+                body = json.loads(row.envelope)["body"]
+                self._on_config_report(
+                    row.gateway_id, body["version"], body["status"], body.get("reason", "")
+                )
+            except Exception as exc:  # the drift view is secondary: never stop ingest for it
+                log.error("configuration report from %s not recorded: %s", row.gateway_id, exc)
 
     def _flush_acks(self, force: bool = False) -> None:
         """Send the end-to-end acknowledgements gathered since the last flush: at most one
