@@ -17,6 +17,7 @@ from rich.text import Text
 from common.text import escape_controls
 from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
+from kendali_cli.demo_config import DemoConfig
 from sim.demo import DemoStack
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -73,7 +74,7 @@ def events_table(store: Store, snapshots: Path, limit: int = 10) -> Table:
     return table
 
 
-def dashboard(store: Store, stack: DemoStack, started: float) -> Group:
+def dashboard(store: Store, stack: DemoStack, config: DemoConfig, started: float) -> Group:
     header = Text.assemble(
         ("Kendali demo", "bold"),
         f" — broker 127.0.0.1:{stack.broker.port if stack.broker else '?'}, ",
@@ -85,7 +86,8 @@ def dashboard(store: Store, stack: DemoStack, started: float) -> Group:
         f"{n.get('rejected', 0)} rejected"
     )
     events = events_table(store, stack.workdir / "snapshots")
-    return Group(header, render_table(fleet_rows(store)), events, stats)
+    changes = Text("configuration from the controller:\n  " + "\n  ".join(config.lines()))
+    return Group(header, render_table(fleet_rows(store)), events, stats, changes)
 
 
 def run_demo(gateways: int, workdir: Path, duration: float) -> int:
@@ -102,11 +104,14 @@ def run_demo(gateways: int, workdir: Path, duration: float) -> int:
     try:
         stack.start()
         store = Store(stack.db_url)
+        config = DemoConfig(stack)
         started = time.monotonic()
-        with Live(dashboard(store, stack, started), console=console, refresh_per_second=2) as live:
+        view = dashboard(store, stack, config, started)
+        with Live(view, console=console, refresh_per_second=2) as live:
             while not stop["now"] and (duration <= 0 or time.monotonic() - started < duration):
                 time.sleep(1.0)
-                live.update(dashboard(store, stack, started))
+                config.tick(time.monotonic() - started)
+                live.update(dashboard(store, stack, config, started))
     finally:
         console.print("\nstopping ...")
         stack.stop()

@@ -75,6 +75,15 @@ class DemoStack:
     children: list[Child] = field(default_factory=list)
 
     @property
+    def key_file(self) -> Path:
+        """Encrypts the configuration secrets the controller keeps (camera passwords)."""
+        return self.workdir / "config.key"
+
+    def agent_config(self, index: int) -> dict[str, Any]:
+        """What gateway ``index`` runs from its own file (the bootstrap plus its devices)."""
+        return yaml.safe_load((self.workdir / f"gw-{index:02d}.yaml").read_text())
+
+    @property
     def db_url(self) -> str:
         return f"sqlite:///{self.workdir / 'controller.db'}"
 
@@ -110,6 +119,7 @@ class DemoStack:
                 "broker": {"port": self.broker.port, "client_id": "kendali-controller-demo"},
                 "database": {"url": self.db_url},
                 "presence": {"check_interval_s": 1.0, "grace_s": 2.0},
+                "config_key_file": str(self.key_file),
             },
         )
         ctl = self._spawn("controller", ["controller", "--config", str(cfg)])

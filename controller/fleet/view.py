@@ -96,6 +96,7 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
         "temp",
         "outbox",
         "agent",
+        "config",
     ):
         table.add_column(
             col, justify="right" if col in ("CPU", "memory", "disk", "temp", "outbox") else "left"
@@ -117,6 +118,7 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
             _fmt(r["temperature_c"], " °C"),
             "—" if r["outbox_depth"] is None else str(r["outbox_depth"]),
             for_terminal(r["agent_version"] or "—"),
+            f"v{r['config_version']}",
         )
     return table
 
