@@ -19,6 +19,7 @@ SUITE = [
     "benchmarks.motion_speed",
     "benchmarks.motion_quality",
     "benchmarks.motion_pipeline",
+    "benchmarks.config_apply",
 ]
 
 

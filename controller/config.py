@@ -75,6 +75,13 @@ class IngestSection(WireModel):
         description="Messages the broker may send before we acknowledge (MQTT v5 Receive "
         "Maximum): what a stalled database can make the controller hold in memory.",
     )
+    config_poll_ms: int = Field(
+        default=200,
+        ge=20,
+        le=60_000,
+        description="How often the configuration store is checked for new desired versions to "
+        "deliver (two small queries).",
+    )
     ack_interval_ms: int = Field(
         default=500,
         ge=0,
