@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from agent.commands import Commands, LogRing, register_builtins
+from agent.commands.builtin import RESTART_EXIT_CODE
 from agent.config import AgentConfig
 from agent.config.apply import ConfigApplier, startup_config
 from agent.config.remote import RemoteConfig
@@ -89,6 +91,11 @@ class Agent:
     health_policy: RestartPolicy = DEVICE
     abandoned: list[str] = field(default_factory=list)
     inbound: Inbound = field(default_factory=Inbound)
+    restart_code: int = 0  # set by the ``restart agent`` command
+
+    def request_restart(self) -> None:
+        self.restart_code = RESTART_EXIT_CODE
+        self.stop_event.set()
 
     def run(self) -> None:
         """The command's entry point: :meth:`serve`, then exit with its code. With threads
@@ -114,7 +121,7 @@ class Agent:
         self.supervisor.add(Worker(INBOUND_WORKER, self.inbound.run, self.health_policy))
         code = self.supervisor.run_until(self.stop_event)
         self.shutdown()
-        return code
+        return code or self.restart_code
 
     def _health_loop(self, stop: threading.Event) -> None:
         interval = self.config.health.interval_s
@@ -287,6 +294,10 @@ def build(config: AgentConfig) -> Agent:
     built.append(agent)
     remote = RemoteConfig(config.gateway_id, applier, publisher)
     agent.inbound.latest_only(Topics(config.gateway_id).config_desired, remote.on_desired)
+    commands = Commands(config.gateway_id, publisher)
+    register_builtins(commands, agent, LogRing.install(), agent.request_restart,
+                      lambda: remote.last_report)  # fmt: skip
+    agent.inbound.in_order(Topics(config.gateway_id).command, commands.on_command)
     link.inbound_topics = agent.inbound.topics
     link.on_inbound = agent.inbound.offer
     remote.send_pending()

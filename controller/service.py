@@ -15,6 +15,7 @@ from typing import Any
 
 from common.redact import redact
 from common.supervision import DEVICE, ESSENTIAL, Supervisor, Worker
+from controller.commands import CommandStore
 from controller.config import ControllerConfig
 from controller.config_store import ConfigStore, load_key
 from controller.ingest import Ingest
@@ -46,6 +47,7 @@ class Controller:
             self.store,
             desired=self.config_store,
             on_config_report=self.config_store.record_reported,
+            commands=CommandStore(self.store.engine),
         )
         self.stop_event = threading.Event()
         self.supervisor = Supervisor()

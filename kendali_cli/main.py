@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kendali_cli import cameras, config_cmd, core, detect, sensors
+from kendali_cli import cameras, cmd, config_cmd, core, detect, sensors
 
 
 class KendaliApp(typer.Typer):
@@ -90,6 +90,7 @@ app.add_typer(cameras.app, name="cameras")
 app.add_typer(sensors.app, name="sensors")
 app.add_typer(config_cmd.app, name="config")
 app.command("detect")(detect.detect)
+app.command("cmd", context_settings={"ignore_unknown_options": True})(cmd.cmd)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)
 app.add_typer(sim_app, name="sim")

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from protocol.commands import CommandResponse
 from protocol.envelope import MAX_WIRE_INT, WireModel
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -37,6 +38,7 @@ class MessageKind(StrEnum):
     EVENT = "event"
     TELEMETRY = "telemetry"
     CONFIG_REPORT = "config_report"
+    CMD_RESPONSE = "cmd_response"
 
 
 class StreamInventory(WireModel):
@@ -310,6 +312,7 @@ BODY_MODELS: dict[str, type[WireModel]] = {
     MessageKind.EVENT: Event,
     MessageKind.TELEMETRY: Telemetry,
     MessageKind.CONFIG_REPORT: ConfigReport,
+    MessageKind.CMD_RESPONSE: CommandResponse,
 }
 
 # Which topic segment carries which kinds: a body arriving on the wrong topic is rejected.
@@ -319,4 +322,5 @@ TOPIC_KINDS: dict[str, frozenset[str]] = {
     "event": frozenset({MessageKind.EVENT}),
     "telemetry": frozenset({MessageKind.TELEMETRY}),
     "config": frozenset({MessageKind.CONFIG_REPORT}),
+    "cmd": frozenset({MessageKind.CMD_RESPONSE}),
 }

@@ -30,6 +30,7 @@ class RemoteConfig:
         self.applier = applier
         self.publisher = publisher
         self.rejected_messages = 0
+        self.last_report: ConfigReport | None = None  # for the ``config-reported`` command
 
     def on_desired(self, payload: bytes) -> None:
         try:
@@ -61,6 +62,7 @@ class RemoteConfig:
             running_version=self.applier.version,
             changed=report.changed[:512],
         )
+        self.last_report = body
         try:
             self.publisher.publish(MessageKind.CONFIG_REPORT, body, priority=Priority.EVENT)
         except OutboxError:

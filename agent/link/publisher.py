@@ -57,6 +57,8 @@ class OutboxPublisher:
             return self.topics.telemetry
         if kind == MessageKind.CONFIG_REPORT:
             return self.topics.config_reported
+        if kind == MessageKind.CMD_RESPONSE:
+            return self.topics.command_response
         raise ValueError(f"{kind!r} messages do not go through the outbox")
 
     def publish(

@@ -24,8 +24,8 @@ from protocol.messages import Birth, ConfigReport, Death, GatewayHealth
 from protocol.topics import gateway_of
 
 # Topics on gateways' subtrees that the controller itself writes, and how all its payloads start
-# (protocol.ack.encode_ack, protocol.desired.encode_desired).
-CONTROLLER_WRITES = ("/ack", "/config/desired")
+# (protocol.ack.encode_ack, protocol.desired.encode_desired, protocol.commands.encode_command).
+CONTROLLER_WRITES = ("/ack", "/config/desired", "/cmd")
 ACK_PREFIX = b'{"v":1,"gw":'
 
 

@@ -185,3 +185,24 @@ gateway_config_reported = Table(
     Column("reason", Text, nullable=False),
     Column("at", Float, nullable=False),
 )
+
+# Remote commands (controller/commands): `kendali cmd` inserts a pending row, the controller
+# publishes it (sent), the gateway's answer or the expiry ends it (done, failed, expired).
+# ``args`` and ``result`` are JSON text; ``rtt_ms`` is publish to answer, measured centrally.
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("gateway_id", String(64), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("args", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("sent_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("rtt_ms", Float, nullable=True),
+    Column("result", Text, nullable=True),
+)
+# The controller's 0.1 s poll asks for pending and sent rows only.
+Index("commands_status", commands.c.status, commands.c.expires_at)

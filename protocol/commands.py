@@ -1,0 +1,125 @@
+"""Remote commands, controller -> gateway on ``kendali/v1/gw/<gw>/cmd``, and the answer.
+
+The request goes out as an MQTT v5 request (ResponseTopic, CorrelationData, MessageExpiryInterval)
+and carries the same fields in its JSON body: the agent answers through its outbox, which keeps a
+topic and a payload only, so the correlation id and the expiry must travel in the body. The answer
+is an ordinary envelope of kind ``cmd_response`` on ``.../cmd/response``.
+
+Requests start with ``{"v":1,"gw":`` like everything the controller writes on a gateway's subtree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, ValidationError
+
+from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, MessageId, WireModel
+
+MAX_REQUEST_BYTES = 8 * 1024
+
+# name -> what its arguments look like on the command line (for usage lines and the docs).
+COMMANDS: dict[str, str] = {
+    "ping": "",
+    "restart": "agent | camera ID | sensor ID",
+    "snapshot": "CAMERA",
+    "probe-sensors": "",
+    "log": "[--lines N]",
+    "config-reported": "",
+}
+LOG_LINES_MAX = 1000
+LOG_LINES_DEFAULT = 100
+
+CommandName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+ArgValue = int | Annotated[str, StringConstraints(max_length=128)]
+
+
+class CommandError(ValueError):
+    """A request that does not follow the contract, or command-line arguments that do not fit."""
+
+
+class CommandRequest(WireModel):
+    v: int = Field(default=SCHEMA_VERSION, ge=0, le=MAX_WIRE_INT)
+    gw: GatewayId
+    id: MessageId = Field(description="Correlation id: the answer carries it back.")
+    name: CommandName
+    args: dict[Annotated[str, StringConstraints(max_length=32)], ArgValue] = Field(
+        default_factory=dict, max_length=16
+    )
+    expires_at: float = Field(gt=0, description="Wall time after which it must not be run.")
+
+
+class CommandResponse(WireModel):
+    """The body of a ``cmd_response`` envelope. ``result`` is free-form per command (bounded by
+    the codec's size and complexity limits, like event attributes)."""
+
+    id: MessageId
+    name: Annotated[str, StringConstraints(max_length=64)]
+    status: Literal["ok", "error", "expired", "unknown"]
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str = Field(default="", max_length=2000)
+    duration_ms: float = Field(default=0.0, ge=0)
+
+
+def encode_command(
+    gateway_id: str, cmd_id: str, name: str, args: dict[str, Any], expires_at: float
+) -> bytes:
+    body = CommandRequest(gw=gateway_id, id=cmd_id, name=name, args=args, expires_at=expires_at)
+    payload = body.model_dump_json().encode()
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise CommandError(f"command of {len(payload)} bytes > {MAX_REQUEST_BYTES}")
+    return payload
+
+
+def decode_command(gateway_id: str, payload: bytes) -> CommandRequest:
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise CommandError(f"command of {len(payload)} bytes > {MAX_REQUEST_BYTES}")
+    try:
+        req = CommandRequest.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+        raise CommandError(f"malformed command: {loc}: {first['msg']}") from exc
+    if req.v != SCHEMA_VERSION:
+        raise CommandError(f"command version {req.v} not supported")
+    if req.gw != gateway_id:
+        raise CommandError(f"command for {req.gw!r} on {gateway_id!r}'s topic")
+    return req
+
+
+def parse_args(name: str, words: list[str]) -> dict[str, Any]:
+    """Command-line words -> the request's ``args``; raises CommandError with a usage line."""
+    if name not in COMMANDS:
+        raise CommandError(f"unknown command {name!r}; known: {', '.join(COMMANDS)}")
+    usage = f"usage: {name} {COMMANDS[name]}".rstrip()
+    if name == "restart":
+        if words == ["agent"]:
+            return {"target": "agent"}
+        if len(words) == 2 and words[0] in ("camera", "sensor"):
+            return {"target": words[0], "id": words[1]}
+        raise CommandError(usage)
+    if name == "snapshot":
+        if len(words) != 1:
+            raise CommandError(usage)
+        return {"camera": words[0]}
+    if name == "log":
+        return {"lines": _log_lines(words, usage)}
+    if words:
+        raise CommandError(usage)
+    return {}
+
+
+def _log_lines(words: list[str], usage: str) -> int:
+    if not words:
+        return LOG_LINES_DEFAULT
+    value = words[1] if len(words) == 2 and words[0] == "--lines" else None
+    if len(words) == 1 and words[0].startswith("--lines="):
+        value = words[0].split("=", 1)[1]
+    if value is None or not value.isdigit() or not 1 <= int(value) <= LOG_LINES_MAX:
+        raise CommandError(f"{usage} (N from 1 to {LOG_LINES_MAX})")
+    return int(value)
+
+
+def result_json(result: dict[str, Any]) -> str:
+    return json.dumps(result, separators=(",", ":"), sort_keys=True)
