@@ -35,6 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from controller.commands import CommandDispatch, CommandStore
 from controller.config import ControllerConfig
 from controller.fleet.delivery import ConfigDelivery, DesiredSource
 from controller.fleet.registry import FleetRegistry
@@ -74,6 +75,7 @@ class Ingest:
         *,
         desired: DesiredSource | None = None,
         on_config_report: ReportSink | None = None,
+        commands: CommandStore | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -90,6 +92,10 @@ class Ingest:
             self.delivery = ConfigDelivery(desired, self._publish_retained)
             every = config.ingest.config_poll_ms / 1000
             self.housekeeping.jobs.append(Job("config-delivery", every, self.delivery.tick))
+        self.commands: CommandDispatch | None = None
+        if commands is not None:  # polled every 0.1 s: an indexed query for pending rows
+            self.commands = CommandDispatch(commands, self._publish_command)
+            self.housekeeping.jobs.append(Job("commands", 0.1, self.commands.tick))
         self.stats = IngestStats()
         self.client = self._make_client()
         self._thread: threading.Thread | None = None
@@ -154,6 +160,9 @@ class Ingest:
 
     def _publish_retained(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1, retain=True)
+
+    def _publish_command(self, topic: str, payload: bytes, props: Properties) -> None:
+        self.client.publish(topic, payload, qos=1, retain=False, properties=props)
 
     def _state_payload(self, state: str, epoch: str = "") -> bytes:
         body = ControllerState(state=state, epoch=epoch, ts=self._clock())
@@ -367,6 +376,8 @@ class Ingest:
                 self.client.ack(raw.mid, raw.qos)
         if self._on_config_report is not None:
             self._record_reports(outcome)
+        if self.commands is not None:
+            self.commands.record_answers(outcome.stored, self._clock())
         unsent = self._unsent_acks
         for gid, seqs in outcome.acks.items():
             unsent.setdefault(gid, []).extend(seqs)
