@@ -57,7 +57,9 @@ class CommandResponse(WireModel):
     id: MessageId
     name: Annotated[str, StringConstraints(max_length=64)]
     status: Literal["ok", "error", "expired", "unknown"]
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: dict[Annotated[str, StringConstraints(max_length=64)], Any] = Field(
+        default_factory=dict, max_length=64
+    )
     error: str = Field(default="", max_length=2000)
     duration_ms: float = Field(default=0.0, ge=0)
 
