@@ -27,6 +27,9 @@ max_queued_messages 2000000
 max_queued_bytes 0
 max_inflight_messages 1000
 max_packet_size 1048576
+# Small packets (acknowledgements, command requests and answers) go out at once instead of
+# waiting on Nagle's algorithm against the peer's delayed ACK (~40 ms a hop on loopback).
+set_tcp_nodelay true
 """
 
 

@@ -39,6 +39,7 @@ from tenacity import (
 from agent.config import BrokerSection
 from agent.link.backoff import BROKER_WAIT, LinkAuthError, LinkError
 from agent.link.outbox import Outbox, OutboxError, Row
+from common.netopts import no_delay
 from protocol.ack import AckError, decode_ack, decode_controller_state
 from protocol.topics import Topics
 
@@ -265,6 +266,7 @@ class Link(threading.Thread):
             )
         except (OSError, ssl.SSLError) as exc:
             raise LinkError(f"connect failed: {exc}") from exc
+        no_delay(client.socket())
         deadline = self._clock() + self.broker.connect_timeout_s
         while self._connack is None and self._clock() < deadline and not self._halt.is_set():
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:

@@ -35,6 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from common.netopts import no_delay
 from controller.commands import CommandDispatch, CommandStore
 from controller.config import ControllerConfig
 from controller.fleet.delivery import ConfigDelivery, DesiredSource
@@ -245,6 +246,7 @@ class Ingest:
         self.client.connect(
             b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props
         )
+        no_delay(self.client.socket())
 
     def _serve(self) -> bool:
         """Network loop and batching until the connection drops or a stop is requested; returns
