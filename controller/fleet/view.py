@@ -118,7 +118,7 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
             _fmt(r["temperature_c"], " °C"),
             "—" if r["outbox_depth"] is None else str(r["outbox_depth"]),
             for_terminal(r["agent_version"] or "—"),
-            f"v{r['config_version']}",
+            "—" if r.get("config_version") is None else f"v{r['config_version']}",
         )
     return table
 

@@ -49,11 +49,12 @@ def _camera(cam_id: str, sim: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _sessions(sim: Any) -> set[int]:
-    """The simulator's open RTSP sessions, by connection identity."""
+def _sessions(sim: Any) -> set[Any]:
+    """The simulator's open RTSP sessions: the connection objects themselves, so a set held by
+    a test keeps them alive (an ``id()`` of a closed one could be reused by a new one)."""
     server = sim._rtsp
     with server._lock:
-        return {id(conn) for conn in server._sessions}
+        return set(server._sessions)
 
 
 class Rig:
