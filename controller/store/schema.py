@@ -59,7 +59,6 @@ messages = Table(
     # SQLite's json_extract / PostgreSQL's ->> still reach inside it.
     Column("envelope", Text, nullable=False),
 )
-Index("messages_gw_seq", messages.c.gateway_id, messages.c.seq)
 Index("messages_received", messages.c.received_at)
 Index("messages_gw_received", messages.c.gateway_id, messages.c.received_at)
 
