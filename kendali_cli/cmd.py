@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from common.configfile import ConfigError
-from kendali_cli.core import _check_readable_database, _fail_config, _reason, fail
+from kendali_cli.core import _reason, controller_database, fail
 
 if TYPE_CHECKING:
     from controller.commands import CommandRow
@@ -80,17 +79,10 @@ def _run(
 ) -> CommandRow:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from common import configfile
     from controller.commands import CommandStore
-    from controller.config import ControllerConfig
     from controller.store.repo import Store
 
-    try:
-        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
-    except ConfigError as exc:
-        _fail_config(exc)
-    url = db or cfg.database.url
-    _check_readable_database(url)
+    _, url = controller_database(config, db)
     engine = None
     try:
         engine = Store(url).engine

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from common.configfile import ConfigError
-from kendali_cli.core import _check_readable_database, _fail_config, _reason, fail
+from kendali_cli.core import _reason, controller_database, fail
 
 if TYPE_CHECKING:
     from controller.config_store import ConfigStore, Scope, WriteResult
@@ -92,8 +91,6 @@ def _store(config: Path | None, db: str | None, key_file: Path | None) -> Iterat
     """The store named by --db/--config with its key; expected failures become one line."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from common import configfile
-    from controller.config import ControllerConfig
     from controller.config_store import (
         ConfigKeyError,
         ConfigStore,
@@ -103,12 +100,7 @@ def _store(config: Path | None, db: str | None, key_file: Path | None) -> Iterat
     )
     from controller.store.repo import Store
 
-    try:
-        cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
-    except ConfigError as exc:
-        _fail_config(exc)
-    url = db or cfg.database.url
-    _check_readable_database(url)
+    cfg, url = controller_database(config, db)
     try:
         key = load_key(key_file or cfg.config_key_file)
     except ConfigKeyError as exc:

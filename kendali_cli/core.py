@@ -123,14 +123,13 @@ def _check_readable_database(url: str) -> None:
         fail(f"no controller database at {path}; check --db or --config", 2)
 
 
-def _read_store(config: Path | None, db: str | None, read: Callable[[Any], T]) -> T:
-    """Open the controller's database named by --db or the config, read from it, and turn the
-    expected failures (bad config, missing or unreadable database) into one line."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+def controller_database(config: Path | None, db: str | None) -> tuple[Any, str]:
+    """The controller's configuration (--config, else the defaults) and the database URL the
+    command works on (--db overrides it), checked to exist and be readable; the expected
+    failures become one line and exit 2. Every command that reads the controller's database
+    starts here."""
     from common import configfile
     from controller.config import ControllerConfig
-    from controller.store.repo import Store
 
     try:
         cfg = configfile.load(config, ControllerConfig) if config else ControllerConfig()
@@ -138,6 +137,17 @@ def _read_store(config: Path | None, db: str | None, read: Callable[[Any], T]) -
         _fail_config(exc)
     url = db or cfg.database.url
     _check_readable_database(url)
+    return cfg, url
+
+
+def _read_store(config: Path | None, db: str | None, read: Callable[[Any], T]) -> T:
+    """Open the controller's database named by --db or the config, read from it, and turn the
+    expected failures (bad config, missing or unreadable database) into one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from controller.store.repo import Store
+
+    _, url = controller_database(config, db)
     try:
         return read(Store(url))
     except (SQLAlchemyError, OSError) as exc:
