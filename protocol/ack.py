@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from pydantic import Field, ValidationError, model_validator
 
-from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, WireModel
+from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, WireModel, decode_addressed
 
 MAX_RANGES = 10_000
 MAX_ACK_BYTES = 512 * 1024
@@ -78,18 +78,9 @@ def encode_ack(gateway_id: str, seqs: Iterable[int], ts: float | None = None) ->
 
 def decode_ack(gateway_id: str, payload: bytes) -> list[tuple[int, int]]:
     """Validate an acknowledgement meant for ``gateway_id``; raise AckError with the reason."""
-    if len(payload) > MAX_ACK_BYTES:
-        raise AckError(f"acknowledgement of {len(payload)} bytes > {MAX_ACK_BYTES}")
-    try:
-        ack = Ack.model_validate_json(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise AckError(f"malformed acknowledgement: {loc}: {first['msg']}") from exc
-    if ack.v != SCHEMA_VERSION:
-        raise AckError(f"acknowledgement version {ack.v} not supported")
-    if ack.gw != gateway_id:
-        raise AckError(f"acknowledgement for {ack.gw!r} on {gateway_id!r}'s topic")
+    ack = decode_addressed(
+        Ack, gateway_id, payload, what="acknowledgement", max_bytes=MAX_ACK_BYTES, error=AckError
+    )
     return ack.ranges
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
-from protocol.envelope import SCHEMA_VERSION, Envelope, WireModel
+from protocol.envelope import SCHEMA_VERSION, Envelope, WireModel, first_error
 from protocol.messages import BODY_MODELS, TOPIC_KINDS
 from protocol.topics import split_topic
 
@@ -101,10 +101,8 @@ def encode(
 
 
 def _short(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "<root>"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{loc}: {first['msg']}{more}"
+    return f"{first_error(exc)}{more}"
 
 
 def decode(topic: str, payload: bytes) -> Decoded:

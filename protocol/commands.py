@@ -13,9 +13,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
-from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, MessageId, WireModel
+from protocol.envelope import (
+    MAX_WIRE_INT,
+    SCHEMA_VERSION,
+    GatewayId,
+    MessageId,
+    WireModel,
+    decode_addressed,
+)
 
 MAX_REQUEST_BYTES = 8 * 1024
 
@@ -75,19 +82,14 @@ def encode_command(
 
 
 def decode_command(gateway_id: str, payload: bytes) -> CommandRequest:
-    if len(payload) > MAX_REQUEST_BYTES:
-        raise CommandError(f"command of {len(payload)} bytes > {MAX_REQUEST_BYTES}")
-    try:
-        req = CommandRequest.model_validate_json(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise CommandError(f"malformed command: {loc}: {first['msg']}") from exc
-    if req.v != SCHEMA_VERSION:
-        raise CommandError(f"command version {req.v} not supported")
-    if req.gw != gateway_id:
-        raise CommandError(f"command for {req.gw!r} on {gateway_id!r}'s topic")
-    return req
+    return decode_addressed(
+        CommandRequest,
+        gateway_id,
+        payload,
+        what="command",
+        max_bytes=MAX_REQUEST_BYTES,
+        error=CommandError,
+    )
 
 
 def parse_args(name: str, words: list[str]) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import json
 import time
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, WireModel
+from protocol.envelope import MAX_WIRE_INT, SCHEMA_VERSION, GatewayId, WireModel, decode_addressed
 
 MAX_DESIRED_BYTES = 512 * 1024
 
@@ -52,16 +52,11 @@ def encode_desired(
 
 
 def decode_desired(gateway_id: str, payload: bytes) -> DesiredConfig:
-    if len(payload) > MAX_DESIRED_BYTES:
-        raise DesiredError(f"desired configuration of {len(payload)} bytes > {MAX_DESIRED_BYTES}")
-    try:
-        desired = DesiredConfig.model_validate_json(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise DesiredError(f"malformed desired configuration: {loc}: {first['msg']}") from exc
-    if desired.v != SCHEMA_VERSION:
-        raise DesiredError(f"desired configuration version {desired.v} not supported")
-    if desired.gw != gateway_id:
-        raise DesiredError(f"desired configuration for {desired.gw!r} on {gateway_id!r}'s topic")
-    return desired
+    return decode_addressed(
+        DesiredConfig,
+        gateway_id,
+        payload,
+        what="desired configuration",
+        max_bytes=MAX_DESIRED_BYTES,
+        error=DesiredError,
+    )

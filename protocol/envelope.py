@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationError
 
 from strictmodel import StrictModel
 
@@ -47,3 +47,39 @@ class Envelope(WireModel):
         description="True when the message waited in the disk outbox rather than going out live.",
     )
     body: Any = Field(description="Kind-specific content.")
+
+
+M = TypeVar("M", bound=WireModel)
+
+
+def first_error(exc: ValidationError) -> str:
+    """``field.path: message`` of a validation error's first problem."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "<root>"
+    return f"{loc}: {first['msg']}"
+
+
+def decode_addressed(
+    model: type[M],
+    gateway_id: str,
+    payload: bytes,
+    *,
+    what: str,
+    max_bytes: int,
+    error: type[ValueError],
+) -> M:
+    """Decode a message the controller addressed to one gateway (acknowledgement, desired
+    configuration, command): bounded size, its model, schema version 1, and meant for
+    ``gateway_id``; anything else raises ``error`` saying which."""
+    if len(payload) > max_bytes:
+        raise error(f"{what} of {len(payload)} bytes > {max_bytes}")
+    try:
+        message = model.model_validate_json(payload)
+    except ValidationError as exc:
+        raise error(f"malformed {what}: {first_error(exc)}") from exc
+    version, addressee = getattr(message, "v", None), getattr(message, "gw", None)
+    if version != SCHEMA_VERSION:
+        raise error(f"{what} version {version} not supported")
+    if addressee != gateway_id:
+        raise error(f"{what} for {addressee!r} on {gateway_id!r}'s topic")
+    return message
