@@ -97,11 +97,16 @@ def deadline_s(gw: GatewayState, grace_s: float) -> float:
     return max(1.5 * gw.keepalive_s, 2.5 * gw.health_interval_s) + grace_s
 
 
+def overdue(gw: GatewayState, now: float, grace_s: float) -> bool:
+    """Online, but silent past its deadline."""
+    return gw.state == "online" and now - gw.last_seen > deadline_s(gw, grace_s)
+
+
 def expire(gateways: list[GatewayState], now: float, grace_s: float) -> list[GatewayState]:
     """Mark online gateways that have been silent too long as offline; return them."""
     expired = []
     for gw in gateways:
-        if gw.state == "online" and now - gw.last_seen > deadline_s(gw, grace_s):
+        if overdue(gw, now, grace_s):
             gw.set_state("offline", "expired", now)
             expired.append(gw)
     return expired

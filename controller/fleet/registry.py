@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from controller.fleet.presence import GatewayState
 
@@ -68,11 +68,13 @@ class FleetRegistry:
     def stage(self) -> Stage:
         return Stage(self._gateways)
 
-    def stage_all(self) -> Stage:
-        """A stage holding a copy of every gateway (for sweeps such as presence expiry)."""
+    def stage_where(self, wanted: Callable[[GatewayState], bool]) -> Stage:
+        """A stage holding copies of the gateways ``wanted`` picks (for sweeps such as presence
+        expiry: the few that are due, not a copy of the whole fleet every second)."""
         stage = Stage(self._gateways)
         for gid, gw in self._gateways.items():
-            stage.changed[gid] = copy.copy(gw)
+            if wanted(gw):
+                stage.changed[gid] = copy.copy(gw)
         return stage
 
     def install(self, stage: Stage, saved: Iterable[GatewayState]) -> None:

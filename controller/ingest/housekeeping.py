@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controller.config import ControllerConfig
-from controller.fleet.presence import GatewayState, expire
+from controller.fleet.presence import GatewayState, expire, overdue
 from controller.ingest.writer import BatchWriter
 from controller.store.repo import Store
 
@@ -73,10 +73,13 @@ class Housekeeping:
     def _expire(self, now: float) -> None:
         grace = self.config.presence.grace_s
 
+        def due(gw: GatewayState) -> bool:
+            return overdue(gw, now, grace)
+
         def sweep(gateways: list[GatewayState]) -> list[GatewayState]:
             return expire(gateways, now, grace)
 
-        for gw in self.writer.sweep(sweep):
+        for gw in self.writer.sweep(due, sweep):
             log.warning("gateway %s silent for %.0f s: offline", gw.id, now - gw.last_seen)
 
     def _prune(self, now: float) -> None:

@@ -183,11 +183,17 @@ class BatchWriter:
         self.registry.install(stage, rows)
         return sub
 
-    def sweep(self, fn: Callable[[list[GatewayState]], list[GatewayState]]) -> list[GatewayState]:
-        """Run a sweep (presence expiry) over copies of every gateway, save what it changed and
-        install it after the commit; returns what ``fn`` returns. Raises StoreUnavailable like
-        :meth:`commit`, leaving the registry unchanged."""
-        stage = self.registry.stage_all()
+    def sweep(
+        self,
+        wanted: Callable[[GatewayState], bool],
+        fn: Callable[[list[GatewayState]], list[GatewayState]],
+    ) -> list[GatewayState]:
+        """Run a sweep (presence expiry) over copies of the gateways ``wanted`` picks, save what
+        it changed and install it after the commit; returns what ``fn`` returns. Raises
+        StoreUnavailable like :meth:`commit`, leaving the registry unchanged."""
+        stage = self.registry.stage_where(wanted)
+        if not stage.changed:
+            return []
         result = fn(list(stage.changed.values()))
         rows = stage.to_save(flush_touched=False)
         if rows:
