@@ -380,12 +380,8 @@ class Ingest:
             self._record_reports(outcome)
         if self.commands is not None:
             self.commands.record_answers(outcome.stored, self._clock())
-        unsent = self._unsent_acks
-        for gid, seqs in outcome.acks.items():
-            unsent.setdefault(gid, []).extend(seqs)
-        for row in outcome.stored:
-            if row.seq:
-                unsent.setdefault(row.gateway_id, []).append(row.seq)
+        for gid, seqs in outcome.safe().items():
+            self._unsent_acks.setdefault(gid, []).extend(seqs)
 
     def _record_reports(self, outcome: Outcome) -> None:
         """What agents said about their configuration, for the drift view (after the commit;
