@@ -9,8 +9,11 @@ STAMP := $(VENV)/.kendali-installed
 # mosquitto: the broker; ffmpeg: H.264 for the camera simulator; socat: serial/pty tooling;
 # GStreamer RTSP server: an RTSP implementation that is not ours, for camera tests;
 # postgresql: the controller's production database, tested beside SQLite.
+# chromium + chromium-driver: the operator console tested in a real headless browser (the
+# driver is the same Debian build as the browser, so nothing is downloaded at test time).
 APT_PACKAGES := mosquitto mosquitto-clients ffmpeg socat python3-gi gir1.2-gst-rtsp-server-1.0 \
-	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly postgresql
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly postgresql \
+	chromium chromium-driver
 
 .PHONY: all demo test lint bench apt-deps venv clean
 

@@ -8,6 +8,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.preflight import database_url_problem
 from common.tls import TlsSection
+from controller.access.directory import Agency, AgencyId
+from controller.alerts.config import AlertEngineSection
+from controller.api.config import ApiSection
+from controller.notify.config import NotificationsSection
 from protocol.envelope import WireModel
 
 
@@ -127,3 +131,11 @@ class ControllerConfig(WireModel):
         description="Key that encrypts configuration secrets at rest (AES-256-GCM), kept outside "
         "the database; created owner-only (0600) when missing, refused when others can read it.",
     )
+    agencies: dict[AgencyId, Agency] = Field(
+        default_factory=dict,
+        description="The city agencies sharing the command center and what each owns "
+        "(sites, devices, alert types, notification channels).",
+    )
+    alerts: AlertEngineSection = Field(default_factory=AlertEngineSection)
+    notifications: NotificationsSection = Field(default_factory=NotificationsSection)
+    api: ApiSection = Field(default_factory=ApiSection)

@@ -15,10 +15,14 @@ from typing import Any
 
 from common.redact import redact
 from common.supervision import DEVICE, ESSENTIAL, Supervisor, Worker
+from controller.access.directory import Directory
+from controller.alerts.worker import AlertWorker
+from controller.api.server import ApiServer
 from controller.commands import CommandStore
 from controller.config import ControllerConfig
 from controller.config_store import ConfigStore, load_key
 from controller.ingest import Ingest
+from controller.notify.worker import NotifyWorker
 from controller.store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -42,17 +46,33 @@ class Controller:
         self.store = Store(config.database.url)
         # Raises ConfigKeyError (the command turns it into exit 2) for a key others can read.
         self.config_store = ConfigStore(self.store.engine, load_key(config.config_key_file))
+        self.directory = Directory(config.agencies)
+        self.commands = CommandStore(self.store.engine)
         self.ingest = Ingest(
             config,
             self.store,
             desired=self.config_store,
             on_config_report=self.config_store.record_reported,
-            commands=CommandStore(self.store.engine),
+            commands=self.commands,
+            on_events=self._wake_alerts,
         )
+        self.alerts = AlertWorker(
+            config, self.store, self.ingest.registry, self.config_store, self.directory
+        )
+        self.notify = NotifyWorker(config, self.store, self.directory)
+        self.api = ApiServer(config, self.store, self.config_store, self.commands, self.directory)
         self.stop_event = threading.Event()
         self.supervisor = Supervisor()
         self.supervisor.add(Worker("ingest", self.ingest.serve_forever, ESSENTIAL))
         self.supervisor.add(Worker("status", self._publish_status, DEVICE))
+        # Alerts, notifications and the API restart on their own and never stop ingest.
+        self.supervisor.add(Worker("alerts", self.alerts.run, DEVICE))
+        self.supervisor.add(Worker("notify", self.notify.run, DEVICE))
+        if config.api.enabled:
+            self.supervisor.add(Worker("api", self.api.run, DEVICE))
+
+    def _wake_alerts(self) -> None:
+        self.alerts.wake()
 
     def run(self) -> int:
         """Run until stopped; returns the process exit code (non-zero: a worker gave up)."""

@@ -112,6 +112,7 @@ def controller_proc(
             "broker": {"port": port, "client_id": client_id},
             "database": {"url": url},
             "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
+            "api": {"port": 0},
         },
     )
     store = Store(url)

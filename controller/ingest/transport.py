@@ -77,8 +77,12 @@ class Ingest:
         desired: DesiredSource | None = None,
         on_config_report: ReportSink | None = None,
         commands: CommandStore | None = None,
+        on_events: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
+        # Called after a commit that stored edge events: the alert worker wakes at once instead
+        # of at its next poll (alert latency).
+        self._on_events = on_events
         self.store = store
         self._clock = clock
         self._pending: list[Incoming] = []
@@ -382,6 +386,8 @@ class Ingest:
             self.commands.record_answers(outcome.stored, self._clock())
         for gid, seqs in outcome.safe().items():
             self._unsent_acks.setdefault(gid, []).extend(seqs)
+        if self._on_events is not None and any(row.kind == "event" for row in outcome.stored):
+            self._on_events()
 
     def _record_reports(self, outcome: Outcome) -> None:
         """What agents said about their configuration, for the drift view (after the commit;

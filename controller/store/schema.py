@@ -205,3 +205,196 @@ commands = Table(
 )
 # The controller's 0.1 s poll asks for pending and sent rows only.
 Index("commands_status", commands.c.status, commands.c.expires_at)
+
+# ---------------------------------------------------------------------------------------------
+# Operators (controller/alerts, controller/notify, controller/api, controller/access).
+
+# Edge events, one row per event id (its phases update the row), indexed from the message
+# history by the alert worker so the API and the terminal can filter and page them.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", String(32), primary_key=True),
+    Column("gateway_id", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("site", String(64), nullable=False, default=""),
+    Column("agencies", Text, nullable=False),  # ",bpbd," as for alerts
+    Column("attributes", Text, nullable=False),
+    Column("snapshot_id", BigInteger, nullable=True),
+)
+Index("events_received", events.c.received_at)
+Index("events_gw_received", events.c.gateway_id, events.c.received_at)
+
+# JPEG pictures: from events (phase start/update) and from snapshot commands (camera page).
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Float, nullable=False),
+    Column("gateway_id", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("event_id", String(32), nullable=True),
+    Column("origin", String(16), nullable=False),  # event | command
+    Column("agencies", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("jpeg", LargeBinary, nullable=False),
+)
+Index("snapshots_event", snapshots.c.event_id)
+Index("snapshots_source_at", snapshots.c.gateway_id, snapshots.c.source, snapshots.c.at)
+
+# Alerts: at most one open alert per (device, type). ``status`` is one of active_unack,
+# active_ack, cleared_unack, closed (cleared and acknowledged). ``device`` is "gw" for a gateway
+# or "gw/item" for one of its cameras or sensors.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("device", String(200), nullable=False),
+    Column("gateway_id", String(64), nullable=False),
+    Column("device_kind", String(16), nullable=False),  # gateway | camera | sensor | controller
+    Column("type", String(64), nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("agencies", Text, nullable=False),  # ",bpbd,dishub," (the owners, see access)
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("details", Text, nullable=False),  # JSON: value, level, threshold, event ids ...
+    Column("event_id", String(32), nullable=True),
+    Column("snapshot_id", BigInteger, nullable=True),
+    Column("count", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("acked_at", Float, nullable=True),
+    Column("acked_by", String(128), nullable=True),
+    Column("cleared_at", Float, nullable=True),
+    Column("cleared_by", String(128), nullable=True),
+    Column("closed_at", Float, nullable=True),
+    Column("escalation", Integer, nullable=False),
+    Column("escalated_at", Float, nullable=True),
+    Column("flapping", Boolean, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("alerts_open_key", alerts.c.device, alerts.c.type, alerts.c.is_open)
+Index("alerts_last", alerts.c.last_at)
+Index("alerts_open_last", alerts.c.is_open, alerts.c.last_at)
+
+# Which agencies own each alert, one row per (alert, agency): the API's visibility filter.
+alert_agencies = Table(
+    "alert_agencies",
+    metadata,
+    Column("alert_id", BigInteger, primary_key=True),
+    Column("agency", String(64), primary_key=True),
+)
+Index("alert_agencies_agency", alert_agencies.c.agency, alert_agencies.c.alert_id)
+
+# Every change to an alert, in order: the id is the SSE event id (a reconnecting console replays
+# from Last-Event-ID) and the cursor notifications and the MQTT publisher follow.
+alert_journal = Table(
+    "alert_journal",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("action", String(16), nullable=False),  # raised updated escalated acked cleared ...
+    Column("who", String(128), nullable=False),
+    Column("agencies", Text, nullable=False),
+    Column("alert", Text, nullable=False),  # the alert as JSON after the change
+)
+Index("alert_journal_alert", alert_journal.c.alert_id)
+
+alert_comments = Table(
+    "alert_comments",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+)
+Index("alert_comments_alert", alert_comments.c.alert_id)
+
+# Notifications that could not be delivered after their retries (or were rate-limited away).
+notification_dead = Table(
+    "notification_dead",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Float, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("journal_id", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+Index("notification_dead_at", notification_dead.c.at)
+
+# People: hashed passwords (scrypt), a role, the agencies they belong to (``all_agencies`` for
+# the command center's own staff).
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # viewer | operator | admin
+    Column("all_agencies", Boolean, nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+user_agencies = Table(
+    "user_agencies",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("agency", String(64), primary_key=True),
+)
+
+# Bearer tokens, stored as SHA-256 of the token (the token itself is shown once).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+)
+Index("api_tokens_user", api_tokens.c.username)
+
+# Every write through the API or an admin command (who, what, on what, from where).
+audit = Table(
+    "audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", Float, nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("source", String(128), nullable=False),
+)
+Index("audit_at", audit.c.at)

@@ -1,0 +1,48 @@
+"""The audit trail: one row per write made through the API or an admin command."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
+
+from common.redact import redact
+from controller.store.schema import audit
+
+
+def record(
+    conn: Connection,
+    *,
+    who: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any] | None = None,
+    source: str = "",
+    at: float | None = None,
+) -> None:
+    """Write one audit row inside the caller's transaction, so the write and its record commit
+    together or not at all. ``detail`` is redacted: no credential ever lands in the trail."""
+    conn.execute(
+        audit.insert().values(
+            at=time.time() if at is None else at,
+            who=who[:128],
+            action=action[:64],
+            target=target,
+            detail=redact(json.dumps(detail or {}, sort_keys=True, default=str)),
+            source=source[:128],
+        )
+    )
+
+
+def recent(engine: Engine, limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
+    query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(audit.c.id < before_id)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    for row in rows:
+        row["detail"] = json.loads(row["detail"])
+    return rows
