@@ -1,0 +1,161 @@
+"""Is a gateway healthy, degraded or showing old figures? One pure answer for the API, the
+console and ``kendali fleet status``.
+
+A gateway whose link is up but whose five cameras have lost their streams is not "online" in any
+sense an operator cares about: it is **degraded**. A gateway that went offline still has its last
+health in the table; those figures describe the past, so they are flagged **stale** instead of
+being shown as current.
+
+The input is a ``gateways`` table row (``Store.gateway_rows()``): ``state``, ``inventory``,
+``last_health`` (the wire ``GatewayHealth`` as JSON) and ``last_health_ts``. Ages the agent
+reported are relative to its report; they are brought forward to ``now``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Sensor worker states that mean "working or about to" (agent/sensors/worker.py): anything else
+# (connecting again, disconnected, crashed, stopped) is a failing sensor.
+SENSOR_OK_STATES = frozenset({"connected", "running", "starting"})
+# Failed polls by kind (protocol SensorCounters); ``polls`` counts the successful ones.
+SENSOR_ERROR_COUNTERS = (
+    "timeouts",
+    "checksum_errors",
+    "parse_errors",
+    "device_exceptions",
+    "port_errors",
+)
+# A sensor that has said nothing for this long is failing even if its worker claims to run.
+SENSOR_SILENT_S = 300.0
+# A camera whose last frame is older than this while its stream claims to be up is failing.
+CAMERA_SILENT_S = 60.0
+
+
+def _aged(value: Any, lag: float) -> float | None:
+    """An age the agent reported, moved forward by the time since its report."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return round(float(value) + lag, 1)
+
+
+def camera_condition(
+    cam_id: str, identity: dict[str, Any], health: dict[str, Any] | None, lag: float
+) -> dict[str, Any]:
+    """One camera's line: identity from the inventory, problems from its health section.
+    ``health`` None means the agent has not reported the camera yet: unknown, not failing."""
+    problems: list[str] = []
+    up: bool | None = None
+    age = None
+    if health is not None:
+        up = bool(health.get("stream_up"))
+        error = str(health.get("stream_error") or "")
+        if health.get("stream_parked"):
+            problems.append(f"stream parked: {error}" if error else "stream parked")
+        elif not up:
+            problems.append(f"stream down: {error}" if error else "stream down")
+        age = _aged(health.get("last_frame_age_s"), lag)
+        if up and age is not None and age > CAMERA_SILENT_S:
+            problems.append(f"no frame for {age:.0f}s")
+        problems.extend(f"condition: {c}" for c in health.get("conditions") or [] if c)
+    return {
+        "id": cam_id,
+        "up": up,
+        "problems": problems,
+        "last_frame_age_s": age,
+        "manufacturer": str(identity.get("manufacturer") or ""),
+        "model": str(identity.get("model") or ""),
+        "firmware": str(identity.get("firmware") or ""),
+    }
+
+
+def sensor_condition(
+    sensor_id: str, profile: str, health: dict[str, Any] | None, lag: float
+) -> dict[str, Any]:
+    """One sensor's line. Failing: its worker is not running, it has been silent for
+    ``SENSOR_SILENT_S``, or most of its polls since the agent started failed."""
+    problems: list[str] = []
+    state = ""
+    age = None
+    active: list[str] = []
+    if health is not None:
+        state = str(health.get("state") or "")
+        profile = str(health.get("profile") or profile)
+        active = [str(a) for a in health.get("active") or []]
+        last_error = str(health.get("last_error") or "")
+        if state not in SENSOR_OK_STATES:
+            problems.append(f"state {state}" + (f" ({last_error})" if last_error else ""))
+        age = _aged(health.get("last_reading_age_s"), lag)
+        if age is not None and age > SENSOR_SILENT_S:
+            problems.append(f"no reading for {age:.0f}s")
+        counters = health.get("counters") or {}
+        failed = sum(int(counters.get(k) or 0) for k in SENSOR_ERROR_COUNTERS)
+        good = int(counters.get("polls") or 0)
+        if failed > good:
+            problems.append(f"errors: {failed} failed polls, {good} good")
+    return {
+        "id": sensor_id,
+        "profile": profile,
+        "state": state,
+        "last_reading_age_s": age,
+        "active": active,
+        "problems": problems,
+    }
+
+
+def _cameras(row: dict[str, Any], health: dict[str, Any], lag: float) -> list[dict[str, Any]]:
+    live = (health.get("extra") or {}).get("cameras") or {}
+    listed = [c for c in (row.get("inventory") or {}).get("cameras") or [] if c.get("id")]
+    ids = [str(c["id"]) for c in listed] + sorted(set(live) - {c["id"] for c in listed})
+    by_id = {str(c["id"]): c for c in listed}
+    out = []
+    for cam_id in ids:
+        cam_health = live.get(cam_id)
+        seen = (cam_health or {}).get("inventory") or {}
+        identity = seen if seen.get("probed") else by_id.get(cam_id, {})
+        out.append(camera_condition(cam_id, identity, cam_health, lag))
+    return out
+
+
+def _sensors(row: dict[str, Any], health: dict[str, Any], lag: float) -> list[dict[str, Any]]:
+    live = (health.get("extra") or {}).get("sensors") or {}
+    listed = [s for s in (row.get("inventory") or {}).get("sensors") or [] if s.get("id")]
+    profiles = {str(s["id"]): str(s.get("profile") or "") for s in listed}
+    ids = list(profiles) + sorted(set(live) - set(profiles))
+    return [sensor_condition(sid, profiles.get(sid, ""), live.get(sid), lag) for sid in ids]
+
+
+def _gateway_problems(health: dict[str, Any]) -> list[str]:
+    """The gateway's own failures: an outbox disk that refuses writes, an agent worker given up."""
+    problems = []
+    disk_error = (health.get("link") or {}).get("disk_error")
+    if disk_error:
+        problems.append(f"outbox disk: {disk_error}")
+    for name, worker in sorted((health.get("workers") or {}).items()):
+        if (worker or {}).get("state") == "failed":
+            problems.append(f"worker {name} failed")
+    return problems
+
+
+def gateway_condition(row: dict[str, Any], now: float) -> dict[str, Any]:
+    """``{degraded, problems, stale, cameras, sensors}`` for one ``gateways`` row.
+
+    ``problems`` lists the gateway's own and each failing camera's and sensor's problems, each
+    prefixed with the item ("camera gate: stream down: timeout"); ``degraded`` is true when there
+    is any. ``stale`` is true when the gateway is not online but figures from earlier are shown.
+    """
+    health = row.get("last_health") or {}
+    reported = row.get("last_health_ts")
+    lag = max(0.0, now - reported) if isinstance(reported, int | float) else 0.0
+    cameras = _cameras(row, health, lag)
+    sensors = _sensors(row, health, lag)
+    problems = _gateway_problems(health)
+    problems += [f"camera {c['id']}: {p}" for c in cameras for p in c["problems"]]
+    problems += [f"sensor {s['id']}: {p}" for s in sensors for p in s["problems"]]
+    return {
+        "degraded": bool(problems),
+        "problems": problems,
+        "stale": row.get("state") != "online" and bool(health),
+        "cameras": cameras,
+        "sensors": sensors,
+    }
