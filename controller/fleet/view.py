@@ -3,6 +3,12 @@
 Gateway ids, state reasons and agent versions come from the gateways themselves, so every cell
 goes through :func:`common.text.for_terminal`: markup like ``[/bold]`` is shown, not interpreted
 (it used to crash the table), and control characters cannot rewrite the operator's terminal.
+
+An online gateway whose cameras or sensors fail is shown **degraded** with a short count ("2/5
+cameras down, 1 sensor failing"): its link being up said nothing about its five dead streams.
+An offline gateway's last CPU, memory, disk, temperature and outbox figures are kept but shown
+dimmed and starred as **stale**: they describe the moment it went away, not now. Both judgements
+come from :func:`controller.fleet.condition.gateway_condition`, which the API shares.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 from rich.table import Table
 
 from common.text import for_terminal
+from controller.fleet.condition import gateway_condition
 from controller.store.repo import Store
 
 
@@ -47,6 +54,7 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
     for row in store.gateway_rows():
         health = row["last_health"] or {}
         link = health.get("link") or {}
+        condition = gateway_condition(row, now)
         out.append(
             {
                 "gateway": row["id"],
@@ -65,9 +73,33 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
                 "disk_error": link.get("disk_error") or "",
                 "last_seq": row["last_seq"],
                 "cameras": cameras_of(row["inventory"], health),
+                "degraded": condition["degraded"],
+                "problems": condition["problems"],
+                "stale": condition["stale"],
+                "summary": problem_summary(condition),
             }
         )
     return out
+
+
+def _count(failing: int, total: int, noun: str, verb: str, *, of_total: bool) -> str:
+    plural = noun if (total if of_total else failing) == 1 else f"{noun}s"
+    return f"{failing}/{total} {plural} {verb}" if of_total else f"{failing} {plural} {verb}"
+
+
+def problem_summary(condition: dict[str, Any]) -> str:
+    """A few words for the state column: failing cameras out of all, failing sensors, and the
+    gateway's own problems (outbox disk, a failed agent worker) as written. Empty when fine."""
+    cams = condition.get("cameras") or []
+    sensors = condition.get("sensors") or []
+    down = sum(1 for c in cams if c.get("problems"))
+    failing = sum(1 for s in sensors if s.get("problems"))
+    parts = [p for p in condition.get("problems") or [] if not p.startswith(("camera ", "sensor "))]
+    if down:
+        parts.append(_count(down, len(cams), "camera", "down", of_total=True))
+    if failing:
+        parts.append(_count(failing, len(sensors), "sensor", "failing", of_total=False))
+    return ", ".join(parts)
 
 
 def _fmt(value: float | None, unit: str = "%") -> str:
@@ -82,9 +114,41 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
+def _state_cell(r: dict[str, Any]) -> str:
+    """online / degraded (why) / offline (reason), plus an outbox disk error. An offline
+    gateway's last known problems are not shown as if current: its figures are stale."""
+    state = r["state"]
+    if state == "online" and r.get("degraded"):
+        text = f"[yellow]degraded[/] ({for_terminal(r.get('summary') or 'see --json')})"
+    else:
+        color = {"online": "green", "offline": "red"}.get(state, "yellow")
+        text = f"[{color}]{for_terminal(state)}[/]"
+        if state == "offline":
+            text += f" ({for_terminal(r['state_reason'])})"
+        if r.get("stale"):
+            text += " [dim]figures stale*[/]"
+    if r.get("disk_error") and not (state == "online" and r.get("degraded")):
+        text += f" [red]{for_terminal(r['disk_error'])}[/]"
+    return text
+
+
+def _figure(text: str, stale: bool) -> str:
+    """A figure as shown: dimmed and starred when it is an offline gateway's last one."""
+    return f"[dim]{text}*[/]" if stale and text != "—" else text
+
+
+def _title(rows: list[dict[str, Any]]) -> str:
+    online = sum(r["state"] == "online" for r in rows)
+    degraded = sum(r["state"] == "online" and bool(r.get("degraded")) for r in rows)
+    title = f"Kendali fleet — {online}/{len(rows)} online"
+    return title + (f", {degraded} degraded" if degraded else "")
+
+
 def render_table(rows: list[dict[str, Any]]) -> Table:
+    stale = any(r.get("stale") for r in rows)
     table = Table(
-        title=f"Kendali fleet — {sum(r['state'] == 'online' for r in rows)}/{len(rows)} online"
+        title=_title(rows),
+        caption="* stale: the last figures an offline gateway sent, not current" if stale else None,
     )
     for col in (
         "gateway",
@@ -102,21 +166,16 @@ def render_table(rows: list[dict[str, Any]]) -> Table:
             col, justify="right" if col in ("CPU", "memory", "disk", "temp", "outbox") else "left"
         )
     for r in rows:
-        color = {"online": "green", "offline": "red"}.get(r["state"], "yellow")
-        state = f"[{color}]{for_terminal(r['state'])}[/]" + (
-            f" ({for_terminal(r['state_reason'])})" if r["state"] == "offline" else ""
-        )
-        if r.get("disk_error"):
-            state += f" [red]{for_terminal(r['disk_error'])}[/]"
+        old = bool(r.get("stale"))
         table.add_row(
             for_terminal(r["gateway"]),
-            state,
+            _state_cell(r),
             _ago(r["last_seen_ago_s"]),
-            _fmt(r["cpu_percent"]),
-            _fmt(r["memory_percent"]),
-            _fmt(r["disk_percent"]),
-            _fmt(r["temperature_c"], " °C"),
-            "—" if r["outbox_depth"] is None else str(r["outbox_depth"]),
+            _figure(_fmt(r["cpu_percent"]), old),
+            _figure(_fmt(r["memory_percent"]), old),
+            _figure(_fmt(r["disk_percent"]), old),
+            _figure(_fmt(r["temperature_c"], " °C"), old),
+            _figure("—" if r["outbox_depth"] is None else str(r["outbox_depth"]), old),
             for_terminal(r["agent_version"] or "—"),
             "—" if r.get("config_version") is None else f"v{r['config_version']}",
         )
