@@ -276,6 +276,9 @@ def register(app: typer.Typer) -> None:
     """Attach the core subcommands to the top-level app."""
     app.command("agent")(agent)
     app.command("controller")(controller)
+    from kendali_cli.forget import forget
+
+    fleet_app.command("forget")(forget)
     app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
     app.command("bench")(bench)
