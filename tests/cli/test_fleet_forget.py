@@ -5,6 +5,7 @@ change. The database is filled through ingest's writer and the configuration sto
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -146,4 +147,35 @@ def test_forget_removes_membership_keeps_history_audits_and_clears_retained(
     assert "forgot gw-live (was online)" in forced.stdout
     assert forced.stderr.startswith("warning: retained messages") and "--config" in forced.stderr
     assert recent(store.engine, limit=1)[0]["detail"]["forced"] is True
+    store.engine.dispose()
+
+
+def _at_terminal(answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run with stdin on a pseudo-terminal that already holds the answer to the question."""
+    leader, follower = os.openpty()
+    try:
+        os.write(leader, answer.encode() + b"\n")
+        return subprocess.run(
+            [*KENDALI, *args], capture_output=True, text=True, timeout=60, stdin=follower
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+
+
+def test_at_a_terminal_it_asks_and_a_no_changes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'controller.db'}"
+    _fill(url)
+    declined = _at_terminal("n", "fleet", "forget", "gw-old", "--db", url)
+    assert declined.returncode == 1, declined.stderr
+    assert (
+        "Forget gw-old (offline, last seen" in declined.stdout and "pasar-baru" in declined.stdout
+    )
+    assert "not forgotten" in declined.stderr
+    store = Store(url)
+    assert _count(store, gateways, gateways.c.id == "gw-old") == 1
+    assert recent(store.engine) == []
+    accepted = _at_terminal("y", "fleet", "forget", "gw-old", "--db", url)
+    assert accepted.returncode == 0, accepted.stderr
+    assert _count(store, gateways, gateways.c.id == "gw-old") == 0
     store.engine.dispose()
