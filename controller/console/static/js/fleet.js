@@ -1,0 +1,144 @@
+// The fleet by site: each gateway with its state, a degraded marker and its problems, last
+// figures greyed when stale, and its cameras and sensors with their health and last seen.
+
+import { api } from "./api.js";
+import { el, replace, route } from "./dom.js";
+import { age, ageSince, number, percent, wita } from "./format.js";
+import { errorText } from "./errors.js";
+import { t } from "./i18n.js";
+
+const REFRESH_MS = 10_000;
+
+export function groupBySite(gateways) {
+  const groups = new Map();
+  for (const gw of gateways) {
+    const site = gw.site || "";
+    if (!groups.has(site)) groups.set(site, []);
+    groups.get(site).push(gw);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a === "" ? 1 : b === "" ? -1 : a.localeCompare(b)))
+    .map(([site, list]) => [site, list.sort((x, y) => x.id.localeCompare(y.id))]);
+}
+
+function stateBadge(gw) {
+  const state = ["online", "offline"].includes(gw.state) ? gw.state : "unknown";
+  return el("span", { class: `badge state-${state}`, title: gw.state_reason || "" },
+    t(`fleet.state.${state}`));
+}
+
+function problems(list) {
+  if (!list?.length) return null;
+  return el("ul", { class: "problems", "aria-label": t("fleet.problems") },
+    list.map((p) => el("li", {}, p)));
+}
+
+function figures(gw) {
+  const row = (key, value) => el("div", { class: "pair" }, el("dt", {}, t(key)), el("dd", {}, value));
+  return el("dl", { class: gw.stale ? "figures stale" : "figures",
+    title: gw.stale ? t("fleet.stale") : "" },
+  row("fleet.cpu", percent(gw.cpu_percent)),
+  row("fleet.memory", percent(gw.memory_percent)),
+  row("fleet.disk", percent(gw.disk_percent)),
+  row("fleet.temperature", gw.temperature_c === null || gw.temperature_c === undefined
+    ? t("none") : `${number(gw.temperature_c, 1)} °C`),
+  row("fleet.agent", gw.agent_version || t("none")),
+  row("fleet.config", gw.config_version ?? t("none")));
+}
+
+function cameraTable(gw) {
+  if (!gw.cameras?.length) return el("p", { class: "muted" }, t("fleet.nocameras"));
+  return el("table", { class: "devices cameras" },
+    el("caption", {}, t("fleet.cameras")),
+    el("tbody", {}, gw.cameras.map((cam) => el("tr", {
+      class: cam.up ? "up" : "down", "data-camera": cam.id },
+    el("th", {}, el("a", { href: route("camera", gw.id, cam.id) }, cam.name || cam.id)),
+    el("td", {}, el("span", { class: `badge ${cam.up ? "ok" : "bad"}` },
+      t(cam.up ? "fleet.camera.up" : "fleet.camera.down"))),
+    el("td", { title: t("fleet.camera.lastframe") }, age(cam.last_frame_age_s)),
+    el("td", { class: "muted" }, [cam.manufacturer, cam.model, cam.firmware].filter(Boolean).join(" ")),
+    el("td", {}, problems(cam.problems))))));
+}
+
+function sensorTable(gw) {
+  if (!gw.sensors?.length) return el("p", { class: "muted" }, t("fleet.nosensors"));
+  return el("table", { class: "devices sensors" },
+    el("caption", {}, t("fleet.sensors")),
+    el("tbody", {}, gw.sensors.map((s) => {
+      const bad = Boolean(s.problems?.length) || (s.state && s.state !== "running");
+      return el("tr", { class: bad ? "down" : "up", "data-sensor": s.id },
+        el("th", {}, el("a", { href: route("sensor", gw.id, s.id) }, s.id)),
+        el("td", {}, el("span", { class: `badge ${bad ? "bad" : "ok"}` }, s.state || t("none"))),
+        el("td", { title: t("fleet.sensor.lastreading") }, age(s.last_reading_age_s)),
+        el("td", { class: "muted" }, s.profile || ""),
+        el("td", {}, s.active?.length
+          ? el("span", { class: "badge level", title: t("fleet.sensor.active") }, s.active.join(", "))
+          : null, problems(s.problems)));
+    })));
+}
+
+export function gatewayCard(gw) {
+  const classes = ["gateway", `state-${gw.state || "unknown"}`];
+  if (gw.degraded) classes.push("degraded");
+  if (gw.stale) classes.push("stale");
+  return el("article", { class: classes.join(" "), "data-gateway": gw.id },
+    el("header", {},
+      el("h4", {}, gw.id),
+      stateBadge(gw),
+      gw.degraded ? el("span", { class: "badge degraded-badge" }, t("fleet.degraded")) : null,
+      el("span", { class: "last-seen", title: wita(gw.last_seen) },
+        `${t("fleet.lastseen")}: ${ageSince(gw.last_seen)}`)),
+    problems(gw.problems),
+    figures(gw),
+    cameraTable(gw),
+    sensorTable(gw));
+}
+
+export function mountFleet(container) {
+  const body = el("div", { class: "fleet-body" }, el("p", { class: "muted" }, t("loading")));
+  container.append(el("section", { class: "fleet" }, el("h2", {}, t("fleet.title")), body));
+  let timer = null;
+  let stopped = false;
+
+  async function load() {
+    try {
+      const gateways = await api.get("/gateways");
+      if (stopped) return;
+      const groups = groupBySite(Array.isArray(gateways) ? gateways : []);
+      replace(body, groups.length ? groups.map(([site, list]) =>
+        el("section", { class: "site", "data-site": site },
+          el("h3", {}, site || t("fleet.nosite"), " ",
+            el("span", { class: "muted" }, `${list.length} ${t("fleet.gateways")}`)),
+          el("div", { class: "gateway-grid" }, list.map(gatewayCard))))
+        : el("p", { class: "empty" }, t("fleet.empty")));
+    } catch (error) {
+      if (!stopped && error.status !== 401) replace(body, el("p", { class: "notice" }, errorText(error)));
+    }
+    if (!stopped) timer = window.setTimeout(load, REFRESH_MS);
+  }
+
+  load();
+  return () => {
+    stopped = true;
+    window.clearTimeout(timer);
+  };
+}
+
+/** Counts for the wall display. */
+export function fleetCounts(gateways) {
+  const counts = { online: 0, offline: 0, degraded: 0, gateways: gateways.length,
+    camerasUp: 0, cameras: 0, sensorsOk: 0, sensors: 0 };
+  for (const gw of gateways) {
+    if (gw.state === "online") counts.online += 1; else counts.offline += 1;
+    if (gw.degraded) counts.degraded += 1;
+    for (const cam of gw.cameras || []) {
+      counts.cameras += 1;
+      if (cam.up) counts.camerasUp += 1;
+    }
+    for (const s of gw.sensors || []) {
+      counts.sensors += 1;
+      if (!s.problems?.length && (!s.state || s.state === "running")) counts.sensorsOk += 1;
+    }
+  }
+  return counts;
+}

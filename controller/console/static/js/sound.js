@@ -1,0 +1,51 @@
+// The critical-alert sound. Browsers refuse to play audio before a person interacts with the page,
+// so sound starts off and the "sound on" button both enables it and unlocks playback with a
+// silent first play inside the click.
+
+import { t } from "./i18n.js";
+
+let audio = null;
+let enabled = false;
+const listeners = new Set();
+
+export function soundEnabled() {
+  return enabled;
+}
+
+export function onSoundChange(fn) {
+  listeners.add(fn);
+  fn(enabled);
+  return () => listeners.delete(fn);
+}
+
+/** Called from a click: toggles, and on enabling plays once muted to unlock audio. */
+export async function toggleSound() {
+  if (enabled) {
+    enabled = false;
+  } else {
+    audio = audio || new Audio("sounds/alarm.wav");
+    audio.muted = true;
+    try {
+      await audio.play();
+      audio.pause();
+      audio.currentTime = 0;
+      enabled = true;
+    } catch {
+      enabled = false;
+    }
+    audio.muted = false;
+  }
+  listeners.forEach((fn) => fn(enabled));
+  return enabled;
+}
+
+/** Play the alarm if a person has turned sound on; never throws. */
+export function alarm() {
+  if (!enabled || !audio) return;
+  audio.currentTime = 0;
+  audio.play().catch(() => {});
+}
+
+export function soundLabel() {
+  return enabled ? t("sound.on") : t("sound.off");
+}
