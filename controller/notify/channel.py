@@ -1,0 +1,152 @@
+"""One notification channel: an apprise URL behind a small interface of ours.
+
+apprise never raises on a failed delivery; it returns a result whose log entries say why. Here a
+failure becomes :class:`DeliveryFailed` carrying that reason (secrets masked), and whether a retry
+can help: an authentication or authorisation refusal (HTTP 401/403) or a request the service calls
+malformed (other 4xx) will not get better by trying again.
+
+The channel's URL is a secret (bot tokens, webhook keys): it is never logged. Beyond the whole
+URL, the parts apprise itself hides in its privacy form of the URL are registered with
+:mod:`common.redact`, so an apprise log line or error that echoes a token alone is masked too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+import apprise
+from apprise.attachment.memory import AttachMemory
+
+from common.redact import redact, register_secret
+from controller.notify.config import ChannelSection
+from controller.notify.templates import Message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHARS = 4096
+_HTTP_STATUS = re.compile(r"error=(\d{3})\b|HTTP Error (\d{3})\b")
+_URL_PARTS = re.compile(r"[/?&=@:#]")
+MIN_SECRET_PART = 6
+RETRYABLE_4XX = {408, 425, 429}
+
+NOTIFY_TYPE = {
+    "critical": apprise.NotifyType.FAILURE,
+    "major": apprise.NotifyType.WARNING,
+    "minor": apprise.NotifyType.INFO,
+    "warning": apprise.NotifyType.INFO,
+}
+
+
+class ChannelError(ValueError):
+    """A channel that cannot be set up (apprise does not know the URL); names the channel only."""
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class _RedactApprise(logging.Filter):
+    """apprise logs its own warnings (through our root handlers): mask secrets in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def install_log_filter() -> None:
+    logger = logging.getLogger("apprise")
+    if not any(isinstance(f, _RedactApprise) for f in logger.filters):
+        logger.addFilter(_RedactApprise())
+
+
+def register_url_secrets(url: str, plugin: Any) -> None:
+    """The whole URL, and each part of it that apprise's privacy form does not show."""
+    register_secret(url)
+    try:
+        public = set(_parts(plugin.url(privacy=True)))
+        private = _parts(plugin.url(privacy=False))
+    except Exception as exc:  # a plugin's url() is its own code: never let it stop start-up
+        log.debug("apprise url() failed: %s", type(exc).__name__)
+        return
+    for part in private:
+        if part not in public and len(part) >= MIN_SECRET_PART:
+            register_secret(part)
+
+
+def _parts(url: str) -> list[str]:
+    rest = url.split("://", 1)[-1]
+    return [unquote(p) for p in _URL_PARTS.split(rest) if p] + [
+        unquote(p) for p in rest.split("/") if p
+    ]
+
+
+class AppriseChannel:
+    """Send one message (and optionally a JPEG) to one apprise URL."""
+
+    def __init__(self, name: str, config: ChannelSection) -> None:
+        self.name = name
+        url = config.url.get_secret_value()
+        asset = apprise.AppriseAsset(async_mode=False, service_timeout=config.timeout_s)
+        self._apprise = apprise.Apprise(asset=asset)
+        plugin = apprise.Apprise.instantiate(url, asset=asset)
+        if plugin is None or not self._apprise.add(plugin):
+            register_secret(url)
+            raise ChannelError(f"channel {name}: apprise does not understand its URL")
+        register_url_secrets(url, plugin)
+        self.max_chars = config.max_chars or int(getattr(plugin, "body_maxlen", 0) or 0)
+        self.max_chars = self.max_chars or DEFAULT_MAX_CHARS
+        self.title_max = int(getattr(plugin, "title_maxlen", 250) or 0)
+        self.attachments = config.attach_snapshot and bool(
+            getattr(plugin, "attachment_support", False)
+        )
+
+    def send(
+        self, message: Message, *, severity: str, cleared: bool = False, jpeg: bytes | None = None
+    ) -> None:
+        """Deliver once or raise :class:`DeliveryFailed`."""
+        attach = None
+        if jpeg is not None and self.attachments:
+            attach = apprise.AppriseAttachment()
+            attach.add(AttachMemory(content=jpeg, name="snapshot.jpg", mimetype="image/jpeg"))
+        kind = apprise.NotifyType.SUCCESS if cleared else NOTIFY_TYPE.get(severity)
+        try:
+            result = self._apprise.notify(
+                body=message.body,
+                title=message.title,
+                notify_type=kind or apprise.NotifyType.INFO,
+                attach=attach,
+            )
+        except Exception as exc:  # apprise reports failures; anything raised is a bug of theirs
+            raise DeliveryFailed(
+                f"apprise raised {type(exc).__name__}: {redact(str(exc))}"
+            ) from exc
+        if not result:
+            raise failure_from(_log_messages(result))
+
+
+def _log_messages(result: Any) -> list[str]:
+    try:
+        return [str(e.message) for e in result.logs() if e.level in ("WARNING", "ERROR")]
+    except Exception:  # an older result without logs(): the status is all we know
+        return []
+
+
+def failure_from(messages: Iterable[str]) -> DeliveryFailed:
+    """The reason from apprise's log lines; permanent when the service refused the request."""
+    texts = [redact(m) for m in messages]
+    reason = "; ".join(texts)[:1000] or "delivery failed (apprise gave no reason)"
+    status = 0
+    for text in texts:
+        m = _HTTP_STATUS.search(text)
+        if m:
+            status = int(m.group(1) or m.group(2))
+    permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
+    return DeliveryFailed(reason, permanent=permanent)
