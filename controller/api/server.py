@@ -1,16 +1,54 @@
-"""The API server worker (placeholder until the API lands)."""
+"""The API server worker: uvicorn in the supervisor's worker thread.
+
+The controller owns the process's signals, so uvicorn installs none here (it only does so in
+the main thread); the worker watches its ``stop`` event instead and has uvicorn finish within
+about two seconds: live streams are ended at once, other requests get one second.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 import threading
 from typing import TYPE_CHECKING
 
+import uvicorn
+
+from controller.api.app import create_app
+
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from controller.access.directory import Directory
     from controller.commands import CommandStore
     from controller.config import ControllerConfig
     from controller.config_store import ConfigStore
     from controller.store.repo import Store
+
+log = logging.getLogger(__name__)
+
+GRACEFUL_S = 1
+STOP_CHECK_S = 0.1
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so port 0 tells us the port it got."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ApiServer:
@@ -22,7 +60,36 @@ class ApiServer:
         commands: CommandStore,
         directory: Directory,
     ) -> None:
-        pass
+        self.settings = config.api
+        self.app: FastAPI = create_app(config.api, store.engine, config_store, commands, directory)
+        self.url = ""
 
     def run(self, stop: threading.Event) -> None:
-        stop.wait()
+        sock = bind(self.settings.host, self.settings.port)
+        try:
+            asyncio.run(self._serve(sock, stop))
+        finally:
+            sock.close()
+
+    async def _serve(self, sock: socket.socket, stop: threading.Event) -> None:
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_S,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        announced = False
+        while not task.done():
+            if server.started and not announced:
+                announced = True
+                self.url = url_of(sock)
+                log.info("api listening on %s", self.url)
+            if stop.is_set() and not server.should_exit:
+                self.app.state.ctx.hub.close()
+                server.should_exit = True
+            await asyncio.wait({task}, timeout=STOP_CHECK_S)
+        task.result()

@@ -125,7 +125,7 @@ def _sensors(row: dict[str, Any], health: dict[str, Any], lag: float) -> list[di
     return [sensor_condition(sid, profiles.get(sid, ""), live.get(sid), lag) for sid in ids]
 
 
-def _gateway_problems(health: dict[str, Any]) -> list[str]:
+def gateway_problems(health: dict[str, Any]) -> list[str]:
     """The gateway's own failures: an outbox disk that refuses writes, an agent worker given up."""
     problems = []
     disk_error = (health.get("link") or {}).get("disk_error")
@@ -135,6 +135,31 @@ def _gateway_problems(health: dict[str, Any]) -> list[str]:
         if (worker or {}).get("state") == "failed":
             problems.append(f"worker {name} failed")
     return problems
+
+
+def all_problems(
+    own: list[str], cameras: list[dict[str, Any]], sensors: list[dict[str, Any]]
+) -> list[str]:
+    """The gateway's own problems, then each camera's and sensor's, prefixed with the item (a
+    caller that shows only some items recombines with the ones it shows)."""
+    out = list(own)
+    out += [f"camera {c['id']}: {p}" for c in cameras for p in c["problems"]]
+    out += [f"sensor {s['id']}: {p}" for s in sensors for p in s["problems"]]
+    return out
+
+
+def health_figures(health: dict[str, Any]) -> dict[str, float | int | None]:
+    """The headline figures of one health report: CPU, memory, the fullest disk, the hottest
+    chip, the outbox depth (None when the report lacks them)."""
+    disks = [d.get("percent") for d in health.get("disks") or [] if isinstance(d, dict)]
+    temps = list((health.get("temperatures") or {}).values())
+    return {
+        "cpu_percent": health.get("cpu_percent"),
+        "memory_percent": (health.get("memory") or {}).get("percent"),
+        "disk_percent": max((d for d in disks if d is not None), default=None),
+        "temperature_c": max(temps, default=None),
+        "outbox_depth": (health.get("link") or {}).get("outbox_depth"),
+    }
 
 
 def gateway_condition(row: dict[str, Any], now: float) -> dict[str, Any]:
@@ -149,9 +174,7 @@ def gateway_condition(row: dict[str, Any], now: float) -> dict[str, Any]:
     lag = max(0.0, now - reported) if isinstance(reported, int | float) else 0.0
     cameras = _cameras(row, health, lag)
     sensors = _sensors(row, health, lag)
-    problems = _gateway_problems(health)
-    problems += [f"camera {c['id']}: {p}" for c in cameras for p in c["problems"]]
-    problems += [f"sensor {s['id']}: {p}" for s in sensors for p in s["problems"]]
+    problems = all_problems(gateway_problems(health), cameras, sensors)
     return {
         "degraded": bool(problems),
         "problems": problems,

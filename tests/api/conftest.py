@@ -1,0 +1,180 @@
+"""A real controller (``kendali controller``) serving the API with uvicorn on a free loopback
+port, against the session's Mosquitto; users and fleet rows seeded in its SQLite database;
+httpx as the client. One controller per test module (start-up is the slow part)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from common.mosquitto import Broker
+from controller.access.users import UserStore
+from controller.store.repo import Store
+from tests.api import seed
+from tests.helpers import ControllerProc, write_yaml
+
+PASSWORD = "correct horse battery"
+AGENCIES = {
+    "bpbd": {
+        "name": "BPBD (disaster management)",
+        "sites": ["katulampa", "bersama"],
+        "alert_types": ["flood.*"],
+    },
+    "dishub": {"name": "Dishub (transport)", "sites": ["simpang", "bersama"]},
+}
+# name -> (role, agencies, all_agencies)
+USERS = {
+    "admin": ("admin", [], True),
+    "bpbd-op": ("operator", ["bpbd"], False),
+    "bpbd-view": ("viewer", ["bpbd"], False),
+    "dishub-op": ("operator", ["dishub"], False),
+    "dishub-admin": ("admin", ["dishub"], False),
+}
+LISTENING = re.compile(r"api listening on (http://[0-9.]+:[0-9]+)")
+
+
+@dataclass
+class Api:
+    url: str
+    store: Store
+    proc: ControllerProc
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Any:
+        return self.store.engine
+
+    def client(self, user: str | None = None, **kw: Any) -> httpx.Client:
+        headers = dict(kw.pop("headers", {}))
+        if user is not None:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10.0, **kw)
+
+    def token(self, user: str) -> str:
+        if user not in self.tokens:
+            with httpx.Client(base_url=self.url, timeout=10.0) as c:
+                r = c.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
+                assert r.status_code == 200, r.text
+                self.tokens[user] = r.json()["token"]
+        return self.tokens[user]
+
+
+def start_controller(
+    tmp: Path, broker: Broker, name: str, api: dict[str, Any] | None = None
+) -> tuple[ControllerProc, Store, str]:
+    url = f"sqlite:///{tmp / 'controller.db'}"
+    path = write_yaml(
+        tmp / "controller.yaml",
+        {
+            "broker": {"port": broker.port, "client_id": f"ctl-{name}"},
+            "database": {"url": url},
+            "config_key_file": str(tmp / "config.key"),
+            "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
+            "agencies": AGENCIES,
+            "api": {"port": 0, "login_max_failures": 100, **(api or {})},
+        },
+    )
+    store = Store(url)
+    proc = ControllerProc(["controller", "--config", str(path)], tmp / "controller.log")
+    proc.start("api listening on")
+    found = LISTENING.search(proc.text())
+    assert found, proc.text()
+    return proc, store, found.group(1)
+
+
+def add_users(store: Store) -> None:
+    users = UserStore(store.engine)
+    for name, (role, agencies, everything) in USERS.items():
+        users.create(name, PASSWORD, role, agencies, all_agencies=everything)
+
+
+def seed_fleet(store: Store) -> None:
+    e = store.engine
+    seed.add_gateway(e, "gw-flood", site="katulampa", sensors={"water": seed.GOOD_SENSOR})
+    seed.add_gateway(
+        e,
+        "gw-traffic",
+        site="simpang",
+        cameras={"gate": seed.GOOD_CAMERA, "yard": seed.DOWN_CAMERA},
+    )
+    seed.add_gateway(
+        e,
+        "gw-shared",
+        site="bersama",
+        cameras={"cam-1": seed.GOOD_CAMERA},
+        sensors={"water": seed.GOOD_SENSOR},
+    )
+    seed.add_gateway(e, "gw-old", site="simpang", state="offline")
+
+
+@pytest.fixture(scope="module")
+def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp = tmp_path_factory.mktemp("api")
+    proc, store, url = start_controller(tmp, broker, tmp.name)
+    try:
+        add_users(store)
+        seed_fleet(store)
+        yield Api(url, store, proc)
+    finally:
+        proc.stop()
+        store.engine.dispose()
+
+
+class SseReader:
+    """Reads one SSE stream in a thread into ``events`` (dicts of field -> value)."""
+
+    def __init__(self, client: httpx.Client, path: str = "/api/v1/stream", **headers: str):
+        self.client = client
+        self.path = path
+        self.headers = headers
+        self.events: list[dict[str, str]] = []
+        self.comments: list[str] = []
+        self.status: int | None = None
+        self._response: httpx.Response | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sse-reader", daemon=True)
+
+    def __enter__(self) -> SseReader:
+        self._thread.start()
+        assert self._ready.wait(10), "stream did not answer"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._thread.join(10)
+        self.client.close()
+
+    def _run(self) -> None:
+        try:
+            with self.client.stream("GET", self.path, headers=self.headers) as r:
+                self._response = r
+                self.status = r.status_code
+                self._ready.set()
+                current: dict[str, str] = {}
+                for line in r.iter_lines():
+                    if not line:
+                        if current:
+                            self.events.append(current)
+                        current = {}
+                    elif line.startswith(":"):
+                        self.comments.append(line[1:].strip())
+                    else:
+                        key, _, value = line.partition(":")
+                        current[key] = value.removeprefix(" ")
+        except (httpx.HTTPError, RuntimeError):
+            pass
+        finally:
+            self._ready.set()
+
+    def alerts(self) -> list[dict[str, Any]]:
+        import json
+
+        return [json.loads(e["data"]) for e in self.events if e.get("event") == "alert"]
