@@ -40,6 +40,10 @@ SCHEMA_VERSION = 1
 LANE = "mqtt"
 PUBACK_TIMEOUT_S = 10.0
 RETRY_S = 1.0
+RECONNECT_S = (1, 30)
+AUTH_RETRY_S = (60, 600)
+# CONNACK reasons: bad user name or password, not authorized, banned, bad authentication method.
+AUTH_REFUSALS = frozenset({0x86, 0x87, 0x8A, 0x8C})
 _LEVEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -108,15 +112,25 @@ class AlertPublisher:
                 keyfile=str(tls.key_file) if tls.key_file else None,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        self.client.reconnect_delay_set(1, 30)
+        self.client.reconnect_delay_set(*RECONNECT_S)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
 
     def _on_connect(self, _c: Any, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
         if reason.is_failure:
-            log.error("broker refused the alert publisher: %s", reason)
+            # Credentials and permissions do not fix themselves within seconds: try again
+            # rarely (the ingest connection is the one whose retries matter).
+            slow = reason.value in AUTH_REFUSALS
+            log.error(
+                "broker refused the alert publisher: %s%s",
+                reason,
+                "; next try in 60 s" if slow else "",
+            )
+            if slow:
+                self.client.reconnect_delay_set(*AUTH_RETRY_S)
             return
+        self.client.reconnect_delay_set(*RECONNECT_S)
         log.info("alert publisher connected to %s:%d", self.broker.host, self.broker.port)
         with self._cond:
             self._acks.clear()
