@@ -105,7 +105,7 @@ def test_the_shipped_acl_lets_the_controller_write_and_keeps_gateways_out(
     tmp_path: Path, store: Store
 ) -> None:
     acl = ACL.read_text() + "\nuser cc-reader\ntopic read kendali/v1/alerts/#\n"
-    users = {u: "pw" for u in ("kendali-controller", "gw-a", "cc-reader")}
+    users = dict.fromkeys(("kendali-controller", "gw-a", "cc-reader"), "pw")
     with Broker(tmp_path / "broker", users=users, acl=acl) as broker:
         worker = make_worker(
             mqtt_config(broker, username="kendali-controller", password="pw"), store
