@@ -46,6 +46,8 @@ def at_least(severity: str, minimum: str) -> bool:
 
 
 class ChannelSection(WireModel):
+    """One apprise destination: a Telegram chat, a mailbox, a chat webhook, a JSON webhook."""
+
     url: SecretStr = Field(
         description="Apprise URL, e.g. tgram://BOT_TOKEN/CHAT_ID, discord://ID/TOKEN, "
         "mailtos://user:pass@host?to=ops@example.org, json://host:port/path (never logged).",
@@ -86,6 +88,8 @@ class ChannelSection(WireModel):
 
 
 class RouteMatch(WireModel):
+    """Which alerts a route takes; every condition given must hold."""
+
     severity: Severity = Field(
         default="warning", description="Minimum severity (critical matches only critical)."
     )
@@ -101,6 +105,8 @@ class RouteMatch(WireModel):
 
 
 class RouteSection(WireModel):
+    """Alerts that match go to the listed channels (and, if asked, to their agencies' own)."""
+
     name: str = Field(default="", max_length=64, description="Shown in logs; default route<N>.")
     match: RouteMatch = Field(
         default_factory=RouteMatch, description="Which alerts this route takes."
@@ -114,6 +120,8 @@ class RouteSection(WireModel):
 
 
 class RetrySection(WireModel):
+    """A failed delivery is tried again with a growing wait, then dead-lettered."""
+
     attempts: int = Field(default=4, ge=1, le=20, description="Tries per notification in all.")
     backoff_initial_s: float = Field(
         default=2.0, gt=0, le=600, description="Wait before the second try (doubles each time)."
@@ -124,6 +132,8 @@ class RetrySection(WireModel):
 
 
 class DeadLetterSection(WireModel):
+    """Undelivered notifications (table notification_dead) kept for an operator."""
+
     retention_days: float = Field(
         default=30.0, gt=0, description="Undelivered notifications are kept this long."
     )
@@ -131,6 +141,8 @@ class DeadLetterSection(WireModel):
 
 
 class MqttOutSection(WireModel):
+    """Every alert change on kendali/v1/alerts/<agency>/<severity>/<type>, QoS 1."""
+
     enabled: bool = Field(
         default=True, description="Publish every alert change on kendali/v1/alerts/... (QoS 1)."
     )
@@ -146,6 +158,8 @@ class MqttOutSection(WireModel):
 
 
 class NotificationsSection(WireModel):
+    """Alerts to people (apprise channels) and to other systems (MQTT)."""
+
     enabled: bool = Field(default=True, description="Send notifications at all.")
     console_url: str | None = Field(
         default=None,
@@ -161,7 +175,9 @@ class NotificationsSection(WireModel):
         default_factory=lambda: dict(DEFAULT_ACTIONS),
         description="Journal actions that notify, each with the least severity that does.",
     )
-    retry: RetrySection = Field(default_factory=RetrySection)
+    retry: RetrySection = Field(
+        default_factory=RetrySection, description="How often and how patiently to try a channel."
+    )
     queue_max_wait_s: float = Field(
         default=300.0,
         gt=0,
@@ -172,11 +188,17 @@ class NotificationsSection(WireModel):
     queue_max: int = Field(
         default=1000, ge=1, le=100_000, description="Notifications waiting per channel at most."
     )
-    dead_letters: DeadLetterSection = Field(default_factory=DeadLetterSection)
+    dead_letters: DeadLetterSection = Field(
+        default_factory=DeadLetterSection,
+        description="How long undelivered notifications are kept for inspection.",
+    )
     poll_interval_s: float = Field(
         default=0.2, gt=0, le=10, description="How often the alert journal is read."
     )
-    mqtt: MqttOutSection = Field(default_factory=MqttOutSection)
+    mqtt: MqttOutSection = Field(
+        default_factory=MqttOutSection,
+        description="Alert changes on MQTT for the command center's other systems.",
+    )
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> NotificationsSection:
