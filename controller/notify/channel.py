@@ -56,15 +56,23 @@ class _RedactApprise(logging.Filter):
     """apprise logs its own warnings (through our root handlers): mask secrets in them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit the format
+            text = str(record.msg)
+        record.msg = redact(text)
         record.args = None
         return True
 
 
 def install_log_filter() -> None:
+    """Mask secrets in apprise's own log lines; keep only its warnings and errors (our lanes log
+    each delivery themselves)."""
     logger = logging.getLogger("apprise")
     if not any(isinstance(f, _RedactApprise) for f in logger.filters):
         logger.addFilter(_RedactApprise())
+    if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+        logger.setLevel(logging.WARNING)
 
 
 def register_url_secrets(url: str, plugin: Any) -> None:
