@@ -53,19 +53,24 @@ DryRunOpt = Annotated[
 
 def agent_validator(doc: dict[str, Any]) -> list[str]:
     """A composed configuration checked against the agent's own model (minus the bootstrap
-    fields), so the controller refuses what a gateway would reject. One line per problem,
-    each with its field path."""
+    fields), so the controller refuses what a gateway would reject. The controller's own
+    ``alerts`` section (alert rules, never sent to a gateway) is checked by the alert engine's
+    model instead. One line per problem, each with its field path."""
     from pydantic import ValidationError
 
     from agent.config import AgentConfig
     from common.configfile import describe
+    from controller.alerts.policy import validate_layer_section
+    from controller.config_store.merge import CONTROLLER_KEYS
 
     problems = [
         f"{key}: set in the gateway's own file, not from the controller"
         for key in BOOTSTRAP
         if key in doc
     ]
-    data = {k: v for k, v in doc.items() if k not in BOOTSTRAP}
+    if "alerts" in doc:
+        problems += validate_layer_section(doc["alerts"])
+    data = {k: v for k, v in doc.items() if k not in BOOTSTRAP and k not in CONTROLLER_KEYS}
     try:
         AgentConfig.model_validate({**data, "gateway_id": _PLACEHOLDER_ID})
     except ValidationError as exc:

@@ -46,12 +46,27 @@ def deep_merge(base: Any, over: Any) -> Any:
     return copy.deepcopy(over)
 
 
+# Top-level keys of a layer that the controller keeps for itself (the alert rules): never part
+# of what a gateway receives, whose configuration model refuses unknown keys.
+CONTROLLER_KEYS = ("alerts",)
+
+
 def compose(layers: Iterable[Doc]) -> Doc:
     """The effective configuration: fleet defaults, then the site, then the gateway."""
     out: Doc = {}
     for layer in layers:
         out = deep_merge(out, layer)
     return out
+
+
+def for_gateway(doc: Doc) -> Doc:
+    """``doc`` without the controller's own keys (what a gateway is sent and validated by)."""
+    return {k: v for k, v in doc.items() if k not in CONTROLLER_KEYS}
+
+
+def controller_part(doc: Doc) -> Doc:
+    """Only the controller's own keys of a layer."""
+    return {k: v for k, v in doc.items() if k in CONTROLLER_KEYS}
 
 
 def mask(value: Any) -> Any:

@@ -32,7 +32,15 @@ from controller.config_store.errors import (
     StaleBase,
 )
 from controller.config_store.history import GatewayChange, HistoryEntry
-from controller.config_store.merge import Doc, compose, diff, keep_secrets, mask
+from controller.config_store.merge import (
+    Doc,
+    compose,
+    controller_part,
+    diff,
+    for_gateway,
+    keep_secrets,
+    mask,
+)
 from controller.config_store.scope import Scope
 from controller.config_store.secrets import SecretBox
 from controller.store.schema import (
@@ -304,6 +312,14 @@ class ConfigStore:
         dry_run: bool,
     ) -> WriteResult:
         layer_diff = diff(old, new)
+        own = controller_part(new)
+        # The controller's own keys (alert rules) reach no gateway: checked on the layer itself.
+        if own and scope.kind == "gateway":
+            raise InvalidConfig([f"{scope}: {', '.join(own)}: set per fleet or site"])
+        if own and own != controller_part(old):
+            problems = self._validate(own)
+            if problems:
+                raise InvalidConfig([f"{scope}: {p}" for p in problems])
         self._store_layer(conn, scope, current, new, who)
         targets = self._reached_by(conn, scope)
         changes = self._recompose(conn, targets, who, reason, commit=not dry_run)
@@ -361,7 +377,7 @@ class ConfigStore:
         changes, problems, new_docs = [], [], {}
         for gw in sorted(targets):
             names = ["fleet", f"site:{sites[gw]}" if gw in sites else "", f"gateway:{gw}"]
-            new = compose(layers[n][1] for n in names if n in layers)
+            new = for_gateway(compose(layers[n][1] for n in names if n in layers))
             version, old = current.get(gw, (0, {}))
             if new == old:
                 continue
