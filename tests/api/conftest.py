@@ -4,7 +4,9 @@ httpx as the client. One controller per test module (start-up is the slow part).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ class Api:
     url: str
     store: Store
     proc: ControllerProc
+    proc_dir: Path
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -121,7 +124,7 @@ def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     try:
         add_users(store)
         seed_fleet(store)
-        yield Api(url, store, proc)
+        yield Api(url, store, proc, tmp)
     finally:
         proc.stop()
         store.engine.dispose()
@@ -147,8 +150,14 @@ class SseReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Shut the socket down under the reader (closing the response from another thread
+        would not wake a blocked read), then wait for the thread."""
         if self._response is not None:
-            self._response.close()
+            stream = self._response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(10)
         self.client.close()
 

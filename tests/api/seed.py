@@ -113,7 +113,7 @@ def add_event(
                     height=24,
                     jpeg=jpeg(),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         conn.execute(
             insert(events).values(
                 event_id=event_id,
@@ -172,7 +172,7 @@ def add_alert(
                     flapping=False,
                     updated_at=now,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
         for agency in sorted(owners):
             conn.execute(insert(alert_agencies).values(alert_id=alert_id, agency=agency))
@@ -193,7 +193,7 @@ def journal(engine: Engine, alert_id: int, action: str, who: str = "controller")
                     agencies=encode_owners(alert["agencies"]),
                     alert=json.dumps(alert, default=str),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         )
 
 
