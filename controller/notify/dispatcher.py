@@ -103,6 +103,10 @@ class ChannelLane(Lane):
             advance=False,
         )
 
+    def poisoned(self, job: Job, reason: str) -> None:
+        code, _, detail = reason.partition(": ")
+        self._dead(job, Message("", ""), 0, code, detail)
+
     def handle(self, job: Job) -> None:
         if not self._wait_for_token(job):
             waited = self.clock() - job.queued_at

@@ -15,9 +15,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from common.redact import redact
 from controller.notify.journal import JournalEntry
 
 log = logging.getLogger(__name__)
+
+POISON_AFTER = 3  # unexpected failures of one job before it is dead-lettered
+ERROR_PAUSE_S = 5.0
 
 
 class Stopped(Exception):
@@ -88,14 +92,17 @@ class Lane:
         self._thread = threading.Thread(target=self._run, name=f"notify-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> bool:
-        """Stop after the job in hand (a back-off is interrupted); True when the thread ended."""
+    def request_stop(self) -> None:
+        """Stop after the job in hand (a back-off or a rate-limit wait is interrupted)."""
         self.stop_event.set()
         with self._cond:
             self._cond.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        """True when the thread has ended."""
         if self._thread is None:
             return True
-        self._thread.join(timeout)
+        self._thread.join(max(timeout, 0.0))
         return not self._thread.is_alive()
 
     def _next(self) -> Job | None:
@@ -108,24 +115,43 @@ class Lane:
             return self._busy
 
     def _run(self) -> None:
+        failures = 0
         while (job := self._next()) is not None:
             try:
                 self.handle(job)
             except Stopped:
-                with self._cond:  # back to the head: low_water keeps the cursor before it
-                    self._queue.appendleft(job)
-                    self._busy = None
+                self._requeue(job)  # back to the head: low_water keeps the cursor before it
                 return
-            except Exception:  # one bad job must not end the lane; it is redone after restart
-                log.exception("notify lane %s: job for journal %d failed", self.name, job.entry.id)
-                with self._cond:
-                    self._queue.appendleft(job)
-                    self._busy = None
-                self.stop_event.wait(5.0)
-                continue
+            except Exception as exc:  # e.g. the database away: the lane must not end
+                failures += 1
+                log.exception("notify lane %s: journal %d failed", self.name, job.entry.id)
+                if failures < POISON_AFTER or not self._give_up(job, exc):
+                    self._requeue(job)
+                    self.stop_event.wait(ERROR_PAUSE_S)
+                    continue
+            failures = 0
             with self._cond:
                 self._busy = None
                 self.done_through = max(self.done_through, job.entry.id)
 
+    def _requeue(self, job: Job) -> None:
+        with self._cond:
+            self._queue.appendleft(job)
+            self._busy = None
+
+    def _give_up(self, job: Job, exc: Exception) -> bool:
+        """A job that keeps failing in our own code is dead-lettered rather than blocking the
+        lane for ever; False when even that fails (the database is away: keep trying)."""
+        try:
+            self.poisoned(job, f"error: {type(exc).__name__}: {redact(str(exc))[:300]}")
+        except Exception as again:
+            log.warning("notify lane %s: cannot record the failure (%s)", self.name, again)
+            return False
+        return True
+
     def handle(self, job: Job) -> None:
+        raise NotImplementedError
+
+    def poisoned(self, job: Job, reason: str) -> None:
+        """Record ``job`` as undeliverable with ``reason`` (a dead letter)."""
         raise NotImplementedError

@@ -201,6 +201,9 @@ class MqttLane(Lane):
         )
         self._dead(job, 0, f"queue_full: {self.queue_max} waiting for the broker", advance=False)
 
+    def poisoned(self, job: Job, reason: str) -> None:
+        self._dead(job, 0, reason)
+
     def handle(self, job: Job) -> None:
         topics, payload = alert_topics(job.entry), alert_payload(job.entry)
         attempts = 0

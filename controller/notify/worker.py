@@ -104,7 +104,10 @@ class NotifyWorker:
             self._follow(nstore, stop)
         finally:
             self.ready.clear()
-            stuck = [n for n, lane in self.lanes.items() if not lane.stop(LANE_STOP_S)]
+            for lane in self.lanes.values():
+                lane.request_stop()
+            deadline = time.monotonic() + LANE_STOP_S
+            stuck = [n for n, ln in self.lanes.items() if not ln.join(deadline - time.monotonic())]
             if stuck:
                 log.warning("notify lanes still busy at stop: %s", ", ".join(stuck))
             if publisher is not None:

@@ -7,13 +7,23 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
+from controller.notify import lane as lane_module
+from controller.notify.lane import Job, Lane
 from controller.notify.worker import GAP_WAIT_S, readable
 from controller.store.repo import Store
 from controller.store.schema import alert_journal
 from tests.helpers import wait_for
-from tests.notify.conftest import Receiver, add_journal, controller_config, make_worker, running
+from tests.notify.conftest import (
+    Receiver,
+    add_journal,
+    controller_config,
+    entry,
+    make_worker,
+    running,
+)
 
 
 def two_channels(fast: str, limited: str, rate: float) -> dict[str, Any]:
@@ -97,3 +107,35 @@ def test_gaps_are_waited_for_only_while_young() -> None:
     assert readable(4, [row(6, now)], now) == []
     old = now - GAP_WAIT_S - 0.1
     assert [r["id"] for r in readable(4, [row(6, old), row(9, now)], now)] == [6]
+
+
+class _Broken(Lane):
+    """A lane whose delivery code raises: the job is dead-lettered, the lane lives on."""
+
+    def __init__(self) -> None:
+        super().__init__("broken", queue_max=10)
+        self.poisoned_with: list[tuple[int, str]] = []
+        self.handled: list[int] = []
+
+    def handle(self, job: Job) -> None:
+        if job.entry.id == 1:
+            raise ValueError("cannot render this one")
+        self.handled.append(job.entry.id)
+
+    def poisoned(self, job: Job, reason: str) -> None:
+        self.poisoned_with.append((job.entry.id, reason))
+
+
+def test_a_job_that_keeps_failing_is_given_up_not_looped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lane_module, "ERROR_PAUSE_S", 0.01)
+    lane = _Broken()
+    lane.start()
+    try:
+        lane.submit(entry(jid=1))
+        lane.submit(entry(jid=2))
+        wait_for(lambda: lane.handled == [2], 5, what="the next job")
+    finally:
+        lane.request_stop()
+        assert lane.join(5)
+    assert lane.poisoned_with == [(1, "error: ValueError: cannot render this one")]
+    assert lane.done_through == 2 and lane.low_water() is None
