@@ -156,6 +156,7 @@ class AlertPublisher:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self.connected.clear()  # a disconnect we asked for is not worth a warning
         self.client.disconnect()
         self.client.loop_stop()
 
