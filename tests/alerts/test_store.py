@@ -5,17 +5,18 @@ filters and keyset paging, and a restart that neither loses nor duplicates."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from sqlalchemy import func, select
 
 from controller.access.audit import recent
 from controller.access.directory import STAFF, Viewer
-from controller.alerts.config import AlertEngineSection
+from controller.alerts.config import AlertEngineSection, AlertRulesLayer
 from controller.alerts.events import EventIndex, EventNotFound
-from controller.alerts.processor import AlertProcessor
+from controller.alerts.processor import AlertProcessor, Layers
 from controller.alerts.store import AlertNotFound, AlertQueryError, AlertStore
+from controller.fleet.presence import GatewayState
 from controller.store.repo import Store
 from controller.store.schema import alert_journal, alerts, snapshots
 from tests.alerts import data
@@ -32,13 +33,23 @@ def store(database_url: str) -> Iterator[Store]:
     s.engine.dispose()
 
 
-def processor(store: Store, clock: Clock) -> AlertProcessor:
+def no_layers(_sites: set[str]) -> tuple[AlertRulesLayer | None, dict[str, AlertRulesLayer]]:
+    return None, {}
+
+
+def processor(
+    store: Store,
+    clock: Clock,
+    *,
+    gateways: Callable[[], Sequence[GatewayState]] = list,
+    layers: Layers = no_layers,
+) -> AlertProcessor:
     p = AlertProcessor(
         store.engine,
         AlertEngineSection(),
         data.DIRECTORY,
-        gateways=list,
-        layers=lambda _sites: (None, {}),
+        gateways=gateways,
+        layers=layers,
         clock=clock,
     )
     p.start()
