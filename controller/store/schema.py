@@ -290,6 +290,8 @@ alerts = Table(
 Index("alerts_open_key", alerts.c.device, alerts.c.type, alerts.c.is_open)
 Index("alerts_last", alerts.c.last_at)
 Index("alerts_open_last", alerts.c.is_open, alerts.c.last_at)
+# The operators' list: open alerts newest first by id, read in index order and stopped at a page.
+Index("alerts_open_id", alerts.c.is_open, alerts.c.id)
 
 # Which agencies own each alert, one row per (alert, agency): the API's visibility filter.
 alert_agencies = Table(

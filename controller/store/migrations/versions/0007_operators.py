@@ -92,6 +92,7 @@ def upgrade() -> None:
     op.create_index("alerts_last", "alerts", ["last_at"])
     op.create_index("alerts_open_key", "alerts", ["device", "type", "is_open"])
     op.create_index("alerts_open_last", "alerts", ["is_open", "last_at"])
+    op.create_index("alerts_open_id", "alerts", ["is_open", "id"])
     op.create_table(
         "alert_agencies",
         sa.Column("alert_id", sa.BigInteger, primary_key=True),
@@ -197,6 +198,7 @@ def downgrade() -> None:
     op.drop_index("alert_comments_alert", table_name="alert_comments")
     op.drop_index("alert_journal_alert", table_name="alert_journal")
     op.drop_index("alert_agencies_agency", table_name="alert_agencies")
+    op.drop_index("alerts_open_id", table_name="alerts")
     op.drop_index("alerts_open_last", table_name="alerts")
     op.drop_index("alerts_open_key", table_name="alerts")
     op.drop_index("alerts_last", table_name="alerts")
