@@ -52,13 +52,24 @@ TYPES: tuple[tuple[str, str, str], ...] = (
     ("*rate*", "Kenaikan cepat", "Rapid rise"),
     ("*rise*", "Kenaikan cepat", "Rapid rise"),
     ("sensor.threshold*", "Ambang sensor terlampaui", "Sensor threshold crossed"),
+    ("sensor.failing", "Sensor gagal", "Sensor failing"),
+    ("sensor.silent", "Sensor tidak mengirim data", "Sensor silent"),
+    ("*stale*", "Sensor tidak mengirim data", "Sensor silent"),
+    ("camera.offline", "Kamera luring", "Camera offline"),
+    ("gateway.offline", "Gateway luring", "Gateway offline"),
+    ("*offline*", "Perangkat luring", "Device offline"),
+    ("camera.dark", "Kamera gelap", "Camera dark"),
+    ("camera.overexposed", "Kamera silau", "Camera overexposed"),
+    ("camera.covered", "Kamera tertutup", "Camera covered"),
+    ("camera.defocused", "Kamera tidak fokus", "Camera out of focus"),
+    ("camera.moved", "Kamera bergeser", "Camera moved"),
+    ("camera.frozen", "Gambar kamera membeku", "Camera image frozen"),
+    ("camera.stream_down", "Video kamera terputus", "Camera stream down"),
     ("*tamper*", "Gangguan kamera", "Camera tamper"),
     ("motion*", "Gerakan terdeteksi", "Motion detected"),
-    ("*offline*", "Perangkat luring", "Device offline"),
     ("*disk*", "Disk hampir penuh", "Disk nearly full"),
     ("*memory*", "Memori tinggi", "High memory use"),
     ("*temperature*", "Suhu tinggi", "High temperature"),
-    ("*stale*", "Data sensor tidak diperbarui", "Stale sensor data"),
     ("*quarantin*", "Pesan dikarantina", "Messages quarantined"),
 )
 LABELS = {
@@ -73,6 +84,9 @@ LABELS = {
         "type": "Jenis",
         "value": "Nilai",
         "threshold": "ambang",
+        "rise": "Kenaikan",
+        "zones": "Zona",
+        "within": "dalam",
         "level": "Level",
         "time": "Waktu",
         "since": "Sejak",
@@ -93,6 +107,9 @@ LABELS = {
         "type": "Type",
         "value": "Value",
         "threshold": "threshold",
+        "rise": "Rise",
+        "zones": "Zones",
+        "within": "within",
         "level": "Level",
         "time": "Time",
         "since": "Since",
@@ -136,9 +153,18 @@ def type_label(alert_type: str, level: str, title: str, lang: str) -> str:
     return title or alert_type
 
 
+def facts(details: Mapping[str, Any]) -> dict[str, Any]:
+    """The measured facts of an alert: an edge event's keep them under ``attributes`` (level,
+    value, unit, threshold, rise), a controller rule's at the top; the top wins."""
+    nested = details.get("attributes")
+    merged = dict(nested) if isinstance(nested, Mapping) else {}
+    merged.update({k: v for k, v in details.items() if k != "attributes"})
+    return merged
+
+
 def headline(entry: JournalEntry, lang: str) -> str:
-    a, words = entry.alert, LABELS[lang]
-    level = level_label(entry.details["level"]) if entry.details.get("level") else ""
+    a, words, f = entry.alert, LABELS[lang], facts(entry.details)
+    level = level_label(f["level"]) if f.get("level") else ""
     what = type_label(entry.type, level, str(a.get("title") or ""), lang)
     if level and level.lower() not in what.lower():
         what = f"{what} {level}"
@@ -156,11 +182,12 @@ def body_lines(entry: JournalEntry, lang: str, console_url: str | None) -> list[
     lines.append(f"{words['place']}: {_place(a, entry.site, words)}")
     severity = SEVERITY[lang].get(entry.severity, entry.severity)
     lines.append(f"{words['severity']}: {severity} · {words['type']}: {entry.type}")
-    value = _value(entry.details, words)
-    if value:
-        lines.append(value)
-    if entry.details.get("level"):
-        lines.append(f"{words['level']}: {level_label(entry.details['level'])}")
+    f = facts(entry.details)
+    lines.extend(_measured(f, words))
+    if f.get("level"):
+        lines.append(f"{words['level']}: {level_label(f['level'])}")
+    if isinstance(f.get("zones"), list) and f["zones"]:
+        lines.append(f"{words['zones']}: {', '.join(str(z) for z in f['zones'])}")
     lines.append(f"{words['time']}: {wita(entry.at)}")
     first = a.get("first_at")
     if isinstance(first, int | float) and first < entry.at - 1:
@@ -170,7 +197,7 @@ def body_lines(entry: JournalEntry, lang: str, console_url: str | None) -> list[
         lines.append(f"{words['count']}: {count}")
     if entry.who and entry.who not in ("engine", "system", "controller", ""):
         lines.append(f"{words['who']}: {entry.who}")
-    if a.get("title"):
+    if lang == "en" and a.get("title"):  # the engine writes its titles in English
         lines.append(str(a["title"]))
     if console_url:
         lines.append(f"{words['link']}: {alert_link(console_url, entry.alert_id)}")
@@ -194,14 +221,22 @@ def _place(a: Mapping[str, Any], site: str, words: Mapping[str, str]) -> str:
     return ", ".join(parts)
 
 
-def _value(details: Mapping[str, Any], words: Mapping[str, str]) -> str:
-    if "value" not in details:
-        return ""
-    unit = f" {details['unit']}" if details.get("unit") else ""
-    text = f"{words['value']}: {_number(details['value'])}{unit}"
-    if "threshold" in details:
-        text += f" ({words['threshold']} {_number(details['threshold'])}{unit})"
-    return text
+def _measured(f: Mapping[str, Any], words: Mapping[str, str]) -> list[str]:
+    unit = f" {f['unit']}" if f.get("unit") else ""
+    lines = []
+    if "value" in f:
+        text = f"{words['value']}: {_number(f['value'])}{unit}"
+        if "threshold" in f and "rise" not in f:
+            text += f" ({words['threshold']} {_number(f['threshold'])}{unit})"
+        lines.append(text)
+    if "rise" in f:
+        text = f"{words['rise']}: {_number(f['rise'])}{unit}"
+        if "window_s" in f:
+            text += f" {words['within']} {_number(f['window_s'])} s"
+        if "threshold" in f:
+            text += f" ({words['threshold']} {_number(f['threshold'])}{unit})"
+        lines.append(text)
+    return lines
 
 
 def _number(value: object) -> str:

@@ -41,7 +41,7 @@ def alert(**over: Any) -> dict[str, Any]:
         "severity": "critical",
         "status": "active_unack",
         "is_open": True,
-        "title": "Water level above Siaga I",
+        "title": "Siaga I at gw-01/sungai-level: level 2.134 m",
         "details": {"value": 2.134, "unit": "m", "threshold": 2.0, "level": "siaga_i"},
         "event_id": "e1",
         "snapshot_id": None,
