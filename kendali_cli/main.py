@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kendali_cli import cameras, cmd, config_cmd, core, detect, sensors
+from kendali_cli import cameras, cmd, config_cmd, core, detect, sensors, users
 
 
 class KendaliApp(typer.Typer):
@@ -91,6 +91,7 @@ app.add_typer(sensors.app, name="sensors")
 app.add_typer(config_cmd.app, name="config")
 app.command("detect")(detect.detect)
 app.command("cmd", context_settings={"ignore_unknown_options": True})(cmd.cmd)
+app.add_typer(users.app, name="users")
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)
 app.add_typer(sim_app, name="sim")

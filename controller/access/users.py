@@ -267,9 +267,18 @@ class UserStore:
 
     # -- tokens -------------------------------------------------------------------------
 
-    def issue_token(self, username: str, ttl_s: float, label: str = "login") -> tuple[str, float]:
+    def issue_token(
+        self,
+        username: str,
+        ttl_s: float,
+        label: str = "login",
+        *,
+        who: str | None = None,
+        source: str = "",
+    ) -> tuple[str, float]:
         """A new bearer token (shown to the caller once) and when it expires. Expired tokens
-        of everyone are swept here, so the table does not grow with old logins."""
+        of everyone are swept here, so the table does not grow with old logins. With ``who``
+        (a token made for a script) the audit row is written in the same transaction."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         expires = now + ttl_s
@@ -290,6 +299,16 @@ class UserStore:
                     last_used_at=None,
                 )
             )
+            if who is not None:
+                detail = {"label": label[:64], "expires_at": expires}
+                self._audit(
+                    conn,
+                    who=who,
+                    action="user.token",
+                    target=username,
+                    detail=detail,
+                    source=source,
+                )
         return token, expires
 
     def user_for_token(self, token: str) -> User | None:
