@@ -121,3 +121,20 @@ def test_the_shipped_acl_lets_the_controller_write_and_keeps_gateways_out(
             wait_for(lambda: store.counters().get("notify.lane.mqtt") == jid, 5, what="PUBACK")
         assert gateway == []
         assert store.counters().get("notify.dead", 0) == 0
+
+
+def test_changes_made_while_the_broker_is_down_are_published_when_it_is_back(
+    own_broker: Broker, store: Store
+) -> None:
+    worker = make_worker(mqtt_config(own_broker), store)
+    with running(worker):
+        wait_for(lambda: publisher_up(worker), 10, what="the alert publisher")
+        own_broker.stop()
+        wait_for(lambda: not publisher_up(worker), 10, what="the publisher to notice")
+        jid = add_journal(store)
+        own_broker.start()
+        # Subscribed within milliseconds; the publisher's reconnect waits at least a second.
+        with subscriber(own_broker) as got:
+            wait_for(lambda: got, 15, what="the change made during the outage")
+            wait_for(lambda: store.counters().get("notify.lane.mqtt") == jid, 5, what="PUBACK")
+    assert json.loads(got[0].payload)["journal_id"] == jid
