@@ -116,7 +116,12 @@ class ChannelLane(Lane):
                 job.entry.id,
                 waited,
             )
-            self._dead(job, self._message(job), 0, "rate_limited", f"waited {waited:.0f} s")
+            limit = self.config.channels[self.name]
+            detail = (
+                f"no slot within {self.config.queue_max_wait_s:g} s (waited {waited:.1f} s) at "
+                f"{limit.rate_per_minute:g}/min, burst {limit.burst}"
+            )
+            self._dead(job, self._message(job), 0, "rate_limited", detail)
             return
         message = self._message(job)
         attempts, error = self._deliver(job, message)
