@@ -16,7 +16,18 @@ from typing import Annotated, Any
 
 import typer
 
-from kendali_cli import cameras, cmd, config_cmd, core, detect, sensors, users
+from kendali_cli import (
+    alerts_cmd,
+    cameras,
+    cmd,
+    config_cmd,
+    core,
+    detect,
+    events,
+    sensors,
+    snapshot,
+    users,
+)
 
 
 class KendaliApp(typer.Typer):
@@ -91,7 +102,10 @@ app.add_typer(sensors.app, name="sensors")
 app.add_typer(config_cmd.app, name="config")
 app.command("detect")(detect.detect)
 app.command("cmd", context_settings={"ignore_unknown_options": True})(cmd.cmd)
+app.command("events")(events.events)
+app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(users.app, name="users")
+app.command("snapshot")(snapshot.snapshot)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)
 app.add_typer(sim_app, name="sim")
