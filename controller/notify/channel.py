@@ -76,8 +76,14 @@ def install_log_filter() -> None:
 
 
 def register_url_secrets(url: str, plugin: Any) -> None:
-    """The whole URL, and each part of it that apprise's privacy form does not show."""
+    """The whole URL, each part of it that apprise's privacy form does not show, and the values
+    of added headers and query parameters (``+Authorization=Bearer ...``, ``-apikey=...``),
+    which apprise shows even in that form."""
     register_secret(url)
+    for value in _header_and_param_values(url):
+        for secret in (value, value.split()[-1]):
+            if len(secret) >= MIN_SECRET_PART:
+                register_secret(secret)
     try:
         public = set(_parts(plugin.url(privacy=True)))
         private = _parts(plugin.url(privacy=False))
@@ -87,6 +93,13 @@ def register_url_secrets(url: str, plugin: Any) -> None:
     for part in private:
         if part not in public and len(part) >= MIN_SECRET_PART:
             register_secret(part)
+
+
+def _header_and_param_values(url: str) -> list[str]:
+    """By hand: ``parse_qsl`` would read the ``+`` that marks a header as a space."""
+    query = url.split("?", 1)[1] if "?" in url else ""
+    pairs = [p.partition("=") for p in query.split("&")]
+    return [unquote(v) for k, _, v in pairs if k[:1] in "+-" and unquote(v).strip()]
 
 
 def _parts(url: str) -> list[str]:

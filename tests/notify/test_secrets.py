@@ -29,6 +29,13 @@ def test_tokens_apprise_hides_are_masked_on_their_own() -> None:
     assert "-1001234567890" not in redact(f"tgram://{BOT}/-1001234567890")
 
 
+def test_header_and_parameter_values_are_masked() -> None:
+    url = "jsons://platform.example/hooks?+Authorization=Bearer%20SEKRET-abc123&-apikey=QSECRET99"
+    register_url_secrets(url, apprise.Apprise.instantiate(url))
+    text = redact("sent Authorization: Bearer SEKRET-abc123 with apikey QSECRET99")
+    assert "SEKRET-abc123" not in text and "QSECRET99" not in text
+
+
 def test_failure_reason_and_permanence() -> None:
     assert failure_from(["Failed to send: Unauthorized., error=401."]).permanent
     assert not failure_from(["Failed to send: Too Many Requests, error=429."]).permanent
