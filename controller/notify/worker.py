@@ -96,8 +96,10 @@ class NotifyWorker:
         nstore = NotifyStore(self.store, clock=self.clock)
         self.position = self._start_position(nstore)
         self._saved = self.position
-        publisher = self._open_lanes(nstore)
+        publisher = self._open_lanes(nstore)  # objects only: threads start below
         try:
+            if publisher is not None:
+                publisher.start()
             for lane in self.lanes.values():
                 lane.start()
             self.ready.set()
@@ -112,7 +114,10 @@ class NotifyWorker:
                 log.warning("notify lanes still busy at stop: %s", ", ".join(stuck))
             if publisher is not None:
                 publisher.stop()
-            self._save_cursor(nstore)
+            try:
+                self._save_cursor(nstore)
+            except Exception as exc:  # the database may be why we stop; the cursor only lags
+                log.warning("notify cursor not saved at stop: %s", type(exc).__name__)
             self.lanes = {}
 
     # -- start-up -----------------------------------------------------------------------
@@ -165,7 +170,6 @@ class NotifyWorker:
             queue_max=mqtt.queue_max,
             done_through=done.get(lane_cursor(MQTT_LANE), 0),
         )
-        publisher.start()
         return publisher
 
     # -- following the journal ----------------------------------------------------------
