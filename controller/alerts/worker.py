@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX_S = 10.0
+STOP_CHECK_S = 0.2
 
 
 def layer_rules(doc: dict[str, object], scope: str) -> AlertRulesLayer | None:
@@ -111,8 +112,16 @@ class AlertWorker:
                 log.info("alerts: database available again")
             backoff = 0.0
             if not busy:
-                self._wake.wait(self._settings.poll_interval_s)
-                self._wake.clear()
+                self._idle(stop)
+
+    def _idle(self, stop: threading.Event) -> None:
+        """Until woken, the poll interval is over, or stop (checked at least every 0.2 s)."""
+        deadline = time.monotonic() + self._settings.poll_interval_s
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(left, STOP_CHECK_S)):
+                break
+        self._wake.clear()
 
     def _step(self, due: dict[str, float]) -> bool:
         """One round; True when more events are already waiting."""
