@@ -41,3 +41,35 @@ def test_controller_notifies_from_its_config_file(
     assert json.loads(got[0].payload)["journal_id"] == jid
     assert "Pa55-in-the-URL" not in ctl.text()
     assert store.counters()["notify.cursor"] == jid
+
+
+def test_kill_9_neither_repeats_nor_loses(
+    tmp_path: Path, broker: Broker, receivers: Callable[..., Receiver]
+) -> None:
+    fast, limited = receivers(), receivers()
+    ctl, store = controller_proc(tmp_path, broker.port, client_id="ctl-notify-kill")
+    config = yaml.safe_load((tmp_path / "controller.yaml").read_text())
+    config["notifications"] = {
+        "channels": {
+            "fast": {"url": fast.url},
+            "limited": {"url": limited.url, "rate_per_minute": 60, "burst": 1},
+        },
+        "routes": [{"channels": ["fast", "limited"]}],
+        "poll_interval_s": 0.05,
+        "mqtt": {"enabled": False},
+    }
+    write_yaml(tmp_path / "controller.yaml", config)
+    ctl.start()
+    try:
+        wait_for(lambda: "notifications start at" in ctl.text(), 10, what="the worker")
+        for n in range(3):
+            add_journal(store, device=f"gw-01/s-{n}")
+        wait_for(lambda: len(fast.posts) == 3 and limited.posts, 10, what="first deliveries")
+        ctl.kill()  # "limited" holds two rows, one a second
+        assert len(limited.posts) < 3
+        ctl.start()
+        wait_for(lambda: len(limited.posts) == 3, 15, what="the rest after the restart")
+    finally:
+        ctl.stop()
+    assert [p["title"][-3:] for p in fast.posts] == ["s-0", "s-1", "s-2"]
+    assert [p["title"][-3:] for p in limited.posts] == ["s-0", "s-1", "s-2"]
