@@ -119,11 +119,50 @@ def _json_line(row: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(row, sort_keys=True, default=str) + "\n")
 
 
+# --follow prints one line per event; fixed widths keep the lines in columns whatever the
+# terminal's width (the attributes, of any length, come last and are never cut).
+_LINE = (
+    ("received_at", 16),
+    ("gateway_id", 14),
+    ("source", 12),
+    ("type", 18),
+    ("severity", 8),
+    ("phase", 6),
+    ("site", 12),
+    ("snapshot_id", 7),
+    ("event_id", 32),
+)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` escaped for the terminal, cut or padded to ``width`` visible characters."""
+    from rich.markup import escape
+
+    from common.text import escape_controls
+
+    visible = escape_controls(text)
+    if len(visible) > width:
+        visible = visible[: width - 1] + "…"
+    return escape(visible) + " " * (width - len(visible))
+
+
 def _text_line(row: dict[str, Any]) -> None:
     from rich.console import Console
 
-    cells = _cells(row)
-    Console(soft_wrap=True).print("  ".join(cells))
+    from common.text import for_terminal
+
+    shown = {
+        "received_at": when(row.get("received_at")),
+        "snapshot_id": "picture" if row.get("snapshot_id") is not None else "—",
+        "site": row.get("site") or "—",
+    }
+    severity = str(row.get("severity") or "")
+    cells = []
+    for key, width in _LINE:
+        cell = _fit(str(shown.get(key, row.get(key) or "")), width)
+        cells.append(severity_markup(severity, cell) if key in ("type", "severity") else cell)
+    cells.append(for_terminal(_attributes(row, width=400)))
+    Console(soft_wrap=True).print("  ".join(cells).rstrip())
 
 
 def _attributes(row: dict[str, Any], width: int = 60) -> str:
@@ -144,7 +183,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         severity_markup(severity, for_terminal(severity)),
         for_terminal(row.get("phase") or ""),
         for_terminal(row.get("site") or "—"),
-        "yes" if row.get("snapshot_id") is not None else "—",
+        "picture" if row.get("snapshot_id") is not None else "—",
         for_terminal(_attributes(row)),
         for_terminal(row.get("event_id") or ""),
     ]

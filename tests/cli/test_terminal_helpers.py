@@ -82,3 +82,29 @@ def test_follow_yields_each_new_event_once_oldest_first() -> None:
     index.append({"event_id": "d", "received_at": NOW + 0.5})
     assert next(stream)["event_id"] == "d"
     assert asked[-1] == NOW + 2 - FOLLOW_OVERLAP_S
+
+
+def test_follow_lines_keep_columns_and_show_hostile_text_literally(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kendali_cli.events import _text_line
+
+    row = {
+        "event_id": "ab" * 16,
+        "received_at": NOW,
+        "gateway_id": "gw-1",
+        "source": "[/b]\x1b[2J",
+        "type": "motion",
+        "severity": "critical",
+        "phase": "start",
+        "site": "",
+        "snapshot_id": 3,
+        "attributes": {"zone": "gate\u202e"},
+    }
+    _text_line(row)
+    _text_line(row | {"gateway_id": "gw-with-a-very-long-name-indeed", "source": "cam-1"})
+    first, second = capsys.readouterr().out.splitlines()
+    assert "\x1b" not in first and "\u202e" not in first
+    assert "[/b]\\x1b[2J" in first and 'zone="gate\\u202e"' in first
+    assert first.index("ab" * 16) == second.index("ab" * 16)  # same column
+    assert "gw-with-a-ver…" in second
