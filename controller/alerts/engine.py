@@ -278,8 +278,12 @@ class AlertEngine:
         last = changes[-1] if changes else alert.updated_at
         return now - last >= policy.flap_quiet_s
 
-    def forget(self, key: tuple[str, str]) -> None:
-        self._changes.pop(key, None)
+    def forget_quiet(self, window_s: float) -> None:
+        """Drop the change history of keys quiet for longer than the flap window (memory
+        stays bounded by the devices that changed recently)."""
+        cutoff = self._clock() - window_s
+        for key in [k for k, d in self._changes.items() if not d or d[-1] < cutoff]:
+            del self._changes[key]
 
 
 def _clear(alert: Alert, now: float) -> list[str]:

@@ -217,12 +217,13 @@ class AlertProcessor:
 
     def evaluate(self) -> int:
         """The controller's rules over the registry, then every open alert's timers."""
+        self.engine.forget_quiet(self.settings.flap_window_s)
         signals = self.rules.evaluate(self._gateways(), self.sites, self.policies.get)
         with self.db.connect() as conn:
             total = conn.execute(
                 select(counters.c.value).where(counters.c.name == "quarantined")
             ).scalar()
-            due = [a.key for a in rows.all_open_unlocked(conn) if self._due(a)]
+            due = [a.key for a in rows.timer_candidates(conn) if self._due(a)]
         signals += self.rules.quarantine(None if total is None else int(total), self.policies.get)
         if not signals and not due:
             return 0

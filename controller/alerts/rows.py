@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from controller.access.directory import decode_owners
@@ -61,12 +61,20 @@ def all_open(conn: Connection, types: Sequence[str] | None = None) -> list[Alert
     return [to_alert(r) for r in conn.execute(query.with_for_update()).mappings()]
 
 
-def all_open_unlocked(conn: Connection) -> list[Alert]:
-    """Open alerts for a look at their timers (no lock: the ones due are read again locked)."""
-    return [
-        to_alert(r)
-        for r in conn.execute(select(alerts).where(alerts.c.is_open.is_(True))).mappings()
-    ]
+def timer_candidates(conn: Connection) -> list[Alert]:
+    """Open alerts that may have a timer running (a pending clear, an instant hold, flapping,
+    a critical one waiting for acknowledgement); read without a lock, the ones due are read
+    again locked. The filter runs in the database so a quiet fleet costs one index scan."""
+    query = select(alerts).where(
+        alerts.c.is_open.is_(True),
+        or_(
+            alerts.c.flapping.is_(True),
+            and_(alerts.c.severity == "critical", alerts.c.status == "active_unack"),
+            alerts.c.details.contains('"clear_at"'),
+            alerts.c.details.contains('"auto_clear_at"'),
+        ),
+    )
+    return [to_alert(r) for r in conn.execute(query).mappings()]
 
 
 def alert_by_id(conn: Connection, alert_id: int, *, lock: bool = False) -> Alert | None:
