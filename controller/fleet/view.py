@@ -72,7 +72,8 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
                 "outbox_depth": link.get("outbox_depth"),
                 "disk_error": link.get("disk_error") or "",
                 "last_seq": row["last_seq"],
-                "cameras": cameras_of(row["inventory"], health),
+                "cameras": _with_condition(cameras_of(row["inventory"], health), condition),
+                "sensors": condition["sensors"],
                 "degraded": condition["degraded"],
                 "problems": condition["problems"],
                 "stale": condition["stale"],
@@ -80,6 +81,16 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _with_condition(
+    cameras: list[dict[str, Any]], condition: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each camera's identity with its condition (up, problems, last frame age), as the API
+    shows it."""
+    live = {c["id"]: c for c in condition.get("cameras") or []}
+    keys = ("up", "problems", "last_frame_age_s")
+    return [cam | {k: (live.get(cam["id"]) or {}).get(k) for k in keys} for cam in cameras]
 
 
 def _count(failing: int, total: int, noun: str, verb: str, *, of_total: bool) -> str:

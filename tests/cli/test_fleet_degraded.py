@@ -54,6 +54,9 @@ def test_failing_cameras_make_a_gateway_degraded_and_offline_figures_stale(
     assert bad["state"] == "online" and bad["degraded"] is True and bad["stale"] is False
     assert len([p for p in bad["problems"] if p.startswith("camera ")]) == 5
     assert any(p.startswith("sensor river") for p in bad["problems"])
+    assert [c["up"] for c in bad["cameras"]] == [False] * 5
+    assert bad["cameras"][0]["problems"] == ["stream down: connection timed out"]
+    assert bad["sensors"][0]["id"] == "river" and bad["sensors"][0]["problems"]
     assert rows["gw-good"]["degraded"] is False and rows["gw-good"]["problems"] == []
     gone = rows["gw-gone"]
     assert gone["state"] == "offline" and gone["stale"] is True
