@@ -27,6 +27,9 @@ CURSOR = "notify.cursor"
 """Every journal row up to this id is finished: delivered, dead-lettered or not for anyone."""
 
 
+MAX_DEAD_BODY = 64 * 1024  # what an operator reads; a runaway payload is not worth keeping whole
+
+
 def lane_cursor(lane: str) -> str:
     """The counters row holding the last journal id one channel (or the MQTT lane) finished."""
     return f"notify.lane.{lane}"
@@ -164,8 +167,8 @@ class NotifyStore:
                     journal_id=dead.journal_id,
                     attempts=dead.attempts,
                     reason=dead.reason[:2000],
-                    title=dead.title,
-                    body=dead.body,
+                    title=dead.title[:2000],
+                    body=dead.body[:MAX_DEAD_BODY],
                 )
             )
             self._store.bump_counters(conn, deltas)

@@ -40,6 +40,7 @@ SCHEMA_VERSION = 1
 LANE = "mqtt"
 PUBACK_TIMEOUT_S = 10.0
 RETRY_S = 1.0
+MAX_PAYLOAD = 256 * 1024  # well inside the broker's max_packet_size (deploy/mosquitto)
 RECONNECT_S = (1, 30)
 AUTH_RETRY_S = (60, 600)
 # CONNACK reasons: bad user name or password, not authorized, banned, bad authentication method.
@@ -207,6 +208,9 @@ class MqttLane(Lane):
 
     def handle(self, job: Job) -> None:
         topics, payload = alert_topics(job.entry), alert_payload(job.entry)
+        if len(payload) > MAX_PAYLOAD:  # the broker would drop the connection, again and again
+            self._dead(job, 0, f"too_large: {len(payload)} bytes (at most {MAX_PAYLOAD})")
+            return
         attempts = 0
         while True:
             if self.stop_event.is_set():

@@ -17,6 +17,7 @@ from common.mosquitto import Broker
 from common.tls import TlsSection
 from controller.config import ControllerBroker
 from controller.notify.config import MqttOutSection
+from controller.notify.journal import NotifyStore
 from controller.notify.mqtt_out import MqttLane, alert_topics, identity_problem
 from controller.store.repo import Store
 from tests.helpers import wait_for
@@ -80,6 +81,17 @@ def test_every_change_is_published_per_owning_agency(broker: Broker, store: Stor
     assert body["alert"]["details"]["level"] == "siaga_i"
     assert json.loads(got[2].payload)["action"] == "acked"  # every action, not only notifying ones
     assert store.counters()["notify.mqtt.published"] == 2
+
+
+def test_an_oversized_change_is_dead_lettered_not_retried(broker: Broker, store: Store) -> None:
+    worker = make_worker(mqtt_config(broker), store)
+    with running(worker):
+        wait_for(lambda: publisher_up(worker), 10, what="the alert publisher")
+        big = add_journal(store, details={"blob": "x" * 300_000})
+        small = add_journal(store)
+        wait_for(lambda: store.counters().get("notify.lane.mqtt") == small, 10, what="the next")
+    [row] = NotifyStore(store).dead_rows()
+    assert row["journal_id"] == big and row["reason"].startswith("too_large: ")
 
 
 def test_topic_levels_cannot_be_widened_by_an_alert() -> None:
