@@ -2,9 +2,9 @@
 journal and the agency rows, and takes the write lock. Both the worker and the operators' store
 write through here, inside the caller's transaction.
 
-Read-modify-write needs the row locked before it is read: PostgreSQL gets ``SELECT ... FOR
-UPDATE``; SQLite gets a write first (pysqlite opens its transaction only at the first write, so a
-read before it could be stale by the time the write lands).
+Read-modify-write needs the lock before the read (:func:`lock_alerts`): SQLite gets a write
+first (pysqlite opens its transaction only at the first write, so a read before it could be stale
+by the time the write lands); PostgreSQL an advisory lock, plus ``SELECT ... FOR UPDATE``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from controller.access.directory import decode_owners
@@ -21,12 +21,18 @@ from controller.alerts.model import Alert
 from controller.store.schema import alert_agencies, alert_journal, alerts, counters
 
 _LOCK_ROW = "alerts.lock"
+_PG_LOCK_KEY = 0x414C5254  # "ALRT"
 
 
 def lock_alerts(conn: Connection) -> None:
-    """Take the database's write lock now, before anything is read (SQLite); PostgreSQL locks
-    rows as they are read (:func:`open_alerts`, :func:`alert_by_id`)."""
-    if conn.dialect.name == "sqlite":
+    """Take the alerts' write lock now, before anything is read, held to the commit.
+
+    SQLite: a write first (the database's one write lock). PostgreSQL: a transaction-scoped
+    advisory lock, so journal ids are handed out in commit order: a follower of the journal
+    (live feed, notifications) that has read id N never later finds a smaller id committed."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    elif conn.dialect.name == "sqlite":
         conn.execute(update(counters).where(counters.c.name == _LOCK_ROW).values(value=0))
 
 
