@@ -140,11 +140,13 @@ async def _pump(ctx: ApiContext) -> None:
     hiccup is logged (at most once a minute) and retried on the next tick."""
     poll_s = ctx.settings.stream_poll_ms / 1000
     warned = 0.0
+    started = False
     while True:
         rows: list[dict[str, Any]] = []
         try:
-            if not ctx.hub.cursor:
+            if not started:  # a new client starts from now, not from the journal's beginning
                 ctx.hub.cursor = await anyio.to_thread.run_sync(ctx.alerts.last_journal_id)
+                started = True
             rows = await anyio.to_thread.run_sync(ctx.hub.read)
             ctx.hub.publish(rows)
             if ctx.snapshots.in_flight:

@@ -8,7 +8,7 @@ import contextlib
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,8 +70,14 @@ class Api:
 
 
 def start_controller(
-    tmp: Path, broker: Broker, name: str, api: dict[str, Any] | None = None
+    tmp: Path,
+    broker: Broker,
+    name: str,
+    api: dict[str, Any] | None = None,
+    prepare: Callable[[Store], None] | None = None,
 ) -> tuple[ControllerProc, Store, str]:
+    """A controller on its own SQLite file; ``prepare`` writes rows before it starts (the
+    alert worker reads sites at start-up)."""
     url = f"sqlite:///{tmp / 'controller.db'}"
     path = write_yaml(
         tmp / "controller.yaml",
@@ -85,6 +91,8 @@ def start_controller(
         },
     )
     store = Store(url)
+    if prepare is not None:
+        prepare(store)
     proc = ControllerProc(["controller", "--config", str(path)], tmp / "controller.log")
     proc.start("api listening on")
     found = LISTENING.search(proc.text())

@@ -189,3 +189,65 @@ def test_roles_are_enforced(api: Api) -> None:
 
 def _unused(_: httpx.Response) -> None:
     """(keeps httpx imported for type checkers in editors)"""
+
+
+def _concrete(path: str) -> str:
+    """An OpenAPI path template with plausible values (they must pass validation, so the
+    answer is about authentication, not input)."""
+    values = {
+        "{gid}": "gw-flood",
+        "{cam}": "gate",
+        "{sensor}": "water",
+        "{event_id}": "0" * 32,
+        "{snapshot_id}": "1",
+        "{alert_id}": "1",
+        "{scope}": "fleet",
+        "{cmd_id}": "0" * 32,
+    }
+    for key, value in values.items():
+        path = path.replace(key, value)
+    return path
+
+
+OPEN_PATHS = {"/healthz", "/api/v1/auth/login"}
+
+
+def test_every_route_needs_a_login(api: Api) -> None:
+    with api.client() as c:
+        spec = c.get("/openapi.json").json()
+        checked = 0
+        for template, methods in spec["paths"].items():
+            if template in OPEN_PATHS:
+                continue
+            for method in methods:
+                r = c.request(method.upper(), _concrete(template), json={})
+                assert r.status_code == 401, (method, template, r.status_code)
+                checked += 1
+    assert checked >= 30
+
+
+ADMIN_ONLY = [
+    ("PUT", "/api/v1/config/fleet"),
+    ("POST", "/api/v1/commands"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/audit"),
+    ("DELETE", "/api/v1/gateways/gw-flood"),
+]
+OPERATOR_UP = [
+    ("POST", "/api/v1/alerts/1/ack"),
+    ("POST", "/api/v1/alerts/1/clear"),
+    ("POST", "/api/v1/alerts/1/comments"),
+    ("POST", "/api/v1/cameras/gw-shared/cam-1/snapshot"),
+    ("GET", f"/api/v1/commands/{'0' * 32}"),
+]
+
+
+def test_every_restricted_route_refuses_a_lower_role(api: Api) -> None:
+    with api.client("bpbd-view") as viewer, api.client("bpbd-op") as operator:
+        for method, path in ADMIN_ONLY + OPERATOR_UP:
+            r = viewer.request(method, path, json={})
+            assert r.status_code == 403, (method, path, r.status_code)
+        for method, path in ADMIN_ONLY:
+            r = operator.request(method, path, json={})
+            assert r.status_code == 403, (method, path, r.status_code)
