@@ -20,12 +20,15 @@ function deviceLink(alert, links) {
   return el("span", {}, alert.device || alert.gateway_id || t("none"));
 }
 
-function thumbnail(alert) {
+function thumbnail(alert, zoom) {
   if (alert.snapshot_id === null || alert.snapshot_id === undefined) {
     return el("div", { class: "thumb thumb-none", "aria-hidden": "true" });
   }
   const src = snapshotUrl(alert.snapshot_id);
   const caption = t("alert.snapshot", { device: alert.device });
+  if (!zoom) {
+    return el("div", { class: "thumb" }, el("img", { src, alt: caption, class: "thumb-image" }));
+  }
   return el("button", { type: "button", class: "thumb", title: caption,
     onclick: () => showPicture(src, `${caption} — ${wita(alert.last_at)}`) },
     el("img", { src, alt: caption, loading: "lazy", class: "thumb-image" }));
@@ -42,8 +45,9 @@ function statusLine(alert) {
   return el("div", { class: "alert-status" }, parts);
 }
 
-/** ``options``: {actions: bool, onAction(alert), onError(error), commentsOpen: bool,
- *  onToggleComments(id)} */
+/** ``options``: {actions: bool, links: bool (device links and picture zoom; false on the wall),
+ *  onAction(alert), onError(error), commentsOpen: bool, onToggleComments(id), draft,
+ *  onDraft(id, text), onCommented(id)} */
 export function alertCard(alert, options = {}) {
   const card = el("li", {
     class: `alert sev-${alert.severity} st-${alert.status}`,
@@ -52,7 +56,7 @@ export function alertCard(alert, options = {}) {
     "data-severity": alert.severity,
   },
   el("div", { class: "sevbar", "aria-hidden": "true" }),
-  thumbnail(alert),
+  thumbnail(alert, options.links !== false),
   el("div", { class: "alert-body" },
     el("div", { class: "alert-head" },
       el("span", { class: "sev-badge" }, label("severity", alert.severity)),

@@ -50,10 +50,13 @@ export function shouldSound(message) {
   return message.alert?.severity === "critical" && SOUNDING.has(message.action);
 }
 
-/** Type filter choices: every type seen and its families ("flood.*" for "flood.siaga1"). */
+// Offered in the type filter even before one has happened (the engine's own types).
+const KNOWN_TYPES = ["motion", "flood.level", "camera.offline", "gateway.offline", "sensor.failing"];
+
+/** Type filter choices: the known types, every type seen, and their families ("flood.*"). */
 export function typeChoices(types) {
   const out = new Set();
-  for (const type of types) {
+  for (const type of [...KNOWN_TYPES, ...types]) {
     out.add(type);
     const parts = type.split(".");
     for (let i = 1; i < parts.length; i += 1) out.add(`${parts.slice(0, i).join(".")}.*`);

@@ -7,6 +7,7 @@ import { el, replace, route } from "./dom.js";
 import { errorText } from "./errors.js";
 import { age, wita } from "./format.js";
 import { t } from "./i18n.js";
+import { cameraBadge } from "./fleet.js";
 import { canAct } from "./session.js";
 
 export const MIN_INTERVAL_MS = 1100; // the API allows one a second; the margin absorbs timer jitter
@@ -113,8 +114,7 @@ export function mountCamera(container, [gw, cam]) {
     if (stopped || !c) return;
     const pair = (key, value) => el("div", { class: "pair" }, el("dt", {}, t(key)), el("dd", {}, value));
     replace(info, el("dl", { class: "figures" },
-      pair("fleet.state", el("span", { class: `badge ${c.up ? "ok" : "bad"}` },
-        t(c.up ? "fleet.camera.up" : "fleet.camera.down"))),
+      pair("fleet.state", cameraBadge(c)),
       pair("fleet.camera.lastframe", age(c.last_frame_age_s)),
       pair("fleet.model", [c.manufacturer, c.model, c.firmware].filter(Boolean).join(" ") || t("none")),
       c.problems?.length ? pair("fleet.problems", c.problems.join("; ")) : null));

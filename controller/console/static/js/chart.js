@@ -87,7 +87,8 @@ export function drawChart(canvas, { points, levels, from, to, unit, timeLabel })
     ctx.setLineDash([]);
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText(`${level.name} ${number(level.value, 1)}`, PAD.left + plotW + 8, y(level.value));
+    const text = `${level.label || level.name} ${number(level.value, 1)}`;
+    ctx.fillText(text, PAD.left + plotW + 8, y(level.value));
   }
 
   const series = points.filter((p) => p.ts >= from && p.ts <= to).sort((a, b) => a.ts - b.ts);

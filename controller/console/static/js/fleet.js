@@ -46,15 +46,27 @@ function figures(gw) {
   row("fleet.config", gw.config_version ?? t("none")));
 }
 
+/** "up", "down", or "unknown" before the agent has reported the camera. */
+export function cameraState(cam) {
+  if (cam.up === null || cam.up === undefined) return "unknown";
+  return cam.up ? "up" : "down";
+}
+
+export function cameraBadge(cam) {
+  const state = cameraState(cam);
+  const [cls, key] = { up: ["ok", "fleet.camera.up"], down: ["bad", "fleet.camera.down"],
+    unknown: ["state-unknown", "fleet.state.unknown"] }[state];
+  return el("span", { class: `badge ${cls}` }, t(key));
+}
+
 function cameraTable(gw) {
   if (!gw.cameras?.length) return el("p", { class: "muted" }, t("fleet.nocameras"));
   return el("table", { class: "devices cameras" },
     el("caption", {}, t("fleet.cameras")),
     el("tbody", {}, gw.cameras.map((cam) => el("tr", {
-      class: cam.up ? "up" : "down", "data-camera": cam.id },
+      class: cameraState(cam), "data-camera": cam.id },
     el("th", {}, el("a", { href: route("camera", gw.id, cam.id) }, cam.name || cam.id)),
-    el("td", {}, el("span", { class: `badge ${cam.up ? "ok" : "bad"}` },
-      t(cam.up ? "fleet.camera.up" : "fleet.camera.down"))),
+    el("td", {}, cameraBadge(cam)),
     el("td", { title: t("fleet.camera.lastframe") }, age(cam.last_frame_age_s)),
     el("td", { class: "muted" }, [cam.manufacturer, cam.model, cam.firmware].filter(Boolean).join(" ")),
     el("td", {}, problems(cam.problems))))));
@@ -133,7 +145,7 @@ export function fleetCounts(gateways) {
     if (gw.degraded) counts.degraded += 1;
     for (const cam of gw.cameras || []) {
       counts.cameras += 1;
-      if (cam.up) counts.camerasUp += 1;
+      if (cam.up === true) counts.camerasUp += 1;
     }
     for (const s of gw.sensors || []) {
       counts.sensors += 1;

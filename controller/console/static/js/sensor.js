@@ -22,6 +22,14 @@ export function seriesByResource(readings) {
   return out;
 }
 
+const ROMAN = { i: "I", ii: "II", iii: "III", iv: "IV" };
+
+/** "siaga_ii" as people write it, "Siaga II"; other level names as they are. */
+export function levelName(name) {
+  const match = /^siaga_(i|ii|iii|iv)$/i.exec(String(name));
+  return match ? `Siaga ${ROMAN[match[1].toLowerCase()]}` : String(name);
+}
+
 function clock(ts) {
   return new Intl.DateTimeFormat(language() === "id" ? "id-ID" : "en-GB",
     { timeZone: "Asia/Makassar", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
@@ -59,7 +67,8 @@ export function mountSensor(container, [gw, sensor]) {
     }
     const figures = [];
     for (const [resource, { unit, points }] of [...series.entries()].sort()) {
-      const mine = levels.filter((l) => l.resource === resource && typeof l.value === "number");
+      const mine = levels.filter((l) => l.resource === resource && typeof l.value === "number")
+        .map((l) => ({ ...l, label: levelName(l.name) }));
       const canvas = el("canvas", { class: "chart", "data-resource": resource,
         "aria-label": `${resource} (${unit})`, role: "img" });
       const last = points.reduce((a, b) => (!a || b.ts > a.ts ? b : a), null);
@@ -73,7 +82,7 @@ export function mountSensor(container, [gw, sensor]) {
           { value: number(f.last.value), unit: f.unit, time: wita(f.last.ts) })) : null,
         f.levels.length ? el("ul", { class: "levels", "aria-label": t("sensor.levels") },
           f.levels.map((l) => el("li", { class: `level sev-${l.severity}` },
-            `${l.name}: ${number(l.value)} ${f.unit} (${l.direction || ""})`))) : null))));
+            `${l.label}: ${number(l.value)} ${f.unit}`))) : null))));
     for (const f of figures) {
       const drawn = drawChart(f.canvas, { ...f, timeLabel: clock });
       f.canvas.dataset.points = String(drawn.points);

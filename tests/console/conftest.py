@@ -1,0 +1,175 @@
+"""A controller with its API and console, users of two agencies, two simulated gateways on the
+real broker, and real headless Chromium sessions — shared by the console tests of one module.
+
+The controller and the gateways live for the package (starting them is most of the cost); every
+browser lives for one test and is torn down with its processes, so the leak check still holds.
+Screenshots go to ``$KENDALI_SCREENSHOTS`` or ``<basetemp>/console-screenshots``; the run prints
+where at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from common.mosquitto import Broker
+from controller.access.users import UserStore
+from controller.config_store import ConfigStore
+from controller.config_store import scope as scopes
+from controller.config_store.secrets import load_key
+from controller.store.repo import Store
+from tests.console.browser import Browser, available
+from tests.console.gateway import FakeGateway
+from tests.helpers import ControllerProc, wait_for, write_yaml
+
+PASSWORD = "kendali-console-test-1"
+# who: (role, agencies, all_agencies, display name)
+USERS = {
+    "staf": ("operator", [], True, "Staf Pusat Komando"),
+    "bpbd": ("operator", ["bpbd"], False, "Operator BPBD"),
+    "dishub": ("operator", ["dishub"], False, "Operator Dishub"),
+}
+AGENCIES = {
+    "bpbd": {"name": "BPBD", "sites": ["pasar-baru"], "alert_types": ["flood.*"]},
+    "dishub": {"name": "Dinas Perhubungan", "sites": ["terminal"]},
+}
+SIAGA_RULE = {
+    "resource": "level",
+    "direction": "above",
+    "levels": [
+        {"name": "siaga_iii", "value": 250.0, "severity": "minor"},
+        {"name": "siaga_ii", "value": 300.0, "severity": "major"},
+        {"name": "siaga_i", "value": 350.0, "severity": "critical"},
+    ],
+}
+
+_shots: list[Path] = []
+
+
+def screenshot_dir(factory: pytest.TempPathFactory) -> Path:
+    env = os.environ.get("KENDALI_SCREENSHOTS")
+    return Path(env) if env else factory.getbasetemp() / "console-screenshots"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _shots:
+        folder = _shots[0].parent
+        terminalreporter.write_line(f"console screenshots ({len(_shots)}): {folder}")
+
+
+@dataclass
+class Console:
+    url: str
+    store: Store
+    tmp: Path
+    shots: Path
+    gateways: dict[str, FakeGateway] = field(default_factory=dict)
+
+    def screenshot(self, browser: Browser, name: str) -> Path:
+        path = browser.screenshot(self.shots, name)
+        _shots.append(path)
+        return path
+
+
+def _controller_yaml(tmp: Path, broker: Broker) -> Path:
+    return write_yaml(
+        tmp / "controller.yaml",
+        {
+            "broker": {"port": broker.port, "client_id": "ctl-console"},
+            "database": {"url": f"sqlite:///{tmp / 'controller.db'}"},
+            "presence": {"check_interval_s": 0.5, "grace_s": 30.0},
+            "config_key_file": str(tmp / "config.key"),
+            "agencies": AGENCIES,
+            "api": {"port": 0, "snapshot_min_interval_s": 1.0},
+        },
+    )
+
+
+LAYOUT = {  # gateway: (site, cameras, sensors with their profile)
+    "gw-pasar": ("pasar-baru", ["cam-gate", "cam-yard"], [("level-1", "qdy30a")]),
+    "gw-terminal": ("terminal", ["cam-bus"], [("level-2", "qdy30a")]),
+}
+
+
+def _prepare(store: Store, key: bytes) -> None:
+    """What an administrator set up before: users, the gateways' sites, and Siaga levels on
+    the water-level sensors (pasar-baru is BPBD's, terminal is Dishub's, flood alerts are
+    BPBD's wherever they happen)."""
+    users = UserStore(store.engine)
+    for name, (role, agencies, all_agencies, display) in USERS.items():
+        users.create(name, PASSWORD, role, agencies, all_agencies, display_name=display)
+    config = ConfigStore(store.engine, key)
+    for gid, (site, _cameras, sensors) in LAYOUT.items():
+        config.assign_site(gid, site, who="test")
+        rules = {"thresholds": [SIAGA_RULE]}
+        docs = [{"id": s, "profile": p, "port": "/dev/ttyUSB0", "rules": rules} for s, p in sensors]
+        config.set_layer(scopes.gateway(gid), {"sensors": {"sensors": docs}}, base=0, who="test")
+
+
+def _connect_gateways(console: Console, broker: Broker) -> None:
+    """Each gateway comes online with its inventory, the last hour of water levels, and health
+    (cam-yard's stream is down) repeated like an agent's until the controller has stored it."""
+    now = time.time()
+    for gid, (_site, cameras, sensors) in LAYOUT.items():
+        gw = FakeGateway(broker.host, broker.port, gid)
+        console.gateways[gid] = gw
+        gw.birth(cameras, sensors)
+        for s, _ in sensors:
+            points = [(now - 3000 + 60 * i, 180 + 40 * ((i % 25) / 5) + i) for i in range(50)]
+            gw.readings(s, "level", "cm", points)
+
+    def healthy() -> bool:
+        stored = {r["id"] for r in console.store.gateway_rows() if r["last_health_ts"]}
+        for gid, (_site, cameras, sensors) in LAYOUT.items():
+            if gid not in stored:
+                console.gateways[gid].health({c: c != "cam-yard" for c in cameras}, dict(sensors))
+        return stored >= set(LAYOUT)
+
+    wait_for(healthy, 15, interval=0.5, what="births and health stored")
+
+
+@pytest.fixture(scope="package")
+def console(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("console")
+    path = _controller_yaml(tmp, broker)
+    store = Store(f"sqlite:///{tmp / 'controller.db'}")
+    _prepare(store, load_key(tmp / "config.key"))
+    ctl = ControllerProc(["controller", "--config", str(path)], tmp / "controller.log")
+    env = Console("", store, tmp, screenshot_dir(tmp_path_factory))
+    ctl.start()
+    try:
+        found = wait_for(
+            lambda: re.search(r"api listening on (http://\S+)", ctl.text()), 20, what="api"
+        )
+        env.url = found.group(1)
+        _connect_gateways(env, broker)
+        yield env
+    finally:
+        for gw in env.gateways.values():
+            gw.close()
+        ctl.stop()
+        store.engine.dispose()
+
+
+@pytest.fixture
+def browsers(console: Console, tmp_path: Path) -> Iterator[Callable[..., Browser]]:
+    """``browsers()`` opens another independent session; all are closed after the test."""
+    opened: list[Browser] = []
+
+    def open_browser(**kwargs: int) -> Browser:
+        b = Browser(console.url, tmp_path / f"profile-{len(opened)}", **kwargs)
+        opened.append(b)
+        return b
+
+    yield open_browser
+    for b in opened:
+        b.quit()

@@ -1,0 +1,113 @@
+"""The fleet, camera, sensor and wall pages in a real browser against a real controller."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from selenium.webdriver.common.by import By
+
+from tests.console.browser import Browser
+from tests.console.conftest import PASSWORD, Console
+
+
+def test_the_fleet_by_site(console: Console, browsers: Callable[..., Browser]) -> None:
+    b = browsers()
+    b.login("staf", PASSWORD, "/console/#/fleet")
+    b.wait_css("article.gateway[data-gateway='gw-terminal']")
+    sites = [s.get_attribute("data-site") for s in b.find_all("section.site")]
+    assert sites == ["pasar-baru", "terminal"]
+    pasar = b.find("article.gateway[data-gateway='gw-pasar']")
+    assert "degraded" in pasar.get_attribute("class").split()  # cam-yard's stream is down
+    assert pasar.find_element(By.CSS_SELECTOR, ".problems").text
+    yard = pasar.find_element(By.CSS_SELECTOR, "tr[data-camera='cam-yard']")
+    assert "down" in yard.get_attribute("class").split()
+    gate = pasar.find_element(By.CSS_SELECTOR, "tr[data-camera='cam-gate']")
+    assert "up" in gate.get_attribute("class").split()
+    assert pasar.find_element(By.CSS_SELECTOR, "tr[data-sensor='level-1']")
+    assert "lalu" in pasar.find_element(By.CSS_SELECTOR, ".last-seen").text
+    console.screenshot(b, "fleet")
+    assert not b.unexpected_errors()
+
+    # a dishub operator sees only the terminal's gateway
+    d = browsers()
+    d.login("dishub", PASSWORD, "/console/#/fleet")
+    d.wait_css("article.gateway[data-gateway='gw-terminal']")
+    assert not d.find_all("article.gateway[data-gateway='gw-pasar']")
+
+
+def test_the_camera_page_refreshes_at_most_once_a_second_while_shown(
+    console: Console, browsers: Callable[..., Browser]
+) -> None:
+    gw = console.gateways["gw-pasar"]
+    b = browsers()
+    b.login("staf", PASSWORD, "/console/#/fleet")
+    b.click("tr[data-camera='cam-gate'] a")
+    b.wait(lambda _d: b.view() == "camera")
+    page = b.find(".camera-page")
+    before = gw.snapshot_requests
+    b.click(".live-toggle")
+    started = time.monotonic()
+    # the gateway's answers come back as new pictures on the page
+    b.wait(
+        lambda d: (
+            gw.snapshot_requests >= before + 2
+            and d.execute_script(
+                "const i = document.querySelector('.camera-image'); return i.naturalWidth > 0"
+            )
+        ),
+        timeout=6,
+        what="live pictures",
+    )
+    time.sleep(1.5)
+    sent = gw.snapshot_requests - before
+    elapsed = time.monotonic() - started
+    assert sent <= elapsed + 1, f"{sent} snapshot requests in {elapsed:.1f} s"
+    assert page.get_attribute("data-live") == "on"
+    console.screenshot(b, "camera")
+
+    # leaving the page stops the requests
+    b.driver.execute_script("window.location.hash = '#/fleet'")
+    b.wait(lambda _d: b.view() == "fleet")
+    stopped_at = gw.snapshot_requests
+    time.sleep(2.5)
+    assert gw.snapshot_requests <= stopped_at + 1  # one may have been on its way
+    assert not b.unexpected_errors()
+
+
+def test_the_sensor_page_draws_readings_and_siaga_levels(
+    console: Console, browsers: Callable[..., Browser]
+) -> None:
+    b = browsers()
+    b.login("bpbd", PASSWORD, "/console/#/sensor/gw-pasar/level-1")
+    chart = b.wait_css("canvas.chart[data-resource='level'][data-points]")
+    assert int(chart.get_attribute("data-points")) >= 40
+    assert chart.get_attribute("data-levels") == "siaga_iii|siaga_ii|siaga_i"
+    levels = [li.text for li in b.find_all("ul.levels li")]
+    assert any(t.startswith("Siaga I:") and "350" in t for t in levels), levels
+    painted = b.driver.execute_script(
+        """const c = arguments[0]; const d = c.getContext('2d')
+             .getImageData(0, 0, c.width, c.height).data;
+           let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;""",
+        chart,
+    )
+    assert painted > 5000  # lines, levels and labels are on the canvas
+    console.screenshot(b, "sensor")
+    assert not b.unexpected_errors()
+
+
+def test_the_wall_display(console: Console, browsers: Callable[..., Browser]) -> None:
+    b = browsers(width=1920, height=1080)
+    b.login("staf", PASSWORD, "/console/?kiosk=1")
+    b.wait(lambda _d: b.view() == "wall")
+    b.wait_live()
+    assert not b.find(".topbar").is_displayed()
+    assert not b.find_all(".wall button, .wall select, .wall input")
+    b.wait(lambda d: d.find_element(By.CSS_SELECTOR, "[data-tile='online'] .tile-value").text)
+    assert b.find("[data-tile='online'] .tile-value").text == "2/2"
+    console.gateways["gw-terminal"].event(
+        "cam-bus", "camera.covered", severity="critical", picture="cam-bus covered"
+    )
+    b.wait(lambda _d: b.card("gw-terminal/cam-bus", "camera.covered"), what="live on the wall")
+    console.screenshot(b, "kiosk")
+    assert not b.unexpected_errors()
