@@ -41,6 +41,11 @@ CONTROLLER_TYPES = (
     "sensor.silent",
 )
 QUARANTINE_TYPE = "controller.quarantine"
+# The agent's sensor worker states that mean working or about to (agent/sensors/worker.py);
+# any other (connecting again, disconnected, crashed, stopped) is failing once debounced.
+SENSOR_OK_STATES = frozenset({"connected", "running", "starting"})
+# A camera whose stream claims to be up but whose last frame is older than this is down.
+CAMERA_SILENT_S = 60.0
 
 
 # --- edge events ----------------------------------------------------------------------------
@@ -189,6 +194,8 @@ def camera_findings(gw: GatewayState) -> list[Finding]:
             why = f"stream parked: {_get(h, 'stream_error') or 'final error'}"
         elif not _get(h, "stream_up"):
             why = f"stream down: {_get(h, 'stream_error') or 'no frames'}"
+        elif (_number(_get(h, "last_frame_age_s")) or 0.0) > CAMERA_SILENT_S:
+            why = f"no frame for {_number(_get(h, 'last_frame_age_s')):.0f} s"
         else:
             continue
         out.append(
@@ -206,7 +213,7 @@ def sensor_findings(gw: GatewayState, policy_for: PolicyFor, site: str) -> list[
     for sensor in sorted(set(_inventory_ids(gw.inventory, "sensors")) | set(health)):
         h = health.get(sensor)
         state = _get(h, "state") if h is not None else None
-        if state != "running":
+        if state not in SENSOR_OK_STATES:
             why = "not reporting" if h is None else f"state {state}: {_get(h, 'last_error')}"
             out.append(
                 Finding(gw.id, sensor, "sensor", "sensor.failing",

@@ -224,3 +224,29 @@ def test_quarantine_rise_raises_a_warning_after_the_baseline() -> None:
         600,
     )
     assert sig.details["rise"] == 2
+
+
+def sensors(state: str, age: float | None = 1.0) -> dict[str, Any]:
+    h = {"profile": "qdy30a", "port": "/dev/x", "state": state, "last_reading_age_s": age}
+    return {"extra": {"cameras": {"cam-a": {"stream_up": True}}, "sensors": {"river": h}}}
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "expected"),
+    [
+        ("connected", 1.0, None),
+        ("starting", None, None),
+        ("disconnected", 1.0, "sensor.failing"),
+        ("crashed", None, "sensor.failing"),
+        ("connected", 901.0, "sensor.silent"),
+    ],
+)
+def test_sensor_rules(state: str, age: float | None, expected: str | None) -> None:
+    clock = Clock(1000.0)
+    rules = FleetRules(clock)
+    found = rules.evaluate([gw(**sensors(state, age))], {}, POLICIES.get)
+    clock.advance(60)  # the failing rule's debounce
+    found += rules.evaluate([gw(**sensors(state, age))], {}, POLICIES.get)
+    assert [s.type for s in found] == ([expected] if expected else [])
+    if expected:
+        assert found[0].device == "gw-1/river"
