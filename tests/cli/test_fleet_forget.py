@@ -30,6 +30,7 @@ from controller.store.schema import (
     messages,
 )
 from protocol.topics import Topics
+from tests.cli.conftest import Run
 from tests.cli.fleetdata import Feeder
 from tests.helpers import KENDALI, write_yaml
 
@@ -93,7 +94,7 @@ def _retained(broker: Broker, topics: list[str]) -> set[str]:
 
 
 def test_forget_removes_membership_keeps_history_audits_and_clears_retained(
-    tmp_path: Path, broker: Broker
+    tmp_path: Path, broker: Broker, here: Run
 ) -> None:
     url = f"sqlite:///{tmp_path / 'controller.db'}"
     _fill(url)
@@ -104,12 +105,12 @@ def test_forget_removes_membership_keeps_history_audits_and_clears_retained(
     _retain(broker, topics)
     assert _retained(broker, topics) == set(topics)
 
-    online = kendali("fleet", "forget", "gw-live", "--yes", "--db", url)
+    online = here("fleet", "forget", "gw-live", "--yes", "--db", url)
     assert online.returncode == 1 and "online" in online.stderr and "--force" in online.stderr
     unasked = kendali("fleet", "forget", "gw-old", "--db", url)  # no terminal, no --yes
     assert unasked.returncode == 2 and "--yes" in unasked.stderr
-    assert kendali("fleet", "forget", "gw-nope", "--yes", "--db", url).returncode == 1
-    assert kendali("fleet", "forget", "GW/../x", "--yes", "--db", url).returncode == 2
+    assert here("fleet", "forget", "gw-nope", "--yes", "--db", url).returncode == 1
+    assert here("fleet", "forget", "GW/../x", "--yes", "--db", url).returncode == 2
     store = Store(url)
     assert _count(store, gateways, gateways.c.id == "gw-old") == 1  # nothing changed so far
     history = _count(store, messages, messages.c.gateway_id == "gw-old")
@@ -142,7 +143,7 @@ def test_forget_removes_membership_keeps_history_audits_and_clears_retained(
     assert row["detail"]["removed"]["commands (expired)"] == 1
     assert _retained(broker, topics) == set()
 
-    forced = kendali("fleet", "forget", "gw-live", "--yes", "--force", "--db", url)
+    forced = here("fleet", "forget", "gw-live", "--yes", "--force", "--db", url)
     assert forced.returncode == 0, forced.stderr
     assert "forgot gw-live (was online)" in forced.stdout
     assert forced.stderr.startswith("warning: retained messages") and "--config" in forced.stderr

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ from controller.alerts.processor import AlertProcessor
 from controller.alerts.store import AlertStore
 from controller.config import ControllerConfig
 from controller.store.repo import Store
-from kendali_cli.main import app
 from protocol.codec import new_id
+from tests.cli.conftest import Run
 from tests.cli.fleetdata import Feeder
 from tests.helpers import KENDALI
 
@@ -37,24 +37,6 @@ from tests.helpers import KENDALI
 def kendali(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "250"}
     return subprocess.run([*KENDALI, *args], capture_output=True, text=True, timeout=60, env=env)
-
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """``kendali ARGS`` through the same entry point (exit code, stdout, stderr), in-process."""
-    monkeypatch.setenv("COLUMNS", "250")
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            app([*args], prog_name="kendali")
-        out = capsys.readouterr()
-        return subprocess.CompletedProcess(list(args), int(done.value.code or 0), out.out, out.err)
-
-    return run
 
 
 def _jpeg() -> bytes:
