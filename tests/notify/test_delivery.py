@@ -139,20 +139,21 @@ def test_rate_limit_delays_within_the_allowed_wait(
     store: Store, receivers: Callable[..., Receiver]
 ) -> None:
     rec = receivers()
-    config = controller_config({**one_channel(rec.url, rate_per_minute=300, burst=1)})
+    config = controller_config({**one_channel(rec.url, rate_per_minute=120, burst=1)})
     with running(make_worker(config, store)):
         for _ in range(3):
             add_journal(store)
         wait_for(lambda: len(rec.posts) == 3, 10, what="three deliveries")
-    gaps = [b - a for a, b in zip(rec.times, rec.times[1:], strict=False)]
-    assert all(g >= 0.15 for g in gaps), gaps  # 300/min: one every 0.2 s after the burst
+    # 120/min: one every 0.5 s after the burst of one, so the three span about 1 s (arrival
+    # times carry the HTTP round trip's noise, hence the margin).
+    assert rec.times[-1] - rec.times[0] >= 0.7, rec.times
     assert dead(store) == []
 
 
 def test_a_slow_channel_does_not_delay_another(
     store: Store, receivers: Callable[..., Receiver]
 ) -> None:
-    slow, fast = receivers(delay_s=1.0), receivers()
+    slow, fast = receivers(delay_s=1.5), receivers()
     config = controller_config(
         {
             "channels": {"slow": {"url": slow.url}, "fast": {"url": fast.url}},
@@ -167,4 +168,4 @@ def test_a_slow_channel_does_not_delay_another(
         fast_done = time.monotonic() - start
         assert len(slow.posts) < 2
         wait_for(lambda: len(slow.posts) == 2, 10, what="the slow channel")
-    assert fast_done < 1.5, fast_done
+    assert fast_done < 2.5, fast_done  # the slow one needs 3 s for its two
