@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from controller.access.directory import Directory, encode_owners
 from controller.alerts import events as index
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WHO = "controller"
+# The database is unreachable or busy: the whole round waits (the worker backs off), nothing is
+# skipped. Any other database error is about the data and is isolated to its message.
+DATABASE_DOWN = (OperationalError, InterfaceError)
 PRUNE_CHUNK = 5000
 # Site names -> the fleet layer's and each site layer's ``alerts`` section.
 Layers = Callable[[set[str]], tuple[AlertRulesLayer | None, dict[str, AlertRulesLayer]]]
@@ -110,15 +114,53 @@ class AlertProcessor:
         if not batch:
             return 0
         incoming = [decode(r) for r in batch]
+        try:
+            return self._commit(cursor, incoming)
+        except DATABASE_DOWN:
+            raise
+        except SQLAlchemyError as exc:
+            log.warning(
+                "alerts: a batch of %d event(s) failed (%s); handling them one at a time",
+                len(incoming),
+                type(exc).__name__,
+            )
+        return self._one_by_one(cursor, incoming)
+
+    def _one_by_one(self, cursor: Cursor, incoming: Sequence[Incoming]) -> int:
+        """After a batch failed: each event alone, so one that the database refuses (a column
+        it cannot hold) is skipped and counted instead of stopping every later one."""
+        for item in incoming:
+            try:
+                if not self._commit(cursor, [item]):
+                    return 0
+            except DATABASE_DOWN:
+                raise
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "event message %s from %s skipped: the database refused it (%s)",
+                    item.msg_id,
+                    item.gateway_id,
+                    type(exc).__name__,
+                )
+                with self.db.begin() as conn:
+                    rows.lock_alerts(conn)
+                    save_cursor(conn, item.cursor)
+                    _bump(conn, "alerts.bad_events", 1)
+            cursor = item.cursor
+        return len(incoming)
+
+    def _commit(self, cursor: Cursor, incoming: Sequence[Incoming]) -> int:
+        """Index, apply and move the cursor in one transaction; 0 when another controller
+        moved the cursor first."""
         with self.db.begin() as conn:
             rows.lock_alerts(conn)
             if load_cursor(conn) != cursor:
-                return 0  # another controller took this batch; look again
+                return 0
             signals = [s for item in incoming if (s := self._index(conn, item)) is not None]
             self._apply(conn, signals)
             save_cursor(conn, incoming[-1].cursor)
             self._count(conn, incoming)
-        return len(batch)
+        return len(incoming)
 
     def _index(self, conn: Connection, item: Incoming) -> Signal | None:
         if item.event is None:

@@ -103,6 +103,7 @@ def save(conn: Connection, alert: Alert, actions: Sequence[str], *, who: str, no
     values = alert.row()
     values.pop("id")
     values["details"] = json.dumps(alert.details, sort_keys=True, default=str)
+    values["title"] = alert.title.replace("\x00", "")[:1000]  # PostgreSQL text holds no NUL
     if alert.id is None:
         key = conn.execute(insert(alerts).values(**values)).inserted_primary_key
         assert key is not None

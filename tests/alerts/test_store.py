@@ -216,3 +216,18 @@ def test_retention_prunes_old_closed_alerts_and_events(store: Store) -> None:
     assert count(store, snapshots) == 0
     with pytest.raises(EventNotFound):
         EventIndex(store.engine).get(ids["motion"], STAFF)
+
+
+def test_a_message_the_database_refuses_is_skipped_alone(store: Store) -> None:
+    """PostgreSQL text cannot hold NUL: such an event fails its batch, is skipped and counted on
+    its own, and the events around it are handled (SQLite stores it)."""
+    clock = Clock(time.time())
+    proc = processor(store, clock)
+    bodies = [data.body(source="cam-a"), data.body(source="cam\x00b"), data.body(source="cam-c")]
+    data.put(store, "gw-1", bodies, clock())
+    assert proc.handle_events() == 3
+    devices = {a["device"] for a in AlertStore(store.engine).list(STAFF)}
+    assert {"gw-1/cam-a", "gw-1/cam-c"} <= devices
+    refused = store.engine.dialect.name == "postgresql"
+    assert store.counters().get("alerts.bad_events", 0) == (1 if refused else 0)
+    assert proc.handle_events() == 0
