@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from kendali_cli.core import fail
 from kendali_cli.terminal import (
     ConfigOpt,
     DbOpt,
@@ -54,8 +55,6 @@ def events(  # noqa: PLR0917 - typer maps each parameter to an option
 ) -> None:
     """Show edge events (motion, tamper, sensor levels ...) newest first; --follow for new ones."""
     if severity is not None and severity not in ("info", "warning", "critical"):
-        from kendali_cli.core import fail
-
         fail(f"--severity {severity!r}: expected info, warning or critical", 2)
     filters: dict[str, Any] = {"gateway_id": gateway, "type": type_, "severity": severity}
     start = since_option(since)

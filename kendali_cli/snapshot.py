@@ -47,9 +47,13 @@ def snapshot(
         typer.get_binary_stream("stdout").write(jpeg)
         return
     _write(out, jpeg)
+    from common.text import escape_controls
+
     typer.echo(
-        f"wrote {out}: JPEG {meta.get('width')}x{meta.get('height')}, {len(jpeg)} bytes "
-        f"from {meta.get('gateway_id')}/{meta.get('source')}"
+        escape_controls(
+            f"wrote {out}: JPEG {meta.get('width')}x{meta.get('height')}, {len(jpeg)} bytes "
+            f"from {meta.get('gateway_id')}/{meta.get('source')}"
+        )
     )
 
 
