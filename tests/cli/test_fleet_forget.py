@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
@@ -180,3 +181,28 @@ def test_at_a_terminal_it_asks_and_a_no_changes_nothing(tmp_path: Path) -> None:
     assert accepted.returncode == 0, accepted.stderr
     assert _count(store, gateways, gateways.c.id == "gw-old") == 0
     store.engine.dispose()
+
+
+def test_forget_is_one_transaction_on_both_databases(database_url: str) -> None:
+    """The same rows go and the audit row is written on SQLite and PostgreSQL; a refused
+    forget leaves no audit row behind."""
+    from controller.fleet.forget import GatewayOnline, forget_gateway
+
+    _fill(database_url)
+    store = Store(database_url)
+    try:
+        with pytest.raises(GatewayOnline):
+            forget_gateway(store.engine, "gw-live", who="ani@cli", source="cli")
+        assert recent(store.engine) == []
+        done = forget_gateway(store.engine, "gw-old", who="ani@cli", source="cli", now=1000.0)
+        assert done.site == "pasar-baru" and done.removed["gateway_config"] == 1
+        assert done.removed["config_layers"] == 1 and done.removed["commands (expired)"] == 1
+        assert _count(store, gateways, gateways.c.id == "gw-old") == 0
+        [row] = recent(store.engine)
+        assert (row["at"], row["action"], row["detail"]["removed"]) == (
+            1000.0,
+            "gateway.forget",
+            done.removed,
+        )
+    finally:
+        store.engine.dispose()
