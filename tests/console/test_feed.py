@@ -86,7 +86,10 @@ def test_acknowledging_in_one_session_changes_the_other(
 
     # a comment from the second session, read in the first
     bpbd.click(f"{card_css} .act-comment")
-    bpbd.wait_css(f"{card_css} .comment-input").send_keys("Tim menuju lokasi <b>segera</b>")
+    bpbd.wait(
+        lambda d: "Memuat" not in d.find_element(By.CSS_SELECTOR, f"{card_css} .comment-list").text
+    )
+    bpbd.find(f"{card_css} .comment-input").send_keys("Tim menuju lokasi <b>segera</b>")
     bpbd.click(f"{card_css} .act-comment-send")
     bpbd.wait(
         lambda d: "segera</b>" in d.find_element(By.CSS_SELECTOR, f"{card_css} .comments").text

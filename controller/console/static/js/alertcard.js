@@ -46,8 +46,8 @@ function statusLine(alert) {
 }
 
 /** ``options``: {actions: bool, links: bool (device links and picture zoom; false on the wall),
- *  onAction(alert), onError(error), commentsOpen: bool, onToggleComments(id), draft,
- *  onDraft(id, text), onCommented(id)} */
+ *  onAction(alert), onError(error), commentsOpen: bool, comments: list | undefined (loading),
+ *  onToggleComments(id), draft, onDraft(id, text), onCommented(id)} */
 export function alertCard(alert, options = {}) {
   const card = el("li", {
     class: `alert sev-${alert.severity} st-${alert.status}`,
@@ -96,24 +96,24 @@ function actions(alert, options) {
       onclick: () => options.onToggleComments?.(alert.id) }, t("alert.comment")));
 }
 
-/** The comment panel: the list (loaded now) and a form that posts a new one. */
+/** The comment panel: the list the feed loaded (``options.comments``) and a form. */
 function comments(alert, options) {
-  const list = el("ul", { class: "comment-list" }, el("li", { class: "muted" }, t("loading")));
-  api.get(`/alerts/${encodeURIComponent(alert.id)}/comments`).then((data) => {
-    const items = Array.isArray(data) ? data : data?.items;
-    list.replaceChildren(...(items?.length ? items.map(commentItem)
-      : [el("li", { class: "muted" }, t("alert.comment.none"))]));
-  }).catch((error) => options.onError?.(error));
+  const items = options.comments;
+  const list = el("ul", { class: "comment-list" },
+    items === undefined ? el("li", { class: "muted" }, t("loading"))
+      : items.length ? items.map(commentItem)
+        : el("li", { class: "muted" }, t("alert.comment.none")));
   const input = el("textarea", { class: "comment-input", rows: 2, maxlength: 2000,
     placeholder: t("alert.comment.placeholder"), "aria-label": t("alert.comment.placeholder") });
   input.value = options.draft || "";
   input.addEventListener("input", () => options.onDraft?.(alert.id, input.value));
-  const form = el("form", { class: "comment-form" }, input,
-    el("button", { type: "submit", class: "btn act-comment-send" }, t("alert.comment.send")));
+  const send = el("button", { type: "submit", class: "btn act-comment-send" }, t("alert.comment.send"));
+  const form = el("form", { class: "comment-form" }, input, send);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    send.disabled = true;
     try {
       await api.post(`/alerts/${encodeURIComponent(alert.id)}/comments`, { text });
       input.value = "";
@@ -121,6 +121,8 @@ function comments(alert, options) {
       options.onCommented?.(alert.id);
     } catch (error) {
       options.onError?.(error);
+    } finally {
+      send.disabled = false;
     }
   });
   return el("div", { class: "comments" }, el("h4", {}, t("alert.comments")), list,

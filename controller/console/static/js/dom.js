@@ -58,3 +58,21 @@ export function replace(node, ...children) {
 export function route(...parts) {
   return "#/" + parts.map((p) => encodeURIComponent(String(p))).join("/");
 }
+
+/** Make ``parent``'s children exactly ``nodes``, in order, moving only what is out of place:
+ *  a node that stays where it is keeps its focus and scroll state. */
+export function reconcile(parent, nodes) {
+  let cursor = parent.firstChild;
+  for (const node of nodes) {
+    if (node === cursor) {
+      cursor = cursor.nextSibling;
+    } else {
+      parent.insertBefore(node, cursor);
+    }
+  }
+  while (cursor) {
+    const next = cursor.nextSibling;
+    parent.removeChild(cursor);
+    cursor = next;
+  }
+}

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { AlertSet, SEVERITIES, STATUS_FILTERS, matches, queryFor, typeChoices } from "./alertmodel.js";
 import { alertCard } from "./alertcard.js";
-import { el, replace } from "./dom.js";
+import { el, reconcile, replace } from "./dom.js";
 import { errorText } from "./errors.js";
 import { t } from "./i18n.js";
 import { canAct } from "./session.js";
@@ -22,6 +22,10 @@ export function mountFeed(container, options = {}) {
   const drafts = new Map();
   const fresh = new Set();
   const timers = new Set();
+  const comments = new Map(); // alert id -> its comments, while its panel is open
+  const cards = new Map(); // alert id -> {state, node}
+  const empty = el("li", { class: "empty" }, t("feed.empty"));
+  let renderQueued = false;
   let pending = null; // stream messages that arrive while the list loads
   let sites = [];
 
@@ -44,31 +48,69 @@ export function mountFeed(container, options = {}) {
     later(() => { notice.hidden = true; }, 6000);
   }
 
-  function render() {
-    const items = alerts.visible(filters);
-    const cards = items.map((alert) => {
-      const card = alertCard(alert, {
-        actions: !wall && canAct(),
-        links: !wall,
-        commentsOpen: !wall && openComments.has(alert.id),
-        draft: drafts.get(alert.id),
-        onAction: (updated) => { if (updated?.id) { alerts.upsert(updated); render(); } },
-        onError: showError,
-        onToggleComments: (id) => {
-          if (openComments.has(id)) openComments.delete(id); else openComments.add(id);
-          render();
-        },
-        onDraft: (id, text) => drafts.set(id, text),
-        onCommented: () => render(),
-      });
-      if (fresh.has(alert.id)) card.classList.add("fresh");
-      if (alerts.isLeaving(alert.id)) card.classList.add("leaving");
-      return card;
+  /** The card for one alert, reused while nothing it shows has changed: redrawing every card
+   *  for every stream message would cost a busy wall display dearly and take the cursor out
+   *  of a comment being typed. */
+  function cardFor(alert) {
+    const id = alert.id;
+    const state = [alert, fresh.has(id), alerts.isLeaving(id), openComments.has(id),
+      comments.get(id)];
+    const known = cards.get(id);
+    if (known && known.state.every((value, i) => value === state[i])) return known.node;
+    const node = alertCard(alert, {
+      actions: !wall && canAct(),
+      links: !wall,
+      commentsOpen: !wall && openComments.has(id),
+      comments: comments.get(id),
+      draft: drafts.get(id),
+      onAction: (updated) => { if (updated?.id && alerts.upsert(updated)) scheduleRender(); },
+      onError: showError,
+      onToggleComments: toggleComments,
+      onDraft: (alertId, text) => drafts.set(alertId, text),
+      onCommented: loadComments,
     });
-    replace(list, cards.length ? cards : el("li", { class: "empty" }, t("feed.empty")));
+    if (fresh.has(id)) node.classList.add("fresh");
+    if (alerts.isLeaving(id)) node.classList.add("leaving");
+    cards.set(id, { state, node });
+    return node;
+  }
+
+  function render() {
+    renderQueued = false;
+    const items = alerts.visible(filters);
+    const shown = new Set(items.map((a) => a.id));
+    for (const id of cards.keys()) if (!shown.has(id)) cards.delete(id);
+    reconcile(list, items.length ? items.map(cardFor) : [empty]);
     count.textContent = t("feed.count", { n: items.length });
     if (toolbar) renderToolbar();
     options.onChange?.(alerts);
+  }
+
+  /** Many stream messages in one frame make one redraw. */
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    window.requestAnimationFrame(render);
+  }
+
+  async function loadComments(id) {
+    try {
+      const data = await api.get(`/alerts/${encodeURIComponent(id)}/comments`);
+      comments.set(id, Array.isArray(data) ? data : data?.items || []);
+    } catch (error) {
+      if (error.status !== 401) showError(error);
+    }
+    scheduleRender();
+  }
+
+  function toggleComments(id) {
+    if (openComments.has(id)) {
+      openComments.delete(id);
+    } else {
+      openComments.add(id);
+      loadComments(id);
+    }
+    scheduleRender();
   }
 
   function select(name, choices, labelKey) {
@@ -101,11 +143,12 @@ export function mountFeed(container, options = {}) {
     if (!alerts.upsert(alert)) return;
     if (message.action === "raised" || message.action === "reopened") {
       fresh.add(alert.id);
-      later(() => { fresh.delete(alert.id); render(); }, FRESH_MS);
+      later(() => { fresh.delete(alert.id); scheduleRender(); }, FRESH_MS);
     }
+    if (message.action === "commented" && openComments.has(alert.id)) loadComments(alert.id);
     if (!matches(alert, filters) && alerts.showBriefly(alert.id)) {
       // keep it on screen a moment (greyed) so the change is seen, then let it go
-      later(() => { alerts.settle(alert.id, filters); render(); }, LINGER_MS);
+      later(() => { alerts.settle(alert.id, filters); scheduleRender(); }, LINGER_MS);
     }
   }
 
@@ -127,11 +170,11 @@ export function mountFeed(container, options = {}) {
     if (message === null) { load(); return; }
     if (pending) { pending.push(message); return; }
     apply(message);
-    render();
+    scheduleRender();
   });
 
   if (!wall) {
-    api.get("/sites").then((data) => { sites = Array.isArray(data) ? data : []; render(); })
+    api.get("/sites").then((data) => { sites = Array.isArray(data) ? data : []; scheduleRender(); })
       .catch(() => {});
   }
   load();
