@@ -1,6 +1,7 @@
 """The worker's steps on a real SQLite database with an injected clock: controller rules over
 the registry become alerts, timers (settle, instant hold, escalation) run in evaluate(), and a
-restarted worker clears what went away while it was down."""
+restarted worker clears what went away while it was down; a round cut short leaves nothing
+behind."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from controller.access.directory import STAFF, Viewer
+from controller.alerts import rows
 from controller.alerts.store import AlertStore
 from controller.fleet.presence import GatewayState
 from controller.store.repo import Store
+from controller.store.schema import snapshots
 from tests.alerts import data
 from tests.alerts.clock import Clock
 from tests.alerts.test_store import processor
@@ -113,3 +117,35 @@ def test_level_change_is_one_alert_whose_severity_rises(store: Store) -> None:
     (alert,) = AlertStore(store.engine).list(STAFF, status="all")
     assert (alert["severity"], alert["status"], alert["count"]) == ("major", "active_unack", 2)
     assert actions(store) == [("flood.level", "raised"), ("flood.level", "updated")]
+
+
+class Crash(Exception):
+    """The process dying in the middle of a round (after some alerts were written)."""
+
+
+def test_a_round_cut_short_leaves_nothing_half_done(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(time.time())
+    proc = processor(store, clock)
+    data.put(store, "gw-1", [data.body(source=f"cam-{n}", picture=data.JPEG) for n in range(3)],
+             clock())  # fmt: skip
+    real_save = rows.save
+    calls = []
+
+    def dying_save(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Crash
+        return real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rows, "save", dying_save)
+    with pytest.raises(Crash):
+        proc.handle_events()
+    monkeypatch.setattr(rows, "save", real_save)
+    assert actions(store) == [] and store.counters().get("alerts.events") is None
+    restarted = processor(store, clock)
+    assert restarted.handle_events() == 3
+    assert actions(store) == [("motion", "raised")] * 3
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(snapshots)).scalar() == 3
