@@ -1,6 +1,7 @@
 """A real controller (``kendali controller``) serving the API with uvicorn on a free loopback
 port, against the session's Mosquitto; users and fleet rows seeded in its SQLite database;
-httpx as the client. One controller per test module (start-up is the slow part)."""
+httpx as the client. One controller for the session's route tests (start-up is the slow part):
+tests add the rows they look for and check for those, not for whole tables."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def seed_fleet(store: Store) -> None:
     seed.add_gateway(e, "gw-old", site="simpang", state="offline")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("api")
     proc, store, url = start_controller(tmp, broker, tmp.name)

