@@ -122,6 +122,8 @@ def validate_layer_section(section: Any) -> list[str]:
     (the configuration CLI and API refuse a layer that has any)."""
     from pydantic import ValidationError
 
+    if section is None:
+        return []  # "alerts: null": nothing set here
     try:
         AlertRulesLayer.model_validate(section)
     except ValidationError as exc:

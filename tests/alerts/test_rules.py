@@ -116,6 +116,7 @@ def test_layer_section_validation_names_the_field() -> None:
     bad = {"rules": {"gateway.disk": {"threshold": 80, "clear_below": 90}}}
     assert validate_layer_section(bad)
     assert validate_layer_section({"rules": {"flood.*": {"enabled": False}}}) == []
+    assert validate_layer_section(None) == []
 
 
 # --- controller rules ---------------------------------------------------------------------
