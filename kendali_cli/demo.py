@@ -15,10 +15,24 @@ from rich.table import Table
 from rich.text import Text
 
 from common.text import escape_controls
+from controller.access.directory import STAFF
+from controller.access.users import UserStore
+from controller.alerts.store import AlertStore
+from controller.config_store import ConfigStore, load_key
 from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
 from kendali_cli.demo_config import DemoConfig
-from sim.demo import DemoStack
+from sim.demo import DEMO_SITES, DemoStack
+
+# Demo logins (loopback only, a throwaway database): one operator per agency and an admin from
+# the command center's own staff, who sees everything.
+DEMO_PASSWORD = "kendali-demo"  # noqa: S105
+DEMO_USERS = [
+    ("bpbd", "operator", ["bpbd"], False, "BPBD: flood and river alerts"),
+    ("dishub", "operator", ["dishub"], False, "Dishub (transport): the market camera"),
+    ("admin", "admin", [], True, "command center staff: everything"),
+]
+_ALERT_STYLE = {"critical": "bold red", "major": "red", "minor": "yellow", "warning": "cyan"}
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -87,7 +101,43 @@ def dashboard(store: Store, stack: DemoStack, config: DemoConfig, started: float
     )
     events = events_table(store, stack.workdir / "snapshots")
     changes = Text("configuration from the controller:\n  " + "\n  ".join(config.lines()))
-    return Group(header, render_table(fleet_rows(store)), events, stats, changes)
+    console = Text(f"console: {stack.console_url} (logins below, password {DEMO_PASSWORD!r})")
+    return Group(
+        header, console, render_table(fleet_rows(store)), alerts_table(store), events, stats,
+        changes,
+    )  # fmt: skip
+
+
+def alerts_table(store: Store, limit: int = 6) -> Table:
+    table = Table(title="Open alerts (as operators see them in the console)", expand=False)
+    for col in ("#", "severity", "status", "type", "site", "device", "title"):
+        table.add_column(col, overflow="fold")
+    for a in AlertStore(store.engine).list(STAFF, status="open", limit=limit):
+        table.add_row(
+            str(a["id"]),
+            Text(a["severity"], style=_ALERT_STYLE.get(a["severity"], "")),
+            a["status"],
+            Text(escape_controls(a["type"])),
+            Text(escape_controls(a["site"] or "—")),
+            Text(escape_controls(a["device"])),
+            Text(escape_controls(a["title"])),
+        )
+    return table
+
+
+def prepare_operators(stack: DemoStack) -> list[str]:
+    """Sites for the gateways and the demo's logins; returns lines to print."""
+    store = Store(stack.db_url)
+    sites = ConfigStore(store.engine, load_key(stack.key_file))
+    for gid, site in DEMO_SITES.items():
+        if int(gid.removeprefix("gw-")) <= stack.gateways:
+            sites.assign_site(gid, site, who="demo", reason="demo site")
+    users = UserStore(store.engine)
+    lines = [f"console: {stack.console_url}   (API docs: {stack.console_url[:-8]}docs)"]
+    for name, role, agencies, everything, what in DEMO_USERS:
+        users.create(name, DEMO_PASSWORD, role, agencies, all_agencies=everything)
+        lines.append(f"  login {name!r} / {DEMO_PASSWORD!r} ({role}) — {what}")
+    return lines
 
 
 def run_demo(gateways: int, workdir: Path, duration: float) -> int:
@@ -103,6 +153,8 @@ def run_demo(gateways: int, workdir: Path, duration: float) -> int:
     console.print("starting broker, controller, simulated flood sensor and gateway agents ...")
     try:
         stack.start()
+        for line in prepare_operators(stack):
+            console.print(line, markup=False, highlight=False)
         store = Store(stack.db_url)
         config = DemoConfig(stack)
         started = time.monotonic()
@@ -116,4 +168,6 @@ def run_demo(gateways: int, workdir: Path, duration: float) -> int:
         console.print("\nstopping ...")
         stack.stop()
     console.print(f"stopped. Logs and the controller database are in {stack.workdir}")
+    if stack.api_port:
+        console.print(f"(the console at {stack.console_url} stopped with the controller)")
     return 0

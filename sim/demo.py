@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,33 @@ KATULAMPA_LEVELS = [
 
 # The simulated camera's password: a demo value on loopback only, never a real camera's.
 DEMO_CAMERA_PASSWORD = "demo-only-Kendali"  # noqa: S105
+
+# Which gateway stands where, and the agencies that share the demo's command center: BPBD owns
+# the river site and every flood/sensor alert wherever it happens; transport (Dishub) owns the
+# market camera's site. gw-03 stands at the city hall, watched by the command center's staff.
+DEMO_SITES = {"gw-01": "katulampa", "gw-02": "pasar-baru", "gw-03": "balai-kota"}
+DEMO_AGENCIES: dict[str, Any] = {
+    "bpbd": {
+        "name": "BPBD Kota Balikpapan",
+        "sites": ["katulampa"],
+        "alert_types": ["sensor.*", "flood.*"],
+    },
+    "dishub": {"name": "Dinas Perhubungan", "sites": ["pasar-baru"]},
+    "disdik": {"name": "Dinas Pendidikan", "sites": []},
+    "bapenda": {"name": "Badan Pendapatan Daerah", "sites": []},
+}
+DEMO_API_PORT = 8080
+# A critical alert nobody acknowledges is escalated after a minute in the demo (five by default).
+DEMO_ALERTS: dict[str, Any] = {"escalate_after_s": 60}
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -71,6 +99,7 @@ class DemoStack:
     workdir: Path
     gateways: int = 3
     camera_port: int = 0
+    api_port: int = 0
     broker: Broker | None = None
     children: list[Child] = field(default_factory=list)
 
@@ -111,8 +140,14 @@ class DemoStack:
         for i in range(1, self.gateways + 1):
             self._start_agent(i)
 
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/console/"
+
     def _start_controller(self) -> None:
         assert self.broker is not None
+        # The console on the usual port when it is free, any free port otherwise.
+        self.api_port = DEMO_API_PORT if port_free(DEMO_API_PORT) else free_port()
         cfg = self._write(
             "controller.yaml",
             {
@@ -120,11 +155,16 @@ class DemoStack:
                 "database": {"url": self.db_url},
                 "presence": {"check_interval_s": 1.0, "grace_s": 2.0},
                 "config_key_file": str(self.key_file),
+                "api": {"host": "127.0.0.1", "port": self.api_port},
+                "agencies": DEMO_AGENCIES,
+                "alerts": DEMO_ALERTS,
             },
         )
         ctl = self._spawn("controller", ["controller", "--config", str(cfg)])
         deadline = time.monotonic() + 20
-        while not ctl.log_has("subscribed to") and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (
+            ctl.log_has("subscribed to") and ctl.log_has("api listening on")
+        ):
             time.sleep(0.1)
 
     def _start_flood_sensor(self) -> None:
