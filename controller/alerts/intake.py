@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 CURSOR_AT = "alerts.cursor_at"
 CURSOR_ID = "alerts.cursor_id"
 _PREFIX = 15  # hex digits of the msg id kept in the cursor (60 bits: fits a BIGINT)
+LAST_PREFIX = 16**_PREFIX - 1
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -80,11 +81,18 @@ def save_cursor(conn: Connection, cursor: Cursor) -> None:
         conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))
 
 
+def newest(conn: Connection) -> Cursor | None:
+    """A position past every message committed now (None: no messages at all)."""
+    at = conn.execute(select(func.max(messages.c.received_at))).scalar()
+    return None if at is None else Cursor(float(at), LAST_PREFIX)
+
+
 def rows_after(conn: Connection, cursor: Cursor, limit: int) -> list[dict[str, Any]]:
     """Committed event messages after the cursor, oldest first."""
-    after = or_(
-        messages.c.received_at > cursor.at,
-        and_(messages.c.received_at == cursor.at, messages.c.msg_id > cursor.bound()),
+    # The range on received_at first, so the index seeks to the cursor instead of scanning.
+    after = and_(
+        messages.c.received_at >= cursor.at,
+        or_(messages.c.received_at > cursor.at, messages.c.msg_id > cursor.bound()),
     )
     query = (
         select(

@@ -23,7 +23,15 @@ from controller.alerts import events as index
 from controller.alerts import rows
 from controller.alerts.config import AlertEngineSection, AlertRulesLayer
 from controller.alerts.engine import AlertEngine, Outcome
-from controller.alerts.intake import Cursor, Incoming, decode, load_cursor, rows_after, save_cursor
+from controller.alerts.intake import (
+    Cursor,
+    Incoming,
+    decode,
+    load_cursor,
+    newest,
+    rows_after,
+    save_cursor,
+)
 from controller.alerts.model import Alert, Signal
 from controller.alerts.policy import Policies
 from controller.alerts.rules import CONTROLLER_TYPES, FleetRules, alert_type, event_signal
@@ -75,6 +83,7 @@ class AlertProcessor:
         self.rules = FleetRules(clock)
         self.policies = Policies(settings)
         self.sites: dict[str, str] = {}
+        self._scanned: Cursor | None = None
         self.stats = {"events": 0, "bad_events": 0, "bad_snapshots": 0, "alerts_changed": 0}
 
     # -- start-up and configuration ---------------------------------------------------
@@ -107,11 +116,18 @@ class AlertProcessor:
     # -- edge events ------------------------------------------------------------------
 
     def handle_events(self) -> int:
-        """Index and apply the next batch of committed events; returns how many messages."""
+        """Index and apply the next batch of committed events; returns how many messages.
+
+        Events are a small part of the message history: where a look found none, the next
+        one starts past everything it covered (``_scanned``, kept in memory), so a quiet hour
+        of health reports is read once, not ten times a second."""
         with self.db.connect() as conn:
             cursor = load_cursor(conn) or Cursor(0.0, 0)
-            batch = rows_after(conn, cursor, self.settings.batch_size)
+            start = max(cursor, self._scanned) if self._scanned else cursor
+            top = newest(conn)
+            batch = rows_after(conn, start, self.settings.batch_size)
         if not batch:
+            self._scanned = max(start, top) if top is not None else start
             return 0
         incoming = [decode(r) for r in batch]
         try:

@@ -16,8 +16,9 @@ from controller.access.directory import STAFF, Viewer
 from controller.alerts import rows
 from controller.alerts.store import AlertStore
 from controller.fleet.presence import GatewayState
-from controller.store.repo import Store
+from controller.store.repo import NewMessage, Store
 from controller.store.schema import snapshots
+from protocol.codec import new_id
 from tests.alerts import data
 from tests.alerts.clock import Clock
 from tests.alerts.test_store import processor
@@ -149,3 +150,18 @@ def test_a_round_cut_short_leaves_nothing_half_done(
     assert actions(store) == [("motion", "raised")] * 3
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(snapshots)).scalar() == 3
+
+
+def test_a_quiet_stretch_is_read_once_and_later_events_still_count(store: Store) -> None:
+    clock = Clock(time.time())
+    proc = processor(store, clock)
+    health = [NewMessage(new_id(), "gw-1", n, "health", "t", clock(), clock() + n, False, "{}")
+              for n in range(1, 50)]  # fmt: skip
+    with store.engine.begin() as conn:
+        store.insert_messages(conn, health)
+    assert proc.handle_events() == 0
+    scanned = proc._scanned
+    assert scanned is not None and scanned.at == clock() + 49
+    data.put(store, "gw-1", [data.body()], clock() + 60)
+    assert proc.handle_events() == 1
+    assert actions(store) == [("motion", "raised")]
