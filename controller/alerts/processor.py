@@ -23,6 +23,7 @@ from controller.alerts import events as index
 from controller.alerts import rows
 from controller.alerts.config import AlertEngineSection, AlertRulesLayer
 from controller.alerts.engine import AlertEngine, Outcome
+from controller.alerts.fleet_rules import CONTROLLER_TYPES, FleetRules
 from controller.alerts.intake import (
     Cursor,
     Incoming,
@@ -34,7 +35,7 @@ from controller.alerts.intake import (
 )
 from controller.alerts.model import Alert, Signal
 from controller.alerts.policy import Policies
-from controller.alerts.rules import CONTROLLER_TYPES, FleetRules, alert_type, event_signal
+from controller.alerts.rules import alert_type, event_signal
 from controller.store.schema import (
     alert_agencies,
     alert_comments,

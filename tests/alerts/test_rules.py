@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from controller.alerts.config import AlertEngineSection, AlertRulesLayer
+from controller.alerts.fleet_rules import FleetRules
 from controller.alerts.policy import Policies, validate_layer_section
-from controller.alerts.rules import FleetRules, alert_type, event_signal
+from controller.alerts.rules import alert_type, event_signal
 from controller.fleet.presence import GatewayState
 from protocol.messages import Event, GatewayHealth
 from tests.alerts.clock import Clock
