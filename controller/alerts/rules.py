@@ -11,6 +11,7 @@ the flood agency owns ``flood.*`` wherever the sensor stands.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ TOP_LEVEL = "siaga_i"
 LEVEL_NAMES = {"siaga_i": "Siaga I", "siaga_ii": "Siaga II", "siaga_iii": "Siaga III",
                "siaga_iv": "Siaga IV"}  # fmt: skip
 # Edge severities (info/warning/critical) on the alert scale, when nothing else decides.
+MAX_DETAILS = 4096  # bytes of JSON of an event's attributes copied into its alert
 EDGE_SEVERITY = {"critical": "critical", "warning": "minor", "info": "warning"}
 
 
@@ -74,8 +76,18 @@ def _title(event: Event, kind: str, device: str) -> str:
 
 
 def _details(event: Event) -> dict[str, Any]:
-    """What operators read: the edge attributes minus bulky ones (motion boxes)."""
+    """What operators read: the edge attributes minus bulky ones (motion boxes). The alert and
+    every journal row carry them, so attributes past ``MAX_DETAILS`` of JSON keep only their
+    short scalar values (the event itself keeps everything)."""
     keep = {k: v for k, v in event.attributes.items() if k not in ("boxes",)}
+    if len(json.dumps(keep, default=str)) > MAX_DETAILS:
+        keep = {
+            k: v
+            for k, v in keep.items()
+            if (len(k) <= 64 and isinstance(v, int | float | bool | None))
+            or (isinstance(v, str) and len(v) <= 256)
+        }
+        keep = dict(list(keep.items())[:32])
     return {"edge_type": event.type, "edge_severity": event.severity, "attributes": keep}
 
 

@@ -252,3 +252,10 @@ def test_sensor_rules(state: str, age: float | None, expected: str | None) -> No
     assert [s.type for s in found] == ([expected] if expected else [])
     if expected:
         assert found[0].device == "gw-1/river"
+
+
+def test_bulky_attributes_stay_with_the_event_not_the_alert() -> None:
+    attrs = {"level": "siaga_ii", "value": 160.0, "blob": "x" * 10_000, "nested": {"a": [1] * 900}}
+    s = signal_of(event(attributes=attrs))
+    assert s.details["attributes"] == {"level": "siaga_ii", "value": 160.0}
+    assert s.severity == "major"
