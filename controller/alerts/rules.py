@@ -75,18 +75,19 @@ def _title(event: Event, kind: str, device: str) -> str:
     return f"{kind} at {device}"
 
 
+def _short(value: Any) -> bool:
+    return isinstance(value, int | float | bool | None) or (
+        isinstance(value, str) and len(value) <= 256
+    )
+
+
 def _details(event: Event) -> dict[str, Any]:
     """What operators read: the edge attributes minus bulky ones (motion boxes). The alert and
     every journal row carry them, so attributes past ``MAX_DETAILS`` of JSON keep only their
     short scalar values (the event itself keeps everything)."""
     keep = {k: v for k, v in event.attributes.items() if k not in ("boxes",)}
     if len(json.dumps(keep, default=str)) > MAX_DETAILS:
-        keep = {
-            k: v
-            for k, v in keep.items()
-            if (len(k) <= 64 and isinstance(v, int | float | bool | None))
-            or (isinstance(v, str) and len(v) <= 256)
-        }
+        keep = {k: v for k, v in keep.items() if len(k) <= 64 and _short(v)}
         keep = dict(list(keep.items())[:32])
     return {"edge_type": event.type, "edge_severity": event.severity, "attributes": keep}
 
