@@ -158,6 +158,22 @@ class Browser:
         self.wait(lambda d: "/login.html" not in d.current_url, what="leaving the login page")
         self.wait(lambda d: self.view(), what="a view")
 
+    def use_session(self, token: str, path: str = "/console/") -> None:
+        """Arrive signed in with a session another login issued (the cookie the API sets), so
+        tests that are not about the login form skip its password hashing."""
+        self.open("/console/login.html")
+        self.driver.add_cookie(
+            {
+                "name": "kendali_session",
+                "value": token,
+                "path": "/",
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        )
+        self.open(path)
+        self.wait(lambda d: self.view(), what="a view")
+
     def severe_logs(self) -> list[str]:
         """Console errors (CSP violations, exceptions) the page produced since the last call."""
         return [e["message"] for e in self.driver.get_log("browser") if e.get("level") == "SEVERE"]

@@ -9,6 +9,7 @@ where at the end.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -70,6 +71,13 @@ class Console:
     tmp: Path
     shots: Path
     gateways: dict[str, FakeGateway] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def session(self, browser: Browser, user: str, path: str = "/console/") -> None:
+        """Open ``path`` signed in as ``user`` (one token per user, issued like a login's)."""
+        if user not in self.tokens:
+            self.tokens[user], _ = UserStore(self.store.engine).issue_token(user, 3600)
+        browser.use_session(self.tokens[user], path)
 
     def screenshot(self, browser: Browser, name: str) -> Path:
         path = browser.screenshot(self.shots, name)
@@ -112,6 +120,11 @@ def _prepare(store: Store, key: bytes) -> None:
         config.set_layer(scopes.gateway(gid), {"sensors": {"sensors": docs}}, base=0, who="test")
 
 
+def river(x: float) -> float:
+    """Water level (cm) at ``x`` of six hours: rising through Siaga III, II and I, with waves."""
+    return round(190 + 175 * x**2 + 6 * math.sin(x * 24), 1)
+
+
 def _connect_gateways(console: Console, broker: Broker) -> None:
     """Each gateway comes online with its inventory, the last hour of water levels, and health
     (cam-yard's stream is down) repeated like an agent's until the controller has stored it."""
@@ -120,8 +133,14 @@ def _connect_gateways(console: Console, broker: Broker) -> None:
         gw = FakeGateway(broker.host, broker.port, gid)
         console.gateways[gid] = gw
         gw.birth(cameras, sensors)
-        for s, _ in sensors:
-            points = [(now - 3000 + 60 * i, 180 + 40 * ((i % 25) / 5) + i) for i in range(50)]
+        for s, _ in sensors:  # a river rising through the Siaga levels over six hours
+            points = [
+                (
+                    now - 6 * 3600 + 300 * i,
+                    round(190 + 175 * (i / 71) ** 2 + 6 * math.sin(i / 3), 1),
+                )
+                for i in range(72)
+            ]
             gw.readings(s, "level", "cm", points)
 
     def healthy() -> bool:

@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.console.browser import Browser
-from tests.console.conftest import PASSWORD, Console
+from tests.console.conftest import Console
 
 RED = "rgb(211, 47, 47)"
 ORANGE = "rgb(239, 108, 0)"
@@ -22,7 +22,7 @@ def test_an_edge_event_appears_within_2_s_with_its_thumbnail(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     b = browsers()
-    b.login("staf", PASSWORD)
+    console.session(b, "staf")
     b.wait_live()
     gw = console.gateways["gw-pasar"]
     start = time.monotonic()
@@ -61,8 +61,8 @@ def test_acknowledging_in_one_session_changes_the_other(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     staff, bpbd = browsers(), browsers()
-    staff.login("staf", PASSWORD)
-    bpbd.login("bpbd", PASSWORD)
+    console.session(staff, "staf")
+    console.session(bpbd, "bpbd")
     staff.wait_live()
     bpbd.wait_live()
     console.gateways["gw-pasar"].event(
@@ -121,7 +121,7 @@ def test_filters_by_site_type_and_severity(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     b = browsers()
-    b.login("staf", PASSWORD)
+    console.session(b, "staf")
     b.wait_live()
     gw = console.gateways["gw-terminal"]
     gw.event("cam-bus", "camera.dark", severity="warning", picture="cam-bus dark")
@@ -142,12 +142,28 @@ def test_filters_by_site_type_and_severity(
     console.screenshot(b, "feed-filtered")
 
 
+def test_what_a_device_sends_is_shown_as_text(
+    console: Console, browsers: Callable[..., Browser]
+) -> None:
+    """Event attributes end up in alert titles: markup in them must stay text."""
+    b = browsers()
+    console.session(b, "staf")
+    b.wait_live()
+    hostile = '<img src=x onerror="document.body.dataset.pwned=1"><script>x()</script>'
+    console.gateways["gw-terminal"].event("cam-bus", "motion", attributes={"zones": [hostile]})
+    card = b.wait(lambda _d: b.card("gw-terminal/cam-bus", "motion"), what="the alert")
+    assert hostile in card["title"]
+    assert not b.find_all("li.alert .alert-title *")  # no element was made from it
+    assert b.driver.execute_script("return document.body.dataset.pwned") is None
+    assert not b.unexpected_errors()
+
+
 def test_a_transport_operator_never_sees_a_flood_alert(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     dishub, bpbd = browsers(), browsers()
-    dishub.login("dishub", PASSWORD)
-    bpbd.login("bpbd", PASSWORD)
+    console.session(dishub, "dishub")
+    console.session(bpbd, "bpbd")
     dishub.wait_live()
     bpbd.wait_live()
     bpbd.click("#sound-toggle")
@@ -166,6 +182,8 @@ def test_a_transport_operator_never_sees_a_flood_alert(
         lambda _d: bpbd.card("gw-terminal/level-2", "flood.level"), what="the flood alert"
     )
     assert flood["severity"] == "critical" and flood["bar"] == RED
+    # the operator turned sound on, so the critical alert rang the alarm
+    bpbd.wait(lambda d: d.execute_script("return document.body.dataset.alarms"), what="alarm")
     console.screenshot(bpbd, "feed-flood")
 
     # a later transport alert reaches the transport operator; the flood one before it never did

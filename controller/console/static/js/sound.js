@@ -6,6 +6,7 @@ import { t } from "./i18n.js";
 
 let audio = null;
 let enabled = false;
+let played = 0;
 const listeners = new Set();
 
 export function soundEnabled() {
@@ -39,11 +40,15 @@ export async function toggleSound() {
   return enabled;
 }
 
-/** Play the alarm if a person has turned sound on; never throws. */
+/** Play the alarm if a person has turned sound on; never throws. The count of alarms played
+ *  is kept on <body data-alarms> for whoever checks the wall display works. */
 export function alarm() {
   if (!enabled || !audio) return;
   audio.currentTime = 0;
-  audio.play().catch(() => {});
+  audio.play().then(() => {
+    played += 1;
+    document.body.dataset.alarms = String(played);
+  }).catch(() => {});
 }
 
 export function soundLabel() {
