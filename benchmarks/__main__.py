@@ -20,6 +20,7 @@ SUITE = [
     "benchmarks.motion_quality",
     "benchmarks.motion_pipeline",
     "benchmarks.config_apply",
+    "benchmarks.alerts",
 ]
 
 

@@ -110,16 +110,14 @@ def dashboard(store: Store, stack: DemoStack, config: DemoConfig, started: float
 
 def alerts_table(store: Store, limit: int = 6) -> Table:
     table = Table(title="Open alerts (as operators see them in the console)", expand=False)
-    for col in ("#", "severity", "status", "type", "site", "device", "title"):
+    for col in ("#", "severity", "status", "site", "alert"):
         table.add_column(col, overflow="fold")
     for a in AlertStore(store.engine).list(STAFF, status="open", limit=limit):
         table.add_row(
             str(a["id"]),
             Text(a["severity"], style=_ALERT_STYLE.get(a["severity"], "")),
-            a["status"],
-            Text(escape_controls(a["type"])),
+            a["status"].replace("_", " "),
             Text(escape_controls(a["site"] or "—")),
-            Text(escape_controls(a["device"])),
             Text(escape_controls(a["title"])),
         )
     return table
