@@ -136,6 +136,17 @@ class ControllerConfig(WireModel):
         description="The city agencies sharing the command center and what each owns "
         "(sites, devices, alert types, notification channels).",
     )
-    alerts: AlertEngineSection = Field(default_factory=AlertEngineSection)
-    notifications: NotificationsSection = Field(default_factory=NotificationsSection)
-    api: ApiSection = Field(default_factory=ApiSection)
+    alerts: AlertEngineSection = Field(
+        default_factory=AlertEngineSection,
+        description="The alert engine: timings, escalation, flapping and per-type rules (site "
+        "overrides live in the configuration layers).",
+    )
+    notifications: NotificationsSection = Field(
+        default_factory=NotificationsSection,
+        description="Where alerts go: apprise channels, routes, retries, rate limits, the MQTT "
+        "alert feed.",
+    )
+    api: ApiSection = Field(
+        default_factory=ApiSection,
+        description="The REST API and the operator console served by the controller.",
+    )
