@@ -1,8 +1,9 @@
 // The console's shell: check the session, start the live stream, route ``#/...`` to a view, and
 // own the header (navigation, language, sound, sign-out).
 
-import { api, toLogin } from "./api.js";
-import { clear } from "./dom.js";
+import { api } from "./api.js";
+import { clear, el } from "./dom.js";
+import { errorText } from "./errors.js";
 import { shouldSound } from "./alertmodel.js";
 import { mountCamera } from "./camera.js";
 import { mountFeed } from "./feed.js";
@@ -23,6 +24,7 @@ const VIEWS = {
   wall: { mount: mountWall, nav: "wall", kiosk: true },
 };
 
+const RETRY_MS = 5000;
 const view = document.getElementById("view");
 let unmount = null;
 
@@ -86,15 +88,26 @@ function showStreamStatus(status) {
   document.body.dataset.stream = status;
 }
 
+/** Who is signed in; a 401 has already gone to the login page. While the controller cannot be
+ *  reached the page says so and asks again every few seconds (a wall display must come back by
+ *  itself after a controller restart). */
+async function signedInUser() {
+  for (;;) {
+    try {
+      return await api.get("/me");
+    } catch (error) {
+      if (error.status === 401) return null;
+      document.body.classList.remove("booting");
+      view.replaceChildren(el("p", { class: "notice" }, errorText(error)));
+      await new Promise((resolve) => { window.setTimeout(resolve, RETRY_MS); });
+    }
+  }
+}
+
 async function main() {
   translatePage();
-  let user;
-  try {
-    user = await api.get("/me");
-  } catch (error) {
-    if (error.status !== 401) toLogin();
-    return;
-  }
+  const user = await signedInUser();
+  if (!user) return;
   setUser(user);
   if (!hasStoredLanguage() && (user.language === "en" || user.language === "id")) {
     setLanguage(user.language, false);

@@ -152,14 +152,20 @@ export function mountFeed(container, options = {}) {
     }
   }
 
+  let loads = 0;
+
+  /** The list for the current filters; a slower answer to an earlier filter is dropped. */
   async function load() {
-    pending = [];
+    const mine = ++loads;
+    pending = pending || [];
+    let items = null;
     try {
-      const data = await api.get("/alerts", queryFor(filters));
-      alerts.reset(data?.items || []);
+      items = (await api.get("/alerts", queryFor(filters)))?.items || [];
     } catch (error) {
-      if (error.status !== 401) showError(error);
+      if (error.status !== 401 && mine === loads) showError(error);
     }
+    if (mine !== loads) return;
+    if (items) alerts.reset(items);
     const queued = pending;
     pending = null;
     queued.forEach(apply);
