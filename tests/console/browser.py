@@ -182,7 +182,7 @@ class Browser:
         """Console errors other than the answers the console expects (401 for the session
         check, 404 for a camera without a stored picture yet, and ``also``); a CSP violation
         or an exception in one of our modules would show up here."""
-        expected = ("status of 401", "favicon.ico", "snapshot.jpg", *also)
+        expected = ("status of 401", "snapshot.jpg", *also)
         return [m for m in self.severe_logs() if not any(e in m for e in expected)]
 
     def view(self) -> str | None:

@@ -15,7 +15,13 @@ HTML = sorted(STATIC_DIR.glob("*.html"))
 
 
 def test_the_pages_and_modules_are_there() -> None:
-    for name in ("index.html", "login.html", "css/console.css", "sounds/alarm.wav"):
+    for name in (
+        "index.html",
+        "login.html",
+        "favicon.svg",
+        "css/console.css",
+        "sounds/alarm.wav",
+    ):
         assert (STATIC_DIR / name).is_file(), name
     names = {p.name for p in JS}
     assert {"app.js", "login.js", "i18n.js", "feed.js", "fleet.js", "camera.js"} <= names
