@@ -9,8 +9,10 @@ import { t } from "./i18n.js";
 
 const REFRESH_MS = 10_000;
 
-export function groupBySite(gateways) {
-  const groups = new Map();
+/** [[site, gateways]] by site name, "no site" last; ``sites`` (GET /sites) adds the sites
+ *  whose gateways this person may not see or that have none yet, so every site is listed. */
+export function groupBySite(gateways, sites = []) {
+  const groups = new Map(sites.filter((s) => s.site).map((s) => [s.site, []]));
   for (const gw of gateways) {
     const site = gw.site || "";
     if (!groups.has(site)) groups.set(site, []);
@@ -114,14 +116,16 @@ export function mountFleet(container) {
 
   async function load() {
     try {
-      const gateways = await api.get("/gateways");
+      const [gateways, sites] = await Promise.all([api.get("/gateways"), api.get("/sites")]);
       if (stopped) return;
-      const groups = groupBySite(Array.isArray(gateways) ? gateways : []);
+      const asList = (x) => (Array.isArray(x) ? x : []);
+      const groups = groupBySite(asList(gateways), asList(sites));
       replace(body, groups.length ? groups.map(([site, list]) =>
         el("section", { class: "site", "data-site": site },
           el("h3", {}, site || t("fleet.nosite"), " ",
             el("span", { class: "muted" }, `${list.length} ${t("fleet.gateways")}`)),
-          el("div", { class: "gateway-grid" }, list.map(gatewayCard))))
+          list.length ? el("div", { class: "gateway-grid" }, list.map(gatewayCard))
+            : el("p", { class: "muted" }, t("fleet.empty"))))
         : el("p", { class: "empty" }, t("fleet.empty")));
     } catch (error) {
       if (!stopped && error.status !== 401) replace(body, el("p", { class: "notice" }, errorText(error)));
