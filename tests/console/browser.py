@@ -78,8 +78,15 @@ class Browser:
     """One browser session (its own profile, cookies and localStorage)."""
 
     def __init__(
-        self, base_url: str, profile: Path, *, width: int = 1400, height: int = 900
+        self,
+        base_url: str,
+        profile: Path,
+        *,
+        width: int = 1400,
+        height: int = 900,
+        autoplay: bool = False,
     ) -> None:
+        """``autoplay``: start like a kiosk browser that may play sound without a click."""
         self.base_url = base_url.rstrip("/")
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
@@ -95,7 +102,8 @@ class Browser:
             "--disable-component-update",
             "--disable-sync",
             "--metrics-recording-only",
-            "--autoplay-policy=user-gesture-required",
+            "--autoplay-policy="
+            + ("no-user-gesture-required" if autoplay else "user-gesture-required"),
             f"--window-size={width},{height}",
             f"--user-data-dir={profile}",
             "--lang=id-ID",

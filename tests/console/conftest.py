@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,7 +185,7 @@ def browsers(console: Console, tmp_path: Path) -> Iterator[Callable[..., Browser
     """``browsers()`` opens another independent session; all are closed after the test."""
     opened: list[Browser] = []
 
-    def open_browser(**kwargs: int) -> Browser:
+    def open_browser(**kwargs: Any) -> Browser:
         b = Browser(console.url, tmp_path / f"profile-{len(opened)}", **kwargs)
         opened.append(b)
         return b

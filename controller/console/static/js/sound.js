@@ -40,6 +40,26 @@ export async function toggleSound() {
   return enabled;
 }
 
+/** The wall display has no button: turn sound on if this browser lets a page play without a
+ *  click (a kiosk browser started with --autoplay-policy=no-user-gesture-required does). The
+ *  test play is unmuted at volume 0, because a muted play is always allowed and proves nothing. */
+export async function soundWithoutClick() {
+  if (enabled) return true;
+  audio = audio || new Audio("sounds/alarm.wav");
+  audio.volume = 0;
+  try {
+    await audio.play();
+    audio.pause();
+    audio.currentTime = 0;
+    enabled = true;
+  } catch {
+    enabled = false;
+  }
+  audio.volume = 1;
+  listeners.forEach((fn) => fn(enabled));
+  return enabled;
+}
+
 /** Play the alarm if a person has turned sound on; never throws. The count of alarms played
  *  is kept on <body data-alarms> for whoever checks the wall display works. */
 export function alarm() {

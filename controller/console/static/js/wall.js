@@ -8,6 +8,8 @@ import { SEVERITIES } from "./alertmodel.js";
 import { mountFeed } from "./feed.js";
 import { fleetCounts } from "./fleet.js";
 import { t } from "./i18n.js";
+import { soundWithoutClick } from "./sound.js";
+import { onStatus } from "./stream.js";
 
 const FLEET_REFRESH_MS = 15_000;
 const SCROLL_STEP_PX = 1;
@@ -21,11 +23,12 @@ function tile(kind, value, labelKey) {
 
 export function mountWall(container) {
   const clock = el("span", { class: "wall-clock" });
+  const link = el("span", { class: "stream", role: "status" });
   const fleetTiles = el("div", { class: "tiles fleet-tiles" });
   const alertTiles = el("div", { class: "tiles alert-tiles" });
   const feedBox = el("div", { class: "wall-feed" });
   container.append(el("section", { class: "wall" },
-    el("header", { class: "wall-head" }, el("h1", {}, t("wall.title")), clock),
+    el("header", { class: "wall-head" }, el("h1", {}, t("wall.title")), link, clock),
     fleetTiles, alertTiles, feedBox));
 
   const timers = [];
@@ -77,6 +80,11 @@ export function mountWall(container) {
     feedBox.scrollTop += SCROLL_STEP_PX;
   }
 
+  const unwatch = onStatus((status) => {
+    link.className = `stream stream-${status}`;
+    link.textContent = t(`stream.${status}`);
+  });
+  soundWithoutClick();
   tickClock();
   loadFleet();
   pausedUntil = Date.now() + SCROLL_PAUSE_MS;
@@ -86,6 +94,7 @@ export function mountWall(container) {
   return () => {
     stopped = true;
     timers.forEach((id) => window.clearInterval(id));
+    unwatch();
     unmountFeed();
   };
 }
