@@ -36,6 +36,7 @@ USERS = {
     "staf": ("operator", [], True, "Staf Pusat Komando"),
     "bpbd": ("operator", ["bpbd"], False, "Operator BPBD"),
     "dishub": ("operator", ["dishub"], False, "Operator Dishub"),
+    "pantau": ("viewer", [], True, "Pemantau"),
 }
 AGENCIES = {
     "bpbd": {"name": "BPBD", "sites": ["pasar-baru"], "alert_types": ["flood.*"]},
