@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 1000
+SEND_TIMEOUT_S = 30.0
 
 
 def _last_id(header: str | None) -> int | None:
@@ -53,4 +54,8 @@ async def stream(
         finally:  # also on CancelledError (the client went away), which propagates
             hub.unsubscribe(sub)
 
-    return EventSourceResponse(events(), ping=int(ctx.settings.stream_ping_s))
+    # A client that stops reading (its socket buffer full) is cut off after SEND_TIMEOUT_S
+    # instead of holding its generator and queue forever.
+    return EventSourceResponse(
+        events(), ping=int(ctx.settings.stream_ping_s), send_timeout=SEND_TIMEOUT_S
+    )

@@ -35,8 +35,12 @@ STOP_CHECK_S = 0.1
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so port 0 tells us the port it got."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle off only on sockets that say they are TCP,
+    # and uvicorn writes headers and body apart, so with Nagle on every answer waited ~40 ms
+    # for the client's delayed ACK. Accepted sockets inherit TCP_NODELAY from the listener.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError:

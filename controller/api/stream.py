@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from controller.access.directory import Viewer
@@ -30,7 +30,6 @@ class Subscriber:
     queue: asyncio.Queue[dict[str, Any]]
     start_id: int
     dropped: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def offer(self, row: dict[str, Any]) -> None:
         """Queue a row (visible rows only); a full queue ends this client's stream."""
