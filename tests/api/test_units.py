@@ -207,3 +207,37 @@ def test_decode_jpeg_refuses_what_is_not_a_bounded_picture() -> None:
     assert decode_jpeg({"result": {"data_b64": good, "width": 0, "height": 1}}) is None
     huge = base64.b64encode(b"\xff\xd8" + b"0" * 500_000).decode()
     assert decode_jpeg({"result": {"data_b64": huge, "width": 1, "height": 1}}) is None
+
+
+def test_a_gateway_seen_through_one_camera_shows_that_camera_only() -> None:
+    from controller.access.directory import Agency, Directory
+    from controller.api.fleet import gateway_view
+    from controller.api.visibility import Visibility
+
+    directory = Directory(
+        {
+            "dishub": Agency(name="Dishub", devices=["gw-1/gate"]),
+            "bpbd": Agency(name="BPBD", sites=["river"]),
+        }
+    )
+    row = {
+        "id": "gw-1",
+        "state": "online",
+        "state_reason": "",
+        "state_since": 0.0,
+        "last_seen": 0.0,
+        "agent_version": "1",
+        "config_version": 1,
+        "inventory": {"cameras": [{"id": "gate"}, {"id": "yard"}]},
+        "last_health": seed.health({"gate": seed.GOOD_CAMERA, "yard": seed.DOWN_CAMERA}),
+        "last_health_ts": 0.0,
+    }
+    dishub = gateway_view(row, "river", Visibility(directory, Viewer(frozenset({"dishub"}))), 1.0)
+    assert dishub is not None
+    assert [c["id"] for c in dishub["cameras"]] == ["gate"]
+    assert dishub["degraded"] is False and dishub["problems"] == []  # yard is not theirs
+    bpbd = gateway_view(row, "river", Visibility(directory, Viewer(frozenset({"bpbd"}))), 1.0)
+    assert bpbd is not None and [c["id"] for c in bpbd["cameras"]] == ["yard"]
+    assert bpbd["problems"] == ["camera yard: stream down: timeout"]
+    nobody = Visibility(directory, Viewer(frozenset({"disdik"})))
+    assert gateway_view(row, "river", nobody, 1.0) is None
