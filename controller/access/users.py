@@ -1,17 +1,12 @@
-"""People and their API tokens: scrypt-hashed passwords, roles, agencies, opaque bearer tokens.
+"""People and their API tokens: roles, agencies, hashed passwords, opaque bearer tokens.
 
-Passwords are hashed with the standard library's scrypt; the salt and the cost parameters
-travel inside the stored string (``scrypt$n$r$p$salt$hash``), so a later change of cost still
-verifies old hashes. Tokens are random, shown once and stored only as their SHA-256: a copy of
-the database lets nobody log in. A login for an unknown user costs the same scrypt as a real
-one, so timing does not tell which names exist.
+Passwords are scrypt hashes (:mod:`controller.access.passwords`). Tokens are random, shown once
+and stored only as their SHA-256: a copy of the database lets nobody log in. A login for an
+unknown user costs the same scrypt as a real one, so timing does not tell which names exist.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -25,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controller.access import audit
 from controller.access.directory import Viewer
+from controller.access.passwords import dummy_hash, hash_password, token_hash, verify_password
 from controller.store.schema import api_tokens, user_agencies, users
 
 ROLES = ("viewer", "operator", "admin")
@@ -35,12 +31,6 @@ AGENCY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024  # scrypt of a megabyte would be a cheap way to burn our CPU
 
-# scrypt cost: 16 MiB of memory and ~50 ms per hash here; stored with each hash.
-SCRYPT_N = 2**14
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-HASH_BYTES = 32
 # Updating last_used_at on every request would turn each read into a write.
 TOKEN_TOUCH_S = 60.0
 
@@ -82,43 +72,6 @@ class User:
             "display_name": self.display_name,
             "language": self.language,
         }
-
-
-def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
-    salt = secrets.token_bytes(SALT_BYTES)
-    digest = _scrypt(password, salt, n=n, r=r, p=p)
-    b64 = base64.b64encode
-    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    """Constant-time check against a stored ``scrypt$...`` string; a malformed one never
-    matches."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        want = base64.b64decode(digest)
-        got = _scrypt(
-            password, base64.b64decode(salt), n=int(n), r=int(r), p=int(p), size=len(want)
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got, want)
-
-
-def _scrypt(password: str, salt: bytes, *, n: int, r: int, p: int, size: int = HASH_BYTES) -> bytes:
-    return hashlib.scrypt(
-        password.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * n * r, dklen=size
-    )
-
-
-# Verified when the user does not exist, so that path costs one scrypt too.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_password(password: str) -> None:
@@ -259,7 +212,7 @@ class UserStore:
         after the same amount of scrypt work either way."""
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).first()
-            stored = row.password_hash if row is not None else _DUMMY_HASH
+            stored = row.password_hash if row is not None else dummy_hash()
             ok = verify_password(password[:PASSWORD_MAX], stored)
             if row is None or not ok or row.disabled:
                 return None

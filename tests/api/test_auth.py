@@ -8,7 +8,8 @@ import time
 import httpx
 from sqlalchemy import select
 
-from controller.access.users import UserStore, token_hash
+from controller.access.passwords import token_hash
+from controller.access.users import UserStore
 from controller.store.schema import api_tokens, audit, users
 from tests.api.conftest import PASSWORD, Api
 
