@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from controller.access.directory import Viewer
-from controller.access.ratelimit import FailureLimiter
 from controller.access.passwords import hash_password, verify_password
+from controller.access.ratelimit import FailureLimiter
 from controller.api.snapshots import SnapshotRequests, TooSoon, decode_jpeg
 from controller.api.stream import JournalHub, follow
 from tests.api import seed
