@@ -47,6 +47,23 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
     )
     assert checks == [True, False, True, False, False, True, False, "active_ack", True, False, True]
 
+    # a change from the stream: shown, greyed a moment when it stops matching, or not kept
+    outcomes = run(
+        b,
+        "alertmodel.js",
+        f"""const a = {alert!r}; const f = {{status: "open", site: "terminal"}};
+        const s = new m.AlertSet(); s.reset([a]);
+        const out = [s.take({{...a, updated_at: 11, count: 2}}, f)];
+        out.push(s.take({{...a, updated_at: 12, status: "closed"}}, f), s.isLeaving(1));
+        out.push(s.visible(f).length);
+        s.settle(1, f);
+        out.push(s.visible(f).length, s.get(1) === undefined);
+        out.push(s.take({{...a, id: 2, site: "pasar-baru"}}, f), s.get(2) === undefined);
+        out.push(s.take({{...a, id: 3}}, f), s.take({{...a, id: 3, updated_at: 1}}, f));
+        return out;""",
+    )
+    assert outcomes == ["shown", "leaving", True, 1, 0, True, "gone", True, "shown", "stale"]
+
     # at most one snapshot request per interval, none while hidden or not live
     delays = run(
         b,

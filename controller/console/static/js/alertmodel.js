@@ -91,11 +91,24 @@ export class AlertSet {
     this.leaving.delete(id);
   }
 
-  /** Mark an alert that stopped matching as leaving; false if it already was. */
-  showBriefly(id) {
-    if (this.leaving.has(id)) return false;
-    this.leaving.add(id);
-    return true;
+  /** Take one changed alert from the stream under ``filters``. Returns what the list does:
+   *  "stale" (older than what we have: nothing), "shown" (it matches), "leaving" (it was on
+   *  screen and no longer matches: show it greyed a moment, then ``settle``), "gone" (it does
+   *  not match and was not on screen: not kept). */
+  take(alert, filters) {
+    const before = this.byId.get(alert.id);
+    const wasShown = Boolean(before) && (this.leaving.has(alert.id) || matches(before, filters));
+    if (!this.upsert(alert)) return "stale";
+    if (matches(alert, filters)) {
+      this.leaving.delete(alert.id);
+      return "shown";
+    }
+    if (!wasShown) {
+      this.remove(alert.id);
+      return "gone";
+    }
+    this.leaving.add(alert.id);
+    return "leaving";
   }
 
   /** After the moment: drop it unless a later change made it match again. */

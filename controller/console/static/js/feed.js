@@ -140,14 +140,15 @@ export function mountFeed(container, options = {}) {
 
   function apply(message) {
     const alert = message.alert;
-    if (!alerts.upsert(alert)) return;
+    const outcome = alerts.take(alert, filters);
+    if (outcome === "stale" || outcome === "gone") return;
     if (message.action === "raised" || message.action === "reopened") {
       fresh.add(alert.id);
       later(() => { fresh.delete(alert.id); scheduleRender(); }, FRESH_MS);
     }
     if (message.action === "commented" && openComments.has(alert.id)) loadComments(alert.id);
-    if (!matches(alert, filters) && alerts.showBriefly(alert.id)) {
-      // keep it on screen a moment (greyed) so the change is seen, then let it go
+    if (outcome === "leaving") {
+      // it was on screen: keep it a moment (greyed) so the change is seen, then let it go
       later(() => { alerts.settle(alert.id, filters); scheduleRender(); }, LINGER_MS);
     }
   }

@@ -53,14 +53,16 @@ function dispatch(event) {
 export function startStream() {
   if (source) return;
   setStatus("connecting");
-  source = new EventSource(`${API}/stream`, { withCredentials: true });
-  source.addEventListener("open", () => setStatus("live"));
-  source.addEventListener("alert", dispatch);
-  source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED) {
+  const es = new EventSource(`${API}/stream`);
+  source = es;
+  es.addEventListener("open", () => setStatus("live"));
+  es.addEventListener("alert", dispatch);
+  es.addEventListener("error", () => {
+    if (es !== source) return; // an old stream's last word
+    if (es.readyState === EventSource.CLOSED) {
       reopenLater();
     } else {
-      setStatus("lost");
+      setStatus("lost"); // the browser is reconnecting with Last-Event-ID
     }
   });
 }
