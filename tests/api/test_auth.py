@@ -252,3 +252,35 @@ def test_every_restricted_route_refuses_a_lower_role(api: Api) -> None:
         for method, path in ADMIN_ONLY:
             r = operator.request(method, path, json={})
             assert r.status_code == 403, (method, path, r.status_code)
+
+
+BAD_INPUT = [
+    ("GET", "/api/v1/gateways/Not_A_Gateway!"),
+    ("GET", "/api/v1/gateways/gw-flood/health?limit=99999"),
+    ("DELETE", "/api/v1/gateways/GW!"),
+    ("GET", "/api/v1/cameras/gw-flood/CAM%20ONE"),
+    ("GET", "/api/v1/cameras/gw-flood/CAM%20ONE/snapshot.jpg"),
+    ("POST", "/api/v1/cameras/gw-flood/CAM%20ONE/snapshot"),
+    ("GET", "/api/v1/sensors/gw-flood/water/readings?limit=abc"),
+    ("GET", "/api/v1/events?since=yesterday"),
+    ("GET", "/api/v1/events/xyz/snapshot.jpg"),
+    ("GET", "/api/v1/snapshots/0.jpg"),
+    ("GET", "/api/v1/alerts?before=0"),
+    ("POST", "/api/v1/alerts/abc/ack"),
+    ("POST", "/api/v1/alerts/-1/clear"),
+    ("GET", "/api/v1/config/site:bad%20name"),
+    ("PUT", "/api/v1/config/fleet"),
+    ("GET", "/api/v1/config/effective/Bad!"),
+    ("POST", "/api/v1/commands"),
+    ("GET", "/api/v1/commands/not-an-id"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/audit?before=x"),
+]
+
+
+def test_bad_input_is_422_with_the_field_named(api: Api) -> None:
+    with api.client("admin") as c:
+        for method, path in BAD_INPUT:
+            r = c.request(method, path, json={"unexpected": True})
+            assert r.status_code == 422, (method, path, r.status_code, r.text)
+            assert r.json()["error"] == "invalid" and r.json()["detail"], (method, path)
