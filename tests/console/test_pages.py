@@ -46,7 +46,17 @@ def test_the_camera_page_refreshes_at_most_once_a_second_while_shown(
     b.click("tr[data-camera='cam-gate'] a")
     b.wait(lambda _d: b.view() == "camera")
     page = b.find(".camera-page")
+    # one picture on demand: the agent is asked once and its answer is shown
+    asked = gw.snapshot_requests
+    b.click(".snapshot-now")
+    b.wait(lambda _d: gw.snapshot_requests == asked + 1, what="the snapshot command")
+    b.wait(
+        lambda d: d.execute_script("return document.querySelector('.camera-image').naturalWidth"),
+        what="the picture",
+    )
+    time.sleep(1.1)  # the API allows one request a second per camera
     before = gw.snapshot_requests
+    assert before == asked + 1
     b.click(".live-toggle")
     started = time.monotonic()
     # the gateway's answers come back as new pictures on the page

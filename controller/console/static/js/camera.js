@@ -11,7 +11,10 @@ import { cameraBadge } from "./fleet.js";
 import { canAct } from "./session.js";
 
 export const MIN_INTERVAL_MS = 1100; // the API allows one a second; the margin absorbs timer jitter
-const AFTER_REQUEST_MS = [400, 1200]; // reload the stored picture this long after a request
+// Reload the stored picture this long after a request: the agent's answer takes a round trip
+// over the gateway's link. Live refresh asks again soon anyway; a single request waits longer.
+const AFTER_LIVE_REQUEST_MS = [400, 1200];
+const AFTER_SINGLE_REQUEST_MS = [400, 1200, 3000, 6000];
 
 /** Decides when the next snapshot request may go: pure, so the rule is easy to read and test. */
 export function nextRequestDelay(nowMs, lastRequestMs, visible, live) {
@@ -70,7 +73,7 @@ export function mountCamera(container, [gw, cam]) {
     try {
       await api.post(`/cameras/${encodeURIComponent(gw)}/${encodeURIComponent(cam)}/snapshot`, {});
       notice.hidden = true;
-      for (const ms of AFTER_REQUEST_MS) {
+      for (const ms of live ? AFTER_LIVE_REQUEST_MS : AFTER_SINGLE_REQUEST_MS) {
         const id = window.setTimeout(() => { reloads.delete(id); reload(); }, ms);
         reloads.add(id);
       }
