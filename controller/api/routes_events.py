@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Query, Response
 from controller.alerts.events import EventNotFound
 from controller.api.deps import AnyUser, Ctx
 from controller.api.errors import not_found
+from controller.api.pictures import jpeg_response
 
 router = APIRouter(tags=["events"])
 
 EventId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Event id.")]
-JPEG_HEADERS = {"Cache-Control": "private, no-store"}
 
 
 @router.get("/events")
@@ -55,10 +55,10 @@ def get_event(*, event_id: EventId, who: AnyUser, ctx: Ctx) -> dict[str, Any]:
 @router.get("/events/{event_id}/snapshot.jpg", response_class=Response)
 def event_snapshot(*, event_id: EventId, who: AnyUser, ctx: Ctx) -> Response:
     try:
-        jpeg, _row = ctx.events.event_snapshot(event_id, who.viewer)
+        jpeg, meta = ctx.events.event_snapshot(event_id, who.viewer)
     except EventNotFound as exc:
         raise not_found(f"snapshot of event {event_id}") from exc
-    return Response(jpeg, media_type="image/jpeg", headers=JPEG_HEADERS)
+    return jpeg_response(jpeg, meta)
 
 
 @router.get("/snapshots/{snapshot_id}.jpg", response_class=Response)
@@ -66,7 +66,7 @@ def snapshot(
     *, snapshot_id: Annotated[int, Path(ge=1, le=2**62)], who: AnyUser, ctx: Ctx
 ) -> Response:
     try:
-        jpeg, _row = ctx.events.snapshot(snapshot_id, who.viewer)
+        jpeg, meta = ctx.events.snapshot(snapshot_id, who.viewer)
     except EventNotFound as exc:
         raise not_found(f"snapshot {snapshot_id}") from exc
-    return Response(jpeg, media_type="image/jpeg", headers=JPEG_HEADERS)
+    return jpeg_response(jpeg, meta)

@@ -12,6 +12,7 @@ from controller.alerts.events import EventNotFound
 from controller.api import fleet
 from controller.api.deps import AdminUser, AnyUser, Ctx, OperatorUser, Principal
 from controller.api.errors import ApiError, not_found
+from controller.api.pictures import jpeg_response
 from controller.api.snapshots import TooSoon
 from controller.api.visibility import Visibility
 from controller.fleet.forget import GatewayOnline, UnknownGateway, forget_gateway
@@ -22,7 +23,6 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 GatewayId = Annotated[str, Path(pattern=ID_PATTERN, description="Gateway id.")]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="Camera or sensor id.")]
 Since = Annotated[float | None, Query(ge=0, description="Unix time: only newer than this.")]
-JPEG_HEADERS = {"Cache-Control": "private, no-store"}
 
 
 def visibility(ctx: Ctx, who: Principal) -> Visibility:
@@ -108,10 +108,18 @@ def forget(
 
 @router.get("/cameras/{gid}/{cam}")
 def get_camera(*, gid: GatewayId, cam: ItemId, who: AnyUser, ctx: Ctx) -> dict[str, Any]:
+    """The camera's condition and stream figures, and ``snapshot``: its newest stored picture
+    the caller may see (``{id, at, origin, width, height}``, ``at`` the capture time) or null."""
     row, site = _visible_item(ctx, who, gid, cam)
     view = fleet.camera_view(row, site, cam, ctx.clock())
     if view is None:
         raise not_found(f"camera {gid}/{cam}")
+    try:
+        _jpeg, meta = ctx.events.latest_camera_snapshot(gid, cam, who.viewer)
+    except EventNotFound:
+        view["snapshot"] = None
+    else:
+        view["snapshot"] = {k: meta.get(k) for k in ("id", "at", "origin", "width", "height")}
     return view
 
 
@@ -120,10 +128,10 @@ def camera_snapshot(*, gid: GatewayId, cam: ItemId, who: AnyUser, ctx: Ctx) -> R
     """The newest stored picture of the camera (from an event or an on-demand snapshot)."""
     _visible_item(ctx, who, gid, cam)
     try:
-        jpeg, _row = ctx.events.latest_camera_snapshot(gid, cam, who.viewer)
+        jpeg, meta = ctx.events.latest_camera_snapshot(gid, cam, who.viewer)
     except EventNotFound as exc:
         raise not_found(f"snapshot of {gid}/{cam}") from exc
-    return Response(jpeg, media_type="image/jpeg", headers=JPEG_HEADERS)
+    return jpeg_response(jpeg, meta)
 
 
 @router.post("/cameras/{gid}/{cam}/snapshot", status_code=202)

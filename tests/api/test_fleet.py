@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 
+import pytest
 from sqlalchemy import select, update
 
 from controller.access.directory import STAFF
@@ -96,6 +97,7 @@ def test_camera_page_and_its_visibility(api: Api) -> None:
         cam = c.get("/api/v1/cameras/gw-traffic/yard").json()
         assert cam["up"] is False and cam["problems"] == ["stream down: timeout"]
         assert cam["manufacturer"] == "Acme" and cam["gateway"] == "gw-traffic"
+        assert cam["snapshot"] is None  # no picture stored yet
         assert c.get("/api/v1/cameras/gw-traffic/nothing").status_code == 404
         assert c.get("/api/v1/cameras/gw-flood/water").status_code == 404
     with api.client("bpbd-op") as c:
@@ -209,6 +211,12 @@ def test_snapshot_on_demand_is_rate_limited_and_stored_when_answered(api: Api) -
         wait_for(fresh, 5, what="the refreshed snapshot")
         got = c.get("/api/v1/cameras/gw-shared/cam-1/snapshot.jpg")
         assert got.headers["content-type"] == "image/jpeg"
+        assert got.headers["cache-control"] == "private, no-store"
+        taken = float(got.headers["x-kendali-snapshot-at"])
+        assert abs(taken - time.time()) < 30 and got.headers["last-modified"].endswith("GMT")
+        page = c.get("/api/v1/cameras/gw-shared/cam-1").json()["snapshot"]
+        assert page["origin"] == "command" and page["at"] == pytest.approx(taken, abs=0.001)
+        assert str(page["id"]) == got.headers["x-kendali-snapshot-id"]
         assert c.get(f"/api/v1/commands/{cmd_id}").json()["status"] == "done"
     _jpeg, meta = EventIndex(api.engine).latest_camera_snapshot("gw-shared", "cam-1", STAFF)
     assert meta["origin"] == "command" and sorted(meta["agencies"]) == ["bpbd", "dishub"]
