@@ -220,6 +220,7 @@ def create_app(
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
             allow_credentials=False,
+            expose_headers=["Retry-After", "X-Kendali-Snapshot-At", "X-Kendali-Snapshot-Id"],
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
