@@ -48,7 +48,7 @@ def test_the_language_switch_is_remembered(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     b = browsers()
-    b.login("bpbd", PASSWORD)
+    console.session(b, "bpbd")
     assert b.find("[data-nav=fleet]").text == "Perangkat"
     b.find("#lang-switch").click()
     b.wait(lambda d: d.find_element("css selector", "[data-nav=fleet]").text == "Fleet")
