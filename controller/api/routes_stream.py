@@ -47,7 +47,13 @@ async def stream(
         sub = hub.subscribe(who.viewer)
         try:
             yield ServerSentEvent(comment="kendali alerts", retry=RETRY_MS)
-            async for row in follow(hub, sub, after, anyio.to_thread.run_sync):
+            start = after
+            if start is not None and start > sub.start_id:
+                # Ahead of this process's poll (another process served it), or an id from a
+                # journal since reset: only the latter would leave the client waiting forever.
+                newest = await anyio.to_thread.run_sync(ctx.alerts.last_journal_id)
+                start = None if start > newest else start
+            async for row in follow(hub, sub, start, anyio.to_thread.run_sync):
                 yield ServerSentEvent(data=event_data(row), event="alert", id=str(row["id"]))
             if sub.dropped:
                 log.info("stream of %s dropped: fell %d rows behind", who.who, hub.queue_max)

@@ -221,3 +221,11 @@ def test_stream_needs_a_login_and_accepts_the_cookie(api: Api) -> None:
     with SseReader(client) as reader:
         assert reader.status == 200
         wait_for(lambda: "kendali alerts" in reader.comments, 5, what="the stream's first comment")
+
+
+def test_a_last_event_id_from_a_reset_journal_does_not_silence_the_stream(api: Api) -> None:
+    with SseReader(api.client("bpbd-op"), **{"Last-Event-ID": str(10**12)}) as reader:
+        assert reader.status == 200
+        wait_for(lambda: "kendali alerts" in reader.comments, 5, what="the stream's start")
+        fresh = seed.add_alert(api.engine, "gw-flood", "water", "flood.reset", {"bpbd"})
+        wait_for(lambda: fresh in [a["alert"]["id"] for a in reader.alerts()], 5, what="the alert")
