@@ -24,6 +24,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.redact import redact
 from controller.access.directory import Directory
 from controller.access.ratelimit import FailureLimiter
 from controller.access.users import UserStore
@@ -151,10 +152,11 @@ async def _pump(ctx: ApiContext) -> None:
             ctx.hub.publish(rows)
             if ctx.snapshots.in_flight:
                 await anyio.to_thread.run_sync(ctx.snapshots.poll_once)
-        except Exception as exc:
+        except Exception as exc:  # the one loop behind every stream must go on
             if time.monotonic() - warned > PUMP_WARN_EVERY_S:
                 warned = time.monotonic()
-                log.warning("live stream: journal not read: %s: %s", type(exc).__name__, exc)
+                reason = redact(str(exc))[:300]
+                log.warning("live stream: journal not read: %s: %s", type(exc).__name__, reason)
         if len(rows) < REPLAY_PAGE:
             await asyncio.sleep(poll_s)
 
