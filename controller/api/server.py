@@ -69,7 +69,11 @@ class ApiServer:
         self.url = ""
 
     def run(self, stop: threading.Event) -> None:
-        sock = bind(self.settings.host, self.settings.port)
+        try:
+            sock = bind(self.settings.host, self.settings.port)
+        except OSError as exc:  # port taken, address not ours: the supervisor retries later
+            log.error("api cannot listen on %s:%d: %s", self.settings.host, self.settings.port, exc)
+            raise
         try:
             asyncio.run(self._serve(sock, stop))
         finally:

@@ -4,14 +4,17 @@ CORS headers; the API stops within about two seconds even with a live stream ope
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from common.mosquitto import Broker
 from tests.api.conftest import PASSWORD, Api, SseReader, add_users, start_controller
+from tests.helpers import ControllerProc, wait_for, write_yaml
 
 WALL = "https://wall.example"
 
@@ -86,3 +89,30 @@ def test_the_api_stops_within_two_seconds_with_a_stream_open(tight: Api) -> None
     assert "controller stopped (exit 0)" in text
     stop_at = text.index("signal 15")
     assert "Application shutdown complete" in text[stop_at:]
+
+
+def test_a_taken_port_is_said_and_the_controller_runs_on(broker: Broker, tmp_path: Path) -> None:
+    """The API is one worker among others: a port someone else holds is logged in one line and
+    retried later; ingest goes on."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'controller.db'}"
+    path = write_yaml(
+        tmp_path / "controller.yaml",
+        {
+            "broker": {"port": broker.port, "client_id": "ctl-taken"},
+            "database": {"url": url},
+            "config_key_file": str(tmp_path / "config.key"),
+            "api": {"port": port},
+        },
+    )
+    proc = ControllerProc(["controller", "--config", str(path)], tmp_path / "controller.log")
+    try:
+        proc.start("subscribed to")
+        wait_for(lambda: f"api cannot listen on 127.0.0.1:{port}" in proc.text(), 10)
+        assert proc.running
+    finally:
+        proc.stop()
+        holder.close()
