@@ -58,3 +58,10 @@ def test_the_language_switch_is_remembered(
     assert b.find("h2").text.startswith("Open alerts")
     b.find("#lang-switch").click()
     b.wait(lambda d: d.find_element("css selector", "[data-nav=fleet]").text == "Perangkat")
+    # the console works under the policy the API sends (no inline code, nothing from elsewhere)
+    csp = b.driver.execute_async_script(
+        """const done = arguments[0];
+        fetch("/console/").then((r) => done(r.headers.get("content-security-policy")));"""
+    )
+    assert csp.startswith("default-src 'self'")
+    assert not b.unexpected_errors()
