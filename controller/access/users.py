@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,9 +95,18 @@ def check_user_fields(username: str, role: str, agencies: Sequence[str], languag
 
 
 class UserStore:
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+        defer_touch: bool = False,
+    ) -> None:
         self.engine = engine
         self._clock = clock
+        self.defer_touch = defer_touch
+        self._touched: dict[str, float] = {}
+        self._touch_lock = threading.Lock()
 
     # -- people -------------------------------------------------------------------------
 
@@ -281,13 +291,27 @@ class UserStore:
                 return None
             user = self._user(conn, row)
         if row.last_used_at is None or now - row.last_used_at > TOKEN_TOUCH_S:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(api_tokens)
-                    .where(api_tokens.c.token_hash == digest)
-                    .values(last_used_at=now)
-                )
+            with self._touch_lock:
+                self._touched[digest] = now
+            if not self.defer_touch:
+                self.flush_touches()
         return user
+
+    def flush_touches(self) -> int:
+        """Write the noted ``last_used_at`` times; returns how many. The API calls this from
+        its background loop (``defer_touch``): a request must never wait for the database's
+        write lock just to say a token was used."""
+        with self._touch_lock:
+            touched, self._touched = self._touched, {}
+        if touched:
+            with self.engine.begin() as conn:
+                for digest, at in touched.items():
+                    conn.execute(
+                        update(api_tokens)
+                        .where(api_tokens.c.token_hash == digest)
+                        .values(last_used_at=at)
+                    )
+        return len(touched)
 
     def revoke_token(self, token: str) -> None:
         with self.engine.begin() as conn:

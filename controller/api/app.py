@@ -68,6 +68,7 @@ SECURITY_HEADERS = (
     (b"referrer-policy", b"no-referrer"),
 )
 PUMP_WARN_EVERY_S = 60.0
+TOUCH_EVERY_S = 5.0  # tokens' last_used_at written in the background this often
 
 
 class SecurityHeaders:
@@ -123,7 +124,7 @@ def _context(
     return ApiContext(
         settings=settings,
         engine=engine,
-        users=UserStore(engine, clock=clock),
+        users=UserStore(engine, clock=clock, defer_touch=True),
         alerts=alerts,
         events=events,
         config_store=config_store,
@@ -137,11 +138,13 @@ def _context(
 
 
 async def _pump(ctx: ApiContext) -> None:
-    """Follow the journal for the stream and collect snapshot answers, forever. A database
-    hiccup is logged (at most once a minute) and retried on the next tick."""
+    """Follow the journal for the stream, collect snapshot answers and write tokens' last use,
+    forever. A database hiccup is logged (at most once a minute) and retried on the next
+    tick."""
     poll_s = ctx.settings.stream_poll_ms / 1000
     warned = 0.0
     started = False
+    touch_due = 0.0
     while True:
         rows: list[dict[str, Any]] = []
         try:
@@ -152,6 +155,9 @@ async def _pump(ctx: ApiContext) -> None:
             ctx.hub.publish(rows)
             if ctx.snapshots.in_flight:
                 await anyio.to_thread.run_sync(ctx.snapshots.poll_once)
+            if time.monotonic() >= touch_due:
+                touch_due = time.monotonic() + TOUCH_EVERY_S
+                await anyio.to_thread.run_sync(ctx.users.flush_touches)
         except Exception as exc:  # the one loop behind every stream must go on
             if time.monotonic() - warned > PUMP_WARN_EVERY_S:
                 warned = time.monotonic()

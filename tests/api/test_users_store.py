@@ -65,3 +65,26 @@ def test_people_and_tokens(database_url: str) -> None:
         assert actions == ["user.create", "user.password", "user.disable"]
     finally:
         store.engine.dispose()
+
+
+def test_last_use_is_written_later_when_deferred(tmp_path: object) -> None:
+    store = Store(f"sqlite:///{tmp_path}/c.db")
+    clock = Clock()
+    try:
+        direct = UserStore(store.engine, clock=clock)
+        direct.create("budi", "password-1", "viewer", [])
+        token, _ = direct.issue_token("budi", 600.0)
+
+        def last_used() -> float | None:
+            with store.engine.connect() as conn:
+                return conn.execute(select(api_tokens.c.last_used_at)).scalar()
+
+        assert direct.user_for_token(token) is not None and last_used() == clock.now
+        deferred = UserStore(store.engine, clock=clock, defer_touch=True)
+        clock.now += 120  # past the touch interval
+        assert deferred.user_for_token(token) is not None
+        assert last_used() == clock.now - 120  # not written on the request's path
+        assert deferred.flush_touches() == 1 and last_used() == clock.now
+        assert deferred.flush_touches() == 0
+    finally:
+        store.engine.dispose()
