@@ -25,6 +25,9 @@ export function mountFeed(container, options = {}) {
   const comments = new Map(); // alert id -> its comments, while its panel is open
   const cards = new Map(); // alert id -> {state, node}
   const empty = el("li", { class: "empty" }, t("feed.empty"));
+  const more = el("button", { type: "button", class: "btn btn-quiet load-more", hidden: true },
+    t("feed.more"));
+  let nextBefore = null; // the API's cursor for the page after the ones loaded
   let renderQueued = false;
   let pending = null; // stream messages that arrive while the list loads
   let sites = [];
@@ -35,7 +38,8 @@ export function mountFeed(container, options = {}) {
   const toolbar = wall ? null : el("div", { class: "toolbar" });
   container.append(el("section", { class: wall ? "feed feed-wall" : "feed" },
     wall ? null : el("h2", {}, t("feed.title"), " ", count),
-    toolbar, notice, list));
+    toolbar, notice, list, wall ? null : more));
+  more.addEventListener("click", loadMore);
 
   function later(fn, ms) {
     const id = window.setTimeout(() => { timers.delete(id); fn(); }, ms);
@@ -160,17 +164,45 @@ export function mountFeed(container, options = {}) {
     const mine = ++loads;
     pending = pending || [];
     let items = null;
+    let next = null;
     try {
-      items = (await api.get("/alerts", queryFor(filters)))?.items || [];
+      const data = await api.get("/alerts", queryFor(filters));
+      items = data?.items || [];
+      next = data?.next_before ?? null;
     } catch (error) {
       if (error.status !== 401 && mine === loads) showError(error);
     }
     if (mine !== loads) return;
-    if (items) alerts.reset(items);
+    if (items) {
+      alerts.reset(items);
+      setNext(next);
+    }
     const queued = pending;
     pending = null;
     queued.forEach(apply);
     render();
+  }
+
+  function setNext(value) {
+    nextBefore = value;
+    more.hidden = nextBefore === null;
+  }
+
+  /** The next page of older alerts under the same filters, added to the list. */
+  async function loadMore() {
+    const mine = loads;
+    more.disabled = true;
+    try {
+      const data = await api.get("/alerts", { ...queryFor(filters), before: nextBefore });
+      if (mine !== loads) return; // the filters changed meanwhile
+      for (const alert of data?.items || []) alerts.upsert(alert);
+      setNext(data?.next_before ?? null);
+      scheduleRender();
+    } catch (error) {
+      if (error.status !== 401) showError(error);
+    } finally {
+      more.disabled = false;
+    }
   }
 
   const unsubscribe = onAlert((message) => {
