@@ -8,6 +8,7 @@ who see the gateway.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -34,6 +35,37 @@ class LayerWrite(StrictModel):
     base_version: int = Field(ge=0, description="The layer version this edit started from.")
     reason: str = Field(default="", max_length=500, description="Why: kept in history.")
     dry_run: bool = Field(default=False, description="Validate and show; write nothing.")
+
+
+# A password written into a URL (rtsp://user:secret@camera/): the store masks only ``password``
+# fields, so the API masks these too on the way out, and refuses them masked on the way in.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}://[^/\s:@]*):([^/\s@]+)@")
+_MASKED_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,31}://[^/\s:@]*:\*\*\*@")
+
+
+def mask_urls(value: Any) -> Any:
+    """A copy with the password of every URL replaced by ``***``."""
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1:***@", value)
+    if isinstance(value, dict):
+        return {k: mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_urls(v) for v in value]
+    return value
+
+
+def masked_url_paths(value: Any, path: str = "") -> list[str]:
+    """Where a document carries a URL whose password is the mask (read, then written back)."""
+    if isinstance(value, str):
+        return [path or "document"] if _MASKED_URL.search(value) else []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else []
+    )
+    return [p for k, v in items for p in masked_url_paths(v, f"{path}.{k}" if path else str(k))]
 
 
 def _scope(text: str) -> Scope:
@@ -65,7 +97,7 @@ def effective(*, gid: GatewayId, who: AnyUser, ctx: Ctx) -> dict[str, Any]:
     if not _gateway_visible(ctx, Visibility(ctx.directory, who.viewer), gid):
         raise not_found(f"gateway {gid}")
     version, document = ctx.config_store.effective(gid)
-    return {"gateway": gid, "version": version, "document": document}
+    return {"gateway": gid, "version": version, "document": mask_urls(document)}
 
 
 @router.get("/config/drift")
@@ -86,7 +118,7 @@ def get_layer(*, scope: ScopeText, who: AnyUser, ctx: Ctx) -> dict[str, Any]:
     target = _scope(scope)
     _check_reach(ctx, who, target, write=False)
     version, document = ctx.config_store.layer(target)
-    return {"scope": str(target), "version": version, "document": document}
+    return {"scope": str(target), "version": version, "document": mask_urls(document)}
 
 
 @router.put("/config/{scope}")
@@ -95,6 +127,12 @@ def put_layer(*, scope: ScopeText, body: LayerWrite, who: AdminUser, ctx: Ctx) -
     gateway gets a new desired version. Audited with the configuration history."""
     target = _scope(scope)
     _check_reach(ctx, who, target, write=True)
+    masked = masked_url_paths(body.document)
+    if masked:
+        raise invalid(
+            f"{', '.join(masked)}: a URL with a masked password ('***'); give the password in "
+            "the camera's password field, or the URL in full"
+        )
     try:
         done = ctx.config_store.set_layer(
             target,
@@ -129,6 +167,6 @@ def put_layer(*, scope: ScopeText, body: LayerWrite, who: AdminUser, ctx: Ctx) -
         "scope": done.scope,
         "layer_version": done.layer_version,
         "dry_run": done.dry_run,
-        "diff": done.diff,
-        "changes": [asdict(c) for c in done.changes],
+        "diff": mask_urls(done.diff),
+        "changes": mask_urls([asdict(c) for c in done.changes]),
     }

@@ -150,3 +150,24 @@ def test_audit_trail_is_for_staff_admins(api: Api) -> None:
         more = c.get("/api/v1/audit", params={"limit": 2, "before": page["next_before"]}).json()
         assert more["items"][0]["id"] < page["next_before"]
         assert c.get("/api/v1/audit", params={"limit": 0}).status_code == 422
+
+
+def test_url_passwords_are_masked_out_and_refused_masked_in(api: Api) -> None:
+    camera = {"id": "gate", "rtsp_url": "rtsp://admin:hunter2-secret@10.0.0.5:554/main"}
+    with api.client("dishub-admin") as c:
+        base = c.get("/api/v1/config/gateway:gw-traffic").json()["version"]
+        r = c.put(
+            "/api/v1/config/gateway:gw-traffic",
+            json={"document": {"cameras": [camera]}, "base_version": base},
+        )
+        assert r.status_code == 200, r.text
+        assert "hunter2" not in r.text
+        layer = c.get("/api/v1/config/gateway:gw-traffic").json()
+        assert layer["document"]["cameras"][0]["rtsp_url"] == "rtsp://admin:***@10.0.0.5:554/main"
+        effective = c.get("/api/v1/config/effective/gw-traffic").text
+        assert "hunter2" not in effective and "admin:***@" in effective
+        back = c.put(
+            "/api/v1/config/gateway:gw-traffic",
+            json={"document": layer["document"], "base_version": layer["version"]},
+        )
+        assert back.status_code == 422 and "cameras.0.rtsp_url" in back.json()["detail"]
