@@ -6,6 +6,7 @@ import { el, replace, route } from "./dom.js";
 import { age, ageSince, number, percent, wita } from "./format.js";
 import { errorText } from "./errors.js";
 import { t } from "./i18n.js";
+import { every } from "./poll.js";
 
 const REFRESH_MS = 10_000;
 
@@ -111,7 +112,6 @@ export function gatewayCard(gw) {
 export function mountFleet(container) {
   const body = el("div", { class: "fleet-body" }, el("p", { class: "muted" }, t("loading")));
   container.append(el("section", { class: "fleet" }, el("h2", {}, t("fleet.title")), body));
-  let timer = null;
   let stopped = false;
 
   async function load() {
@@ -130,13 +130,12 @@ export function mountFleet(container) {
     } catch (error) {
       if (!stopped && error.status !== 401) replace(body, el("p", { class: "notice" }, errorText(error)));
     }
-    if (!stopped) timer = window.setTimeout(load, REFRESH_MS);
   }
 
-  load();
+  const poller = every(REFRESH_MS, load);
   return () => {
     stopped = true;
-    window.clearTimeout(timer);
+    poller.stop();
   };
 }
 

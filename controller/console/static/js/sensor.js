@@ -7,6 +7,7 @@ import { errorText } from "./errors.js";
 import { number, wita } from "./format.js";
 import { language, t } from "./i18n.js";
 import { drawChart } from "./chart.js";
+import { every } from "./poll.js";
 
 const RANGES = { "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600 };
 const REFRESH_MS = 15_000;
@@ -39,13 +40,12 @@ function clock(ts) {
 export function mountSensor(container, [gw, sensor]) {
   let range = "6h";
   let stopped = false;
-  let timer = null;
   let data = { readings: [], levels: [] };
   const charts = el("div", { class: "charts" }, el("p", { class: "muted" }, t("loading")));
   const rangeSelect = el("select", { class: "range", "aria-label": t("sensor.range") },
     Object.keys(RANGES).map((key) => el("option", { value: key, selected: key === range },
       t(`sensor.range.${key}`))));
-  rangeSelect.addEventListener("change", () => { range = rangeSelect.value; load(); });
+  rangeSelect.addEventListener("change", () => { range = rangeSelect.value; poller.now(); });
   container.append(el("section", { class: "sensor-page" },
     el("a", { href: route("fleet"), class: "back" }, t("camera.back")),
     el("h2", {}, t("sensor.title", { sensor, gw })),
@@ -91,7 +91,6 @@ export function mountSensor(container, [gw, sensor]) {
   }
 
   async function load() {
-    window.clearTimeout(timer);
     try {
       const since = Date.now() / 1000 - RANGES[range];
       data = await api.get(`/sensors/${encodeURIComponent(gw)}/${encodeURIComponent(sensor)}/readings`,
@@ -101,15 +100,14 @@ export function mountSensor(container, [gw, sensor]) {
     } catch (error) {
       if (!stopped && error.status !== 401) replace(charts, el("p", { class: "notice" }, errorText(error)));
     }
-    if (!stopped) timer = window.setTimeout(load, REFRESH_MS);
   }
 
   const onResize = () => draw();
   window.addEventListener("resize", onResize);
-  load();
+  const poller = every(REFRESH_MS, load);
   return () => {
     stopped = true;
-    window.clearTimeout(timer);
+    poller.stop();
     window.removeEventListener("resize", onResize);
   };
 }

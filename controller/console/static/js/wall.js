@@ -8,6 +8,7 @@ import { SEVERITIES } from "./alertmodel.js";
 import { mountFeed } from "./feed.js";
 import { fleetCounts } from "./fleet.js";
 import { t } from "./i18n.js";
+import { every } from "./poll.js";
 import { soundWithoutClick } from "./sound.js";
 import { onStatus } from "./stream.js";
 
@@ -86,15 +87,15 @@ export function mountWall(container) {
   });
   soundWithoutClick();
   tickClock();
-  loadFleet();
   pausedUntil = Date.now() + SCROLL_PAUSE_MS;
   timers.push(window.setInterval(tickClock, 1000));
-  timers.push(window.setInterval(loadFleet, FLEET_REFRESH_MS));
+  const fleetPoller = every(FLEET_REFRESH_MS, loadFleet);
   timers.push(window.setInterval(scroll, SCROLL_TICK_MS));
   return () => {
     stopped = true;
     timers.forEach((id) => window.clearInterval(id));
     unwatch();
+    fleetPoller.stop();
     unmountFeed();
   };
 }
