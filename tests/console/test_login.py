@@ -13,6 +13,8 @@ def test_an_unauthenticated_browser_is_sent_to_the_login(
     console: Console, browsers: Callable[..., Browser]
 ) -> None:
     b = browsers()
+    b.open("/console/?kiosk=1")
+    b.wait(lambda d: "/console/login.html?kiosk=1" in d.current_url, what="login, kiosk kept")
     for path in ("/", "/console/", "/console/#/fleet", "/console/#/camera/gw-pasar/cam-gate"):
         b.open(path)
         b.wait(lambda d: "/console/login.html" in d.current_url, what=f"login from {path}")
