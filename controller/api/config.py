@@ -21,6 +21,13 @@ class ApiSection(WireModel):
         description="Other web origins allowed to call the API with a bearer token "
         "(e.g. https://wall.example). Empty: no CORS headers at all (closed).",
     )
+    trusted_proxies: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Addresses of reverse proxies whose X-Forwarded-For names the real client "
+        "(e.g. 127.0.0.1 for a TLS proxy on this host). Empty: the header is ignored, so a "
+        "client cannot dodge the login limit by sending one.",
+    )
     cookie_secure: bool = Field(
         default=False,
         description="Mark the console's session cookie Secure (set it when served over HTTPS, "

@@ -78,7 +78,8 @@ def context(request: Request) -> ApiContext:
 
 
 def client_address(request: Request) -> str:
-    """The peer address; a proxy's X-Forwarded-For is not trusted (anyone can send one)."""
+    """The peer address, or the client a configured proxy names (``api.trusted_proxies``:
+    uvicorn applies X-Forwarded-For from those only)."""
     return request.client.host if request.client is not None else ""
 
 

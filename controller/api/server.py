@@ -87,6 +87,10 @@ class ApiServer:
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_S,
             server_header=False,
+            # X-Forwarded-For only from the configured proxies (uvicorn trusts loopback by
+            # default, and every local client could then claim any address).
+            proxy_headers=bool(self.settings.trusted_proxies),
+            forwarded_allow_ips=list(self.settings.trusted_proxies) or None,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -88,7 +88,7 @@ def start_controller(
             "config_key_file": str(tmp / "config.key"),
             "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
             "agencies": AGENCIES,
-            "api": {"port": 0, "login_max_failures": 100, **(api or {})},
+            "api": {"port": 0, **(api or {})},
         },
     )
     store = Store(url)
@@ -129,7 +129,9 @@ def seed_fleet(store: Store) -> None:
 @pytest.fixture(scope="session")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("api")
-    proc, store, url = start_controller(tmp, broker, tmp.name)
+    # behind a "proxy" on loopback: the tests' own address is trusted to name the client
+    settings = {"login_max_failures": 100, "trusted_proxies": ["127.0.0.1"]}
+    proc, store, url = start_controller(tmp, broker, tmp.name, settings)
     try:
         add_users(store)
         seed_fleet(store)

@@ -50,6 +50,13 @@ def test_failed_logins_are_rate_limited_then_allowed_again(tight: Api) -> None:
         assert 1 <= int(blocked.headers["retry-after"]) <= 2
         # the address is blocked too: another name from here waits as well
         assert _login(c, "dishub-op", PASSWORD).status_code == 429
+        # and claiming to be someone else does not help (no proxy is trusted here)
+        spoofed = c.post(
+            "/api/v1/auth/login",
+            json={"username": "dishub-op", "password": PASSWORD},
+            headers={"X-Forwarded-For": "10.9.9.9"},
+        )
+        assert spoofed.status_code == 429
         time.sleep(2.1)
         ok = _login(c, "bpbd-op", PASSWORD)
         assert ok.status_code == 200
