@@ -76,10 +76,11 @@ def start_controller(
     name: str,
     api: dict[str, Any] | None = None,
     prepare: Callable[[Store], None] | None = None,
+    database: str | None = None,
 ) -> tuple[ControllerProc, Store, str]:
     """A controller on its own SQLite file; ``prepare`` writes rows before it starts (the
     alert worker reads sites at start-up)."""
-    url = f"sqlite:///{tmp / 'controller.db'}"
+    url = database or f"sqlite:///{tmp / 'controller.db'}"
     path = write_yaml(
         tmp / "controller.yaml",
         {
