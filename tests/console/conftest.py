@@ -14,13 +14,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from common.mosquitto import Broker
+from common.mosquitto import Broker, free_port
 from controller.access.users import UserStore
 from controller.config_store import ConfigStore
 from controller.config_store import scope as scopes
@@ -72,8 +73,18 @@ class Console:
     store: Store
     tmp: Path
     shots: Path
+    controller: ControllerProc
     gateways: dict[str, FakeGateway] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def restart_controller(self) -> None:
+        """Stop the controller (SIGTERM) and start it again on the same API port."""
+        self.controller.stop()
+        seen = self.controller.text().count("api listening on")
+        self.controller.start()
+        wait_for(
+            lambda: self.controller.text().count("api listening on") > seen, 20, what="api again"
+        )
 
     def session(self, browser: Browser, user: str, path: str = "/console/") -> None:
         """Open ``path`` signed in as ``user`` (one token per user, issued like a login's)."""
@@ -87,27 +98,28 @@ class Console:
         return path
 
 
-def _controller_yaml(tmp: Path, broker: Broker) -> Path:
+def _controller_yaml(tmp: Path, broker: Broker, api_port: int, client_id: str) -> Path:
     return write_yaml(
         tmp / "controller.yaml",
         {
-            "broker": {"port": broker.port, "client_id": "ctl-console"},
+            "broker": {"port": broker.port, "client_id": client_id},
             "database": {"url": f"sqlite:///{tmp / 'controller.db'}"},
             "presence": {"check_interval_s": 0.5, "grace_s": 30.0},
             "config_key_file": str(tmp / "config.key"),
             "agencies": AGENCIES,
-            "api": {"port": 0, "snapshot_min_interval_s": 1.0},
+            "api": {"port": api_port, "snapshot_min_interval_s": 1.0},
         },
     )
 
 
-LAYOUT = {  # gateway: (site, cameras, sensors with their profile)
+Layout = dict[str, tuple[str, list[str], list[tuple[str, str]]]]
+LAYOUT: Layout = {  # gateway: (site, cameras, sensors with their profile)
     "gw-pasar": ("pasar-baru", ["cam-gate", "cam-yard"], [("level-1", "qdy30a")]),
     "gw-terminal": ("terminal", ["cam-bus"], [("level-2", "qdy30a")]),
 }
 
 
-def _prepare(store: Store, key: bytes) -> None:
+def _prepare(store: Store, key: bytes, layout: Layout) -> None:
     """What an administrator set up before: users, the gateways' sites, and Siaga levels on
     the water-level sensors (pasar-baru is BPBD's, terminal is Dishub's, flood alerts are
     BPBD's wherever they happen)."""
@@ -115,7 +127,7 @@ def _prepare(store: Store, key: bytes) -> None:
     for name, (role, agencies, all_agencies, display) in USERS.items():
         users.create(name, PASSWORD, role, agencies, all_agencies, display_name=display)
     config = ConfigStore(store.engine, key)
-    for gid, (site, _cameras, sensors) in LAYOUT.items():
+    for gid, (site, _cameras, sensors) in layout.items():
         config.assign_site(gid, site, who="test")
         rules = {"thresholds": [SIAGA_RULE]}
         docs = [{"id": s, "profile": p, "port": "/dev/ttyUSB0", "rules": rules} for s, p in sensors]
@@ -127,52 +139,46 @@ def river(x: float) -> float:
     return round(190 + 175 * x**2 + 6 * math.sin(x * 24), 1)
 
 
-def _connect_gateways(console: Console, broker: Broker) -> None:
+def _connect_gateways(console: Console, broker: Broker, layout: Layout) -> None:
     """Each gateway comes online with its inventory, the last hour of water levels, and health
     (cam-yard's stream is down) repeated like an agent's until the controller has stored it."""
     now = time.time()
-    for gid, (_site, cameras, sensors) in LAYOUT.items():
+    for gid, (_site, cameras, sensors) in layout.items():
         gw = FakeGateway(broker.host, broker.port, gid)
         console.gateways[gid] = gw
         gw.birth(cameras, sensors)
-        for s, _ in sensors:  # a river rising through the Siaga levels over six hours
-            points = [
-                (
-                    now - 6 * 3600 + 300 * i,
-                    round(190 + 175 * (i / 71) ** 2 + 6 * math.sin(i / 3), 1),
-                )
-                for i in range(72)
-            ]
+        for s, _ in sensors:
+            points = [(now - 6 * 3600 + 300 * i, river(i / 71)) for i in range(72)]
             gw.readings(s, "level", "cm", points)
 
     def healthy() -> bool:
         stored = {r["id"] for r in console.store.gateway_rows() if r["last_health_ts"]}
-        for gid, (_site, cameras, sensors) in LAYOUT.items():
+        for gid, (_site, cameras, sensors) in layout.items():
             if gid not in stored:
                 console.gateways[gid].health({c: c != "cam-yard" for c in cameras}, dict(sensors))
-        return stored >= set(LAYOUT)
+        return stored >= set(layout)
 
     wait_for(healthy, 15, interval=0.5, what="births and health stored")
 
 
-@pytest.fixture(scope="package")
-def console(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    tmp = tmp_path_factory.mktemp("console")
-    path = _controller_yaml(tmp, broker)
+@contextmanager
+def running_console(
+    broker: Broker, tmp: Path, shots: Path, layout: Layout, client_id: str
+) -> Iterator[Console]:
+    """A controller with users and ``layout``'s gateways connected; everything stopped after."""
+    # a fixed API port, so a browser finds the controller again after a restart
+    path = _controller_yaml(tmp, broker, free_port(), client_id)
     store = Store(f"sqlite:///{tmp / 'controller.db'}")
-    _prepare(store, load_key(tmp / "config.key"))
+    _prepare(store, load_key(tmp / "config.key"), layout)
     ctl = ControllerProc(["controller", "--config", str(path)], tmp / "controller.log")
-    env = Console("", store, tmp, screenshot_dir(tmp_path_factory))
+    env = Console("", store, tmp, shots, ctl)
     ctl.start()
     try:
         found = wait_for(
             lambda: re.search(r"api listening on (http://\S+)", ctl.text()), 20, what="api"
         )
         env.url = found.group(1)
-        _connect_gateways(env, broker)
+        _connect_gateways(env, broker, layout)
         yield env
     finally:
         for gw in env.gateways.values():
@@ -181,13 +187,40 @@ def console(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         store.engine.dispose()
 
 
+@pytest.fixture(scope="package")
+def console(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """The console tests' controller: two sites, two gateways, four people."""
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("console")
+    shots = screenshot_dir(tmp_path_factory)
+    with running_console(broker, tmp, shots, LAYOUT, "ctl-console") as env:
+        yield env
+
+
+@pytest.fixture
+def lone_console(
+    broker: Broker, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Console]:
+    """A controller of its own for one test (one that restarts it, say), with one gateway."""
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    layout: Layout = {"gw-sendiri": ("pasar-baru", ["cam-pintu"], [])}
+    shots = screenshot_dir(tmp_path_factory)
+    with running_console(broker, tmp_path, shots, layout, "ctl-console-lone") as env:
+        yield env
+
+
 @pytest.fixture
 def browsers(console: Console, tmp_path: Path) -> Iterator[Callable[..., Browser]]:
-    """``browsers()`` opens another independent session; all are closed after the test."""
+    """``browsers()`` opens another independent session (on the shared controller unless ``url``
+    names another); all are closed after the test."""
     opened: list[Browser] = []
 
-    def open_browser(**kwargs: Any) -> Browser:
-        b = Browser(console.url, tmp_path / f"profile-{len(opened)}", **kwargs)
+    def open_browser(url: str | None = None, **kwargs: Any) -> Browser:
+        b = Browser(url or console.url, tmp_path / f"profile-{len(opened)}", **kwargs)
         opened.append(b)
         return b
 

@@ -1,7 +1,9 @@
 // The live alert journal over server-sent events. The browser reconnects by itself and sends
-// Last-Event-ID, so the server replays what we missed. When the browser gives up (the server
-// answered with an error, e.g. an expired session) we check the session and open a new stream;
-// listeners are then told to reload, because that new stream starts without a Last-Event-ID.
+// Last-Event-ID, so the server replays what we missed — but only if this stream had received an
+// event before it dropped, and a reconnect races with rows written while the API starts. So
+// every time the stream (re)opens, listeners are told to reload (``fn(null)``): the list from
+// GET /alerts plus the live rows from then on, duplicates being harmless. When the browser gives
+// up (an error answer, e.g. an expired session) we check the session and open a new stream.
 
 import { API, api } from "./api.js";
 
@@ -10,23 +12,14 @@ const statusListeners = new Set();
 let source = null;
 let status = "connecting";
 let retryTimer = null;
-let lastId = null;
 
 function setStatus(value) {
   status = value;
   statusListeners.forEach((fn) => fn(value));
 }
 
-export function streamStatus() {
-  return status;
-}
-
-export function lastEventId() {
-  return lastId;
-}
-
 /** ``fn(message)`` for every alert journal row: {journal_id, action, who, at, alert};
- *  ``fn(null)`` when the stream had to be reopened and a reload is due. */
+ *  ``fn(null)`` whenever the stream (re)opened and a reload is due. */
 export function onAlert(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
@@ -46,7 +39,6 @@ function dispatch(event) {
     return;
   }
   if (!message || typeof message !== "object" || !message.alert) return;
-  lastId = event.lastEventId || lastId;
   listeners.forEach((fn) => fn(message));
 }
 
@@ -55,7 +47,10 @@ export function startStream() {
   setStatus("connecting");
   const es = new EventSource(`${API}/stream`);
   source = es;
-  es.addEventListener("open", () => setStatus("live"));
+  es.addEventListener("open", () => {
+    setStatus("live");
+    listeners.forEach((fn) => fn(null));
+  });
   es.addEventListener("alert", dispatch);
   es.addEventListener("error", () => {
     if (es !== source) return; // an old stream's last word
@@ -81,13 +76,5 @@ function reopenLater() {
       return;
     }
     startStream();
-    listeners.forEach((fn) => fn(null));
   }, 3000);
-}
-
-export function stopStream() {
-  source?.close();
-  source = null;
-  if (retryTimer) window.clearTimeout(retryTimer);
-  retryTimer = null;
 }

@@ -39,7 +39,8 @@ export function mountWall(container) {
   const unmountFeed = mountFeed(feedBox, {
     wall: true,
     onChange: (alerts) => {
-      const open = alerts.visible({ status: "open" });
+      // not the ones still shown greyed for a moment after closing
+      const open = alerts.visible({ status: "open" }).filter((a) => a.status !== "closed");
       replace(alertTiles, tile("open", String(open.length), "wall.open"),
         SEVERITIES.map((s) => tile(`sev-${s}`, String(open.filter((a) => a.severity === s).length),
           `severity.${s}`)));
