@@ -38,6 +38,7 @@ def test_an_edge_event_appears_within_2_s_with_its_thumbnail(
         what="the motion alert with its picture",
     )
     elapsed = time.monotonic() - start
+    print(f"edge event -> alert on screen with its picture: {elapsed:.2f} s")
     assert elapsed < 2.0, f"the alert took {elapsed:.2f} s to appear"
     assert card["severity"] == "major" and card["bar"] == ORANGE
     assert card["status"] == "active_unack"
