@@ -58,8 +58,11 @@ def test_the_language_switch_is_remembered(
     b.wait(lambda d: d.execute_script("return document.body.dataset.view"))
     assert b.find("[data-nav=fleet]").text == "Fleet"
     assert b.find("h2").text.startswith("Open alerts")
+    b.wait_live()
+    assert b.find("#stream-status").text == "Live"
     b.find("#lang-switch").click()
     b.wait(lambda d: d.find_element("css selector", "[data-nav=fleet]").text == "Perangkat")
+    assert b.find("#stream-status").text == "Langsung"  # every label follows, not only the page
     # the console works under the policy the API sends (no inline code, nothing from elsewhere)
     csp = b.driver.execute_async_script(
         """const done = arguments[0];

@@ -66,6 +66,7 @@ function setupHeader(user) {
     setLanguage(language() === "id" ? "en" : "id");
     translatePage();
     setupHeader(user);
+    showStreamStatus(streamState);
     show();
   };
   const soundButton = document.getElementById("sound-toggle");
@@ -81,7 +82,10 @@ function setupHeader(user) {
   };
 }
 
+let streamState = "connecting";
+
 function showStreamStatus(status) {
+  streamState = status;
   const node = document.getElementById("stream-status");
   node.className = `stream stream-${status}`;
   node.textContent = t(`stream.${status}`);

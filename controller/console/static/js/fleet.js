@@ -123,7 +123,7 @@ export function mountFleet(container) {
       replace(body, groups.length ? groups.map(([site, list]) =>
         el("section", { class: "site", "data-site": site },
           el("h3", {}, site || t("fleet.nosite"), " ",
-            el("span", { class: "muted" }, `${list.length} ${t("fleet.gateways")}`)),
+            el("span", { class: "muted" }, t("fleet.gateway.count", { n: list.length }))),
           list.length ? el("div", { class: "gateway-grid" }, list.map(gatewayCard))
             : el("p", { class: "muted" }, t("fleet.empty"))))
         : el("p", { class: "empty" }, t("fleet.empty")));
