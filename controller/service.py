@@ -21,6 +21,7 @@ from controller.api.server import ApiServer
 from controller.commands import CommandStore
 from controller.config import ControllerConfig
 from controller.config_store import ConfigStore, load_key
+from controller.config_store.service import Validator, accept_all
 from controller.ingest import Ingest
 from controller.notify.worker import NotifyWorker
 from controller.store.repo import Store
@@ -40,12 +41,16 @@ def tune_gc() -> None:
 
 
 class Controller:
-    def __init__(self, config: ControllerConfig) -> None:
+    def __init__(self, config: ControllerConfig, *, validator: Validator = accept_all) -> None:
+        """``validator`` checks configuration layers written through the API against the agent's
+        model (the entry point passes it in: the controller never imports the agent)."""
         tune_gc()
         self.config = config
         self.store = Store(config.database.url)
         # Raises ConfigKeyError (the command turns it into exit 2) for a key others can read.
-        self.config_store = ConfigStore(self.store.engine, load_key(config.config_key_file))
+        self.config_store = ConfigStore(
+            self.store.engine, load_key(config.config_key_file), validator=validator
+        )
         self.directory = Directory(config.agencies)
         self.commands = CommandStore(self.store.engine)
         self.ingest = Ingest(
@@ -60,7 +65,14 @@ class Controller:
             config, self.store, self.ingest.registry, self.config_store, self.directory
         )
         self.notify = NotifyWorker(config, self.store, self.directory)
-        self.api = ApiServer(config, self.store, self.config_store, self.commands, self.directory)
+        self.api = ApiServer(
+            config,
+            self.store,
+            self.config_store,
+            self.commands,
+            self.directory,
+            on_forget=self.ingest.forget,
+        )
         self.stop_event = threading.Event()
         self.supervisor = Supervisor()
         self.supervisor.add(Worker("ingest", self.ingest.serve_forever, ESSENTIAL))

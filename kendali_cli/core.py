@@ -84,6 +84,7 @@ def controller(
     from controller.config import ControllerConfig
     from controller.config_store import ConfigKeyError
     from controller.service import Controller
+    from kendali_cli.config_fleet import agent_validator
     from kendali_cli.startup import controller_preflight
 
     try:
@@ -96,7 +97,7 @@ def controller(
     if lock is not None:
         log.info("holding %s for the life of this process", lock.path)
     try:
-        ctl = Controller(cfg)
+        ctl = Controller(cfg, validator=agent_validator)
     except SQLAlchemyError as exc:
         fail(f"cannot open the controller database {cfg.database.url}: {_reason(exc)}", 1)
     except ConfigKeyError as exc:

@@ -175,6 +175,7 @@ def create_app(
     directory: Directory,
     *,
     clock: Callable[[], float] = time.time,
+    on_forget: Callable[[str], None] | None = None,
 ) -> FastAPI:
     ctx = _context(
         settings,
@@ -184,6 +185,7 @@ def create_app(
         directory=directory,
         clock=clock,
     )
+    ctx.on_forget = on_forget
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from protocol.envelope import WireModel
 
 Origin = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.\-\[\]:]{1,253}$")]
 
 
+class ApiTls(WireModel):
+    cert_file: Path = Field(description="PEM certificate chain the API serves (HTTPS).")
+    key_file: Path = Field(description="Its private key (PEM), readable by the controller only.")
+
+
 class ApiSection(WireModel):
     enabled: bool = Field(default=True, description="Serve the REST API and the console.")
     host: str = Field(default="127.0.0.1", description="Listen address.")
     port: int = Field(default=8080, ge=0, le=65535, description="Listen port (0: any free).")
+    tls: ApiTls | None = Field(
+        default=None,
+        description="Serve HTTPS with this certificate. Required on any address but loopback "
+        "unless allow_plain_http is set.",
+    )
+    allow_plain_http: bool = Field(
+        default=False,
+        description="Serve plain HTTP on a non-loopback address: only for a TLS-terminating "
+        "proxy on a private segment. Passwords and session cookies cross the wire otherwise.",
+    )
     cors_origins: list[Origin] = Field(
         default_factory=list,
         max_length=32,
@@ -74,3 +91,24 @@ class ApiSection(WireModel):
     snapshot_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="A snapshot command not answered by then expires."
     )
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> ApiSection:
+        """Logins and session cookies never cross a network in clear text by default."""
+        clear = self.enabled and self.tls is None and not self.allow_plain_http
+        if clear and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not loopback: set api.tls (cert_file, key_file), "
+                "or listen on 127.0.0.1 behind a TLS proxy (allow_plain_http: true only for "
+                "a proxy on a private segment)"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything

@@ -52,6 +52,9 @@ class ApiContext:
     snapshots: SnapshotRequests
     login_limiter: FailureLimiter
     clock: Callable[[], float] = field(default=time.time)
+    # After a gateway is forgotten: the controller drops it from its registry and clears its
+    # retained messages on the broker (the API itself has no MQTT client).
+    on_forget: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)

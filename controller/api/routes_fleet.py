@@ -98,6 +98,8 @@ def forget(
         raise not_found(f"gateway {gid}") from exc
     except GatewayOnline as exc:
         raise ApiError(409, f"gateway {gid} is online; add ?force=true to forget it") from exc
+    if ctx.on_forget is not None:
+        ctx.on_forget(gid)
     return {
         "gateway": done.gateway_id,
         "state": done.state,

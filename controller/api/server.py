@@ -11,7 +11,8 @@ import asyncio
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from controller.access.directory import Directory
+    from controller.api.config import ApiSection
     from controller.commands import CommandStore
     from controller.config import ControllerConfig
     from controller.config_store import ConfigStore
@@ -50,9 +52,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, *, tls: bool = False) -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def tls_options(settings: ApiSection) -> dict[str, Any]:
+    """uvicorn's HTTPS settings (TLS 1.2 at least, Python's default context)."""
+    if settings.tls is None:
+        return {}
+    return {
+        "ssl_certfile": str(settings.tls.cert_file),
+        "ssl_keyfile": str(settings.tls.key_file),
+    }
 
 
 class ApiServer:
@@ -63,9 +76,13 @@ class ApiServer:
         config_store: ConfigStore,
         commands: CommandStore,
         directory: Directory,
+        *,
+        on_forget: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = config.api
-        self.app: FastAPI = create_app(config.api, store.engine, config_store, commands, directory)
+        self.app: FastAPI = create_app(
+            config.api, store.engine, config_store, commands, directory, on_forget=on_forget
+        )
         self.url = ""
 
     def run(self, stop: threading.Event) -> None:
@@ -91,6 +108,7 @@ class ApiServer:
             # default, and every local client could then claim any address).
             proxy_headers=bool(self.settings.trusted_proxies),
             forwarded_allow_ips=list(self.settings.trusted_proxies) or None,
+            **tls_options(self.settings),
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -98,7 +116,7 @@ class ApiServer:
         while not task.done():
             if server.started and not announced:
                 announced = True
-                self.url = url_of(sock)
+                self.url = url_of(sock, tls=self.settings.tls is not None)
                 log.info("api listening on %s", self.url)
             if stop.is_set() and not server.should_exit:
                 self.app.state.ctx.hub.close()

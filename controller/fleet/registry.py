@@ -88,6 +88,12 @@ class FleetRegistry:
         """Installed gateways with unsaved last-seen/health updates (flushed once a second)."""
         return [gw for gw in self._gateways.values() if gw.touched or gw.dirty]
 
+    def forget(self, gid: str) -> bool:
+        """Drop a decommissioned gateway (``kendali fleet forget`` / ``DELETE /gateways``), so
+        the next flush does not write it back. Returns whether it was known."""
+        with self._lock:
+            return self._gateways.pop(gid, None) is not None
+
     def get(self, gid: str) -> GatewayState | None:
         with self._lock:
             gw = self._gateways.get(gid)

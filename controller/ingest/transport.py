@@ -163,6 +163,19 @@ class Ingest:
             self.delivery.reset()
         self.connected.set()
 
+    def forget(self, gid: str) -> None:
+        """A gateway was forgotten (decommissioned): drop it from the registry and clear its
+        retained presence and desired configuration on the broker, so neither this controller's
+        next subscription nor a new one brings it back. Called from the API's thread: paho's
+        publish is thread-safe, and an empty retained message removes the retained one."""
+        self.registry.forget(gid)
+        if self.delivery is not None:
+            self.delivery.delivered.pop(gid, None)
+        topics = Topics(gid)
+        for topic in (topics.state, topics.config_desired):
+            self.client.publish(topic, b"", qos=1, retain=True)
+        log.info("gateway %s forgotten: registry entry and retained messages cleared", gid)
+
     def _publish_retained(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1, retain=True)
 

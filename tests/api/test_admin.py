@@ -31,7 +31,11 @@ def test_config_layers_read_and_written_by_reach(api: Api) -> None:
         assert c.put("/api/v1/config/fleet", json=put).status_code == 403
         r = c.put(
             "/api/v1/config/site:simpang",
-            json={"document": {"log_level": "DEBUG"}, "base_version": 0, "reason": "debug cams"},
+            json={
+                "document": {"health": {"interval_s": 30}},
+                "base_version": 0,
+                "reason": "health every 30 s",
+            },
         )
         assert r.status_code == 200, r.text
         assert r.json()["layer_version"] == 1
@@ -41,7 +45,7 @@ def test_config_layers_read_and_written_by_reach(api: Api) -> None:
         bad = c.put("/api/v1/config/site:simpang", json={"document": [], "base_version": 1})
         assert bad.status_code == 422
         eff = c.get("/api/v1/config/effective/gw-traffic").json()
-        assert eff["document"]["log_level"] == "DEBUG" and eff["version"] >= 1
+        assert eff["document"]["health"]["interval_s"] == 30 and eff["version"] >= 1
         assert c.get("/api/v1/config/effective/gw-flood").status_code == 404
         drift = c.get("/api/v1/config/drift").json()
         assert {d["gateway_id"] for d in drift} <= {"gw-traffic", "gw-shared", "gw-old"}
@@ -54,7 +58,7 @@ def test_config_layers_read_and_written_by_reach(api: Api) -> None:
         )
     rows = _audit(api, "config.set")
     assert rows[-1]["who"] == "dishub-admin" and rows[-1]["target"] == "site:simpang"
-    assert "debug cams" in rows[-1]["detail"]
+    assert "health every 30 s" in rows[-1]["detail"]
 
 
 def test_commands_are_admin_only_validated_and_audited(api: Api) -> None:
@@ -171,3 +175,22 @@ def test_url_passwords_are_masked_out_and_refused_masked_in(api: Api) -> None:
             json={"document": layer["document"], "base_version": layer["version"]},
         )
         assert back.status_code == 422 and "cameras.0.rtsp_url" in back.json()["detail"]
+
+
+def test_config_layer_the_agent_would_refuse_is_refused_with_its_field(api: Api) -> None:
+    """The controller validates a layer against the agent's own model before it stores it, so
+    a typo never becomes a desired version every gateway rejects."""
+    with api.client("admin") as c:
+        current = c.get("/api/v1/config/site:simpang").json()["version"]
+        bad = c.put(
+            "/api/v1/config/site:simpang",
+            json={"document": {"health": {"interval_s": -5}}, "base_version": current},
+        )
+        assert bad.status_code == 422, bad.text
+        assert "interval_s" in bad.json()["detail"]
+        unknown = c.put(
+            "/api/v1/config/site:simpang",
+            json={"document": {"helth": {}}, "base_version": current},
+        )
+        assert unknown.status_code == 422 and "helth" in unknown.json()["detail"]
+        assert c.get("/api/v1/config/site:simpang").json()["version"] == current
