@@ -164,29 +164,28 @@ def test_transport_operator_never_receives_the_flood(stack: Api, broker: Broker)
         assert c.get(f"/api/v1/events/{flood_event}").json()["type"] == "sensor.threshold"
 
 
-def test_edge_event_reaches_an_sse_client_quickly(stack: Api, broker: Broker) -> None:
-    """Edge event published -> alert received on the stream, for 20 new alerts one after
-    another at random moments (loopback). The issue's bar is p95 <= 500 ms; this run asserts
-    a loose 1.5 s so a busy test machine does not fail it, and prints the figures."""
+def test_each_new_edge_event_reaches_an_sse_client_in_order(stack: Api, broker: Broker) -> None:
+    """Twenty new edge events, published one after another at random moments (not in step with
+    the stream's poll): each becomes an alert on the live stream, in order, none missing, none
+    twice. How fast is measured by ``python -m benchmarks.alerts`` (p95 against the 500 ms bar),
+    not asserted here."""
     gateway = Gateway(broker)
-    latencies = []
     try:
         with SseReader(stack.client("admin")) as reader:
+            before = len(reader.alerts())
             for i in range(20):
-                time.sleep(random.uniform(0.0, 0.1))  # not in step with the stream's poll
+                time.sleep(random.uniform(0.0, 0.1))
                 seen = len(reader.alerts())
-                sent = time.monotonic()
                 gateway.event(f"camera.test{i}", f"cam-{i + 10}", {}, "warning")
                 wait_for(
                     functools.partial(_has_more, reader, seen),
-                    5,
+                    10,
                     interval=0.005,
                     what=f"alert {i} on the stream",
                 )
-                latencies.append(time.monotonic() - sent)
+            time.sleep(0.3)  # anything late or repeated would show now
+            types = [a["alert"]["type"] for a in reader.alerts()[before:]]
+            raised = [t for t in types if t.startswith("camera.test")]  # not presence's
     finally:
         gateway.close()
-    latencies.sort()
-    p50, p95 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.95) - 1]
-    print(f"edge event -> SSE alert: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
-    assert p95 < 1.5, json.dumps(latencies)
+    assert raised == [f"camera.test{i}" for i in range(20)], json.dumps(raised)
