@@ -108,6 +108,22 @@ class AlertProcessor:
         fleet, by_site = self._layers(set(self.sites.values()))
         self.policies = Policies(self.settings, fleet, by_site)
 
+    def _current_sites(self, conn: Connection, gateway_ids: set[str]) -> None:
+        """The sites of this batch's gateways as they are now: a gateway assigned to a site a
+        moment ago must not raise an alert without its site (and its site's agencies) until the
+        next full refresh. One indexed lookup of a few keys per batch."""
+        found = conn.execute(
+            select(gateway_sites.c.gateway_id, gateway_sites.c.site).where(
+                gateway_sites.c.gateway_id.in_(sorted(gateway_ids))
+            )
+        )
+        current = {r.gateway_id: r.site for r in found}
+        for gid in gateway_ids:
+            if gid in current:
+                self.sites[gid] = current[gid]
+            else:
+                self.sites.pop(gid, None)
+
     def _owners(self, sig: Signal) -> str:
         owners = self._directory.owners(
             gateway_id=sig.gateway_id, item=sig.item, site=sig.site, alert_type=sig.type
@@ -173,6 +189,7 @@ class AlertProcessor:
             rows.lock_alerts(conn)
             if load_cursor(conn) != cursor:
                 return 0
+            self._current_sites(conn, {item.gateway_id for item in incoming})
             signals = [s for item in incoming if (s := self._index(conn, item)) is not None]
             self._apply(conn, signals)
             save_cursor(conn, incoming[-1].cursor)

@@ -165,3 +165,18 @@ def test_a_quiet_stretch_is_read_once_and_later_events_still_count(store: Store)
     data.put(store, "gw-1", [data.body()], clock() + 60)
     assert proc.handle_events() == 1
     assert actions(store) == [("motion", "raised")]
+
+
+def test_a_site_assigned_after_start_owns_the_next_alert_at_once(store: Store) -> None:
+    """Sites are re-read in full only every few seconds; the gateways of each batch are looked
+    up as they are now, so a gateway put in transport's site a moment ago raises transport's
+    alert (not an unowned one only the staff see)."""
+    clock = Clock(time.time())
+    proc = processor(store, clock)
+    assert proc.sites == {}
+    data.assign(store, "gw-9", "pasar-baru")
+    data.put(store, "gw-9", [data.body("motion")], received_at=clock())
+    assert proc.handle_events() == 1
+    dishub = Viewer(frozenset({"dishub"}))
+    (alert,) = AlertStore(store.engine).list(dishub)
+    assert (alert["site"], alert["agencies"]) == ("pasar-baru", ["dishub"])
