@@ -127,7 +127,9 @@ def seed_fleet(store: Store) -> None:
     seed.add_gateway(e, "gw-old", site="simpang", state="offline")
 
 
-@pytest.fixture(scope="session")
+# Package scope: the controller stops when tests/api is done, before other packages' leak checks
+# would find it still running.
+@pytest.fixture(scope="package")
 def api(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     tmp = tmp_path_factory.mktemp("api")
     # behind a "proxy" on loopback: the tests' own address is trusted to name the client

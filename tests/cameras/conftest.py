@@ -21,13 +21,17 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 @pytest.fixture(autouse=True)
 def _no_leaks() -> Iterator[None]:
-    """Fail a test that leaves Python threads or child processes running."""
+    """Fail a test that leaves Python threads or child processes running. Processes that were
+    there before the test (session fixtures such as the shared broker) are not its leaks."""
     threads_before = set(threading.enumerate())
+    pids_before = {p.pid for p in psutil.Process().children(recursive=True)}
     yield
     deadline = time.monotonic() + 5
     while True:
         extra = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
-        children = psutil.Process().children(recursive=True)
+        children = [
+            p for p in psutil.Process().children(recursive=True) if p.pid not in pids_before
+        ]
         if not extra and not children:
             return
         if time.monotonic() > deadline:
