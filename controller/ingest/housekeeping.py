@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from controller.config import ControllerConfig
 from controller.fleet.presence import GatewayState, expire, overdue
-from controller.ingest.writer import BatchWriter
+from controller.ingest.writer import REGISTRY_FLUSH_S, BatchWriter
 from controller.store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Housekeeping:
         ret, pres = config.retention, config.presence
         self.jobs = [
             Job("expiry", pres.check_interval_s, self._expire),
+            Job("registry-flush", REGISTRY_FLUSH_S, writer.flush_touched),
             Job("retention", ret.sweep_interval_s, self._prune, last_run=clock()),
         ]
         self.status_source: Callable[[], list[dict[str, object]]] | None = None

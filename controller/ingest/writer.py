@@ -183,6 +183,27 @@ class BatchWriter:
         self.registry.install(stage, rows)
         return sub
 
+    def flush_touched(self, _now: float = 0.0) -> int:
+        """Save last-seen and latest-health updates that no batch has saved yet. Batches flush
+        them at most once a second, so without this the last health of a gateway that went
+        quiet right after it stayed in memory only (``fleet status`` showed older figures, and a
+        restart lost them) until its next message. Raises StoreUnavailable like :meth:`commit`.
+        Runs on the ingest thread, the registry's only writer."""
+        if self._monotonic() - self._last_flush < REGISTRY_FLUSH_S:
+            return 0
+        rows = self.registry.touched()
+        if not rows:
+            return 0
+        try:
+            with self.store.engine.begin() as conn:
+                self.store.save_gateways(conn, rows)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        self._last_flush = self._monotonic()
+        for gw in rows:
+            gw.dirty = gw.touched = False
+        return len(rows)
+
     def sweep(
         self,
         wanted: Callable[[GatewayState], bool],
