@@ -203,9 +203,10 @@ def render_events(rows: list[dict[str, Any]]) -> Any:
         "site",
         "picture",
         "attributes",
-        "event id",
     ):
         table.add_column(col)
+    # Never cut: people copy it into `kendali snapshot EVENT_ID`.
+    table.add_column("event id", no_wrap=True, min_width=32)
     for row in rows:
         table.add_row(*_cells(row))
     return table
