@@ -29,11 +29,13 @@ CARD_JS = """
 const [device, type] = arguments;
 for (const li of document.querySelectorAll("li.alert")) {
   const text = (css) => li.querySelector(css)?.textContent ?? "";
-  if (text(".alert-type") !== type || text(".alert-device") !== device) continue;
+  if (li.dataset.type !== type || li.dataset.device !== device) continue;
   const img = li.querySelector("img.thumb-image");
   return {
     id: Number(li.dataset.alertId), status: li.dataset.status, severity: li.dataset.severity,
     title: text(".alert-title"), site: text(".alert-site"), time: text(".alert-time"),
+    typeName: text(".alert-type .type-name"), typeRaw: text(".alert-type .type-raw"),
+    focused: li.classList.contains("focused"),
     statusText: li.querySelector(".alert-status")?.innerText ?? "",
     thumb: img ? img.getAttribute("src") : null,
     thumbLoaded: Boolean(img && img.complete && img.naturalWidth > 0),

@@ -1,5 +1,6 @@
 """The console's pure logic, run in the real browser (ES modules imported from the controller):
-alert filters and journal handling, the camera's request pacing, chart scales, level names."""
+alert filters and journal handling, the camera's request pacing, chart scales, level names,
+alert titles and type labels in both languages, and the alert id of a ``#/alerts/<id>`` link."""
 
 from __future__ import annotations
 
@@ -88,3 +89,116 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
 
     names = run(b, "sensor.js", 'return ["siaga_i", "siaga_iii", "high"].map(m.levelName);')
     assert names == ["Siaga I", "Siaga III", "high"]
+    check_alert_titles(b)
+
+
+# (alert, Indonesian title, English title): what the console says for each type it knows, and
+# the server's title for one it does not.
+TITLES: list[tuple[dict[str, Any], str, str]] = [
+    (
+        {"type": "flood.level", "device": "gw-01/katulampa-level",
+         "details": {"attributes": {"level": "siaga_i", "value": 216.9, "unit": "cm"}}},
+        "Banjir Siaga I di gw-01/katulampa-level: 216,9 cm",
+        "Flood Siaga I at gw-01/katulampa-level: 216.9 cm",
+    ),
+    (
+        {"type": "motion", "device": "gw-02/cam-pasar-baru",
+         "details": {"attributes": {"zones": ["trotoar", "halte"]}}},
+        "Gerakan di zona trotoar, halte pada gw-02/cam-pasar-baru",
+        "Motion in trotoar, halte at gw-02/cam-pasar-baru",
+    ),
+    (
+        {"type": "camera.covered", "device": "gw-pasar/cam-yard", "details": {}},
+        "Kamera tertutup di gw-pasar/cam-yard",
+        "Camera covered at gw-pasar/cam-yard",
+    ),
+    (
+        {"type": "camera.blurred", "device": "gw-pasar/cam-yard"},
+        "Kamera buram di gw-pasar/cam-yard",
+        "Camera blurred at gw-pasar/cam-yard",
+    ),
+    (
+        {"type": "gateway.offline", "device": "gw-03", "details": {"reason": "expired"}},
+        "Gateway gw-03 luring (expired)",
+        "Gateway gw-03 offline (expired)",
+    ),
+    (
+        {"type": "camera.offline", "device": "gw-03/cam-1",
+         "details": {"reason": "stream down: timeout"}},
+        "Kamera gw-03/cam-1 luring (video terputus: timeout)",
+        "Camera gw-03/cam-1 offline (stream down: timeout)",
+    ),
+    (
+        {"type": "camera.offline", "device": "gw-03/cam-1",
+         "details": {"reason": "no frame for 400 s"}},
+        "Kamera gw-03/cam-1 luring (tidak ada gambar selama 6,7 mnt)",
+        "Camera gw-03/cam-1 offline (no frame for 6.7 min)",
+    ),
+    (
+        {"type": "sensor.failing", "device": "gw-03/lvl",
+         "details": {"reason": "state crashed: <b>boom</b>"}},
+        "Sensor gw-03/lvl gagal (keadaan crashed: <b>boom</b>)",
+        "Sensor gw-03/lvl failing (state crashed: <b>boom</b>)",
+    ),
+    (
+        {"type": "sensor.silent", "device": "gw-03/lvl",
+         "details": {"last_reading_age_s": 960.0, "threshold": 900}},
+        "Sensor gw-03/lvl: tanpa bacaan selama 16 mnt",
+        "Sensor gw-03/lvl: no reading for 16 min",
+    ),
+    (
+        {"type": "gateway.disk", "device": "gw-03", "details": {"value": 93.4, "threshold": 90}},
+        "Disk gateway gw-03 terisi 93,4 %",
+        "Gateway gw-03 disk at 93.4 %",
+    ),
+    (
+        {"type": "gateway.temperature", "device": "gw-03", "details": {"value": 81}},
+        "Suhu gateway gw-03 81 °C",
+        "Gateway gw-03 temperature 81 °C",
+    ),
+    (
+        {"type": "controller.quarantine", "device": "controller",
+         "details": {"rise": 3, "quarantined": 10}},
+        "Controller mengarantina 3 pesan (10 seluruhnya)",
+        "Controller quarantined 3 message(s) (10 in all)",
+    ),
+    (
+        {"type": "sensor.rate_of_rise", "device": "gw-01/lvl",
+         "details": {"attributes": {"rise": 12.5, "unit": "cm", "window_s": 600}}},
+        "Kenaikan cepat di gw-01/lvl: naik 12,5 cm dalam 10 mnt",
+        "Rapid rise at gw-01/lvl: up 12.5 cm in 10 min",
+    ),
+    (
+        {"type": "crowd.dense", "device": "gw-01/cam", "title": "Crowd {device} at gw-01/cam"},
+        "Crowd {device} at gw-01/cam",
+        "Crowd {device} at gw-01/cam",
+    ),
+]  # fmt: skip
+
+
+def check_alert_titles(b: Browser) -> None:
+    """Titles and type labels in both languages, and the alert id a link names."""
+    alerts = [a for a, _, _ in TITLES]
+    body = """const [i18n, text] = m;
+    const out = {};
+    for (const lang of ["id", "en"]) {
+      i18n.setLanguage(lang, false);
+      out[lang] = {
+        titles: ALERTS.map(text.alertTitle),
+        labels: ["flood.level", "motion", "camera.covered", "crowd.dense"].map(text.typeLabel),
+      };
+    }
+    i18n.setLanguage("id", false);
+    return out;"""
+    script = f"""const done = arguments[arguments.length - 1];
+    const ALERTS = arguments[0];
+    Promise.all([import("/console/js/i18n.js"), import("/console/js/alerttext.js")])
+      .then((m) => {{ {body} }}).then(done, (e) => done({{error: String(e)}}));"""
+    out = b.driver.execute_async_script(script, alerts)
+    assert "error" not in out, out
+    assert out["id"]["titles"] == [i for _, i, _ in TITLES]
+    assert out["en"]["titles"] == [e for _, _, e in TITLES]
+    assert out["id"]["labels"] == ["Banjir", "Gerakan", "Kamera tertutup", "crowd.dense"]
+    assert out["en"]["labels"] == ["Flood", "Motion", "Camera covered", "crowd.dense"]
+    focus = run(b, "feed.js", 'return ["42", undefined, "", "4x", "0", "-1"].map(m.focusId);')
+    assert focus == [42, None, None, 0, 0, 0]

@@ -1,6 +1,7 @@
 // One alert as a card: severity colour, what, where, when (WITA), status, count, thumbnail, and
 // the operator's actions. Only text nodes carry device data.
 
+import { alertTitle, typeName } from "./alerttext.js";
 import { api, snapshotUrl } from "./api.js";
 import { el, route } from "./dom.js";
 import { wita } from "./format.js";
@@ -34,6 +35,15 @@ function thumbnail(alert, zoom) {
     el("img", { src, alt: caption, loading: "lazy", class: "thumb-image" }));
 }
 
+/** The type by name ("Banjir") with the raw type small beside it (filters and the API use it);
+ *  a type without a name shows only the raw one. */
+function typeCell(alert) {
+  const name = typeName(alert.type);
+  const raw = el("code", { class: "type-raw" }, alert.type);
+  return el("dd", { class: "alert-type", title: alert.type },
+    name ? [el("span", { class: "type-name" }, name), " ", raw] : raw);
+}
+
 function statusLine(alert) {
   const parts = [el("span", { class: "status-label" }, label("status", alert.status))];
   if (alert.acked_by) parts.push(el("span", {}, t("alert.acked_by", { who: alert.acked_by })));
@@ -46,27 +56,31 @@ function statusLine(alert) {
 }
 
 /** ``options``: {actions: bool, links: bool (device links and picture zoom; false on the wall),
+ *  focused: bool (the alert a ``#/alerts/<id>`` link named),
  *  onAction(alert), onError(error), commentsOpen: bool, comments: list | undefined (loading),
  *  onToggleComments(id), draft, onDraft(id, text), onCommented(id)} */
 export function alertCard(alert, options = {}) {
   const card = el("li", {
-    class: `alert sev-${alert.severity} st-${alert.status}`,
+    class: `alert sev-${alert.severity} st-${alert.status}${options.focused ? " focused" : ""}`,
     "data-alert-id": alert.id,
     "data-status": alert.status,
     "data-severity": alert.severity,
+    "data-type": alert.type,
+    "data-device": alert.device || alert.gateway_id || "",
   },
   el("div", { class: "sevbar", "aria-hidden": "true" }),
   thumbnail(alert, options.links !== false),
   el("div", { class: "alert-body" },
     el("div", { class: "alert-head" },
       el("span", { class: "sev-badge" }, label("severity", alert.severity)),
-      el("span", { class: "alert-title" }, alert.title || alert.type),
+      options.focused ? el("span", { class: "focus-badge" }, t("alert.focused")) : null,
+      el("span", { class: "alert-title" }, alertTitle(alert)),
       alert.count > 1
         ? el("span", { class: "alert-count", title: t("alert.count.title", { n: alert.count }) },
           t("alert.count", { n: alert.count }))
         : null),
     el("dl", { class: "alert-meta" },
-      el("dt", {}, t("alert.type")), el("dd", { class: "alert-type" }, alert.type),
+      el("dt", {}, t("alert.type")), typeCell(alert),
       el("dt", {}, t("alert.site")), el("dd", { class: "alert-site" }, alert.site || t("none")),
       el("dt", {}, t("alert.device")), el("dd", { class: "alert-device" }, deviceLink(alert, options.links !== false)),
       el("dt", {}, t("alert.time")), el("dd", { class: "alert-time", title: `${t("alert.first")}: ${wita(alert.first_at)}` },

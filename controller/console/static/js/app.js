@@ -17,7 +17,8 @@ import { onAlert, onStatus, startStream } from "./stream.js";
 import { mountWall } from "./wall.js";
 
 const VIEWS = {
-  alerts: { mount: mountFeed, nav: "alerts" },
+  alerts: { mount: (container, [id]) => mountFeed(container, { focus: id }), nav: "alerts",
+    maxParams: 1 },
   fleet: { mount: mountFleet, nav: "fleet" },
   camera: { mount: mountCamera, nav: "fleet", params: 2 },
   sensor: { mount: mountSensor, nav: "fleet", params: 2 },
@@ -28,7 +29,8 @@ const RETRY_MS = 5000;
 const view = document.getElementById("view");
 let unmount = null;
 
-/** "#/camera/gw-01/cam-gate" → ["camera", ["gw-01", "cam-gate"]]; unknown → the feed. */
+/** "#/camera/gw-01/cam-gate" → ["camera", ["gw-01", "cam-gate"]], "#/alerts/42" → ["alerts",
+ *  ["42"]] (a notification's link to one alert); unknown → the feed. */
 export function parseRoute(hash, search) {
   if (new URLSearchParams(search).get("kiosk") === "1") return ["wall", []];
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map((p) => {
@@ -39,6 +41,7 @@ export function parseRoute(hash, search) {
   if (VIEWS[name].params && (params.length !== VIEWS[name].params || params.some((p) => !p))) {
     return ["alerts", []];
   }
+  if (params.length > (VIEWS[name].maxParams ?? params.length)) return ["alerts", []];
   return [name, params];
 }
 

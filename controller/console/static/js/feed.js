@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { AlertSet, SEVERITIES, STATUS_FILTERS, matches, queryFor, typeChoices } from "./alertmodel.js";
 import { alertCard } from "./alertcard.js";
+import { typeName } from "./alerttext.js";
 import { el, reconcile, replace } from "./dom.js";
 import { errorText } from "./errors.js";
 import { t } from "./i18n.js";
@@ -13,9 +14,20 @@ import { onAlert } from "./stream.js";
 const FRESH_MS = 4000;
 const LINGER_MS = 8000; // a closed alert stays visible (greyed) this long before it leaves
 
-/** The feed inside ``container``. ``options.wall``: no controls (kiosk). Returns unmount. */
+/** The alert id a ``#/alerts/<id>`` link names: a number, null without one, 0 when invalid. */
+export function focusId(param) {
+  if (param === undefined || param === null || param === "") return null;
+  return /^[1-9][0-9]{0,14}$/.test(String(param)) ? Number(param) : 0;
+}
+
+/** The feed inside ``container``. ``options.wall``: no controls (kiosk); ``options.focus``: the
+ *  id from a ``#/alerts/<id>`` link (a notification's), whose alert is scrolled to and marked,
+ *  and kept at the top when the filters or the first page leave it out. Returns unmount. */
 export function mountFeed(container, options = {}) {
   const wall = Boolean(options.wall);
+  const focus = wall ? null : focusId(options.focus);
+  let focused = null; // the linked alert as last seen (list, stream, action or its own GET)
+  let focusStarted = false;
   const alerts = new AlertSet();
   const filters = { site: "", type: "", severity: "", status: "open" };
   const openComments = new Set();
@@ -35,10 +47,11 @@ export function mountFeed(container, options = {}) {
   const list = el("ol", { class: "alert-list", "aria-live": "polite" });
   const count = el("span", { class: "feed-count" });
   const notice = el("div", { class: "notice", role: "status", hidden: true });
+  const focusNote = el("div", { class: "notice focus-note", role: "status", hidden: true });
   const toolbar = wall ? null : el("div", { class: "toolbar" });
   container.append(el("section", { class: wall ? "feed feed-wall" : "feed" },
     wall ? null : el("h2", {}, t("feed.title"), " ", count),
-    toolbar, notice, list, wall ? null : more));
+    toolbar, notice, focusNote, list, wall ? null : more));
   more.addEventListener("click", loadMore);
 
   function later(fn, ms) {
@@ -58,16 +71,20 @@ export function mountFeed(container, options = {}) {
   function cardFor(alert) {
     const id = alert.id;
     const state = [alert, fresh.has(id), alerts.isLeaving(id), openComments.has(id),
-      comments.get(id)];
+      comments.get(id), id === focus];
     const known = cards.get(id);
     if (known && known.state.every((value, i) => value === state[i])) return known.node;
     const node = alertCard(alert, {
       actions: !wall && canAct(),
       links: !wall,
       commentsOpen: !wall && openComments.has(id),
+      focused: id === focus,
       comments: comments.get(id),
       draft: drafts.get(id),
-      onAction: (updated) => { if (updated?.id && alerts.upsert(updated)) scheduleRender(); },
+      onAction: (updated) => {
+        track(updated);
+        if (updated?.id && alerts.upsert(updated)) scheduleRender();
+      },
       onError: showError,
       onToggleComments: toggleComments,
       onDraft: (alertId, text) => drafts.set(alertId, text),
@@ -79,15 +96,56 @@ export function mountFeed(container, options = {}) {
     return node;
   }
 
+  /** Keep the newest copy of the linked alert (never an older one). */
+  function track(alert) {
+    if (!focus || alert?.id !== focus) return;
+    if (focused && (focused.updated_at ?? 0) > (alert.updated_at ?? 0)) return;
+    focused = alert;
+  }
+
   function render() {
     renderQueued = false;
-    const items = alerts.visible(filters);
+    const matching = alerts.visible(filters);
+    const pinned = focused && !matching.some((a) => a.id === focused.id);
+    const items = pinned ? [focused, ...matching] : matching;
     const shown = new Set(items.map((a) => a.id));
     for (const id of cards.keys()) if (!shown.has(id)) cards.delete(id);
     reconcile(list, items.length ? items.map(cardFor) : [empty]);
-    count.textContent = t("feed.count", { n: items.length });
+    count.textContent = t("feed.count", { n: matching.length });
     if (toolbar) renderToolbar();
     options.onChange?.(alerts);
+  }
+
+  function showFocusNote(key, linkBack) {
+    replace(focusNote, t(key, { id: options.focus }), " ",
+      linkBack ? el("a", { href: "#/alerts", class: "focus-all" }, t("alert.focus.all")) : null);
+    focusNote.hidden = false;
+    focusNote.dataset.focus = key.split(".").pop(); // shown, missing or invalid
+  }
+
+  /** The linked alert: from the list when it is there, else its own GET (closed, filtered
+   *  out, or past the first page); a 404 is an alert that does not exist or is not this
+   *  person's to see, and the API does not say which. Runs once, after the first list has
+   *  been applied (a load overtaken by the stream's reload applies nothing, and deciding
+   *  from an empty list would pin an alert the list then shows further down). */
+  async function focusOn() {
+    if (focus === null) return;
+    if (!focus) {
+      showFocusNote("alert.focus.invalid", true);
+      return;
+    }
+    if (!focused) {
+      try {
+        track(await api.get(`/alerts/${encodeURIComponent(focus)}`));
+      } catch (error) {
+        if (error.status === 404) showFocusNote("alert.focus.missing", true);
+        else if (error.status !== 401) showError(error);
+        return;
+      }
+    }
+    showFocusNote("alert.focus.shown", true);
+    render();
+    cards.get(focus)?.node.scrollIntoView({ block: "center" });
   }
 
   /** Many stream messages in one frame make one redraw. */
@@ -137,13 +195,15 @@ export function mountFeed(container, options = {}) {
     toolbarKey = key;
     replace(toolbar,
       select("site", [all, ...[...siteNames].sort().map((s) => [s, s])], "filter.site"),
-      select("type", [all, ...types.map((x) => [x, x])], "filter.type"),
+      select("type", [all, ...types.map((x) => [x, typeName(x) ? `${typeName(x)} (${x})` : x])],
+        "filter.type"),
       select("severity", [all, ...SEVERITIES.map((s) => [s, t(`severity.${s}`)])], "filter.severity"),
       select("status", STATUS_FILTERS.map((s) => [s, t(`statusfilter.${s}`)]), "filter.status"));
   }
 
   function apply(message) {
     const alert = message.alert;
+    track(alert);
     const outcome = alerts.take(alert, filters);
     if (outcome === "stale" || outcome === "gone") return;
     if (message.action === "raised" || message.action === "reopened") {
@@ -175,12 +235,17 @@ export function mountFeed(container, options = {}) {
     if (mine !== loads) return;
     if (items) {
       alerts.reset(items);
+      track(alerts.get(focus));
       setNext(next);
     }
     const queued = pending;
     pending = null;
     queued.forEach(apply);
     render();
+    if (items && !focusStarted) {
+      focusStarted = true;
+      focusOn();
+    }
   }
 
   function setNext(value) {
@@ -195,7 +260,10 @@ export function mountFeed(container, options = {}) {
     try {
       const data = await api.get("/alerts", { ...queryFor(filters), before: nextBefore });
       if (mine !== loads) return; // the filters changed meanwhile
-      for (const alert of data?.items || []) alerts.upsert(alert);
+      for (const alert of data?.items || []) {
+        alerts.upsert(alert);
+        track(alert);
+      }
       setNext(data?.next_before ?? null);
       scheduleRender();
     } catch (error) {

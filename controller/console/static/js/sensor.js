@@ -6,6 +6,7 @@ import { el, replace, route } from "./dom.js";
 import { errorText } from "./errors.js";
 import { number, wita } from "./format.js";
 import { language, t } from "./i18n.js";
+import { levelName } from "./alerttext.js";
 import { drawChart } from "./chart.js";
 import { every } from "./poll.js";
 
@@ -23,13 +24,7 @@ export function seriesByResource(readings) {
   return out;
 }
 
-const ROMAN = { i: "I", ii: "II", iii: "III", iv: "IV" };
-
-/** "siaga_ii" as people write it, "Siaga II"; other level names as they are. */
-export function levelName(name) {
-  const match = /^siaga_(i|ii|iii|iv)$/i.exec(String(name));
-  return match ? `Siaga ${ROMAN[match[1].toLowerCase()]}` : String(name);
-}
+export { levelName }; // one spelling of the Siaga levels, shared with the alert titles
 
 function clock(ts) {
   return new Intl.DateTimeFormat(language() === "id" ? "id-ID" : "en-GB",
