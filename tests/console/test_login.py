@@ -15,12 +15,19 @@ def test_an_unauthenticated_browser_is_sent_to_the_login(
     b = browsers()
     b.open("/console/?kiosk=1")
     b.wait(lambda d: "/console/login.html?kiosk=1" in d.current_url, what="login, kiosk kept")
-    for path in ("/", "/console/", "/console/#/fleet", "/console/#/camera/gw-pasar/cam-gate"):
+    for path in (
+        "/",
+        "/console/",
+        "/console/#/fleet",
+        "/console/#/alerts/7",  # a notification's link
+        "/console/#/camera/gw-pasar/cam-gate",
+    ):
         b.open(path)
         b.wait(lambda d: "/console/login.html" in d.current_url, what=f"login from {path}")
         b.wait_css("#login-form")
-    query = parse_qs(urlparse(b.driver.current_url).query)
-    assert query["next"] == ["#/camera/gw-pasar/cam-gate"]
+        if "#" in path:
+            query = parse_qs(urlparse(b.driver.current_url).query)
+            assert query["next"] == ["#" + path.split("#", 1)[1]]
     assert b.find("h1").text == "Masuk ke Kendali"  # Indonesian unless someone chose English
     console.screenshot(b, "login")
 
