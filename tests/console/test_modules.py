@@ -119,8 +119,8 @@ TITLES: list[tuple[dict[str, Any], str, str]] = [
     ),
     (
         {"type": "gateway.offline", "device": "gw-03", "details": {"reason": "expired"}},
-        "Gateway gw-03 luring (expired)",
-        "Gateway gw-03 offline (expired)",
+        "Gateway gw-03 luring (tak ada kabar)",
+        "Gateway gw-03 offline (not heard from)",
     ),
     (
         {"type": "camera.offline", "device": "gw-03/cam-1",

@@ -64,10 +64,12 @@ function where(alert) {
   return String(alert.device || alert.gateway_id || "");
 }
 
-// Reasons the controller's rules write (controller/alerts/fleet_rules.py), matched so the
-// words are ours and the device's own error text is kept as it is.
+// Reasons the controller's rules write (controller/alerts/fleet_rules.py; a gateway's from
+// controller/fleet/presence.py), matched so the words are ours and a device's own error text
+// is kept as it is.
 const REASONS = [
   [/^not reporting$/, () => t("reason.not_reporting")],
+  [/^(lost|shutdown|expired)$/, (m) => t(`reason.${m[1]}`)], // a gateway's offline reason
   [/^stream down: (.*)$/s, (m) => t("reason.stream_down", { error: m[1] })],
   [/^stream parked: (.*)$/s, (m) => t("reason.stream_parked", { error: m[1] })],
   [/^no frame for (\d+) s$/, (m) => t("reason.no_frame", { age: seconds(Number(m[1])) })],
