@@ -87,9 +87,13 @@ def add(  # noqa: PLR0917 - typer maps each parameter to an argument or option
     db: DbOpt = None,
 ) -> None:
     """Add a person who logs in to the API and the console."""
-    from controller.access.users import UserError, UserExists
+    from controller.access.users import UserError, UserExists, check_user_fields
 
     agencies = list(agency or [])
+    try:  # a bad name or role is said before anyone types a password
+        check_user_fields(name, role, agencies, language)
+    except UserError as exc:
+        fail(str(exc), 2)
     with _users(config, db) as (users, cfg):
         unknown = sorted(set(agencies) - set(cfg.agencies))
         if unknown:

@@ -153,6 +153,9 @@ def test_bad_input(controller_files: tuple[Path, Store]) -> None:
     assert r.returncode == 2 and "password" in r.stderr
     r = kendali("add", "x", "--agency", "bpbd", *c)  # no terminal to ask at
     assert r.returncode == 2 and "--password-stdin" in r.stderr
+    # a bad name or role is said first, before any password is asked for
+    r = kendali("add", "Bad_Name", "--role", "boss", *c)
+    assert r.returncode == 2 and "username 'Bad_Name'" in r.stderr
     kendali("add", "dup", "--agency", "bpbd", "--password-stdin", *c, stdin="pw-12345678\n")
     r = kendali("add", "dup", "--agency", "bpbd", "--password-stdin", *c, stdin="pw-12345678\n")
     assert r.returncode == 1 and "exists" in r.stderr
