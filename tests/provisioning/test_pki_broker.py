@@ -179,4 +179,6 @@ def test_a_csr_is_signed_for_the_assigned_identity_only(fleet: Fleet) -> None:
     cn = issued.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert cn == "gw-17"
     issued.cert.verify_directly_issued_by(fleet.ca.cert)
-    assert issued.cert.public_key().public_numbers() == key.public_key().public_numbers()
+    signed_key = issued.cert.public_key()
+    assert isinstance(signed_key, ec.EllipticCurvePublicKey)
+    assert signed_key.public_numbers() == key.public_key().public_numbers()
