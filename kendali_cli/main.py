@@ -18,6 +18,7 @@ import typer
 
 from kendali_cli import (
     alerts_cmd,
+    ca,
     cameras,
     cmd,
     config_cmd,
@@ -97,6 +98,7 @@ sim_app = typer.Typer(
 )
 
 core.register(app)
+app.add_typer(ca.app, name="ca")
 app.add_typer(cameras.app, name="cameras")
 app.add_typer(sensors.app, name="sensors")
 app.add_typer(config_cmd.app, name="config")

@@ -1,0 +1,162 @@
+"""The fleet CA on disk: what ``kendali ca init`` writes and ``kendali ca issue|revoke`` use.
+
+```
+DIR/root/root.key, root.crt   the root: move root/ offline after init (only the intermediate's
+                              renewal needs it)
+DIR/ca.key, ca.crt            the intermediate that signs every leaf and the CRL
+DIR/chain.pem                 root + intermediate: the broker's cafile and every client's ca_file
+DIR/fleet.crl                 the revocation list the broker reads (crlfile)
+DIR/issued/NAME.crt, .key     leaves (certificate + intermediate; key owner-only)
+DIR/issued.json               serial, usage and revocation of every leaf, for revoke and audit
+```
+
+Keys are created owner-only (0600) and never overwritten; ``init`` refuses a directory that
+already holds a CA.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from provisioning import pki
+
+# The controller's broker identities (see deploy/mosquitto/kendali.acl).
+CONTROLLER_IDENTITIES = ("kendali-controller", "kendali-controller-alerts")
+
+
+class CaDirError(RuntimeError):
+    """The directory cannot be used as asked (exists already, missing parts, unknown name)."""
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CaDirError(f"{path}: not an EC private key")
+    return key
+
+
+class CaDir:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @property
+    def chain(self) -> Path:
+        return self.folder / "chain.pem"
+
+    @property
+    def crl_file(self) -> Path:
+        return self.folder / "fleet.crl"
+
+    @property
+    def _index(self) -> Path:
+        return self.folder / "issued.json"
+
+    def init(self, broker_names: Sequence[str]) -> list[Path]:
+        """Root, intermediate, chain, an empty CRL, the broker's server certificate and the
+        controller's identities. Returns the files written."""
+        if (self.folder / "ca.key").exists():
+            raise CaDirError(f"{self.folder} already holds a CA (ca.key); nothing was changed")
+        (self.folder / "root").mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.folder / "issued").mkdir(exist_ok=True, mode=0o700)
+        root = pki.root_ca()
+        ca = pki.intermediate_ca(root)
+        assert root.key is not None
+        assert ca.key is not None
+        _write_key(self.folder / "root" / "root.key", root.key)
+        (self.folder / "root" / "root.crt").write_bytes(_pem(root.cert))
+        _write_key(self.folder / "ca.key", ca.key)
+        (self.folder / "ca.crt").write_bytes(_pem(ca.cert))
+        self.chain.write_bytes(_pem(root.cert) + _pem(ca.cert))
+        self._index.write_text("{}")
+        self._write_crl(ca, {})
+        written = [self.folder / "root" / "root.key", self.folder / "ca.key", self.chain]
+        written += list(self.issue("broker", "server", broker_names))
+        for identity in CONTROLLER_IDENTITIES:
+            written += list(self.issue(identity, "client"))
+        return [*written, self.crl_file]
+
+    def _ca(self) -> pki.Issued:
+        try:
+            key = _load_key(self.folder / "ca.key")
+            cert = x509.load_pem_x509_certificate((self.folder / "ca.crt").read_bytes())
+        except FileNotFoundError as exc:
+            raise CaDirError(f"{self.folder}: no CA here (run kendali ca init)") from exc
+        return pki.Issued(key, cert)
+
+    def issued(self) -> dict[str, dict[str, Any]]:
+        try:
+            data: dict[str, dict[str, Any]] = json.loads(self._index.read_text())
+        except FileNotFoundError as exc:
+            raise CaDirError(f"{self.folder}: no CA here (run kendali ca init)") from exc
+        return data
+
+    def issue(
+        self, name: str, usage: pki.Usage, names: Sequence[str] = (), days: float = 397
+    ) -> tuple[Path, Path]:
+        """A leaf with its key; refuses a name already issued and not revoked."""
+        ca = self._ca()
+        index = self.issued()
+        if name in index and not index[name].get("revoked_at"):
+            raise CaDirError(f"{name!r} has a certificate already; revoke it first")
+        leaf = pki.issue(ca, name, usage, names=names, days=days)
+        assert leaf.key is not None
+        cert_path = self.folder / "issued" / f"{name}.crt"
+        key_path = self.folder / "issued" / f"{name}.key"
+        key_path.unlink(missing_ok=True)  # a revoked predecessor's key
+        _write_key(key_path, leaf.key)
+        cert_path.write_bytes(_pem(leaf.cert) + _pem(ca.cert))
+        index[name] = {
+            "serial": leaf.cert.serial_number,
+            "usage": usage,
+            "not_after": leaf.cert.not_valid_after_utc.isoformat(),
+            "revoked_at": None,
+        }
+        self._index.write_text(json.dumps(index, indent=1, sort_keys=True))
+        return cert_path, key_path
+
+    def revoke(self, name: str) -> Path:
+        """Add the name's certificate to the CRL (the broker refuses it at its next handshake
+        once it re-reads the CRL: SIGHUP)."""
+        index = self.issued()
+        if name not in index:
+            raise CaDirError(f"{name!r}: no certificate of that name was issued here")
+        if not index[name].get("revoked_at"):
+            index[name]["revoked_at"] = datetime.datetime.now(datetime.UTC).isoformat()
+            self._index.write_text(json.dumps(index, indent=1, sort_keys=True))
+        self._write_crl(self._ca(), index)
+        return self.crl_file
+
+    def _write_crl(self, ca: pki.Issued, index: dict[str, dict[str, Any]]) -> None:
+        revoked = [
+            (int(entry["serial"]), datetime.datetime.fromisoformat(entry["revoked_at"]))
+            for entry in index.values()
+            if entry.get("revoked_at")
+        ]
+        crl = pki.crl(ca, revoked)
+        tmp = self.crl_file.with_suffix(".tmp")
+        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        tmp.replace(self.crl_file)  # never a half-written CRL: Mosquitto would fail open
