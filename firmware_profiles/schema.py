@@ -140,6 +140,11 @@ class Resource(Base):
     field: int | None = Field(
         default=None, ge=1, le=40, description="NMEA field index after the tag."
     )
+    # Scale taken from the device itself
+    decimals_from: ResourceName | None = Field(
+        default=None,
+        description="Resource holding the device's decimal places: scale becomes 10^-n.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Resource:
@@ -294,6 +299,20 @@ class FirmwareId(Base):
     note: str = Field(default="", max_length=300, description="Where the version comes from.")
 
 
+class IdentityCheck(Base):
+    """A register whose value must match for a device to be this model (probing by evidence):
+    a configuration register such as the slave address, or an identity/type code."""
+
+    resource: ResourceName = Field(description="Readable resource that carries the evidence.")
+    equals_address: bool = Field(
+        default=False, description="The value must equal the slave address it was read from."
+    )
+    values: list[float] = Field(
+        default_factory=list, max_length=32, description="Accepted values (empty: any in range)."
+    )
+    note: str = Field(default="", max_length=200, description="Why this identifies the model.")
+
+
 class FirmwareProfile(Base):
     """A device model: serial parameters, protocol, resources and the datasheet facts used."""
 
@@ -310,6 +329,11 @@ class FirmwareProfile(Base):
     line: LineLayout | None = Field(default=None, description="Line protocol layout.")
     resources: list[Resource] = Field(min_length=1, max_length=64, description="Values exposed.")
     firmware: FirmwareId | None = Field(default=None, description="Firmware identification.")
+    identity: list[IdentityCheck] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Registers that must match when probing (evidence beyond 'it answered').",
+    )
     datasheet: list[str] = Field(
         min_length=1, max_length=40, description="Facts used, with sources."
     )
@@ -342,6 +366,7 @@ class FirmwareProfile(Base):
                 _CHECKS[self.protocol](self, res)
             except ValueError as exc:
                 raise ValueError(f"resources.{index} ({res.name}): {exc}") from None
+        _check_references(self)
         return self
 
     def resource(self, name: str) -> Resource:
@@ -349,6 +374,32 @@ class FirmwareProfile(Base):
             if res.name == name:
                 return res
         raise KeyError(name)
+
+
+def _check_references(profile: FirmwareProfile) -> None:
+    """``decimals_from`` and identity checks must name readable numeric resources."""
+    by_name = {r.name: r for r in profile.resources}
+
+    def numeric(name: str, where: str) -> Resource:
+        res = by_name.get(name)
+        if res is None:
+            raise ValueError(f"{where}: no resource named {name!r}")
+        if not res.readable or res.type in (ValueType.STRING,):
+            raise ValueError(f"{where}: {name!r} must be a readable number")
+        return res
+
+    for index, res in enumerate(profile.resources):
+        if res.decimals_from is not None:
+            source = numeric(res.decimals_from, f"resources.{index} ({res.name}).decimals_from")
+            if source.decimals_from is not None or source.name == res.name:
+                raise ValueError(
+                    f"resources.{index} ({res.name}).decimals_from: {source.name!r} "
+                    "must have a fixed scale"
+                )
+    for index, check in enumerate(profile.identity):
+        numeric(check.resource, f"identity.{index}")
+        if check.equals_address and profile.protocol != Protocol.MODBUS_RTU:
+            raise ValueError(f"identity.{index}: equals_address needs a Modbus profile")
 
 
 def _check_modbus(profile: FirmwareProfile, res: Resource) -> None:

@@ -30,7 +30,8 @@ def probe(
     ] = 0.5,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Try each profile's serial settings and protocol and report what is attached."""
+    """Try every profile and report what is attached, with the evidence, or "ambiguous" with
+    the candidates, or "unknown"; progress goes to stderr. Exit 1 unless every port is named."""
     from agent.sensors.probe import probe_port, serial_ports
     from firmware_profiles import shipped_profiles
 
@@ -42,7 +43,13 @@ def probe(
             raise typer.Exit(2)
         profiles = {k: v for k, v in profiles.items() if k in profile}
     targets = ports or serial_ports()
-    results = [probe_port(port, profiles, timeout) for port in targets]
+    results = []
+    for port in targets:
+
+        def progress(model: str, index: int, total: int, port: str = port) -> None:
+            typer.echo(f"{port}: trying {model} ({index + 1}/{total})", err=True)
+
+        results.append(probe_port(port, profiles, timeout, progress=progress))
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
     else:
@@ -62,6 +69,11 @@ def _print_probe(results: list[ProbeResult]) -> None:
         title = r.port + (f"  (stable: {r.stable_name})" if r.stable_name else "")
         if r.profile is None:
             console.print(f"[red]{title}: {r.error}[/red]")
+            for cand in r.candidates:
+                if cand["plausible"]:
+                    console.print(f"  {cand['profile']} (score {cand['score']}):")
+                    for line in cand["evidence"]:
+                        console.print(f"    {line}", markup=False)
             continue
         table = Table(
             title=f"{title}: {r.profile} ({r.protocol})"
@@ -77,6 +89,8 @@ def _print_probe(results: list[ProbeResult]) -> None:
                 ",".join(reading["flags"]),
             )
         console.print(table)
+        for line in r.evidence:
+            console.print(f"  evidence: {line}", markup=False)
 
 
 @app.command("profiles")

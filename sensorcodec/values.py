@@ -67,6 +67,23 @@ def scale(
     return SensorReading(resource.name, value, unit, ts, flags)
 
 
+MAX_DECIMALS = 6
+
+
+def device_scaled(resource: Resource, decimals: float | int | str | None) -> Resource | None:
+    """The resource as the device currently scales it: a transmitter set to two decimals
+    sends 8500 for 85.00, so the scale must come from its decimal-places register, not from a
+    fixed guess in the profile. None when the device's setting is missing or not a count of
+    decimal places (the value cannot be trusted then)."""
+    if resource.decimals_from is None:
+        return resource
+    if isinstance(decimals, str) or decimals is None:
+        return None
+    if decimals != int(decimals) or not 0 <= decimals <= MAX_DECIMALS:
+        return None
+    return resource.model_copy(update={"scale": 10.0 ** -int(decimals)})
+
+
 def unscale(resource: Resource, value: float) -> float | int:
     """The raw value that reads back as ``value`` (simulator and writes)."""
     raw = (value - resource.offset) / resource.scale

@@ -1,10 +1,13 @@
-"""Finding out what is attached to a serial port: try each profile's settings and protocol and
-keep the one that answers with the most plausible readings (for technicians, not the agent loop)."""
+"""Finding out what is attached to a serial port: try each profile's settings and protocol,
+draining the line between candidates, and let ``identify`` judge the evidence (for technicians,
+not the agent loop)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 from agent.sensors.drivers import make_driver
 from agent.sensors.errors import PortBusy, PortError, SensorError
 from agent.sensors.health import SensorHealth
+from agent.sensors.identify import Candidate, Observation, Verdict, decide, score
 from agent.sensors.port import SerialPort, is_device_path
 from firmware_profiles import FirmwareProfile, Protocol
 
@@ -32,6 +36,9 @@ class ProbeResult:
     readings: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     tried: list[str] = field(default_factory=list)
+    verdict: str = Verdict.UNKNOWN.value
+    evidence: list[str] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -57,14 +64,45 @@ def stable_name(device: str) -> str | None:
     return None
 
 
-def _score(readings: list[Any]) -> tuple[int, int]:
-    clean = sum(1 for r in readings if not r.flags)
-    return clean, -(len(readings) - clean)
+Progress = Callable[[str, int, int], None]
+"""Told (profile, index, total) before each candidate is tried."""
+
+DRAIN_QUIET_S = 0.05
+DRAIN_MAX_S = 0.5
+
+
+def drain(port: SerialPort, profile: FirmwareProfile) -> int:
+    """Leave the line clean before a candidate talks: discard what earlier candidates' requests
+    provoked (late replies, error lines), and for a request/response text device end any
+    partial command our binary requests left in its buffer, so its next line is only ours.
+    Returns the bytes discarded. Bounded by ``DRAIN_MAX_S`` as a streaming device never stops."""
+    layout = profile.line
+    if layout is not None and layout.request:
+        port.write(layout.terminator.encode())
+    quiet = max(DRAIN_QUIET_S, 20 * profile.serial.char_time_s)
+    deadline = time.monotonic() + DRAIN_MAX_S
+    dropped = 0
+    while time.monotonic() < deadline:
+        data = port.read_some(quiet)
+        if not data:
+            break
+        dropped += len(data)
+    port.reset_input()
+    return dropped
 
 
 def try_profile(
     port: str, profile: FirmwareProfile, timeout_s: float
 ) -> tuple[list[Any], str | None]:
+    """Readings and firmware of one candidate (kept for callers that want just that)."""
+    obs = observe(port, profile, timeout_s)
+    if not obs.readings and obs.error:
+        raise SensorError(obs.error)
+    return list(obs.readings), obs.firmware
+
+
+def observe(port: str, profile: FirmwareProfile, timeout_s: float) -> Observation:
+    """Try one candidate and record what it saw (the I/O half; ``identify.score`` judges it)."""
     streaming = (profile.line is not None and not profile.line.request) or (
         profile.frame is not None and not profile.frame.request
     )
@@ -72,51 +110,85 @@ def try_profile(
     wait = profile.serial.timeout_s if streaming else min(profile.serial.timeout_s, timeout_s)
     settings = profile.serial.model_copy(update={"timeout_s": wait})
     health = SensorHealth("probe", profile.model, port)
-    driver = make_driver(profile, SerialPort(port, settings), health)
+    serial_port = SerialPort(port, settings)
+    driver = make_driver(profile, serial_port, health)
+    address = profile.modbus.default_address if profile.modbus is not None else None
     driver.open()
     try:
-        readings = driver.poll()
+        dropped = drain(serial_port, profile)
+        if dropped:
+            log.debug("%s: drained %d bytes before %s", port, dropped, profile.model)
+        started = time.monotonic()
+        try:
+            readings = driver.poll()
+        except (PortBusy, PortError):
+            raise
+        except SensorError as exc:
+            return Observation(error=str(exc), rejected=_rejected(health), address=address)
+        reply_s = time.monotonic() - started
         try:
             firmware = driver.identify()
         except SensorError:
             firmware = None
-        return readings, firmware
+        return Observation(
+            readings=tuple(readings),
+            rejected=_rejected(health),
+            reply_s=None if streaming else reply_s,
+            address=address,
+            firmware=firmware,
+        )
     finally:
         driver.close()
 
 
+def _rejected(health: SensorHealth) -> int:
+    return health.get("checksum_errors") + health.get("parse_errors")
+
+
 def probe_port(
-    port: str, profiles: dict[str, FirmwareProfile], timeout_s: float = 0.5
+    port: str,
+    profiles: dict[str, FirmwareProfile],
+    timeout_s: float = 0.5,
+    progress: Progress | None = None,
 ) -> ProbeResult:
+    """Try every candidate, score each on its evidence and name a model only when one clearly
+    wins (see ``agent.sensors.identify``)."""
     result = ProbeResult(port=port, stable_name=stable_name(port))
-    best: tuple[tuple[int, int], FirmwareProfile, list[Any], str | None] | None = None
-    for profile in sorted(profiles.values(), key=lambda p: (ORDER[p.protocol], p.model)):
+    ordered = sorted(profiles.values(), key=lambda p: (ORDER[p.protocol], p.model))
+    observed: dict[str, tuple[FirmwareProfile, Observation]] = {}
+    candidates: list[Candidate] = []
+    for index, profile in enumerate(ordered):
+        if progress is not None:
+            progress(profile.model, index, len(ordered))
         result.tried.append(profile.model)
         try:
-            readings, firmware = try_profile(port, profile, timeout_s)
-        except PortBusy as exc:
-            result.error = str(exc)
-            return result
-        except PortError as exc:
+            obs = observe(port, profile, timeout_s)
+        except (PortBusy, PortError) as exc:
             result.error = str(exc)
             return result
         except SensorError as exc:
-            log.debug("%s: not %s (%s)", port, profile.model, exc)
-            continue
-        score = _score(readings)
-        if readings and (best is None or score > best[0]):
-            best = (score, profile, readings, firmware)
-    if best is None:
-        result.error = result.error or "no profile answered"
+            obs = Observation(error=str(exc))
+        observed[profile.model] = (profile, obs)
+        candidates.append(score(profile, obs))
+    decision = decide(candidates)
+    result.verdict = decision.verdict.value
+    result.candidates = [c.to_dict() for c in decision.candidates if c.plausible or c.score > 0]
+    if decision.best is None:
+        if decision.verdict == Verdict.AMBIGUOUS:
+            names = [c.profile for c in decision.candidates if c.plausible]
+            result.error = "ambiguous: could be " + ", ".join(names)
+        else:
+            result.error = "unknown: no profile matched on evidence"
         return result
-    _, profile, readings, firmware = best
+    profile, obs = observed[decision.best.profile]
     result.profile, result.protocol, result.firmware = (
         profile.model,
         profile.protocol.value,
-        firmware,
+        obs.firmware,
     )
+    result.evidence = decision.best.evidence
     result.readings = [
         {"resource": r.resource, "value": r.value, "unit": r.unit, "flags": list(r.flags)}
-        for r in readings
+        for r in obs.readings
     ]
     return result

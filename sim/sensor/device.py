@@ -62,6 +62,10 @@ class PtySensor:
                 self.texts[res.name] = start
             else:
                 self.scripts[res.name] = const(float(start))
+        for check in profile.identity:
+            if check.equals_address and address is not None:
+                # a real device's address register says the address it answers at
+                self.scripts[check.resource] = const(float(address))
         self.scripts.update(scripts or {})
         self.responder = make_responder(profile, self.values, address)
         self.requests = 0

@@ -14,7 +14,7 @@ from firmware_profiles.schema import (
 from sensorcodec.frames import checksum
 from sensorcodec.lines import nmea_sentence
 from sensorcodec.modbus_rtu import encode_registers
-from sensorcodec.values import unscale
+from sensorcodec.values import device_scaled, unscale
 
 Values = dict[str, float | str]
 
@@ -47,7 +47,11 @@ def register_image(profile: FirmwareProfile, values: Values) -> dict[tuple[int, 
         if res.name not in values:
             continue
         start = profile.modbus.wire_address(res.register_number)
-        words = encode_registers(raw_of(res, values[res.name]), res.type, res.word_order)
+        # act a device whose own decimal-places register says how the value is scaled
+        acted = res
+        if res.decimals_from is not None:
+            acted = device_scaled(res, values.get(res.decimals_from)) or res
+        words = encode_registers(raw_of(acted, values[res.name]), res.type, res.word_order)
         for i, word in enumerate(words):
             image.setdefault((res.function, start + i), word)
     return image

@@ -17,7 +17,7 @@ def test_probe_identifies_simulated_devices(make_sim: Any) -> None:
     args = ["sensors", "probe", xm.path, kv.path, "--timeout", "0.2", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    found = {r["port"]: r for r in json.loads(result.output)}
+    found = {r["port"]: r for r in json.loads(result.stdout)}
     assert found[xm.path]["profile"] == "xm9505"
     rain = {"resource": "rain_total", "value": 53.6, "unit": "mm", "flags": []}
     assert rain in found[xm.path]["readings"]

@@ -18,7 +18,7 @@ from agent.sensors.errors import ParseError, PortError, SensorError, SensorTimeo
 from agent.sensors.retry import request_retry
 from firmware_profiles.schema import Access, ModbusSettings, Resource
 from sensorcodec import modbus_rtu as rtu
-from sensorcodec.values import SensorReading, scale, unscale
+from sensorcodec.values import INVALID, SensorReading, device_scaled, scale, unscale
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class ModbusDriver(Driver):
             self.request(rtu.write_multiple_request(self.unit, start, regs), 16, len(regs))
 
     def poll(self) -> list[SensorReading]:
-        readings: list[SensorReading] = []
+        raws: dict[str, tuple[float | int, list[int]]] = {}
         failure: SensorError | None = None
         for block in self._blocks:
             try:
@@ -135,16 +135,31 @@ class ModbusDriver(Driver):
             except SensorError as exc:
                 failure = exc
                 continue
-            now = self.wall()
             for res in block.resources:
                 assert res.register_number is not None
                 offset = self.settings.wire_address(res.register_number) - block.start
                 words = regs[offset : offset + res.registers]
-                raw = rtu.decode_registers(words, res.type, res.word_order)
-                readings.append(scale(res, raw, now, sentinel=rtu.raw_as_unsigned(words)))
-        if not readings and failure is not None:
+                raws[res.name] = (rtu.decode_registers(words, res.type, res.word_order), words)
+        if not raws and failure is not None:
             raise failure
-        return self.finish(readings)
+        return self.finish(self._scaled(raws))
+
+    def _scaled(self, raws: dict[str, tuple[float | int, list[int]]]) -> list[SensorReading]:
+        """Scale every value read; a value whose scale the device sets (decimal places) is
+        scaled by what the device said in this same poll."""
+        now = self.wall()
+        readings: list[SensorReading] = []
+        for res in self.profile.resources:
+            if res.name not in raws:
+                continue
+            raw, words = raws[res.name]
+            source = raws.get(res.decimals_from) if res.decimals_from else None
+            effective = device_scaled(res, source[0] if source else None)
+            if effective is None:
+                readings.append(SensorReading(res.name, None, res.units, now, (INVALID,)))
+                continue
+            readings.append(scale(effective, raw, now, sentinel=rtu.raw_as_unsigned(words)))
+        return readings
 
     def identify(self) -> str | None:
         fw = self.profile.firmware
