@@ -56,6 +56,8 @@ def _describe(body: dict[str, Any]) -> str:
         zones = ",".join(attrs.get("zones") or [])
         return f"zone {zones}, score {attrs.get('score', 0):.2f}"
     if body["type"] == "sensor.threshold":
+        if attrs.get("value") is None:  # an end: the level was left
+            return f"{attrs.get('resource')} left {attrs.get('level')}"
         value = f"{attrs.get('value')} {attrs.get('unit', '')}".strip()
         return f"{attrs.get('resource')} {value} → {attrs.get('level')}"
     if body["type"].startswith("camera.") and "mean_luma" in attrs:
