@@ -101,11 +101,16 @@ def try_profile(
     return list(obs.readings), obs.firmware
 
 
-def observe(port: str, profile: FirmwareProfile, timeout_s: float) -> Observation:
-    """Try one candidate and record what it saw (the I/O half; ``identify.score`` judges it)."""
-    streaming = (profile.line is not None and not profile.line.request) or (
+def is_streaming(profile: FirmwareProfile) -> bool:
+    """A device that talks unprompted: probing it means listening for a whole report period."""
+    return (profile.line is not None and not profile.line.request) or (
         profile.frame is not None and not profile.frame.request
     )
+
+
+def observe(port: str, profile: FirmwareProfile, timeout_s: float) -> Observation:
+    """Try one candidate and record what it saw (the I/O half; ``identify.score`` judges it)."""
+    streaming = is_streaming(profile)
     # a streaming device talks on its own schedule: wait its full timeout, not the probe's
     wait = profile.serial.timeout_s if streaming else min(profile.serial.timeout_s, timeout_s)
     settings = profile.serial.model_copy(update={"timeout_s": wait})
