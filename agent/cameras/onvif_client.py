@@ -42,6 +42,10 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
+def _text(reply: Any, name: str) -> str:
+    return str(_get(reply, name) or "").strip()
+
+
 def _utc_of(reply: Any) -> dt.datetime | None:
     when = _get(reply, "UTCDateTime")
     date, time_ = _get(when, "Date"), _get(when, "Time")
@@ -144,13 +148,20 @@ class OnvifClient:
             except AuthError as again:
                 raise self._auth_error() from again
             self.notes.append("camera checks WS-Security against true UTC, not the time it reports")
-        return DeviceInfo(
-            manufacturer=str(_get(reply, "Manufacturer") or ""),
-            model=str(_get(reply, "Model") or ""),
-            firmware=str(_get(reply, "FirmwareVersion") or ""),
-            serial=str(_get(reply, "SerialNumber") or ""),
-            hardware=str(_get(reply, "HardwareId") or ""),
+        repaired = self._transport.last_repair
+        info = DeviceInfo(
+            manufacturer=_text(reply, "Manufacturer"),
+            model=_text(reply, "Model"),
+            firmware=_text(reply, "FirmwareVersion"),
+            serial=_text(reply, "SerialNumber"),
+            hardware=_text(reply, "HardwareId"),
+            text_repaired=bool(repaired),
         )
+        if repaired:
+            self.notes.append(f"device information text repaired ({repaired})")
+        if not info.identity_certain:
+            self.notes.append("identification unsure: manufacturer or model unreadable or missing")
+        return info
 
     def _auth_error(self) -> AuthError:
         skew = self.skew_s

@@ -11,14 +11,27 @@ from typing import Any
 
 from agent.cameras.redact import redact_url
 
+REPLACEMENT = "\ufffd"
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
+    """GetDeviceInformation as the camera wrote it. ``text_repaired`` says the reply held bytes
+    that did not decode and were replaced (U+FFFD): the probe still succeeds, but a model read
+    from such text is never presented as a sure identification."""
+
     manufacturer: str = ""
     model: str = ""
     firmware: str = ""
     serial: str = ""
     hardware: str = ""
+    text_repaired: bool = False
+
+    @property
+    def identity_certain(self) -> bool:
+        """True only when manufacturer and model were read intact (no replaced characters)."""
+        named = bool(self.manufacturer.strip() and self.model.strip())
+        return named and REPLACEMENT not in self.manufacturer + self.model
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class ProbeResult:
             "firmware": self.device.firmware,
             "serial": self.device.serial,
             "hardware": self.device.hardware,
+            "identity_certain": self.device.identity_certain,
+            "text_repaired": self.device.text_repaired,
             "clock_skew_s": self.clock_skew_s,
             "clock_note": self.clock_note,
             "services": {k: redact_url(v) for k, v in self.services.items()},

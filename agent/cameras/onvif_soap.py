@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import re
+import logging
 import threading
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -21,12 +21,12 @@ from typing import Any
 import requests
 import zeep
 import zeep.exceptions
-from lxml import etree
 from requests.auth import HTTPDigestAuth
 from zeep.transports import Transport
 from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
+from agent.cameras import soap_reply
 from agent.cameras.errors import (
     AuthError,
     CameraError,
@@ -37,7 +37,8 @@ from agent.cameras.errors import (
 )
 from agent.cameras.redact import redact_text, redact_url
 
-ONVIF_ERROR_NS = "http://www.onvif.org/ver10/error"
+log = logging.getLogger(__name__)
+
 BINDINGS = {
     "device": ("devicemgmt.wsdl", "http://www.onvif.org/ver10/device/wsdl", "DeviceBinding"),
     "media": ("media.wsdl", "http://www.onvif.org/ver10/media/wsdl", "MediaBinding"),
@@ -47,7 +48,6 @@ _AUTH_WORDS = ("notauthorized", "not authorized", "unauthorized", "authorization
                "sender not authorized", "unknown fault occured")  # fmt: skip
 _UNSUPPORTED_WORDS = ("actionnotsupported", "actionnotimplemented", "not supported",
                       "notimplemented", "unsupported", "no such operation")  # fmt: skip
-_STRICT = etree.XMLParser(resolve_entities=False, no_network=True)
 _docs: dict[str, Document] = {}
 _docs_lock = threading.Lock()
 
@@ -89,7 +89,9 @@ class ClockedToken(UsernameToken):
 class CameraTransport(Transport):
     """Remembers the camera's HTTP Date header (a clock hint when GetSystemDateAndTime needs
     authentication), turns HTTP 401/403 into AuthError whatever the body (HTML pages hide as
-    "Unknown fault"), and declares the ``ter:`` prefix that some firmwares use undeclared."""
+    "Unknown fault"), and reads every reply through :mod:`agent.cameras.soap_reply`: faults
+    are classified there whatever their spelling, and zeep only ever sees canonical SOAP 1.2
+    UTF-8 (``last_repair`` says when undecodable bytes had to be replaced)."""
 
     def __init__(self, username: str, password: str, timeout_s: float, secrets: list[str]) -> None:
         session = requests.Session()
@@ -99,23 +101,39 @@ class CameraTransport(Transport):
         self.secrets = secrets
         self.camera_date: dt.datetime | None = None
         self.date_seen_at: dt.datetime | None = None
+        self.last_repair = ""  # why the last reply's text was repaired ("" = it was not)
 
     def post(self, address: str, message: Any, headers: Any) -> requests.Response:
         response = super().post(address, message, headers)
         self._note_date(response)
         if response.status_code in (401, 403):
             raise AuthError(f"{redact_url(address)}: HTTP {response.status_code}")
+        reply = self._read(response, address)
+        response._content = reply.body
+        return response
+
+    def _read(self, response: requests.Response, address: str) -> soap_reply.Reply:
+        """Decode and check the reply; a fault becomes our exception here, read by local names,
+        so no envelope spelling can turn rejected credentials into a parse error."""
+        shown = redact_url(address)
         body = response.content or b""
         if response.status_code >= 300 and b"Envelope" not in body[:2000]:
-            raise ProtocolError(f"{redact_url(address)}: HTTP {response.status_code}, not SOAP")
-        if b"ter:" in body and b"xmlns:ter" not in body:
-            body = re.sub(
-                rb"(<(?:\w+:)?Envelope\b)", rb'\1 xmlns:ter="' + ONVIF_ERROR_NS.encode() + b'"',
-                body, count=1,
-            )  # fmt: skip
-            response._content = body
-        _check_well_formed(body, address)
-        return response
+            raise ProtocolError(f"{shown}: HTTP {response.status_code}, not SOAP")
+        charset = soap_reply.charset_of(response.headers.get("Content-Type"))
+        try:
+            reply = soap_reply.read_reply(body, charset)
+        except soap_reply.ReplyError as exc:
+            raise ProtocolError(f"{shown}: malformed SOAP reply") from exc
+        self.last_repair = reply.repaired
+        if reply.repaired:
+            log.info("camera %s: reply text repaired: %s", shown, reply.repaired)
+        if reply.fault is not None:
+            raise fault_error(reply.fault, shown, self.secrets)
+        if response.status_code >= 300:
+            raise ProtocolError(f"{shown}: HTTP {response.status_code} without a SOAP fault")
+        if not reply.is_envelope:
+            raise ProtocolError(f"{shown}: reply is XML but not a SOAP envelope")
+        return reply
 
     def _note_date(self, response: requests.Response) -> None:
         header = response.headers.get("Date")
@@ -128,13 +146,16 @@ class CameraTransport(Transport):
             self.camera_date = None
 
 
-def _check_well_formed(body: bytes, address: str) -> None:
-    """zeep parses leniently (recover mode) and turns a truncated reply into an empty result;
-    a strict parse here makes it a ProtocolError instead."""
-    try:
-        etree.fromstring(body, parser=_STRICT)
-    except etree.XMLSyntaxError as exc:
-        raise ProtocolError(f"{redact_url(address)}: malformed SOAP reply") from exc
+def fault_error(fault: soap_reply.Fault, where: str, secrets: list[str]) -> CameraError:
+    """Our exception for a SOAP fault, chosen by its codes' local names, then its reason."""
+    codes = "/".join(fault.codes[-2:]) or "fault"
+    detail = redact_text(f"{codes}: {fault.reason}" if fault.reason else codes, secrets)[:200]
+    kind = fault.kind
+    if kind == "auth":
+        return AuthError(f"{where}: credentials rejected ({detail})")
+    if kind == "unsupported":
+        return NotSupportedError(f"{where}: not supported ({detail})")
+    return ProtocolError(f"{where}: SOAP fault ({detail})")
 
 
 def make_proxy(kind: str, address: str, token: ClockedToken | None, transport: Transport) -> Any:

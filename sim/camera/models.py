@@ -56,6 +56,21 @@ class Quirks(SimModel):
     undeclared_ter_prefix: bool = Field(
         default=False, description="faults use the ter: prefix without declaring it (generic OEM)"
     )
+    envelope_prefix: str = Field(
+        default="env",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_.-]*)?$",
+        description="prefix of the SOAP envelope elements, e.g. SOAP-ENV (gSOAP), s; "
+        "empty = envelope in the default namespace",
+    )
+    soap_version: Literal["1.2", "1.1"] = Field(
+        default="1.2", description="SOAP version of replies (1.1: faultcode/faultstring faults)"
+    )
+    reply_encoding: Literal["utf-8", "iso-8859-1", "iso-8859-1-undeclared"] = Field(
+        default="utf-8",
+        description="bytes of replies: UTF-8, Latin-1 declared as ISO-8859-1, or Latin-1 "
+        "bytes with no declaration (invalid UTF-8 wherever the text is not ASCII)",
+    )
+    utf8_bom: bool = Field(default=False, description="UTF-8 replies start with a byte order mark")
     html_401: bool = Field(
         default=False, description="auth failures answer 401 with an HTML page (NVR)"
     )

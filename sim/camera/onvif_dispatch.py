@@ -17,6 +17,7 @@ from sim.camera.soap import (
     NS,
     SOAP_CONTENT_TYPE,
     SoapParseError,
+    Style,
     envelope,
     fault,
     parse_request,
@@ -40,9 +41,20 @@ class Reply:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": SOAP_CONTENT_TYPE})
 
 
+def style_of(ctx: CameraContext) -> Style:
+    """The envelope spelling the camera's quirks ask for."""
+    q = ctx.quirks
+    return Style(q.envelope_prefix, q.soap_version, q.reply_encoding, q.utf8_bom)
+
+
+def _soap_reply(ctx: CameraContext, status: int, body: bytes) -> Reply:
+    return Reply(status, body, {"Content-Type": style_of(ctx).content_type})
+
+
 def _fault_reply(ctx: CameraContext, exc: OnvifFault) -> Reply:
     declare = not ctx.quirks.undeclared_ter_prefix
-    return Reply(exc.status, fault(exc.code, exc.subcode, exc.reason, declare_ter=declare))
+    body = fault(exc.code, exc.subcode, exc.reason, declare_ter=declare, style=style_of(ctx))
+    return _soap_reply(ctx, exc.status, body)
 
 
 def _unauthorised(ctx: CameraContext, reason: str) -> Reply:
@@ -97,6 +109,7 @@ class Dispatcher:
         if error is not None:
             return _unauthorised(self.ctx, error)
         try:
-            return Reply(200, envelope(handler(OnvifRequest(self.ctx, op, reached_host))))
+            body = envelope(handler(OnvifRequest(self.ctx, op, reached_host)), style_of(self.ctx))
+            return _soap_reply(self.ctx, 200, body)
         except OnvifFault as exc:
             return _fault_reply(self.ctx, exc)

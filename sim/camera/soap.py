@@ -1,15 +1,21 @@
-"""SOAP 1.2 envelopes and faults as ONVIF devices write them.
+"""SOAP envelopes and faults as ONVIF devices write them.
 
 Replies are built from small string templates: the simulator must be able to write XML that is
 subtly wrong on purpose (an undeclared ``ter:`` prefix), which an XML library would not allow.
+How the envelope is spelled (prefix, SOAP version, encoding, BOM) follows a :class:`Style`, so
+one camera can act out a gSOAP firmware (``SOAP-ENV:``), a SOAP 1.1 one or a Latin-1 one.
 """
 
 from __future__ import annotations
 
+import codecs
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Literal
 from xml.sax.saxutils import escape
 
 ENV = "http://www.w3.org/2003/05/soap-envelope"
+ENV11 = "http://schemas.xmlsoap.org/soap/envelope/"
 NS = {
     "env": ENV,
     "tds": "http://www.onvif.org/ver10/device/wsdl",
@@ -20,6 +26,51 @@ NS = {
     "wsu": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
 }
 SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+Encoding = Literal["utf-8", "iso-8859-1", "iso-8859-1-undeclared"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a firmware spells its replies. ``prefix`` "" puts the envelope in the default
+    namespace; "iso-8859-1-undeclared" writes Latin-1 bytes under a declaration-less (so
+    UTF-8 by default) document, as some firmwares do."""
+
+    prefix: str = "env"
+    version: Literal["1.2", "1.1"] = "1.2"
+    encoding: Encoding = "utf-8"
+    bom: bool = False
+
+    @property
+    def content_type(self) -> str:
+        charset = "iso-8859-1" if self.encoding == "iso-8859-1" else "utf-8"
+        kind = "application/soap+xml" if self.version == "1.2" else "text/xml"
+        return f"{kind}; charset={charset}"
+
+    def tag(self, local: str) -> str:
+        return f"{self.prefix}:{local}" if self.prefix else local
+
+    def declarations(self, skip: tuple[str, ...] = ()) -> str:
+        env_ns = ENV if self.version == "1.2" else ENV11
+        env = f'xmlns:{self.prefix}="{env_ns}"' if self.prefix else f'xmlns="{env_ns}"'
+        rest = " ".join(f'xmlns:{p}="{u}"' for p, u in NS.items() if p not in (*skip, "env"))
+        return f"{env} {rest}"
+
+    def document(self, body: str, skip: tuple[str, ...] = ()) -> bytes:
+        envelope_tag, body_tag = self.tag("Envelope"), self.tag("Body")
+        xml = (
+            f"<{envelope_tag} {self.declarations(skip)}><{body_tag}>{body}</{body_tag}>"
+            f"</{envelope_tag}>"
+        )
+        if self.encoding == "iso-8859-1-undeclared":
+            return xml.encode("latin-1", errors="replace")
+        declared = "ISO-8859-1" if self.encoding == "iso-8859-1" else "UTF-8"
+        text = f'<?xml version="1.0" encoding="{declared}"?>\n{xml}'
+        if self.encoding == "iso-8859-1":
+            return text.encode("latin-1", errors="replace")
+        return (codecs.BOM_UTF8 if self.bom else b"") + text.encode("utf-8")
+
+
+PLAIN = Style()
 
 
 class SoapParseError(Exception):
@@ -57,33 +108,31 @@ def find_text(elem: ET.Element, local: str) -> str | None:
     return None
 
 
-def _declarations(skip: tuple[str, ...] = ()) -> str:
-    return " ".join(f'xmlns:{p}="{u}"' for p, u in NS.items() if p not in skip)
+def envelope(body: str, style: Style = PLAIN) -> bytes:
+    """A complete response envelope around ``body`` (prefixes tds, trt, tt, ter declared)."""
+    return style.document(body)
 
 
-def envelope(body: str) -> bytes:
-    """A complete response envelope around ``body`` (prefixes env, tds, trt, tt, ter declared)."""
-    text = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<env:Envelope {_declarations()}><env:Body>{body}</env:Body></env:Envelope>"
-    )
-    return text.encode("utf-8")
-
-
-def fault(code: str, subcode: str, reason: str, declare_ter: bool = True) -> bytes:
-    """A SOAP 1.2 fault; ``code`` is Sender or Receiver, ``subcode`` like ter:NotAuthorized."""
+def fault(
+    code: str, subcode: str, reason: str, declare_ter: bool = True, style: Style = PLAIN
+) -> bytes:
+    """A SOAP fault; ``code`` is Sender or Receiver, ``subcode`` like ter:NotAuthorized. SOAP 1.1
+    has no subcodes: its firmwares put the ONVIF subcode in ``faultcode``."""
     skip = () if declare_ter else ("ter",)
+    if style.version == "1.1":
+        body = (
+            f"<{style.tag('Fault')}><faultcode>{subcode}</faultcode>"
+            f"<faultstring>{escape(reason)}</faultstring></{style.tag('Fault')}>"
+        )
+        return style.document(body, skip)
+    t = style.tag
     body = (
-        f"<env:Fault><env:Code><env:Value>env:{code}</env:Value>"
-        f"<env:Subcode><env:Value>{subcode}</env:Value></env:Subcode></env:Code>"
-        f'<env:Reason><env:Text xml:lang="en">{escape(reason)}</env:Text></env:Reason>'
-        "</env:Fault>"
+        f"<{t('Fault')}><{t('Code')}><{t('Value')}>{t(code)}</{t('Value')}>"
+        f"<{t('Subcode')}><{t('Value')}>{subcode}</{t('Value')}></{t('Subcode')}></{t('Code')}>"
+        f'<{t("Reason")}><{t("Text")} xml:lang="en">{escape(reason)}</{t("Text")}></{t("Reason")}>'
+        f"</{t('Fault')}>"
     )
-    text = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<env:Envelope {_declarations(skip)}><env:Body>{body}</env:Body></env:Envelope>"
-    )
-    return text.encode("utf-8")
+    return style.document(body, skip)
 
 
 def el(tag: str, text: object) -> str:
