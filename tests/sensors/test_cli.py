@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from kendali_cli.main import app
+from sim.sensor.scripts import const
 
 
 def test_probe_identifies_simulated_devices(make_sim: Any) -> None:
@@ -23,6 +24,19 @@ def test_probe_identifies_simulated_devices(make_sim: Any) -> None:
     assert rain in found[xm.path]["readings"]
     assert found[kv.path]["profile"] == "mcu_kv"
     assert found[kv.path]["firmware"] == "1.4.2"
+
+
+def test_probe_progress_on_stderr_and_ambiguity_not_named(make_sim: Any) -> None:
+    """Progress lines go to stderr only; a QDY30A whose address register disagrees with the
+    address it answers at is not named."""
+    sim = make_sim("qdy30a", scripts={"address": const(536)})
+    args = ["sensors", "probe", sim.path, "-p", "qdy30a", "-p", "xm9505", "--timeout", "0.1"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 1
+    assert f"{sim.path}: trying qdy30a" in result.stderr
+    (found,) = json.loads(result.stdout)
+    assert found["profile"] is None
+    assert found["verdict"] == "unknown"
 
 
 def test_check_profile_reports_file_path_reason(tmp_path: Path) -> None:

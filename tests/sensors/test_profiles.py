@@ -55,6 +55,21 @@ def test_minimal_profile_parses() -> None:
             "resources.0",
             "scale must not be zero",
         ),
+        (
+            ("datasheet:", "identity: [{resource: nope, equals_address: true}]\ndatasheet:"),
+            "<root>",
+            "identity.0: no resource named 'nope'",
+        ),
+        (
+            ("min: 0, max: 100}", "min: 0, max: 100, decimals_from: dp}"),
+            "<root>",
+            "decimals_from: no resource named 'dp'",
+        ),
+        (
+            ("min: 0, max: 100}", "min: 0, max: 100, decimals_from: level}"),
+            "<root>",
+            "must have a fixed scale",
+        ),
     ],
 )
 def test_bad_profile_names_path_and_reason(change: tuple[str, str], path: str, reason: str) -> None:
