@@ -57,8 +57,11 @@ def _print_probe(info: dict[str, Any]) -> None:
     if "error" in info:
         console.print(f"[red]{t(info['error_kind'])}[/red]: {t(info['error'])}")
         return
+    unsure = (
+        "" if info.get("identity_certain", True) else " [yellow](identification unsure)[/yellow]"
+    )
     console.print(
-        f"[bold]{t(info['manufacturer'])} {t(info['model'])}[/bold]  firmware "
+        f"[bold]{t(info['manufacturer'])} {t(info['model'])}[/bold]{unsure}  firmware "
         f"{t(info['firmware'])}  serial {t(info['serial'])}  clock skew {info['clock_skew_s']} s "
         f"{t(info['clock_note'])}"
     )

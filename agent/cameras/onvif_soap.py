@@ -43,11 +43,6 @@ BINDINGS = {
     "device": ("devicemgmt.wsdl", "http://www.onvif.org/ver10/device/wsdl", "DeviceBinding"),
     "media": ("media.wsdl", "http://www.onvif.org/ver10/media/wsdl", "MediaBinding"),
 }
-_AUTH_WORDS = ("notauthorized", "not authorized", "unauthorized", "authorization",
-               "failedauthentication", "invalidsecurity", "authority failure", "password",
-               "sender not authorized", "unknown fault occured")  # fmt: skip
-_UNSUPPORTED_WORDS = ("actionnotsupported", "actionnotimplemented", "not supported",
-                      "notimplemented", "unsupported", "no such operation")  # fmt: skip
 _docs: dict[str, Document] = {}
 _docs_lock = threading.Lock()
 
@@ -170,10 +165,11 @@ def make_proxy(kind: str, address: str, token: ClockedToken | None, transport: T
     return client.create_service(f"{{{namespace}}}{binding}", address)
 
 
-def _fault_text(fault: zeep.exceptions.Fault) -> str:
-    parts = [str(fault.message or ""), str(fault.code or "")]
-    parts += [str(code) for code in (fault.subcodes or [])]
-    return " ".join(parts).lower()
+def _as_fault(fault: zeep.exceptions.Fault) -> soap_reply.Fault:
+    """zeep's fault in our reader's terms, so both paths classify alike."""
+    codes = [str(fault.code or ""), *(str(code) for code in (fault.subcodes or []))]
+    local = tuple(code.rsplit("}", 1)[-1].rsplit(":", 1)[-1] for code in codes if code)
+    return soap_reply.Fault(local, str(fault.message or ""))
 
 
 def classify(exc: BaseException, what: str, secrets: list[str]) -> CameraError:  # noqa: PLR0911 - a table of failure kinds
@@ -191,13 +187,7 @@ def classify(exc: BaseException, what: str, secrets: list[str]) -> CameraError: 
             return ProtocolError(f"{what}: malformed SOAP reply")
         return ProtocolError(f"{what}: HTTP {exc.status_code}")
     if isinstance(exc, zeep.exceptions.Fault):
-        text = _fault_text(exc)
-        detail = redact_text(str(exc.message or exc.code or "fault"), secrets)[:200]
-        if any(word in text for word in _AUTH_WORDS):
-            return AuthError(f"{what}: credentials rejected ({detail})")
-        if any(word in text for word in _UNSUPPORTED_WORDS):
-            return NotSupportedError(f"{what}: not supported ({detail})")
-        return ProtocolError(f"{what}: SOAP fault ({detail})")
+        return fault_error(_as_fault(exc), what, secrets)
     if isinstance(exc, zeep.exceptions.XMLSyntaxError | zeep.exceptions.XMLParseError):
         return ProtocolError(f"{what}: malformed SOAP reply")
     if isinstance(exc, zeep.exceptions.Error | ValueError | LookupError | AttributeError):

@@ -9,11 +9,13 @@ import time
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from agent.cameras.errors import AuthError
 from agent.cameras.onvif_client import OnvifClient
 from agent.cameras.onvif_models import ProbeResult
 from agent.cameras.retry import ONVIF_RETRY
+from kendali_cli.cameras import app
 
 sim_camera = pytest.importorskip("sim.camera")
 SimCamera = sim_camera.SimCamera
@@ -125,3 +127,15 @@ def test_ascii_identity_from_a_plain_camera_is_certain() -> None:
     assert result.device.identity_certain
     assert not result.device.text_repaired
     assert not any("identification unsure" in note for note in result.notes)
+
+
+def test_cli_probe_says_unsure_for_repaired_identity() -> None:
+    quirks = {"reply_encoding": "iso-8859-1-undeclared", "envelope_prefix": "SOAP-ENV"}
+    with SimCamera(_accented(), discovery_port=None, quirks=quirks) as camera:
+        shown = CliRunner().invoke(
+            app, ["probe", camera.onvif_url, "-u", camera.username],
+            env={"KENDALI_CAMERA_PASSWORD": camera.password, "COLUMNS": "200"},
+        )  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "identification unsure" in shown.output
+    assert "repaired" in shown.output
