@@ -103,6 +103,20 @@ class WordOrder(StrEnum):
     DCBA = "DCBA"
 
 
+class UnitCode(Base):
+    """What one value of a device's unit register means, relative to the resource's units."""
+
+    units: str = Field(min_length=1, max_length=32, description="Unit the device reports in.")
+    factor: float = Field(description="Multiply by this to get the resource's declared units.")
+
+    @field_validator("factor")
+    @classmethod
+    def _nonzero(cls, factor: float) -> float:
+        if factor == 0:
+            raise ValueError("factor must not be zero")
+        return factor
+
+
 class Resource(Base):
     """One value the device exposes, with how it is encoded and where it sits."""
 
@@ -145,6 +159,15 @@ class Resource(Base):
         default=None,
         description="Resource holding the device's decimal places: scale becomes 10^-n.",
     )
+    units_from: ResourceName | None = Field(
+        default=None,
+        description="Resource holding the device's unit code (looked up in unit_codes).",
+    )
+    unit_codes: dict[int, UnitCode] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Unit code -> unit and factor to this resource's units (with units_from).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Resource:
@@ -154,6 +177,8 @@ class Resource(Base):
             raise ValueError("scale must not be zero")
         if self.type == ValueType.STRING and (self.min is not None or self.max is not None):
             raise ValueError("a string resource has no min/max")
+        if (self.units_from is None) != (not self.unit_codes):
+            raise ValueError("units_from and unit_codes go together")
         return self
 
     @property
@@ -389,11 +414,14 @@ def _check_references(profile: FirmwareProfile) -> None:
         return res
 
     for index, res in enumerate(profile.resources):
-        if res.decimals_from is not None:
-            source = numeric(res.decimals_from, f"resources.{index} ({res.name}).decimals_from")
-            if source.decimals_from is not None or source.name == res.name:
+        for attr in ("decimals_from", "units_from"):
+            name = getattr(res, attr)
+            if name is None:
+                continue
+            source = numeric(name, f"resources.{index} ({res.name}).{attr}")
+            if source.decimals_from or source.units_from or source.name == res.name:
                 raise ValueError(
-                    f"resources.{index} ({res.name}).decimals_from: {source.name!r} "
+                    f"resources.{index} ({res.name}).{attr}: {source.name!r} "
                     "must have a fixed scale"
                 )
     for index, check in enumerate(profile.identity):

@@ -7,6 +7,7 @@ sees a failing sensor instead of silence, and rules can ignore flagged values.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from firmware_profiles.schema import Resource, ValueType
@@ -70,18 +71,37 @@ def scale(
 MAX_DECIMALS = 6
 
 
-def device_scaled(resource: Resource, decimals: float | int | str | None) -> Resource | None:
-    """The resource as the device currently scales it: a transmitter set to two decimals
-    sends 8500 for 85.00, so the scale must come from its decimal-places register, not from a
-    fixed guess in the profile. None when the device's setting is missing or not a count of
-    decimal places (the value cannot be trusted then)."""
-    if resource.decimals_from is None:
+def device_scaled(
+    resource: Resource, settings: Mapping[str, float | int | str | None]
+) -> Resource | None:
+    """The resource as the device currently scales it, from the device's own registers
+    (``settings``: values read in the same poll, by resource name). A transmitter set to two
+    decimals sends 8500 for 85.00, so the scale must come from its decimal-places register, not
+    a fixed guess; a unit register's code converts the value into the resource's declared units
+    so ranges and rules keep their meaning. None when a setting is missing or unknown: the
+    value cannot be trusted then."""
+    scale_ = resource.scale
+    if resource.decimals_from is not None:
+        decimals = settings.get(resource.decimals_from)
+        if not isinstance(decimals, int | float) or decimals != int(decimals):
+            return None
+        if not 0 <= decimals <= MAX_DECIMALS:
+            return None
+        scale_ = 10.0 ** -int(decimals)
+    factor = 1.0
+    if resource.units_from is not None:
+        code = settings.get(resource.units_from)
+        if not isinstance(code, int | float) or code != int(code):
+            return None
+        unit = resource.unit_codes.get(int(code))
+        if unit is None:
+            return None
+        factor = unit.factor
+    if scale_ == resource.scale and factor == 1.0:
         return resource
-    if isinstance(decimals, str) or decimals is None:
-        return None
-    if decimals != int(decimals) or not 0 <= decimals <= MAX_DECIMALS:
-        return None
-    return resource.model_copy(update={"scale": 10.0 ** -int(decimals)})
+    return resource.model_copy(
+        update={"scale": scale_ * factor, "offset": resource.offset * factor}
+    )
 
 
 def unscale(resource: Resource, value: float) -> float | int:

@@ -48,9 +48,7 @@ def register_image(profile: FirmwareProfile, values: Values) -> dict[tuple[int, 
             continue
         start = profile.modbus.wire_address(res.register_number)
         # act a device whose own decimal-places register says how the value is scaled
-        acted = res
-        if res.decimals_from is not None:
-            acted = device_scaled(res, values.get(res.decimals_from)) or res
+        acted = device_scaled(res, values) or res
         words = encode_registers(raw_of(acted, values[res.name]), res.type, res.word_order)
         for i, word in enumerate(words):
             image.setdefault((res.function, start + i), word)

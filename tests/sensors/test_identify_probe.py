@@ -20,10 +20,19 @@ from pymodbus.server import ModbusSerialServer
 
 from agent.sensors.identify import Observation, Verdict, decide, score
 from agent.sensors.probe import is_streaming, probe_port
-from firmware_profiles import FirmwareProfile, Protocol, ValueType, get_profile, shipped_profiles
+from firmware_profiles import (
+    FirmwareProfile,
+    Protocol,
+    ValueType,
+    get_profile,
+    parse_profile,
+    shipped_profiles,
+)
 from sensorcodec.modbus_rtu import encode_registers
-from sensorcodec.values import SensorReading
+from sensorcodec.values import SensorReading, device_scaled
+from sim.sensor import PtySensor
 from sim.sensor.bridge import NullModem
+from sim.sensor.encode import register_image
 from sim.sensor.scripts import const
 
 TIMEOUT = 0.1
@@ -237,3 +246,50 @@ def test_decide_is_ambiguous_when_two_candidates_are_close() -> None:
     assert decision.best is None
     assert decide([a]).verdict == Verdict.IDENTIFIED
     assert decide([]).verdict == Verdict.UNKNOWN
+
+
+TANK = """
+model: tank
+vendor: test
+protocol: modbus_rtu
+serial: {timeout_s: 0.2}
+modbus: {default_address: 1}
+resources:
+  - {name: unit_code, type: uint16, register: 2, function: 3, min: 0, max: 20, example: 0}
+  - {name: decimals, type: uint16, register: 3, function: 3, min: 0, max: 3, example: 2}
+  - {name: level, type: int16, register: 4, function: 3, units: cm, min: 0, max: 1000,
+     example: 123, decimals_from: decimals, units_from: unit_code,
+     unit_codes: {0: {units: m, factor: 100}, 1: {units: cm, factor: 1},
+                  2: {units: mm, factor: 0.1}}}
+datasheet: ["made up for the test"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("code", "decimals", "raw"), [(0, 2, 123), (1, 1, 1230), (2, 0, 1230), (2, 1, 12300)]
+)
+def test_unit_code_and_decimals_from_the_device(
+    make_sim: Any, code: int, decimals: int, raw: int
+) -> None:
+    """The device says metres with two decimals: its register holds 123 (1.23 m) and the
+    reading is 123 cm in the profile's units, so ranges and rules keep their meaning."""
+    profile = parse_profile(TANK)
+    values = {"unit_code": code, "decimals": decimals, "level": 123}
+    assert register_image(profile, values)[(3, 4)] == raw
+    sim = PtySensor(profile, scripts={k: const(v) for k, v in values.items()}).start()
+    try:
+        result = probe_port(sim.path, {"tank": profile}, TIMEOUT)
+    finally:
+        sim.stop()
+    level = next(r for r in result.readings if r["resource"] == "level")
+    assert level["value"] == pytest.approx(123)
+    assert level["unit"] == "cm"
+    assert level["flags"] == []
+
+
+def test_unknown_unit_code_makes_the_value_invalid() -> None:
+    profile = parse_profile(TANK)
+    level = profile.resource("level")
+    assert device_scaled(level, {"unit_code": 9, "decimals": 1}) is None
+    assert device_scaled(level, {"unit_code": 1, "decimals": 7}) is None
+    assert device_scaled(level, {"decimals": 1}) is None

@@ -70,6 +70,11 @@ def test_minimal_profile_parses() -> None:
             "<root>",
             "must have a fixed scale",
         ),
+        (
+            ("min: 0, max: 100}", "min: 0, max: 100, units_from: level}"),
+            "resources.0",
+            "units_from and unit_codes go together",
+        ),
     ],
 )
 def test_bad_profile_names_path_and_reason(change: tuple[str, str], path: str, reason: str) -> None:

@@ -146,15 +146,15 @@ class ModbusDriver(Driver):
 
     def _scaled(self, raws: dict[str, tuple[float | int, list[int]]]) -> list[SensorReading]:
         """Scale every value read; a value whose scale the device sets (decimal places) is
-        scaled by what the device said in this same poll."""
+        scaled (decimal places, unit code) by what the device said in this same poll."""
         now = self.wall()
+        settings = {name: raw for name, (raw, _words) in raws.items()}
         readings: list[SensorReading] = []
         for res in self.profile.resources:
             if res.name not in raws:
                 continue
             raw, words = raws[res.name]
-            source = raws.get(res.decimals_from) if res.decimals_from else None
-            effective = device_scaled(res, source[0] if source else None)
+            effective = device_scaled(res, settings)
             if effective is None:
                 readings.append(SensorReading(res.name, None, res.units, now, (INVALID,)))
                 continue
