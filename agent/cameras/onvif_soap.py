@@ -110,24 +110,24 @@ class CameraTransport(Transport):
     def _read(self, response: requests.Response, address: str) -> soap_reply.Reply:
         """Decode and check the reply; a fault becomes our exception here, read by local names,
         so no envelope spelling can turn rejected credentials into a parse error."""
-        shown = redact_url(address)
-        body = response.content or b""
-        if response.status_code >= 300 and b"Envelope" not in body[:2000]:
-            raise ProtocolError(f"{shown}: HTTP {response.status_code}, not SOAP")
+        shown, status = redact_url(address), response.status_code
+        not_soap = f"{shown}: HTTP {status}, not SOAP"
         charset = soap_reply.charset_of(response.headers.get("Content-Type"))
         try:
-            reply = soap_reply.read_reply(body, charset)
+            reply = soap_reply.read_reply(response.content or b"", charset)
         except soap_reply.ReplyError as exc:
-            raise ProtocolError(f"{shown}: malformed SOAP reply") from exc
+            raise ProtocolError(
+                not_soap if status >= 300 else f"{shown}: malformed SOAP reply"
+            ) from exc
+        if not reply.is_envelope:
+            raise ProtocolError(not_soap if status >= 300 else f"{shown}: XML but not SOAP")
         self.last_repair = reply.repaired
         if reply.repaired:
             log.info("camera %s: reply text repaired: %s", shown, reply.repaired)
         if reply.fault is not None:
             raise fault_error(reply.fault, shown, self.secrets)
-        if response.status_code >= 300:
-            raise ProtocolError(f"{shown}: HTTP {response.status_code} without a SOAP fault")
-        if not reply.is_envelope:
-            raise ProtocolError(f"{shown}: reply is XML but not a SOAP envelope")
+        if status >= 300:
+            raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
         return reply
 
     def _note_date(self, response: requests.Response) -> None:
