@@ -149,6 +149,7 @@ _ALL = [
         sub=StreamNames(profile="IPCProfilesToken1", name="SubStream", rtsp_path="/onvif2"),
         default_onvif_port=8899,
         quirks=_q(
+            envelope_prefix="SOAP-ENV",  # gSOAP-based firmware
             undeclared_ter_prefix=True,
             malformed_xaddr_port=True,
             snapshot_rtsp_with_password=True,
