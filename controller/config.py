@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from common.preflight import database_url_problem
-from common.tls import TlsSection
+from common.tls import TlsSection, plain_broker_problem
 from controller.access.directory import Agency, AgencyId
 from controller.alerts.config import AlertEngineSection
 from controller.api.config import ApiSection
@@ -33,6 +33,11 @@ class ControllerBroker(WireModel):
     username: str | None = Field(default=None, description="Broker user.")
     password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
     tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
+    allow_plain_mqtt: bool = Field(
+        default=False,
+        description="Talk to a broker off this machine without TLS (a test broker on a private "
+        "segment only); a loopback broker never needs it.",
+    )
 
     @model_validator(mode="after")
     def _complete_credentials(self) -> ControllerBroker:
@@ -43,6 +48,9 @@ class ControllerBroker(WireModel):
             raise ValueError("password: required when username is set")
         if has_password and not self.username:
             raise ValueError("username: required when password is set")
+        problem = plain_broker_problem(self.host, self.tls, self.allow_plain_mqtt)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from agent.cameras.config import CameraConfig
 from agent.sensors.config import SensorsSection
-from common.tls import TlsSection
+from common.tls import TlsSection, plain_broker_problem
 from protocol.envelope import GatewayId, WireModel
 
 
@@ -30,6 +30,11 @@ class BrokerSection(WireModel):
     )
     password: SecretStr | None = Field(default=None, description="Broker password (never logged).")
     tls: TlsSection | None = Field(default=None, description="Mutual TLS settings.")
+    allow_plain_mqtt: bool = Field(
+        default=False,
+        description="Talk to a broker off this machine without TLS (a test broker on a private "
+        "segment only); a loopback broker never needs it.",
+    )
     connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Wait for CONNACK.")
     backoff_initial_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")
     backoff_max_s: float = Field(default=30.0, gt=0, le=600, description="Longest reconnect delay.")
@@ -44,6 +49,9 @@ class BrokerSection(WireModel):
         complete: the user name defaults to the gateway id.)"""
         if self.username and not (self.password and self.password.get_secret_value()):
             raise ValueError("password: required when username is set")
+        problem = plain_broker_problem(self.host, self.tls, self.allow_plain_mqtt)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
