@@ -44,7 +44,8 @@ def init(
         typer.echo(f"wrote {path}")
     typer.echo(
         f"Move {folder / 'root'} to offline storage now: only renewing the intermediate needs "
-        "it. Give the broker chain.pem (cafile), issued/broker.crt and .key, and fleet.crl."
+        "it. The broker's TLS listener for this CA is in mosquitto-kendali.conf (it expects "
+        "the ACL at /etc/mosquitto/kendali.acl: deploy/mosquitto/kendali.acl)."
     )
 
 
