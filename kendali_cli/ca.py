@@ -17,8 +17,8 @@ DirOpt = Annotated[Path, typer.Option("--dir", help="The CA directory.")]
 
 
 def _errors() -> tuple[type[Exception], ...]:
+    from common.pki import PkiError
     from provisioning.ca_dir import CaDirError
-    from provisioning.pki import PkiError
 
     return CaDirError, PkiError
 

@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from provisioning import pki
+from common import pki
 
 # The controller's broker identities (see deploy/mosquitto/kendali.acl).
 CONTROLLER_IDENTITIES = ("kendali-controller", "kendali-controller-alerts")

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from paho.mqtt.enums import CallbackAPIVersion
 
+from common import pki
 from common.mosquitto import Broker
-from provisioning import pki
 
 ACL = "pattern write kendali/v1/gw/%u/#\npattern read kendali/v1/gw/%u/#\n"
 
