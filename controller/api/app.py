@@ -37,9 +37,11 @@ from controller.api.routes_admin import router as admin_router
 from controller.api.routes_alerts import router as alerts_router
 from controller.api.routes_auth import router as auth_router
 from controller.api.routes_config import router as config_router
+from controller.api.routes_enroll import router as enroll_router
 from controller.api.routes_events import router as events_router
 from controller.api.routes_fleet import router as fleet_router
 from controller.api.routes_stream import router as stream_router
+from controller.api.routes_survey import router as survey_router
 from controller.api.snapshots import SnapshotRequests
 from controller.api.stream import REPLAY_PAGE, JournalHub
 from controller.commands import CommandStore
@@ -219,6 +221,8 @@ def create_app(
         config_router,
         admin_router,
         stream_router,
+        enroll_router,
+        survey_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     _plain_routes(app, engine)
