@@ -11,6 +11,7 @@ from common.tls import TlsSection, plain_broker_problem
 from controller.access.directory import Agency, AgencyId
 from controller.alerts.config import AlertEngineSection
 from controller.api.config import ApiSection
+from controller.enrollment.config import EnrollmentSection
 from controller.notify.config import NotificationsSection
 from protocol.envelope import WireModel
 
@@ -157,4 +158,9 @@ class ControllerConfig(WireModel):
     api: ApiSection = Field(
         default_factory=ApiSection,
         description="The REST API and the operator console served by the controller.",
+    )
+    enrollment: EnrollmentSection | None = Field(
+        default=None,
+        description="Gateway enrollment with single-use tokens, certificate renewal and "
+        "revocation (off unless set; docs/enrollment.md).",
     )

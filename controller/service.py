@@ -22,6 +22,7 @@ from controller.commands import CommandStore
 from controller.config import ControllerConfig
 from controller.config_store import ConfigStore, load_key
 from controller.config_store.service import Validator, accept_all
+from controller.enrollment.service import Enrollment
 from controller.ingest import Ingest
 from controller.notify.worker import NotifyWorker
 from controller.store.repo import Store
@@ -82,6 +83,12 @@ class Controller:
         self.supervisor.add(Worker("notify", self.notify.run, DEVICE))
         if config.api.enabled:
             self.supervisor.add(Worker("api", self.api.run, DEVICE))
+        self.enrollment: Enrollment | None = None
+        if config.enrollment is not None:
+            # The API's enrollment routes find it on the app; the CRL is kept fresh beside.
+            self.enrollment = Enrollment(config.enrollment, self.store.engine)
+            self.api.app.state.enrollment = self.enrollment
+            self.supervisor.add(Worker("crl", self.enrollment.run_housekeeping, DEVICE))
 
     def _wake_alerts(self) -> None:
         self.alerts.wake()

@@ -400,3 +400,41 @@ audit = Table(
     Column("source", String(128), nullable=False),
 )
 Index("audit_at", audit.c.at)
+
+# Enrollment tokens: only the SHA-256 of the secret is kept (the secret is shown once). ``id``
+# is the public handle an admin lists and cancels by.
+enroll_tokens = Table(
+    "enroll_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("site", String(64), nullable=True),
+    Column("gateway_id", String(64), nullable=True),
+    Column("note", String(200), nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Column("used_by", String(64), nullable=True),  # the gateway id it enrolled
+    Column("used_from", String(128), nullable=True),
+    Column("cancelled_at", Float, nullable=True),
+    Column("cancelled_by", String(128), nullable=True),
+)
+
+# Every certificate the controller signed for a gateway; serials as hex (160-bit numbers).
+gateway_certs = Table(
+    "gateway_certs",
+    metadata,
+    Column("serial", String(48), primary_key=True),
+    Column("gateway_id", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # enroll | renew
+    Column("token_id", String(16), nullable=True),
+    Column("site", String(64), nullable=True),
+    Column("issued_at", Float, nullable=False),
+    Column("not_after", Float, nullable=False),
+    Column("superseded_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("revoked_by", String(128), nullable=True),
+    Column("revoke_reason", String(200), nullable=True),
+)
+Index("gateway_certs_gw", gateway_certs.c.gateway_id)

@@ -1,0 +1,406 @@
+"""Enrollment, renewal and revocation as the API and the admin CLI use them.
+
+Pure decisions live in small functions (:func:`gateway_id_for`, :func:`check_csr`); this class
+reads the CA's files, signs, and writes the register and the audit trail in one transaction per
+request. Failures are :class:`Refused` with an HTTP-style status, a stable ``code`` and a text
+for the technician; they are counted per reason and logged without the token's value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Engine
+
+from common import csr as csrlib
+from common import pki
+from controller.access import audit
+from controller.access.ratelimit import FailureLimiter
+from controller.enrollment import crl as crllib
+from controller.enrollment.certs import CertRegister, serial_hex
+from controller.enrollment.config import EnrollmentSection
+from controller.enrollment.tokens import Token, TokenRefused, TokenStore
+from protocol.enrollment import RENEW_PATH, BrokerInfo, EnrollRequest, Issued, RenewRequest
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_CURVES = ("secp256r1", "secp384r1")
+TOKEN_STATUS = {"unknown": 401, "expired": 410, "cancelled": 410, "used": 409}
+_SLUG_BAD = re.compile(r"[^a-z0-9_-]+")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+
+
+class NotEnrolled(LookupError):
+    """No certificate was ever signed here for that gateway."""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    gateway_id: str
+    serials: list[str]
+    crl_written: bool
+    reloaded: bool
+    problem: str = ""
+
+
+def gateway_id_for(token: Token, hostname: str | None) -> str:
+    """The token's fixed id, else ``<site>-<hostname>`` (or the host name alone), folded into
+    the gateway id rule; the CA checks the result once more before signing."""
+    if token.gateway_id:
+        return token.gateway_id
+    if not hostname:
+        raise Refused(
+            422,
+            "hostname_needed",
+            "this token names no gateway id: give the device's host name (--hostname)",
+        )
+    raw = f"{token.site}-{hostname}" if token.site else hostname
+    slug = _SLUG_BAD.sub("-", raw.lower()).strip("-_")[:63].rstrip("-_")
+    try:
+        return pki.check_identity(slug)
+    except pki.PkiError as exc:
+        raise Refused(422, "bad_gateway_id", str(exc)) from exc
+
+
+def check_csr(text: str) -> x509.CertificateSigningRequest:
+    """A PEM request signed by its own key, for an EC key of at least 256 bits."""
+    try:
+        request = x509.load_pem_x509_csr(text.encode())
+    except ValueError as exc:
+        raise Refused(422, "bad_csr", "csr: not a PEM certificate request") from exc
+    if not request.is_signature_valid:
+        raise Refused(422, "bad_csr", "csr: its signature does not verify")
+    key = request.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in ACCEPTED_CURVES:
+        raise Refused(
+            422, "bad_csr", f"csr: the key must be EC P-256 or P-384 ({', '.join(ACCEPTED_CURVES)})"
+        )
+    return request
+
+
+def _spki(key: object) -> bytes:
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _first_cert(text: str) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(text.encode())
+    except ValueError as exc:
+        raise Refused(422, "bad_certificate", "certificate: not a PEM certificate") from exc
+
+
+class Enrollment:
+    def __init__(
+        self,
+        settings: EnrollmentSection,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.tokens = TokenStore(engine, clock)
+        self.certs = CertRegister(engine, clock)
+        self.limiter = FailureLimiter(settings.max_failures, settings.failure_window_s)
+        self.refusals: Counter[str] = Counter()
+        self._crl_lock = threading.Lock()
+
+    # -- the CA's files ----------------------------------------------------------------------
+
+    def ca(self) -> pki.Issued:
+        """Read at every use, so a renewed intermediate needs no restart."""
+        s = self.settings
+        key = csrlib.load_key(s.ca_key_path.read_bytes())
+        cert = x509.load_pem_x509_certificate(s.ca_cert_path.read_bytes())
+        return pki.Issued(key, cert)
+
+    def chain_pem(self) -> str:
+        return self.settings.chain_path.read_text()
+
+    def broker(self) -> BrokerInfo:
+        s = self.settings
+        return BrokerInfo(host=s.broker_host, port=s.broker_port, server_name=s.server_name)
+
+    def renew_url(self, base_url: str) -> str:
+        base = self.settings.public_url or base_url
+        return base.rstrip("/") + RENEW_PATH
+
+    # -- refusals ----------------------------------------------------------------------------
+
+    def check_rate(self, source: str) -> float | None:
+        return self.limiter.retry_after([source])
+
+    def refused(self, exc: Refused, *, what: str, source: str, token_id: str | None = None) -> None:
+        """Count, log (never the token itself) and feed the per-address limiter."""
+        self.refusals[exc.code] += 1
+        self.limiter.failed([source])
+        log.warning(
+            "%s refused from %s: %s%s",
+            what,
+            source or "?",
+            exc.code,
+            f" (token {token_id})" if token_id else "",
+        )
+
+    # -- enrollment --------------------------------------------------------------------------
+
+    def enroll(self, request: EnrollRequest, *, source: str, base_url: str) -> Issued:
+        try:
+            token = self.tokens.check(request.token)
+        except TokenRefused as exc:
+            refused = Refused(TOKEN_STATUS[exc.reason], f"token_{exc.reason}", exc.detail)
+            self.refused(refused, what="enrollment", source=source, token_id=exc.token_id)
+            raise refused from exc
+        try:
+            issued = self._enroll(token, request, source=source, base_url=base_url)
+        except Refused as exc:
+            self.refused(exc, what="enrollment", source=source, token_id=token.id)
+            raise
+        self.limiter.forget(source)
+        return issued
+
+    def _enroll(
+        self, token: Token, request: EnrollRequest, *, source: str, base_url: str
+    ) -> Issued:
+        csr = check_csr(request.csr)
+        gateway_id = gateway_id_for(token, request.hostname)
+        self._not_enrolled(gateway_id)
+        ca = self.ca()
+        leaf = pki.sign_csr(ca, csr, gateway_id, days=self.settings.leaf_days)
+        not_after = leaf.cert.not_valid_after_utc.timestamp()
+        try:
+            with self.engine.begin() as conn:
+                self.tokens.claim(conn, token, gateway_id, source)
+                self.certs.add(
+                    conn,
+                    serial=leaf.cert.serial_number,
+                    gateway_id=gateway_id,
+                    kind="enroll",
+                    not_after=not_after,
+                    token_id=token.id,
+                    site=token.site,
+                )
+                audit.record(
+                    conn,
+                    who=f"token:{token.id}",
+                    action="enroll.gateway",
+                    target=f"gateway:{gateway_id}",
+                    detail={"serial": serial_hex(leaf.cert.serial_number), "site": token.site},
+                    source=source,
+                    at=self.clock(),
+                )
+        except TokenRefused as exc:  # used by a concurrent request: this certificate is dropped
+            raise Refused(TOKEN_STATUS[exc.reason], f"token_{exc.reason}", exc.detail) from exc
+        log.info("enrolled gateway %s (token %s, from %s)", gateway_id, token.id, source)
+        return self._issued(gateway_id, leaf.cert, ca, token.site, base_url)
+
+    def _not_enrolled(self, gateway_id: str) -> None:
+        """An id is never handed to a second device while the first one's certificate is
+        valid: the broker would let both connect as the same user, and they would evict each
+        other. A revoked (or expired) id may be enrolled again: a replaced device."""
+        valid = self.certs.valid_for(gateway_id)
+        in_ca_dir = self._ca_dir_holds(gateway_id)
+        if valid or in_ca_dir:
+            raise Refused(
+                409,
+                "gateway_enrolled",
+                f"gateway id {gateway_id} is already enrolled with a valid certificate; revoke "
+                f"it first (kendali provision revoke {gateway_id}) or enroll under another "
+                "--hostname",
+            )
+
+    def _ca_dir_holds(self, name: str) -> bool:
+        index = self.settings.issued_index
+        if index is None or not index.exists():
+            return False
+        try:
+            entry = json.loads(index.read_text()).get(name)
+        except (OSError, ValueError, AttributeError):
+            return False
+        return bool(entry) and not entry.get("revoked_at")
+
+    def _issued(
+        self,
+        gateway_id: str,
+        cert: x509.Certificate,
+        ca: pki.Issued,
+        site: str | None,
+        base_url: str,
+    ) -> Issued:
+        pem = (
+            cert.public_bytes(serialization.Encoding.PEM)
+            + ca.cert.public_bytes(serialization.Encoding.PEM)
+        ).decode()
+        return Issued(
+            gateway_id=gateway_id,
+            certificate=pem,
+            chain=self.chain_pem(),
+            not_after=cert.not_valid_after_utc.timestamp(),
+            broker=self.broker(),
+            site=site,
+            renew_url=self.renew_url(base_url),
+        )
+
+    # -- renewal -----------------------------------------------------------------------------
+
+    def renew(self, request: RenewRequest, *, source: str, base_url: str) -> Issued:
+        try:
+            issued = self._renew(request, source=source, base_url=base_url)
+        except Refused as exc:
+            self.refused(exc, what="renewal", source=source)
+            raise
+        self.limiter.forget(source)
+        return issued
+
+    def _renew(self, request: RenewRequest, *, source: str, base_url: str) -> Issued:
+        current = _first_cert(request.certificate)
+        ca = self.ca()
+        try:
+            current.verify_directly_issued_by(ca.cert)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise Refused(
+                401, "not_our_certificate", "certificate: not issued by this fleet's CA"
+            ) from exc
+        gateway_id = csrlib.common_name(current)
+        now = self.clock()
+        if current.not_valid_after_utc.timestamp() <= now:
+            raise Refused(
+                401,
+                "certificate_expired",
+                f"the certificate of {gateway_id} has expired; enroll again with a new token",
+            )
+        row = self.certs.get(current.serial_number)
+        if row is None:
+            raise Refused(
+                401,
+                "unknown_certificate",
+                "certificate: unknown to this controller's enrollment",
+            )
+        if row["revoked_at"] is not None or self._revoked_in_ca_dir(current.serial_number):
+            raise Refused(403, "revoked", f"the certificate of {gateway_id} is revoked")
+        try:
+            csrlib.verify_proof(current, request.csr, request.signature)
+        except csrlib.ProofError as exc:
+            raise Refused(401, "bad_proof", str(exc)) from exc
+        csr = check_csr(request.csr)
+        if csrlib.common_name(csr) != gateway_id:
+            raise Refused(422, "bad_csr", f"csr: its CN must be {gateway_id}")
+        if _spki(csr.public_key()) == _spki(current.public_key()):
+            raise Refused(422, "same_key", "csr: a renewal needs a new key")
+        leaf = pki.sign_csr(ca, csr, gateway_id, days=self.settings.leaf_days)
+        with self.engine.begin() as conn:
+            self.certs.add(
+                conn,
+                serial=leaf.cert.serial_number,
+                gateway_id=gateway_id,
+                kind="renew",
+                not_after=leaf.cert.not_valid_after_utc.timestamp(),
+                site=row["site"],
+            )
+            audit.record(
+                conn,
+                who=f"gateway:{gateway_id}",
+                action="enroll.renew",
+                target=f"gateway:{gateway_id}",
+                detail={
+                    "serial": serial_hex(leaf.cert.serial_number),
+                    "previous": serial_hex(current.serial_number),
+                },
+                source=source,
+                at=now,
+            )
+        log.info("renewed the certificate of %s (from %s)", gateway_id, source)
+        return self._issued(gateway_id, leaf.cert, ca, row["site"], base_url)
+
+    def _revoked_in_ca_dir(self, serial: int) -> bool:
+        return any(r.serial == serial for r in crllib.from_ca_index(self.settings.issued_index))
+
+    # -- revocation and the CRL --------------------------------------------------------------
+
+    def revoke(
+        self, gateway_id: str, *, who: str, reason: str = "", source: str = ""
+    ) -> Revocation:
+        """Mark every certificate of the gateway revoked (audited, one transaction), then write
+        the CRL and reload the broker. A CRL failure leaves the revocation recorded: the
+        housekeeping job finds the serial missing from the CRL and writes it again."""
+        if not self.certs.for_gateway(gateway_id):
+            raise NotEnrolled(f"no certificate was signed here for gateway {gateway_id}")
+        with self.engine.begin() as conn:
+            serials = self.certs.revoke(conn, gateway_id, who=who, reason=reason)
+            audit.record(
+                conn,
+                who=who,
+                action="enroll.revoke",
+                target=f"gateway:{gateway_id}",
+                detail={"serials": serials, "reason": reason},
+                source=source,
+                at=self.clock(),
+            )
+        log.warning("revoked gateway %s (%d certificate(s)) by %s", gateway_id, len(serials), who)
+        try:
+            reloaded = self.write_crl()
+        except crllib.CrlError as exc:
+            log.error("revocation of %s recorded, CRL not written: %s", gateway_id, exc)
+            return Revocation(gateway_id, serials, crl_written=False, reloaded=False,
+                              problem=str(exc))  # fmt: skip
+        return Revocation(gateway_id, serials, crl_written=True, reloaded=reloaded)
+
+    def revoked(self) -> list[crllib.Revoked]:
+        return crllib.from_rows(self.certs.revoked()) + crllib.from_ca_index(
+            self.settings.issued_index
+        )
+
+    def write_crl(self) -> bool:
+        """A fresh CRL in place, then the reload command; True when the broker was told."""
+        with self._crl_lock:
+            crllib.write(self.settings.crl_path, self.ca(), self.revoked(),
+                         days=self.settings.crl_days)  # fmt: skip
+            return crllib.reload_broker(self.settings.crl_reload_command)
+
+    def refresh_crl(self) -> str | None:
+        """The housekeeping step: rewrite (and reload) when the CRL on disk is unreadable, not
+        ours, close to expiry, or missing a revocation. Returns why it rewrote, or None."""
+        why = crllib.needs_rewrite(
+            self.settings.crl_path,
+            self.ca(),
+            self.revoked(),
+            resign_before=datetime.timedelta(days=self.settings.crl_resign_before_days),
+            now=datetime.datetime.fromtimestamp(self.clock(), datetime.UTC),
+        )
+        if why is not None:
+            log.info("CRL %s: %s; writing it again", self.settings.crl_path, why)
+            self.write_crl()
+        return why
+
+    def run_housekeeping(self, stop: threading.Event) -> None:
+        """The controller's supervised worker: check at start, then every interval. A failed
+        check is logged and tried again next time (the old CRL stays in place)."""
+        while not stop.is_set():
+            try:
+                self.refresh_crl()
+            except (crllib.CrlError, OSError, ValueError) as exc:
+                log.error("CRL housekeeping failed: %s: %s", type(exc).__name__, exc)
+            stop.wait(self.settings.crl_check_interval_s)
