@@ -189,4 +189,5 @@ class CaDir:
         crl = pki.crl(ca, revoked)
         tmp = self.crl_file.with_suffix(".tmp")
         tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+        tmp.chmod(0o644)  # public; the broker reads it as its own user, whatever our umask
         tmp.replace(self.crl_file)  # never a half-written CRL: Mosquitto would fail open
