@@ -268,12 +268,20 @@ class Link(threading.Thread):
             raise LinkError(f"connect failed: {exc}") from exc
         no_delay(client.socket())
         deadline = self._clock() + self.broker.connect_timeout_s
+        closed = False
         while self._connack is None and self._clock() < deadline and not self._halt.is_set():
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                closed = True
                 break
         reason = self._connack
         if reason is None:
             client.disconnect()
+            if closed and self.broker.tls is not None:
+                # TLS 1.3: the broker judges our certificate after the handshake and just closes
+                raise LinkError(
+                    "broker closed the connection before CONNACK: our certificate may be "
+                    "refused (revoked, expired or from another CA); see the broker's log"
+                )
             raise LinkError("no CONNACK within the connect timeout")
         if reason.is_failure:
             client.disconnect()
