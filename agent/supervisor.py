@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from agent.certs import CertRenewal
 from agent.commands import Commands, LogRing, register_builtins
 from agent.commands.builtin import RESTART_EXIT_CODE
 from agent.config import AgentConfig
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 LINK_WORKER = "link"
 HEALTH_WORKER = "health"
 INBOUND_WORKER = "inbound"
+CERT_WORKER = "certificate"
 CAPABILITY_STOP_S = 5.0
 LINK_STOP_S = 3.0  # the link's clean death waits up to 2 s for its PUBACK
 STOP_BUDGET_S = CAPABILITY_STOP_S + LINK_STOP_S  # inside the 10 s bound and TimeoutStopSec
@@ -92,6 +94,7 @@ class Agent:
     abandoned: list[str] = field(default_factory=list)
     inbound: Inbound = field(default_factory=Inbound)
     restart_code: int = 0  # set by the ``restart agent`` command
+    renewal: CertRenewal | None = None  # with a renewal: section
 
     def request_restart(self) -> None:
         self.restart_code = RESTART_EXIT_CODE
@@ -119,6 +122,8 @@ class Agent:
             capability.start()
         self.supervisor.add(Worker(HEALTH_WORKER, self._health_loop, self.health_policy))
         self.supervisor.add(Worker(INBOUND_WORKER, self.inbound.run, self.health_policy))
+        if self.renewal is not None:
+            self.supervisor.add(Worker(CERT_WORKER, self.renewal.run, self.health_policy))
         code = self.supervisor.run_until(self.stop_event)
         self.shutdown()
         return code or self.restart_code
@@ -146,6 +151,8 @@ class Agent:
             sample = sample.model_copy(update={"workers": workers})
         except ValidationError as exc:
             log.error("worker states left out: %s", exc)
+        if self.renewal is not None:
+            sample = sample.model_copy(update={"certificate": self.renewal.health()})
         try:
             self.publisher.publish(MessageKind.HEALTH, sample)
         except OutboxError:
@@ -290,6 +297,8 @@ def build(config: AgentConfig) -> Agent:
         supervisor=supervisor,
     )
     link.on_restored = agent.link_restored
+    if config.renewal is not None and config.broker.tls is not None:
+        agent.renewal = CertRenewal(config.renewal, config.broker.tls)
     applier = ConfigApplier.for_agent(agent, store)
     built.append(agent)
     remote = RemoteConfig(config.gateway_id, applier, publisher)

@@ -25,6 +25,7 @@ from kendali_cli import (
     core,
     detect,
     events,
+    provision,
     sensors,
     snapshot,
     users,
@@ -107,6 +108,7 @@ app.command("cmd", context_settings={"ignore_unknown_options": True})(cmd.cmd)
 app.command("events")(events.events)
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(users.app, name="users")
+app.add_typer(provision.app, name="provision")
 app.command("snapshot")(snapshot.snapshot)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)

@@ -237,6 +237,17 @@ class WorkerHealth(WireModel):
     resume_in_s: float | None = Field(default=None, ge=0, description="While waiting to restart.")
 
 
+class CertificateHealth(WireModel):
+    """The gateway's broker certificate: an expired one means the broker will refuse it at the
+    next connection (renewal failed or is not configured)."""
+
+    not_after: float = Field(ge=0, description="Expiry, Unix time.")
+    expired: bool
+    renew_due: bool = Field(description="Less than the configured share of its lifetime left.")
+    renewed_at: float | None = Field(default=None, ge=0, description="Last renewal, Unix time.")
+    last_error: ErrorText = Field(default="", description="Why the last renewal failed.")
+
+
 class GatewayHealth(WireModel):
     cpu_percent: float = Field(ge=0, le=100)
     load: tuple[float, float, float]
@@ -253,6 +264,9 @@ class GatewayHealth(WireModel):
     )
     workers: dict[WorkerName, WorkerHealth] = Field(
         default_factory=dict, max_length=256, description="The agent's supervised workers."
+    )
+    certificate: CertificateHealth | None = Field(
+        default=None, description="The broker certificate's expiry and renewal (mutual TLS)."
     )
 
 

@@ -77,6 +77,35 @@ class HealthSection(WireModel):
     )
 
 
+class RenewalSection(WireModel):
+    """Certificate renewal without a technician (written by ``kendali provision enroll``)."""
+
+    renew_url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="The controller's renewal endpoint (POST .../api/v1/enroll/renew).",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle for an HTTPS controller with a private CA."
+    )
+    check_interval_s: float = Field(
+        default=86400.0, ge=1, le=7 * 86400, description="How often the certificate is checked."
+    )
+    renew_fraction: float = Field(
+        default=1 / 3,
+        gt=0,
+        lt=1,
+        description="Renew when less than this fraction of the certificate's lifetime is left.",
+    )
+    retry_initial_s: float = Field(
+        default=60.0, gt=0, le=86400, description="First wait after a failed renewal."
+    )
+    retry_max_s: float = Field(
+        default=3600.0, gt=0, le=86400, description="Longest wait between renewal attempts."
+    )
+    timeout_s: float = Field(default=30.0, gt=0, le=300, description="HTTP timeout.")
+
+
 class AgentConfig(WireModel):
     gateway_id: GatewayId = Field(description="This gateway's id; also its broker user name.")
     config_version: int = Field(default=0, ge=0, description="Version of this configuration.")
@@ -90,6 +119,18 @@ class AgentConfig(WireModel):
     cameras: list[CameraConfig] = Field(
         default_factory=list, max_length=64, description="ONVIF/RTSP cameras on this gateway."
     )
+    renewal: RenewalSection | None = Field(
+        default=None,
+        description="Renew the broker certificate before it expires (needs broker.tls with "
+        "cert_file and key_file).",
+    )
+
+    @model_validator(mode="after")
+    def _renewal_has_a_certificate(self) -> AgentConfig:
+        tls = self.broker.tls
+        if self.renewal is not None and (tls is None or tls.cert_file is None):
+            raise ValueError("renewal: needs broker.tls with cert_file and key_file to renew")
+        return self
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> AgentConfig:

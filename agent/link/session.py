@@ -251,7 +251,10 @@ class Link(threading.Thread):
 
     def _connect(self) -> mqtt.Client:
         session = self.outbox.next_session()
-        client = self._new_client(session)
+        try:
+            client = self._new_client(session)
+        except (OSError, ssl.SSLError) as exc:  # a certificate file missing or being renewed
+            raise LinkError(f"TLS credentials unusable: {exc}") from exc
         self._connack = None
         self._dropped_connection.clear()
         props = Properties(PacketTypes.CONNECT)

@@ -49,6 +49,10 @@ class Refused(Exception):
         self.detail = detail
 
 
+class CaUnavailable(crllib.CrlError):
+    """The CA's certificate or key cannot be read (path, permissions, format)."""
+
+
 class NotEnrolled(LookupError):
     """No certificate was ever signed here for that gateway."""
 
@@ -133,9 +137,24 @@ class Enrollment:
     def ca(self) -> pki.Issued:
         """Read at every use, so a renewed intermediate needs no restart."""
         s = self.settings
-        key = csrlib.load_key(s.ca_key_path.read_bytes())
-        cert = x509.load_pem_x509_certificate(s.ca_cert_path.read_bytes())
+        try:
+            key = csrlib.load_key(s.ca_key_path.read_bytes())
+            cert = x509.load_pem_x509_certificate(s.ca_cert_path.read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise CaUnavailable(
+                f"the signing CA ({s.ca_cert_path}, {s.ca_key_path}) cannot be read: "
+                f"{type(exc).__name__}"
+            ) from exc
         return pki.Issued(key, cert)
+
+    def _signing_ca(self) -> pki.Issued:
+        try:
+            return self.ca()
+        except CaUnavailable as exc:
+            log.error("%s", exc)
+            raise Refused(
+                503, "ca_unavailable", "the controller cannot sign now; tell the administrator"
+            ) from exc
 
     def chain_pem(self) -> str:
         return self.settings.chain_path.read_text()
@@ -188,7 +207,7 @@ class Enrollment:
         csr = check_csr(request.csr)
         gateway_id = gateway_id_for(token, request.hostname)
         self._not_enrolled(gateway_id)
-        ca = self.ca()
+        ca = self._signing_ca()
         leaf = pki.sign_csr(ca, csr, gateway_id, days=self.settings.leaf_days)
         not_after = leaf.cert.not_valid_after_utc.timestamp()
         try:
@@ -277,7 +296,7 @@ class Enrollment:
 
     def _renew(self, request: RenewRequest, *, source: str, base_url: str) -> Issued:
         current = _first_cert(request.certificate)
-        ca = self.ca()
+        ca = self._signing_ca()
         try:
             current.verify_directly_issued_by(ca.cert)
         except (ValueError, TypeError, InvalidSignature) as exc:
