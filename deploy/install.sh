@@ -70,6 +70,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$ROLE" ] || { usage >&2; die "say which host this is: controller or gateway"; }
+if [ -n "$EXISTING_VENV" ]; then
+    [ -x "$EXISTING_VENV/bin/kendali" ] \
+        || die "$EXISTING_VENV/bin/kendali is missing: --venv needs a virtualenv with kendali"
+    EXISTING_VENV=$(cd "$EXISTING_VENV" && pwd)
+fi
+[ -z "$WHEELS" ] || [ -d "$WHEELS" ] || die "--wheels $WHEELS is not a directory"
 
 if [ -n "$PREFIX" ]; then
     mkdir -p "$PREFIX"
@@ -127,20 +133,30 @@ put() {
     return 0
 }
 
-# keep MODE OWNER:GROUP SOURCE DEST: the operator's file: written when missing, never
-# overwritten; a differing shipped version goes beside it as DEST.new.
+# keep MODE OWNER:GROUP SOURCE DEST: the operator's file, handled like a Debian conffile. The
+# version shipped last time is remembered in $OPT/dist/: an untouched file follows a new
+# shipped version, an edited one is kept and the new version is put beside it as DEST.new.
 keep() {
     local mode=$1 who=$2 src=$3 dest=$4
+    local last
+    last=$OPT/dist/$(basename "$dest")
     if [ ! -e "$dest" ]; then
         install -m "$mode" "$src" "$dest"
         own "$who" "$dest"
         say "wrote $dest"
     elif cmp -s "$src" "$dest"; then
         rm -f "$dest.new"
+    elif [ -f "$last" ] && cmp -s "$src" "$last"; then
+        :  # the operator's edits; nothing new shipped
+    elif [ -f "$last" ] && cmp -s "$dest" "$last"; then
+        cat "$src" >"$dest"
+        say "updated $dest (unchanged by you; a new version shipped)"
     elif [ ! -f "$dest.new" ] || ! cmp -s "$src" "$dest.new"; then
         install -m "$mode" "$src" "$dest.new"
-        say "kept $dest (yours); the shipped version is in $dest.new"
+        say "kept $dest (edited by you); the new shipped version is $dest.new: merge it"
     fi
+    ensure_dir 0755 root:root "$OPT/dist"
+    put 0644 "$src" "$last" >/dev/null || true
 }
 
 # with_prefix: the shipped absolute paths, moved under the prefix.
@@ -181,9 +197,6 @@ directories() {
 
 virtualenv() {
     if [ -n "$EXISTING_VENV" ]; then
-        EXISTING_VENV=$(cd "$EXISTING_VENV" && pwd)
-        [ -x "$EXISTING_VENV/bin/kendali" ] || die "$EXISTING_VENV/bin/kendali is missing: \
---venv needs a virtualenv with kendali installed"
         if [ -L "$VENV" ] && [ "$(readlink "$VENV")" = "$EXISTING_VENV" ]; then
             :
         elif [ -e "$VENV" ] && [ ! -L "$VENV" ]; then
