@@ -302,3 +302,8 @@ def _refusal_text(exc: Any) -> str:
     }
     hint = hints.get(exc.code)
     return f"enrollment refused: {hint} ({exc.detail})" if hint else f"enrollment refused: {exc}"
+
+
+from kendali_cli import survey  # noqa: E402 - registered last, after this module's own commands
+
+app.command("survey")(survey.survey)
