@@ -303,6 +303,10 @@ class Enrollment:
             raise Refused(
                 401, "not_our_certificate", "certificate: not issued by this fleet's CA"
             ) from exc
+        try:  # before anything about the certificate's state is told
+            csrlib.verify_proof(current, request.csr, request.signature)
+        except csrlib.ProofError as exc:
+            raise Refused(401, "bad_proof", str(exc)) from exc
         gateway_id = csrlib.common_name(current)
         now = self.clock()
         if current.not_valid_after_utc.timestamp() <= now:
@@ -320,10 +324,6 @@ class Enrollment:
             )
         if row["revoked_at"] is not None or self._revoked_in_ca_dir(current.serial_number):
             raise Refused(403, "revoked", f"the certificate of {gateway_id} is revoked")
-        try:
-            csrlib.verify_proof(current, request.csr, request.signature)
-        except csrlib.ProofError as exc:
-            raise Refused(401, "bad_proof", str(exc)) from exc
         csr = check_csr(request.csr)
         if csrlib.common_name(csr) != gateway_id:
             raise Refused(422, "bad_csr", f"csr: its CN must be {gateway_id}")
