@@ -191,7 +191,13 @@ service_user() {
 directories() {
     ensure_dir 0755 root:root "$OPT"
     ensure_dir 0755 root:root "$ETC"
-    ensure_dir 0711 root:root "$PKI"
+    # Others (mosquitto) may only pass through; on the controller host its group may also write
+    # (the controller re-signs the CRL beside the intermediate it signs with).
+    if [ "$ROLE" = controller ]; then
+        ensure_dir 0771 "root:$SERVICE_USER" "$PKI"
+    else
+        ensure_dir 0711 root:root "$PKI"
+    fi
     ensure_dir 0700 "$SERVICE_USER:$SERVICE_USER" "$STATE"
 }
 
@@ -265,35 +271,49 @@ configs() {
 # The unit's StateDirectory= always means /var/lib/NAME: under a prefix it becomes
 # ReadWritePaths= on the prefixed directory (created above with the same mode).
 unit_text() {
-    local unit=$1
+    local file=$1
     if [ -z "$PREFIX" ]; then
-        cat "$HERE/systemd/$unit"
+        cat "$HERE/systemd/$file"
         return
     fi
-    with_prefix <"$HERE/systemd/$unit" | awk -v state="$STATE" '
+    with_prefix <"$HERE/systemd/$file" | awk -v state="$STATE" '
         /^StateDirectory=/ { print "ReadWritePaths=" state; next }
         /^(StateDirectoryMode|ConfigurationDirectory|ConfigurationDirectoryMode)=/ { next }
         { print }'
 }
 
+# The controller host also gets the drop-in that lets the controller write the CRL and the
+# path unit that reloads the broker, after a check, whenever the CRL changes.
 units() {
-    local unit=kendali-agent.service changed=0
-    [ "$ROLE" = gateway ] || unit=kendali-controller.service
+    local files=(kendali-agent.service) enable=(kendali-agent.service) changed=0 f
+    if [ "$ROLE" = controller ]; then
+        files=(kendali-controller.service kendali-controller.service.d/pki.conf
+            kendali-crl-reload.path kendali-crl-reload.service)
+        enable=(kendali-controller.service kendali-crl-reload.path)
+    fi
     if [ "$WITH_SYSTEMD" -eq 0 ]; then
         say "systemd units: skipped (--no-systemd)"
         return
     fi
     ensure_dir 0755 root:root "$UNITS"
-    unit_text "$unit" >"$TMP/$unit"
-    put 0644 "$TMP/$unit" "$UNITS/$unit" && changed=1
+    for f in "${files[@]}"; do
+        [ "$(dirname "$f")" = . ] || ensure_dir 0755 root:root "$UNITS/$(dirname "$f")"
+        unit_text "$f" >"$TMP/unit"
+        if put 0644 "$TMP/unit" "$UNITS/$f"; then changed=1; fi
+    done
     if [ -n "$PREFIX" ] || [ ! -d /run/systemd/system ]; then
         return
     fi
     [ "$changed" -eq 0 ] || systemctl daemon-reload
-    systemctl is-enabled --quiet "$unit" 2>/dev/null || {
-        systemctl enable --quiet "$unit"
-        say "enabled $unit (start it once its configuration and certificates are in place)"
-    }
+    for f in "${enable[@]}"; do
+        systemctl is-enabled --quiet "$f" 2>/dev/null && continue
+        if [ "$f" = kendali-crl-reload.path ]; then
+            systemctl enable --now --quiet "$f"
+        else
+            systemctl enable --quiet "$f"
+        fi
+        say "enabled $f"
+    done
 }
 
 # The shipped broker config, pointed at the layout `kendali ca init` writes and at the ACL
@@ -333,7 +353,8 @@ pki_permissions() {
         say "WARNING: $PKI/root holds the fleet's root key: move it to offline storage"
     fi
     local f
-    for f in "$PKI/chain.pem" "$PKI/ca.crt" "$PKI/fleet.crl" "$PKI"/issued/*.crt; do
+    for f in "$PKI/chain.pem" "$PKI/ca.crt" "$PKI/fleet.crl" "$PKI/issued.json" \
+        "$PKI"/issued/*.crt; do
         [ ! -f "$f" ] || chmod 0644 "$f"
     done
     [ ! -d "$PKI/issued" ] || chmod 0711 "$PKI/issued"
@@ -357,7 +378,7 @@ next_steps() {
      then run this installer again: it sets the keys' owners and modes.
   2. Review $ETC/controller.yaml (database, API, agencies, notifications):
        $k config validate --controller $ETC/controller.yaml
-  3. Start the broker and the controller:
+  3. Start the broker and the controller (kendali-crl-reload.path already watches the CRL):
        systemctl restart mosquitto && systemctl start kendali-controller
        journalctl -u kendali-controller -f   # 'connected to broker', 'api listening on ...'
   4. The first administrator (as the service user, so the database stays its own):

@@ -36,11 +36,12 @@ def test_controller_host_tree_modes_and_paths(tmp_path: Path) -> None:
     assert venv.is_symlink() and venv.resolve() == TEST_VENV.resolve()
     assert (venv / "bin/kendali").is_file()
     etc, state = prefix / "etc/kendali", prefix / "var/lib/kendali"
-    assert (mode(etc), mode(etc / "pki"), mode(state)) == (0o755, 0o711, 0o700)
+    # pki: the broker's user passes through; the controller's group re-signs the CRL there
+    assert (mode(etc), mode(etc / "pki"), mode(state)) == (0o755, 0o771, 0o700)
     assert mode(etc / "controller.yaml") == 0o640
     for name in ("agent.yaml", "agent-cameras.yaml", "controller.yaml"):
-        shipped = (DEPLOY / "examples" / name).read_text()
-        assert (prefix / "opt/kendali/examples" / name).read_text() == shipped
+        example = (DEPLOY / "examples" / name).read_text()
+        assert (prefix / "opt/kendali/examples" / name).read_text() == example
 
     cfg = load(etc / "controller.yaml", ControllerConfig)  # the starter config is valid as is
     assert cfg.broker.tls is not None and cfg.broker.tls.key_file is not None
@@ -65,6 +66,10 @@ def test_controller_host_tree_modes_and_paths(tmp_path: Path) -> None:
         k: v for k, v in shipped.items() if k not in moved
     }, "every other setting of the shipped unit is kept as written"
     assert not (prefix / "etc/systemd/system/kendali-agent.service").exists()
+    dropin = prefix / "etc/systemd/system/kendali-controller.service.d/pki.conf"
+    assert unit_settings(dropin.read_text())["ReadWritePaths"] == [str(etc / "pki")]
+    reload = (prefix / "etc/systemd/system/kendali-crl-reload.service").read_text()
+    assert f"-CRLfile {etc}/pki/fleet.crl" in reload and not UNPREFIXED.search(reload)
 
 
 def test_controller_host_gets_the_broker_config_for_the_ca_layout(tmp_path: Path) -> None:
@@ -101,6 +106,8 @@ def test_gateway_gets_the_agent_unit_and_no_broker_or_controller_files(tmp_path:
     assert not (prefix / "etc/mosquitto").exists()
     assert not (prefix / "etc/kendali/controller.yaml").exists()
     assert not (prefix / "etc/kendali/agent.yaml").exists(), "enrollment writes the agent's file"
+    assert mode(prefix / "etc/kendali/pki") == 0o711
+    assert not (prefix / "etc/systemd/system/kendali-crl-reload.path").exists()
 
 
 def test_a_second_run_changes_nothing_and_keeps_edited_configs(tmp_path: Path) -> None:

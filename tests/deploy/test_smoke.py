@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -148,6 +149,27 @@ def make_pki(site: Site) -> None:
         assert pwd.getpwuid((issued / "broker.key").stat().st_uid).pw_name == "mosquitto"
 
 
+def crl_check_command(site: Site) -> list[str]:
+    """The check kendali-crl-reload.service makes before it reloads the broker."""
+    unit = (site.prefix / "etc/systemd/system/kendali-crl-reload.service").read_text()
+    line = next(x for x in unit.replace("\\\n", " ").splitlines() if x.startswith("ExecStartPre="))
+    return shlex.split(line.removeprefix("ExecStartPre="))
+
+
+def check_crl_guard(site: Site) -> None:
+    """The reload unit's check passes on the CRL just written and fails on one the broker's
+    user cannot read, so such a file is never handed to a reload (where it would fail open)."""
+    check = crl_check_command(site)
+    good = subprocess.run(check, capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    crl = site.pki / "fleet.crl"
+    crl.chmod(0o600)
+    try:
+        assert subprocess.run(check, capture_output=True).returncode != 0
+    finally:
+        crl.chmod(0o644)
+
+
 def check_root_only_key_fails(site: Site, conf: Path) -> None:
     """The field fact the guide warns about: a broker key only root can read stops Mosquitto;
     the installer's next run gives it back to the mosquitto user."""
@@ -185,7 +207,7 @@ def test_the_guides_smoke_test_passes_on_an_installed_prefix(site: Site) -> None
         api = wait_for(
             lambda: re.search(r"api listening on (http://\S+)", log.read_text()), 30, what="api"
         )
-        assert "connected to broker" in log.read_text()
+        assert api is not None and "connected to broker" in log.read_text()
         with urllib.request.urlopen(f"{api.group(1)}/healthz", timeout=10) as reply:
             assert json.load(reply) == {"status": "ok"}
         broker_says = site.broker_log.read_text()
@@ -206,6 +228,8 @@ def test_the_guides_smoke_test_passes_on_an_installed_prefix(site: Site) -> None
             check=True, capture_output=True,
         )  # fmt: skip
         assert mode(site.pki / "fleet.crl") == 0o644
+        if drops_to_mosquitto():
+            check_crl_guard(site)
         before_reload = len(site.broker_log.read_text())
         broker.send_signal(signal.SIGHUP)
         wait_for(lambda: site.sub("smoke-test", wait_s=2).returncode != 0, 20, what="refusal")
