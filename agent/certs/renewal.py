@@ -71,7 +71,11 @@ def renew_retry(
     """The one retry policy of renewal: exponential with jitter up to ``retry_max_s``, only
     for transient failures, until the worker is stopped."""
     return Retrying(
-        wait=wait_exponential_jitter(initial=section.retry_initial_s, max=section.retry_max_s),
+        wait=wait_exponential_jitter(
+            multiplier=section.retry_initial_s,
+            max=section.retry_max_s,
+            jitter=section.retry_initial_s,  # a fleet renewed together spreads its retries
+        ),
         retry=retry_if_exception_type(TransientRenewalError),
         stop=lambda _state: stop.is_set(),
         sleep=sleep,
