@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,17 +23,13 @@ from sim.camera.personalities import get_personality
 from sim.sensor import PtySensor
 from tests.api import seed
 from tests.api.conftest import PASSWORD, add_users, start_controller
-from tests.helpers import ControllerProc, write_yaml
+from tests.helpers import KENDALI, ControllerProc, write_yaml
 
 GATEWAY = "gw-pole"
 HOSTILE_MODEL = '<script>alert("x")</script><img src=x onerror=alert(2)>&'
 FIRST = ("admin", "Kendali123")
 SECOND = ("op", "S3cond-Pass!")
-# the survey as the technician runs it, without waiting for kendali_cli/provision.py
-RUN = (
-    "from kendali_cli.main import KendaliApp; from kendali_cli.survey import survey;"
-    "app = KendaliApp(); app.command()(survey); app()"
-)
+SURVEY = [*KENDALI, "provision", "survey"]
 
 
 @dataclass
@@ -49,7 +44,7 @@ class Ran:
 
 def run_survey(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> Ran:
     done = subprocess.run(
-        [sys.executable, "-c", RUN, *args],
+        [*SURVEY, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
