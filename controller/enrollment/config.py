@@ -11,6 +11,10 @@ from protocol.envelope import WireModel
 
 
 class EnrollmentSection(WireModel):
+    """Enrollment of gateways with single-use tokens, renewal and revocation
+    (docs/enrollment.md). The controller needs the intermediate's key and write access to the
+    broker's CRL."""
+
     ca_dir: Path | None = Field(
         default=None,
         description="A folder made by `kendali ca init`: ca.crt, ca.key, chain.pem, fleet.crl "
@@ -53,7 +57,8 @@ class EnrollmentSection(WireModel):
     broker_server_name: str | None = Field(
         default=None,
         max_length=253,
-        description="The name on the broker's certificate, when it differs from broker_host.",
+        description="The name on the broker's certificate, told to gateways (default: "
+        "broker_host; gateways connect by broker_host, so it must be on the certificate).",
     )
     public_url: str | None = Field(
         default=None,
