@@ -39,13 +39,16 @@ def _camera(console: Console, cam: CameraFinding) -> None:
         console.print(f"    [yellow]note[/yellow]: {t(note)}")
 
 
+def _reading(reading: dict[str, object]) -> str:
+    unit = f" {t(reading['unit'])}" if reading.get("unit") else ""
+    return f"{t(reading['resource'])}={t(reading['value'])}{unit}"
+
+
 def _sensors(report: SurveyReport, console: Console) -> None:
     for s in report.sensors:
         where = t(s.stable_name or s.port)
         if s.status == Status.OK:
-            readings = ", ".join(
-                f"{t(r['resource'])}={t(r['value'])} {t(r['unit'])}" for r in s.readings
-            )
+            readings = ", ".join(_reading(r) for r in s.readings)
             console.print(
                 f"{_badge(s.status)} [bold]{t(s.sensor_id)}[/bold] {where}: "
                 f"{t(s.profile)} ({t(s.protocol)}) {readings}"
