@@ -307,3 +307,7 @@ def _refusal_text(exc: Any) -> str:
 from kendali_cli import survey  # noqa: E402 - registered last, after this module's own commands
 
 app.command("survey")(survey.survey)
+
+from kendali_cli import verify  # noqa: E402 - registered last, after this module's own commands
+
+app.command("verify")(verify.verify)

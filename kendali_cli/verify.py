@@ -339,7 +339,3 @@ def verify(  # noqa: PLR0917 - typer maps each parameter to an option
         fail(f"the controller answered {exc}", 1)
     _report(items, plan.gateway_id, as_json)
     raise typer.Exit(v.exit_code(items))
-
-
-if __name__ == "__main__":  # until `kendali provision` exists: python -m kendali_cli.verify
-    typer.run(verify)

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,10 @@ from controller.store.repo import Store
 from firmware_profiles.loader import get_profile
 from provisioning.ca_dir import CaDir
 from sim.sensor import PtySensor
-from tests.helpers import ControllerProc, Proc, agent_proc, gateway, wait_for, write_yaml
+from tests.helpers import KENDALI, ControllerProc, Proc, agent_proc, gateway, wait_for, write_yaml
 from tests.tls_fleet.rig import TlsBroker, tls_section
 
-VERIFY = [sys.executable, "-m", "kendali_cli.verify"]  # DEV
+VERIFY = [*KENDALI, "provision", "verify"]
 PASSWORD = "verify admin password"
 LISTENING = re.compile(r"api listening on (http://[0-9.]+:[0-9]+)")
 GW = "gw-verify"
