@@ -224,6 +224,28 @@ virtualenv() {
     say "installed $FROM into $VENV"
 }
 
+# `kendali` on root's PATH, for the commands in docs/deploy.md.
+command_link() {
+    ensure_dir 0755 root:root "$PREFIX/usr/local/bin"
+    local link=$PREFIX/usr/local/bin/kendali
+    if [ "$(readlink "$link" 2>/dev/null)" != "$VENV/bin/kendali" ]; then
+        ln -sfn "$VENV/bin/kendali" "$link"
+        say "linked $link -> $VENV/bin/kendali"
+    fi
+}
+
+# Serial adapters: ModemManager kept away, group dialout (the agent's supplementary group).
+udev_rule() {
+    [ "$ROLE" = gateway ] || return 0
+    ensure_dir 0755 root:root "$PREFIX/etc/udev/rules.d"
+    if put 0644 "$HERE/udev/99-kendali-serial.rules" \
+        "$PREFIX/etc/udev/rules.d/99-kendali-serial.rules" \
+        && [ -z "$PREFIX" ] && command -v udevadm >/dev/null; then
+        udevadm control --reload || true
+        udevadm trigger --subsystem-match=tty || true
+    fi
+}
+
 # The installer's first controller.yaml: this host's broker over mutual TLS with the identities
 # `kendali ca init` issues, SQLite in the state directory, the API on loopback.
 controller_config() {
@@ -400,7 +422,9 @@ echo "Installing Kendali ($ROLE) under ${PREFIX:-/}"
 service_user
 directories
 virtualenv
+command_link
 configs
+udev_rule
 units
 broker
 pki_permissions

@@ -67,7 +67,8 @@ def test_controller_host_tree_modes_and_paths(tmp_path: Path) -> None:
     }, "every other setting of the shipped unit is kept as written"
     assert not (prefix / "etc/systemd/system/kendali-agent.service").exists()
     dropin = prefix / "etc/systemd/system/kendali-controller.service.d/pki.conf"
-    assert unit_settings(dropin.read_text())["ReadWritePaths"] == [str(etc / "pki")]
+    assert unit_settings(dropin.read_text())["ReadWritePaths"] == [f"-{etc}/pki"]
+    assert (prefix / "usr/local/bin/kendali").resolve() == (venv / "bin/kendali").resolve()
     reload = (prefix / "etc/systemd/system/kendali-crl-reload.service").read_text()
     assert f"-CRLfile {etc}/pki/fleet.crl" in reload and not UNPREFIXED.search(reload)
 
@@ -107,6 +108,8 @@ def test_gateway_gets_the_agent_unit_and_no_broker_or_controller_files(tmp_path:
     assert not (prefix / "etc/kendali/controller.yaml").exists()
     assert not (prefix / "etc/kendali/agent.yaml").exists(), "enrollment writes the agent's file"
     assert mode(prefix / "etc/kendali/pki") == 0o711
+    rules = prefix / "etc/udev/rules.d/99-kendali-serial.rules"
+    assert rules.read_text() == (DEPLOY / "udev/99-kendali-serial.rules").read_text()
     assert not (prefix / "etc/systemd/system/kendali-crl-reload.path").exists()
 
 
