@@ -161,6 +161,9 @@ Serial = Annotated[
         "/dev/ttyACM*.",
     ),
 ]
+NoSerial = Annotated[
+    bool, _opt("--no-serial", help="Probe no serial port (a gateway with cameras only).")
+]
 SensorProfiles = Annotated[
     Multi,
     _opt(
@@ -275,6 +278,7 @@ def survey(  # noqa: PLR0917 - typer maps each parameter to an option
     discovery_port: DiscoveryPort = WSD_PORT,
     credentials: Credentials = None,
     serial: Serial = None,
+    no_serial: NoSerial = False,
     sensor_profile: SensorProfiles = None,
     controller: Controller = None,
     token: Token = None,
@@ -339,7 +343,7 @@ def survey(  # noqa: PLR0917 - typer maps each parameter to an option
             wait_s=wait,
             timeout_s=timeout,
         )
-        ports = list(serial) if serial else default_ports()
+        ports = [] if no_serial else list(serial or []) or default_ports()
         report.sensors = survey_sensors(ports, sensor_profile, sensor_timeout)
         progress("network: checking")
         plan = NetworkPlan(

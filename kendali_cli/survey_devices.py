@@ -181,6 +181,7 @@ def _fill(finding: CameraFinding, result: ProbeResult) -> None:
     finding.manufacturer, finding.model = info.manufacturer, info.model
     finding.firmware, finding.serial = info.firmware, info.serial
     finding.identity_certain = info.identity_certain
+    finding.clock_skew_s = result.clock_skew_s
     finding.state = CameraState.OK if info.identity_certain else CameraState.UNSURE
     finding.streams = [
         StreamRow(s.token, s.name, s.encoding, s.width, s.height, s.fps, redact(s.uri))

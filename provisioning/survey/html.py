@@ -58,6 +58,14 @@ def _camera(cam: CameraFinding) -> str:
             _row("model", f"{esc(cam.manufacturer)} {esc(cam.model)}{unsure}"),
             _row("firmware", esc(cam.firmware)),
             _row("serial", esc(cam.serial)),
+            _row(
+                "camera clock",
+                esc(
+                    "unknown"
+                    if cam.clock_skew_s is None
+                    else f"{cam.clock_skew_s:+.1f} s from this gateway"
+                ),
+            ),
             _row("credentials", esc(f"{cam.credential or 'none'} (user {cam.username!r})")),
         ]
     if cam.detail:

@@ -75,6 +75,7 @@ class CameraFinding:
     firmware: str = ""
     serial: str = ""
     identity_certain: bool = False
+    clock_skew_s: float | None = None  # the camera's clock minus this gateway's
     streams: list[StreamRow] = field(default_factory=list)
     snapshot_jpeg: bytes | None = None
     snapshot_note: str = ""

@@ -9,11 +9,19 @@ from rich.table import Table
 from common.text import for_terminal as t
 from provisioning.survey.report import CameraFinding, Status, SurveyReport
 
+SKEW_WARN_S = 5.0  # the agent's default max_clock_skew_s
 COLOUR = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.SKIP: "dim"}
 
 
 def _badge(status: Status) -> str:
     return f"[{COLOUR[status]}]{status.value.upper()}[/{COLOUR[status]}]"
+
+
+def _skew(skew: float | None) -> str:
+    if skew is None:
+        return "  clock unknown"
+    colour = "yellow" if abs(skew) > SKEW_WARN_S else "default"
+    return f"  clock [{colour}]{skew:+.1f} s[/{colour}]"
 
 
 def _camera(console: Console, cam: CameraFinding) -> None:
@@ -26,7 +34,7 @@ def _camera(console: Console, cam: CameraFinding) -> None:
     console.print(
         f"{head}: [bold]{t(cam.manufacturer)} {t(cam.model)}[/bold]{unsure}  firmware "
         f"{t(cam.firmware)}  serial {t(cam.serial)}  credentials {t(cam.credential or 'none')} "
-        f"(user {t(cam.username)!r})"
+        f"(user {t(cam.username)!r}){_skew(cam.clock_skew_s)}"
     )
     table = Table("profile", "codec", "resolution", "fps", "RTSP URI", box=None, padding=(0, 2))
     for s in cam.streams:

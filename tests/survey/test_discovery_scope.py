@@ -1,0 +1,47 @@
+"""Where the survey may look for cameras, and a camera without a snapshot URI."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+from kendali_cli.survey_devices import interface_address, parse_host, scan_targets
+from sim.camera import SimCamera
+from tests.survey.conftest import run_survey
+
+
+def test_scan_stays_on_this_gateways_own_networks() -> None:
+    assert scan_targets("127.0.0.0/30", 3702) == [("127.0.0.1", 3702), ("127.0.0.2", 3702)]
+    assert scan_targets("127.0.0.9/32", 4000) == [("127.0.0.9", 4000)]
+    with pytest.raises(typer.BadParameter, match="not on an interface"):
+        scan_targets("198.51.100.0/24", 3702)  # TEST-NET-2: on no interface here
+    with pytest.raises(typer.BadParameter, match="at most 1024"):
+        scan_targets("127.0.0.0/16", 3702)
+    with pytest.raises(typer.BadParameter, match="not an IPv4 network"):
+        scan_targets("cameras", 3702)
+
+
+def test_hosts_and_interfaces_are_checked() -> None:
+    assert parse_host("10.0.0.5") == ("10.0.0.5", 3702)
+    assert parse_host("10.0.0.5:3703") == ("10.0.0.5", 3703)
+    with pytest.raises(typer.BadParameter):
+        parse_host("10.0.0.5:99999")
+    assert interface_address("lo") == "127.0.0.1"
+    with pytest.raises(typer.BadParameter, match="no IPv4 interface"):
+        interface_address("no-such-if0")
+
+
+def test_scanned_camera_without_snapshot_uri_gets_a_frame_from_its_stream() -> None:
+    with SimCamera("tapo", discovery_port=0, fps=5) as cam:
+        assert cam.discovery_addr is not None
+        ran = run_survey(
+            "--scan", "127.0.0.1/32", "--discovery-port", str(cam.discovery_addr[1]),
+            "--credentials", f"{cam.username}:{cam.password}",
+            "--no-serial", "--gateway-id", "gw-tapo", "--json", "--wait", "1",
+        )  # fmt: skip
+    assert ran.code == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    [camera] = ran.json()["cameras"]
+    assert camera["manufacturer"].startswith("TP-Link") and camera["state"] == "ok"
+    assert camera["snapshot_bytes"] > 1000 and camera["snapshot_note"] == ""
+    assert ran.json()["sensors"] == []
+    assert camera["clock_skew_s"] is not None and abs(camera["clock_skew_s"]) < 5
