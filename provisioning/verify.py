@@ -5,21 +5,19 @@ handshake, the controller's view of the gateway) into one :class:`Item`: pass, w
 with what was seen and, unless it passed, the fix to try. The command line
 (``kendali_cli/verify.py``) gathers the observations and polls; nothing here waits.
 
-The broker check is a TLS handshake with the gateway's own certificate and no MQTT CONNECT.
-The broker takes the client id from the certificate (``use_username_as_clientid``), so an MQTT
-connection with the agent's certificate would replace the agent's own session; a handshake
-opens no session at all, and the controller's view (online, recently seen) covers the rest.
+The broker check judges a TLS handshake with the gateway's own certificate and no MQTT CONNECT
+(:mod:`provisioning.tls_probe` makes it): the broker takes the client id from the certificate
+(``use_username_as_clientid``), so an MQTT connection with the agent's certificate would replace
+the agent's own session; a handshake opens no session at all, and the controller's view
+(online, recently seen) covers the rest.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
-import socket
-import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from cryptography import x509
@@ -27,6 +25,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from firmware_profiles.schema import FirmwareProfile
+from provisioning.tls_probe import Handshake, TlsFiles, tls_handshake
+
+__all__ = ["Handshake", "TlsFiles", "tls_handshake"]  # the probe, for callers of this module
 
 Status = Literal["pass", "warn", "fail"]
 # A certificate this close to its end is a warning: renewal should have replaced it by then.
@@ -57,13 +58,6 @@ class Item:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    ca_file: Path
-    cert_file: Path | None
-    key_file: Path | None
 
 
 @dataclass(frozen=True)
@@ -241,65 +235,6 @@ def certificate(
 
 
 # -- the broker ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Handshake:
-    """What a TLS handshake with the gateway's certificate met: ``outcome`` is accepted,
-    refused (the broker would not have our certificate), untrusted (we would not have the
-    broker's) or unreachable."""
-
-    outcome: Literal["accepted", "refused", "untrusted", "unreachable"]
-    detail: str = ""
-    version: str = ""
-
-
-def tls_handshake(  # noqa: PLR0911 - one outcome per kind of failure
-    host: str, port: int, tls: TlsFiles, timeout: float = 5.0, settle_s: float = 1.0
-) -> Handshake:
-    """Handshake with the gateway's certificate and send nothing. A broker that accepted us
-    waits for a CONNECT that never comes; closing then opens and kicks no MQTT session."""
-    if tls.cert_file is None or tls.key_file is None:
-        return Handshake("refused", "no client certificate configured")
-    try:
-        ctx = ssl.create_default_context(cafile=str(tls.ca_file))
-        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    except (OSError, ssl.SSLError) as exc:
-        return Handshake("refused", f"cannot load the TLS files: {exc}")
-    try:
-        raw = socket.create_connection((host, port), timeout=timeout)
-    except OSError as exc:
-        return Handshake("unreachable", f"{host}:{port}: {exc}")
-    try:
-        with ctx.wrap_socket(raw, server_hostname=host) as conn:
-            return _settle(conn, settle_s)
-    except ssl.SSLCertVerificationError as exc:
-        return Handshake("untrusted", exc.verify_message or str(exc))
-    except ssl.SSLError as exc:
-        return Handshake("refused", exc.reason or str(exc))
-    except OSError as exc:
-        return Handshake("unreachable", str(exc))
-    finally:
-        raw.close()
-
-
-def _settle(conn: ssl.SSLSocket, settle_s: float) -> Handshake:
-    """Under TLS 1.3 the server judges our certificate after our side has finished the
-    handshake, so its refusal arrives as an alert on the first read: wait ``settle_s`` for it
-    (under TLS 1.2 a refusal has already failed the handshake)."""
-    version = conn.version() or ""
-    conn.settimeout(settle_s)
-    try:
-        data = conn.recv(1)
-    except TimeoutError:
-        return Handshake("accepted", "", version)
-    except ssl.SSLError as exc:
-        return Handshake("refused", exc.reason or str(exc), version)
-    except OSError as exc:
-        return Handshake("refused", str(exc), version)
-    if not data:
-        return Handshake("refused", "the broker closed the connection", version)
-    return Handshake("accepted", "", version)
 
 
 def broker(plan: GatewayPlan, shake: Handshake | None) -> Item:
