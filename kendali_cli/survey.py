@@ -59,7 +59,7 @@ def validate_and_write(document: dict[str, Any], out: Path | None) -> list[str]:
 
     directory = out.parent if out is not None else None
     text = "# proposed by kendali provision survey\n" + yaml.safe_dump(document, sort_keys=False)
-    handle, name = tempfile.mkstemp(prefix=".survey-", suffix=".yaml", dir=directory)
+    handle, name = tempfile.mkstemp(prefix=".survey-", suffix=".yaml", dir=directory)  # 0600
     os.close(handle)
     tmp = Path(name)
     try:
@@ -73,6 +73,12 @@ def validate_and_write(document: dict[str, Any], out: Path | None) -> list[str]:
         return [line.strip() for line in lines]
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _writable_dir(path: Path | None, option: str) -> None:
+    """Checked before the survey starts, not found out after ten minutes of probing."""
+    if path is not None and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot write into {path.parent}", param_hint=option)
 
 
 def send_to_controller(
@@ -311,6 +317,8 @@ def survey(  # noqa: PLR0917 - typer maps each parameter to an option
     from provisioning.survey.report import SurveyReport
 
     secrets = parse_credentials(credentials or [])
+    _writable_dir(out, "--out")
+    _writable_dir(html, "--html")
     named = [parse_host(h) for h in camera_host or []]
     scanned = scan_targets(scan, discovery_port) if scan else []
     multicast_from = interface_address(discover) if discover else None
@@ -402,7 +410,10 @@ def _propose(
     outcome.cameras = [c["id"] for c in sections["cameras"]]
     outcome.sensors = [s["id"] for s in sections["sensors"]["sensors"]]
     outcome.document = proposal.masked(document)
-    outcome.errors = validate_and_write(document, out)
+    try:
+        outcome.errors = validate_and_write(document, out)
+    except OSError as exc:
+        outcome.errors = [f"cannot write {out}: {exc.strerror or exc}"]
     outcome.valid = not outcome.errors
     if outcome.valid and out is not None:
         outcome.written_to = str(out)

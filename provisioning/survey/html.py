@@ -133,6 +133,13 @@ def render(report: SurveyReport) -> str:
         + "".join(f"<li>{esc(f)}</li>" for f in failures)
         + "</ul>"
     )
+    warnings = report.warnings()
+    if warnings:
+        verdict += (
+            '<p class="warn"><b>Warnings:</b></p><ul>'
+            + "".join(f"<li>{esc(w)}</li>" for w in warnings)
+            + "</ul>"
+        )
     sensors = (
         "<table><tr><th>id</th><th>port</th><th>verdict</th><th>profile</th><th>address</th>"
         "<th>baud</th><th>readings</th><th>evidence</th></tr>"

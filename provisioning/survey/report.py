@@ -177,7 +177,8 @@ class SurveyReport:
         return out
 
     def warnings(self) -> list[str]:
-        out = [f"camera {c.address}: {c.state.value}" for c in self.cameras if c.status == "warn"]
+        out = [] if self.cameras else ["cameras: none found"]
+        out += [f"camera {c.address}: {c.state.value}" for c in self.cameras if c.status == "warn"]
         out += [f"network {n.name}: {n.detail}" for n in self.network if n.status == "warn"]
         return out
 

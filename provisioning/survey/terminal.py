@@ -125,3 +125,5 @@ def render(report: SurveyReport, console: Console) -> None:
             console.print(f"  - {t(line)}")
     else:
         console.print("[green]all required items passed[/green]")
+    for line in report.warnings():
+        console.print(f"  [yellow]warning[/yellow]: {t(line)}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
 
@@ -45,3 +47,10 @@ def test_scanned_camera_without_snapshot_uri_gets_a_frame_from_its_stream() -> N
     assert camera["snapshot_bytes"] > 1000 and camera["snapshot_note"] == ""
     assert ran.json()["sensors"] == []
     assert camera["clock_skew_s"] is not None and abs(camera["clock_skew_s"]) < 5
+
+
+def test_an_unwritable_output_is_refused_before_any_probing(tmp_path: Path) -> None:
+    ran = run_survey("--out", str(tmp_path / "missing" / "agent.yaml"), "--no-serial")
+    assert ran.code == 2
+    assert "cannot write into" in ran.stderr and "--out" in ran.stderr
+    assert "cameras:" not in ran.stderr  # nothing was probed

@@ -182,3 +182,4 @@ def test_unreachable_controller_fails_its_item_with_a_fix_and_still_writes(
     assert "SKIP clock: controller unreachable" in ran.stdout
     assert load(out, AgentConfig).gateway_id == "gw-offline"
     assert "not sent" in ran.stdout
+    assert "warning: cameras: none found" in ran.stdout
