@@ -9,6 +9,7 @@ import typer
 
 from kendali_cli.survey_devices import interface_address, parse_host, scan_targets
 from sim.camera import SimCamera
+from sim.camera.personalities import get_personality
 from tests.survey.conftest import run_survey
 
 
@@ -54,3 +55,26 @@ def test_an_unwritable_output_is_refused_before_any_probing(tmp_path: Path) -> N
     assert ran.code == 2
     assert "cannot write into" in ran.stderr and "--out" in ran.stderr
     assert "cameras:" not in ran.stderr  # nothing was probed
+
+
+def test_a_camera_whose_identity_does_not_decode_is_unsure_not_named() -> None:
+    """Latin-1 bytes without a declaration are not UTF-8: the model is read with replacement
+    characters, so the survey keeps the camera but says its identity is unsure."""
+    odd = get_personality("textbook").model_copy(
+        update={"name": "latin", "manufacturer": "Kamerawerk München", "model": "Straßen-7"}
+    )
+    quirks = {"reply_encoding": "iso-8859-1-undeclared"}
+    with SimCamera(odd, discovery_port=0, fps=5, quirks=quirks) as cam:
+        assert cam.discovery_addr is not None
+        ran = run_survey(
+            "--camera-host", f"127.0.0.1:{cam.discovery_addr[1]}",
+            "--credentials", f"{cam.username}:{cam.password}",
+            "--no-serial", "--gateway-id", "gw-odd", "--json",
+        )  # fmt: skip
+    assert ran.code == 0, ran.stdout[-2000:]  # unsure is a warning, not a failure
+    report = ran.json()
+    [camera] = report["cameras"]
+    assert camera["state"] == "unsure" and camera["identity_certain"] is False
+    assert camera["model"] != "Straßen-7" and "\ufffd" in camera["model"]
+    assert "camera 127.0.0.1: unsure" in report["warnings"]
+    assert report["config"]["cameras"] == ["cam-1"]  # its login worked: still proposed
