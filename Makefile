@@ -11,9 +11,10 @@ STAMP := $(VENV)/.kendali-installed
 # postgresql: the controller's production database, tested beside SQLite.
 # chromium + chromium-driver: the operator console tested in a real headless browser (the
 # driver is the same Debian build as the browser, so nothing is downloaded at test time).
+# shellcheck: lints deploy/install.sh.
 APT_PACKAGES := mosquitto mosquitto-clients ffmpeg socat python3-gi gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly postgresql \
-	chromium chromium-driver
+	chromium chromium-driver shellcheck
 
 .PHONY: all demo test lint bench apt-deps venv clean
 
@@ -45,6 +46,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	shellcheck deploy/install.sh
 
 test: venv lint
 	$(BIN)/pytest -q
