@@ -39,6 +39,8 @@ SEEN_PERIODS = 3
 # ...and never asks for less than this (the link's keepalive and batching take their time).
 SEEN_MIN_S = 60.0
 READING_MIN_WINDOW_S = 30.0
+# The agent's clock this far from the controller's is worth fixing.
+CLOCK_SKEW_WARN_S = 5.0
 SHOWN_MAX = 4  # resources shown in a sensor's line (every one is checked)
 ENROLL_AGAIN = "enroll again (kendali provision enroll) or ask for a new certificate"
 AGENT_FIX = (
@@ -435,6 +437,37 @@ def sensor(
     return Item(name, "pass", shown)
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _answered(name: str, row: dict[str, Any]) -> Item:
+    """A done ping: its round trip, and the agent's clock against the controller's (commands
+    carry an expiry both clocks judge)."""
+    rtt = _number(row.get("rtt_ms"))
+    took = f"controller -> agent -> controller in {rtt:.0f} ms" if rtt is not None else "answered"
+    answer = row.get("result")
+    inner = answer.get("result") if isinstance(answer, dict) else None
+    agent_time = _number(inner.get("agent_time")) if isinstance(inner, dict) else None
+    sent, done = _number(row.get("sent_at")), _number(row.get("finished_at"))
+    if agent_time is None:
+        return Item(
+            name, "warn", f"{took}, but the answer carries no agent_time", "update the agent"
+        )
+    if sent is None or done is None:
+        return Item(name, "pass", took)
+    skew = agent_time - (sent + done) / 2
+    if abs(skew) > CLOCK_SKEW_WARN_S:
+        return Item(
+            name,
+            "warn",
+            f"{took}; the gateway's clock is {skew:+.0f} s off the controller's",
+            "set the clock: timedatectl, and check NTP reaches its server (commands expire "
+            "by the clock, and certificates are judged by it)",
+        )
+    return Item(name, "pass", took)
+
+
 def round_trip(row: dict[str, Any] | None, waited_s: float) -> Item:
     """``row``: the command's ``GET /commands/{id}`` after waiting (None: never created)."""
     name = "round trip (ping)"
@@ -442,9 +475,7 @@ def round_trip(row: dict[str, Any] | None, waited_s: float) -> Item:
         return Item(name, "fail", "the command was not created", "see the error above")
     status = str(row.get("status") or "")
     if status == "done":
-        rtt = row.get("rtt_ms")
-        took = f"{rtt:.0f} ms" if isinstance(rtt, int | float) else "answered"
-        return Item(name, "pass", f"controller -> agent -> controller in {took}")
+        return _answered(name, row)
     result = row.get("result") or {}
     why = result.get("error") or result.get("reason") if isinstance(result, dict) else None
     if status in ("pending", "sent"):

@@ -120,10 +120,24 @@ def test_sensor_readings_must_be_recent_and_plausible() -> None:
 
 
 def test_round_trip_and_exit_codes() -> None:
-    assert v.round_trip({"status": "done", "rtt_ms": 4.2}, 0.1).status == "pass"
+    def done(agent_time: float | None) -> dict[str, object]:
+        answer = {"status": "ok", "result": {"agent_time": agent_time} if agent_time else {}}
+        return {
+            "status": "done",
+            "rtt_ms": 4.2,
+            "sent_at": 1000.0,
+            "finished_at": 1000.0042,
+            "result": answer,
+        }
+
+    ok_ping = v.round_trip(done(1000.002), 0.1)
+    assert (ok_ping.status, ok_ping.detail) == ("pass", "controller -> agent -> controller in 4 ms")
+    skewed = v.round_trip(done(1000.0 + 60), 0.1)
+    assert skewed.status == "warn" and "+60 s off" in skewed.detail and "NTP" in skewed.fix
+    assert v.round_trip(done(None), 0.1).status == "warn"
     late = v.round_trip({"status": "sent"}, 3.0)
     assert late.status == "fail" and "no answer within 3 s" in late.detail
-    expired = v.round_trip({"status": "expired", "result": {"reason": "gateway offline"}}, 3)
+    expired = v.round_trip({"status": "expired", "result": {"error": "gateway offline"}}, 3)
     assert expired.detail == "command expired: gateway offline"
     ok, warn, bad = (v.Item("a", "pass", ""), v.Item("b", "warn", ""), v.Item("c", "fail", ""))
     assert (v.exit_code([ok]), v.exit_code([ok, warn]), v.exit_code([warn, bad])) == (0, 3, 1)
