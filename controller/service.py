@@ -86,9 +86,16 @@ class Controller:
         self.enrollment: Enrollment | None = None
         if config.enrollment is not None:
             # The API's enrollment routes find it on the app; the CRL is kept fresh beside.
-            self.enrollment = Enrollment(config.enrollment, self.store.engine)
+            self.enrollment = Enrollment(
+                config.enrollment, self.store.engine, on_enrolled=self._enrolled_in_site
+            )
             self.api.app.state.enrollment = self.enrollment
             self.supervisor.add(Worker("crl", self.enrollment.run_housekeeping, DEVICE))
+
+    def _enrolled_in_site(self, gateway_id: str, site: str) -> None:
+        self.config_store.assign_site(
+            gateway_id, site, who="enrollment", reason="enrolled with a site-bound token"
+        )
 
     def _wake_alerts(self) -> None:
         self.alerts.wake()

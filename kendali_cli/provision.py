@@ -212,7 +212,12 @@ def enroll(  # noqa: PLR0917 - typer maps each parameter to an option
         str, typer.Option("--controller", help="The controller's URL, e.g. https://cc.example:8080")
     ],
     token: Annotated[
-        str, typer.Option("--token", help="The enrollment token from the administrator.")
+        str,
+        typer.Option(
+            "--token",
+            help="The enrollment token from the administrator; '-' reads it from stdin (keeps "
+            "it out of the shell history).",
+        ),
     ],
     conf_dir: Annotated[Path, typer.Option("--dir", help="Where agent.yaml goes.")] = Path(
         "/etc/kendali"
@@ -252,6 +257,12 @@ def enroll(  # noqa: PLR0917 - typer maps each parameter to an option
     from provisioning.enroll import EnrollError, Layout, Plan
     from provisioning.enroll import enroll as run_enroll
 
+    if token == "-":  # noqa: S105 - the stdin marker, not a secret
+        import sys
+
+        token = sys.stdin.readline().strip()
+    if not token:
+        fail("--token: empty; give the token the administrator created", 2)
     if ca_file is not None and not ca_file.is_file():
         fail(f"--ca-file {ca_file}: no such file", 2)
     name = hostname or socket.gethostname().split(".")[0]

@@ -122,7 +122,11 @@ class Enrollment:
         engine: Engine,
         *,
         clock: Callable[[], float] = time.time,
+        on_enrolled: Callable[[str, str], object] | None = None,
     ) -> None:
+        """``on_enrolled(gateway_id, site)`` runs after a site-bound enrollment commits (the
+        controller puts the gateway in that site's configuration)."""
+        self.on_enrolled = on_enrolled
         self.settings = settings
         self.engine = engine
         self.clock = clock
@@ -234,6 +238,12 @@ class Enrollment:
         except TokenRefused as exc:  # used by a concurrent request: this certificate is dropped
             raise Refused(TOKEN_STATUS[exc.reason], f"token_{exc.reason}", exc.detail) from exc
         log.info("enrolled gateway %s (token %s, from %s)", gateway_id, token.id, source)
+        if token.site and self.on_enrolled is not None:
+            try:
+                self.on_enrolled(gateway_id, token.site)
+            except Exception as exc:  # the certificate is issued; the site can be set by hand
+                log.error("gateway %s not put in site %s: %s: %s", gateway_id, token.site,
+                          type(exc).__name__, exc)  # fmt: skip
         return self._issued(gateway_id, leaf.cert, ca, token.site, base_url)
 
     def _not_enrolled(self, gateway_id: str) -> None:

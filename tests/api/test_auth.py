@@ -209,7 +209,9 @@ def _concrete(path: str) -> str:
     return path
 
 
-OPEN_PATHS = {"/healthz", "/api/v1/auth/login"}
+# Enrollment is authorised by its single-use token, renewal by the current key's signature
+# (tests/enrollment/ checks both refuse without them).
+OPEN_PATHS = {"/healthz", "/api/v1/auth/login", "/api/v1/enroll", "/api/v1/enroll/renew"}
 
 
 def test_every_route_needs_a_login(api: Api) -> None:

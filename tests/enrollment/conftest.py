@@ -80,11 +80,16 @@ def setup(tmp_path: Path, ca_template: Path) -> Iterator[Setup]:
         broker_host="mqtt.example",
         broker_port=8883,
     )
-    service = Enrollment(settings, store.engine, clock=clock)
+    config_store = ConfigStore(store.engine, load_key(tmp_path / "config.key"))
+
+    def in_site(gateway_id: str, site: str) -> None:  # as the controller wires it
+        config_store.assign_site(gateway_id, site, who="enrollment")
+
+    service = Enrollment(settings, store.engine, clock=clock, on_enrolled=in_site)
     app = create_app(
         ApiSection(port=0),
         store.engine,
-        ConfigStore(store.engine, load_key(tmp_path / "config.key")),
+        config_store,
         CommandStore(store.engine),
         Directory({}),
     )

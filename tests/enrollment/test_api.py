@@ -18,7 +18,7 @@ from sqlalchemy import select
 from common import csr as csrlib
 from controller.access import audit
 from controller.enrollment import crl as crllib
-from controller.store.schema import enroll_tokens
+from controller.store.schema import enroll_tokens, gateway_sites
 from tests.enrollment.conftest import Setup
 
 
@@ -49,6 +49,9 @@ def test_a_token_enrolls_once_and_is_never_shown_again(setup: Setup) -> None:
     spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert cert.public_key().public_bytes(*spki) == r.key.public_key().public_bytes(*spki)
     assert got["chain"] == (s.folder / "chain.pem").read_text()
+    with s.store.engine.connect() as conn:
+        sites = dict(conn.execute(select(gateway_sites.c.gateway_id, gateway_sites.c.site)).all())
+    assert sites == {"katulampa-gw-07-local": "katulampa"}, "not put in its token's site"
 
     again = enroll(s, made["token"], hostname="other")
     assert again.status_code == 409

@@ -20,15 +20,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from common import csr as csrlib
 from common.enroll_client import Refused, post_json
 from common.mosquitto import Broker, free_port, mosquitto_binary
 from controller.enrollment.tokens import TokenStore
 from controller.store.repo import Store
+from controller.store.schema import gateway_sites
 from provisioning.ca_dir import CaDir
 from tests.helpers import KENDALI, ControllerProc, wait_for, write_yaml
 from tests.provisioning.test_ca_cli import wait_listening
@@ -38,9 +41,9 @@ ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "kendali.acl"
 LISTENING = re.compile(r"api listening on (http://[0-9.]+:[0-9]+)")
 
 
-def kendali(*args: str) -> subprocess.CompletedProcess[str]:
+def kendali(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*KENDALI, *args], capture_output=True, text=True, timeout=60,
-                          check=False)  # fmt: skip
+                          check=False, input=stdin)  # fmt: skip
 
 
 @dataclass
@@ -59,12 +62,12 @@ class Site:
         assert r.returncode == 0, r.stderr
         return str(json.loads(r.stdout)["token"])
 
-    def enroll(self, name: str, token: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def enroll(self, name: str, token: str, stdin: str | None = None) -> Any:
         root = self.tmp / name
         return kendali(
             "provision", "enroll", "--controller", self.url, "--token", token,
             "--dir", str(root / "etc"), "--state-dir", str(root / "var"),
-            "--systemd-dir", str(root / "systemd"), "--hostname", name, *extra,
+            "--systemd-dir", str(root / "systemd"), "--hostname", name, stdin=stdin,
         )  # fmt: skip
 
     def files(self, name: str) -> tuple[Path, Path]:
@@ -140,6 +143,13 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
     assert f"WorkingDirectory={root / 'var'}" in unit
     assert kendali("agent", "--check", "--config", str(root / "etc" / "agent.yaml")).returncode == 0
     agent_yaml = yaml.safe_load((root / "etc" / "agent.yaml").read_text())
+    store = Store(site.db)
+    try:  # the controller put it in its token's site
+        with store.engine.connect() as conn:
+            placed = conn.execute(select(gateway_sites.c.site)).scalars().all()
+    finally:
+        store.engine.dispose()
+    assert placed == ["pasar-baru"]
     assert agent_yaml["gateway_id"] == "pasar-baru-gw1"
     assert site.connects("gw1"), "the enrolled gateway was refused by the broker"
 
@@ -164,7 +174,7 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
     assert unreachable.returncode == 1 and "unreachable" in unreachable.stderr
 
     # -- a second gateway, the control for revocation -------------------------------------
-    other = site.enroll("gw2", site.token("--gateway-id", "gw-two"))
+    other = site.enroll("gw2", "-", stdin=site.token("--gateway-id", "gw-two") + "\n")
     assert other.returncode == 0, other.stderr
     assert site.connects("gw2")
 
