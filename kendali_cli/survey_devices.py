@@ -68,7 +68,11 @@ def parse_host(text: str) -> tuple[str, int]:
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise typer.BadParameter(f"{text!r} is not HOST[:PORT]", param_hint="--camera-host")
-    return host, int(port)
+    try:  # replies come from an address: a name is resolved once, here
+        address = socket.gethostbyname(host)
+    except OSError as exc:
+        raise typer.BadParameter(f"{host!r} does not resolve", param_hint="--camera-host") from exc
+    return address, int(port)
 
 
 def _interface_networks() -> dict[str, list[ipaddress.IPv4Interface]]:
@@ -129,7 +133,6 @@ def discover_cameras(
     ids = {str(uuid.uuid4()): prefix for prefix in TYPES}
     found: dict[str, Discovered] = {}
     answered: set[tuple[str, int]] = set()
-    named = set(targets)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         destinations = list(targets)
         if multicast_from is not None:
@@ -165,9 +168,24 @@ def discover_cameras(
                 merged.xaddrs = list(dict.fromkeys(merged.xaddrs + device.xaddrs))
             else:
                 found[key] = device
-            if early and named <= answered and settle is None:
+            if early and not unanswered(targets, answered) and settle is None:
                 settle = time.monotonic() + 0.2  # the second probe type's answer
     return list(found.values()), answered
+
+
+def unanswered(
+    named: list[tuple[str, int]], answered: set[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """The named targets no reply came from. Many cameras answer from an ephemeral port rather
+    than 3702, so a reply from the target's host counts, unless several targets share that
+    host (simulators on one machine), where only the exact port tells them apart."""
+    hosts = [host for host, _ in named]
+    replied = {host for host, _ in answered}
+    return [
+        (host, port)
+        for host, port in named
+        if (host, port) not in answered and (hosts.count(host) > 1 or host not in replied)
+    ]
 
 
 # --- one camera ---------------------------------------------------------------------------------
@@ -300,16 +318,15 @@ def survey_cameras(
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="survey-camera") as pool:
         findings = list(pool.map(lambda d: visit_camera(d, secrets, timeout_s), devices))
     # a host the technician named (not a scanned range) that never answered is a finding too
-    for host, port in named:
-        if (host, port) not in answered:
-            findings.append(
-                CameraFinding(
-                    address=f"{host}:{port}",
-                    state=CameraState.NO_ANSWER,
-                    detail="no WS-Discovery answer: check power, cable and address; some "
-                    "cameras need ONVIF (and discovery) switched on in their web page",
-                )
+    for host, port in unanswered(named, answered):
+        findings.append(
+            CameraFinding(
+                address=f"{host}:{port}",
+                state=CameraState.NO_ANSWER,
+                detail="no WS-Discovery answer: check power, cable and address; some "
+                "cameras need ONVIF (and discovery) switched on in their web page",
             )
+        )
     return findings
 
 

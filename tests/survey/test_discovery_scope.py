@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 import typer
 
-from kendali_cli.survey_devices import interface_address, parse_host, scan_targets
+from kendali_cli.survey_devices import interface_address, parse_host, scan_targets, unanswered
 from sim.camera import SimCamera
 from sim.camera.personalities import get_personality
 from tests.survey.conftest import run_survey
@@ -78,3 +79,25 @@ def test_a_camera_whose_identity_does_not_decode_is_unsure_not_named() -> None:
     assert camera["model"] != "Straßen-7" and "\ufffd" in camera["model"]
     assert "camera 127.0.0.1: unsure" in report["warnings"]
     assert report["config"]["cameras"] == ["cam-1"]  # its login worked: still proposed
+
+
+def test_a_reply_from_another_port_of_a_named_host_counts_unless_the_host_is_shared() -> None:
+    named = [("10.0.0.5", 3702), ("127.0.0.1", 4001), ("127.0.0.1", 4002)]
+    answered = {("10.0.0.5", 49152), ("127.0.0.1", 4001), ("127.0.0.1", 50000)}
+    assert unanswered(named, answered) == [("127.0.0.1", 4002)]
+    assert parse_host("localhost:4003") == ("127.0.0.1", 4003)
+
+
+def test_a_named_camera_that_does_not_answer_is_a_failed_item(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        ran = run_survey(
+            "--camera-host", f"127.0.0.1:{port}", "--wait", "0.5", "--no-serial",
+            "--gateway-id", "gw-empty", "--out", str(tmp_path / "a.yaml"), "--json",
+        )  # fmt: skip
+    assert ran.code == 1
+    [camera] = ran.json()["cameras"]
+    assert camera["state"] == "no answer" and camera["address"] == f"127.0.0.1:{port}"
+    assert "check power, cable and address" in camera["detail"]
+    assert ran.json()["config"]["cameras"] == []
