@@ -33,7 +33,7 @@ from controller.enrollment.tokens import TokenStore
 from controller.store.repo import Store
 from controller.store.schema import gateway_sites
 from provisioning.ca_dir import CaDir
-from tests.helpers import KENDALI, ControllerProc, wait_for, write_yaml
+from tests.helpers import KENDALI, ControllerProc, Proc, gateway, wait_for, write_yaml
 from tests.provisioning.test_ca_cli import wait_listening
 from tests.provisioning.test_pki_broker import connect
 
@@ -152,6 +152,17 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
     assert placed == ["pasar-baru"]
     assert agent_yaml["gateway_id"] == "pasar-baru-gw1"
     assert site.connects("gw1"), "the enrolled gateway was refused by the broker"
+    agent = Proc(["agent", "--config", str(root / "etc" / "agent.yaml")], site.tmp / "agent.log")
+    agent.start("connected to")  # the real agent, over mutual TLS with the enrolled files
+    try:
+        store = Store(site.db)
+        try:
+            wait_for(lambda: (gateway(store, "pasar-baru-gw1") or {}).get("state") == "online",
+                     15, what="the controller seeing the enrolled gateway online")  # fmt: skip
+        finally:
+            store.engine.dispose()
+    finally:
+        assert agent.stop() == 0, agent.text()
 
     # -- refused tokens and an existing identity -----------------------------------------
     reused = site.enroll("gw1-again", token)
