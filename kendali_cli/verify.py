@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import email.utils
 import json
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -40,10 +41,14 @@ class Controller:
     """The few REST calls verify makes, with a timeout on every one (urllib: the gateway needs
     no HTTP library beyond the standard one)."""
 
-    def __init__(self, url: str, token: str = "", timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, token: str = "", timeout: float = 5.0, ca_file: Path | None = None
+    ) -> None:
         self.base = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        # a controller behind a private CA (e.g. the fleet CA's server certificate)
+        self.context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self.last_date: float | None = None  # the controller's clock, from its Date header
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -56,7 +61,8 @@ class Controller:
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+            opened = urllib.request.urlopen(req, timeout=self.timeout, context=self.context)  # noqa: S310
+            with opened as resp:
                 self._note_date(resp.headers.get("Date"))
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
@@ -315,6 +321,13 @@ def verify(  # noqa: PLR0917 - typer maps each parameter to an option
         ),
     ] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            help="CA bundle for an HTTPS controller with a private CA (default: the system's).",
+        ),
+    ] = None,
 ) -> None:
     """Check that this gateway is a working member of the fleet: mutual TLS configured and its
     certificate valid, the broker accepts the certificate, the controller sees the gateway
@@ -323,7 +336,12 @@ def verify(  # noqa: PLR0917 - typer maps each parameter to an option
     failed, 3: warnings only, 2: bad usage or login). See docs/verify.md."""
     if not controller:
         fail("give the controller's address: --controller https://cc.example", 2)
-    api = Controller(_check_url(controller), timeout=min(timeout, 10.0))
+    if ca_file is not None and not ca_file.is_file():
+        fail(f"--ca-file {ca_file}: no such file", 2)
+    try:
+        api = Controller(_check_url(controller), timeout=min(timeout, 10.0), ca_file=ca_file)
+    except ssl.SSLError as exc:
+        fail(f"--ca-file {ca_file}: not a CA bundle ({exc})", 2)
     plan = _plan(config)
     try:
         api.token = _token(api, token, user)
