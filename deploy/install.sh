@@ -234,8 +234,11 @@ command_link() {
     fi
 }
 
-# Serial adapters: ModemManager kept away, group dialout (the agent's supplementary group).
-udev_rule() {
+# Serial adapters: ModemManager kept away, group dialout (the agent's supplementary group), and
+# their drivers loaded at boot: the unit's DeviceAllow=char-ttyUSB/char-ttyACM only takes effect
+# when that device class exists (in /proc/devices) as the agent starts, so an adapter plugged in
+# later would otherwise stay closed to it until a restart.
+serial_ports() {
     [ "$ROLE" = gateway ] || return 0
     ensure_dir 0755 root:root "$PREFIX/etc/udev/rules.d"
     if put 0644 "$HERE/udev/99-kendali-serial.rules" \
@@ -243,6 +246,13 @@ udev_rule() {
         && [ -z "$PREFIX" ] && command -v udevadm >/dev/null; then
         udevadm control --reload || true
         udevadm trigger --subsystem-match=tty || true
+    fi
+    ensure_dir 0755 root:root "$PREFIX/etc/modules-load.d"
+    printf '# Kendali: serial adapters for the agent (deploy/install.sh)\nusbserial\ncdc_acm\n' \
+        >"$TMP/modules"
+    if put 0644 "$TMP/modules" "$PREFIX/etc/modules-load.d/kendali-serial.conf" \
+        && [ -z "$PREFIX" ] && command -v modprobe >/dev/null; then
+        modprobe -a usbserial cdc_acm || say "warning: could not load usbserial/cdc_acm now"
     fi
 }
 
@@ -424,7 +434,7 @@ directories
 virtualenv
 command_link
 configs
-udev_rule
+serial_ports
 units
 broker
 pki_permissions

@@ -110,6 +110,8 @@ def test_gateway_gets_the_agent_unit_and_no_broker_or_controller_files(tmp_path:
     assert mode(prefix / "etc/kendali/pki") == 0o711
     rules = prefix / "etc/udev/rules.d/99-kendali-serial.rules"
     assert rules.read_text() == (DEPLOY / "udev/99-kendali-serial.rules").read_text()
+    modules = (prefix / "etc/modules-load.d/kendali-serial.conf").read_text().split()
+    assert {"usbserial", "cdc_acm"} <= set(modules), "DeviceAllow needs the classes at start"
     assert not (prefix / "etc/systemd/system/kendali-crl-reload.path").exists()
 
 

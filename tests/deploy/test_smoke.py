@@ -201,6 +201,8 @@ def test_the_guides_smoke_test_passes_on_an_installed_prefix(site: Site) -> None
     if drops_to_mosquitto():
         check_root_only_key_fails(site, conf)
     config = site.prefix / "etc/kendali/controller.yaml"
+    checked = run(site.kendali, "config", "validate", "--controller", config)
+    assert checked.startswith(f"ok: {config}: controller, broker localhost:8883 with TLS")
     text = config.read_text()
     assert text.count("port: 8883") == 1 and text.count("port: 8080") == 1
     config.write_text(
