@@ -103,6 +103,12 @@ def list_tokens(*, who: AdminUser, request: Request) -> list[dict[str, Any]]:
     return [t.as_dict(now) for t in service.tokens.list()]
 
 
+@router.get("/enroll/refusals")
+def refusals(*, who: AdminUser, request: Request) -> dict[str, int]:
+    """Refused enrollments and renewals since the controller started, by reason."""
+    return dict(enrollment(request).refusals)
+
+
 @router.delete("/enroll/tokens/{token_id}")
 def cancel_token(*, token_id: TokenIdPath, who: AdminUser, request: Request) -> dict[str, Any]:
     """Withdraw an unused token. Audited."""
