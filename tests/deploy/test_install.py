@@ -158,6 +158,14 @@ def test_an_upgrade_updates_untouched_broker_files_and_keeps_edited_ones(tmp_pat
     assert "merge it" in run.stdout
 
 
+def test_no_systemd_installs_no_units(tmp_path: Path) -> None:
+    prefix = tmp_path / "root"
+    run = installed(prefix, "controller", "--no-systemd")
+    assert "systemd units: skipped" in run.stdout
+    assert not (prefix / "etc/systemd").exists()
+    assert (prefix / "etc/mosquitto/conf.d/kendali.conf").is_file()
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
