@@ -17,7 +17,8 @@ from pydantic import Field
 
 from controller.api.deps import AdminUser, client_address
 from controller.api.errors import ApiError, not_found
-from controller.enrollment.service import Enrollment, NotEnrolled, Refused
+from controller.enrollment.checks import Refused
+from controller.enrollment.service import Enrollment, NotEnrolled
 from controller.enrollment.tokens import TokenNotFound, TokenSpent
 from protocol.enrollment import EnrollRequest, Issued, RenewRequest
 from strictmodel import StrictModel

@@ -1,9 +1,8 @@
 """Enrollment, renewal and revocation as the API and the admin CLI use them.
 
-Pure decisions live in small functions (:func:`gateway_id_for`, :func:`check_csr`); this class
+Pure checks live in :mod:`controller.enrollment.checks`; this class
 reads the CA's files, signs, and writes the register and the audit trail in one transaction per
-request. Failures are :class:`Refused` with an HTTP-style status, a stable ``code`` and a text
-for the technician; they are counted per reason and logged without the token's value.
+request. Refusals are counted per reason and logged without the token's value.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import re
 import threading
 import time
 from collections import Counter
@@ -21,7 +19,6 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine
 
 from common import csr as csrlib
@@ -30,23 +27,19 @@ from controller.access import audit
 from controller.access.ratelimit import FailureLimiter
 from controller.enrollment import crl as crllib
 from controller.enrollment.certs import CertRegister, serial_hex
+from controller.enrollment.checks import (
+    TOKEN_STATUS,
+    Refused,
+    check_csr,
+    first_cert,
+    gateway_id_for,
+    spki,
+)
 from controller.enrollment.config import EnrollmentSection
 from controller.enrollment.tokens import Token, TokenRefused, TokenStore
 from protocol.enrollment import RENEW_PATH, BrokerInfo, EnrollRequest, Issued, RenewRequest
 
 log = logging.getLogger(__name__)
-
-ACCEPTED_CURVES = ("secp256r1", "secp384r1")
-TOKEN_STATUS = {"unknown": 401, "expired": 410, "cancelled": 410, "used": 409}
-_SLUG_BAD = re.compile(r"[^a-z0-9_-]+")
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 class CaUnavailable(crllib.CrlError):
@@ -64,55 +57,6 @@ class Revocation:
     crl_written: bool
     reloaded: bool
     problem: str = ""
-
-
-def gateway_id_for(token: Token, hostname: str | None) -> str:
-    """The token's fixed id, else ``<site>-<hostname>`` (or the host name alone), folded into
-    the gateway id rule; the CA checks the result once more before signing."""
-    if token.gateway_id:
-        return token.gateway_id
-    if not hostname:
-        raise Refused(
-            422,
-            "hostname_needed",
-            "this token names no gateway id: give the device's host name (--hostname)",
-        )
-    raw = f"{token.site}-{hostname}" if token.site else hostname
-    slug = _SLUG_BAD.sub("-", raw.lower()).strip("-_")[:63].rstrip("-_")
-    try:
-        return pki.check_identity(slug)
-    except pki.PkiError as exc:
-        raise Refused(422, "bad_gateway_id", str(exc)) from exc
-
-
-def check_csr(text: str) -> x509.CertificateSigningRequest:
-    """A PEM request signed by its own key, for an EC key of at least 256 bits."""
-    try:
-        request = x509.load_pem_x509_csr(text.encode())
-    except ValueError as exc:
-        raise Refused(422, "bad_csr", "csr: not a PEM certificate request") from exc
-    if not request.is_signature_valid:
-        raise Refused(422, "bad_csr", "csr: its signature does not verify")
-    key = request.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in ACCEPTED_CURVES:
-        raise Refused(
-            422, "bad_csr", f"csr: the key must be EC P-256 or P-384 ({', '.join(ACCEPTED_CURVES)})"
-        )
-    return request
-
-
-def _spki(key: object) -> bytes:
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    return key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _first_cert(text: str) -> x509.Certificate:
-    try:
-        return x509.load_pem_x509_certificate(text.encode())
-    except ValueError as exc:
-        raise Refused(422, "bad_certificate", "certificate: not a PEM certificate") from exc
 
 
 class Enrollment:
@@ -305,7 +249,7 @@ class Enrollment:
         return issued
 
     def _renew(self, request: RenewRequest, *, source: str, base_url: str) -> Issued:
-        current = _first_cert(request.certificate)
+        current = first_cert(request.certificate)
         ca = self._signing_ca()
         try:
             current.verify_directly_issued_by(ca.cert)
@@ -337,7 +281,7 @@ class Enrollment:
         csr = check_csr(request.csr)
         if csrlib.common_name(csr) != gateway_id:
             raise Refused(422, "bad_csr", f"csr: its CN must be {gateway_id}")
-        if _spki(csr.public_key()) == _spki(current.public_key()):
+        if spki(csr.public_key()) == spki(current.public_key()):
             raise Refused(422, "same_key", "csr: a renewal needs a new key")
         leaf = pki.sign_csr(ca, csr, gateway_id, days=self.settings.leaf_days)
         with self.engine.begin() as conn:
