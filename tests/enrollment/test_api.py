@@ -116,6 +116,14 @@ def test_bad_requests_are_refused_and_leave_the_token_usable(setup: Setup) -> No
     assert "EC" in r.json()["detail"]
     garbage = enroll(s, made["token"], csr="-----BEGIN CERTIFICATE REQUEST-----\n" + "A" * 80)
     assert garbage.status_code == 422
+    der = bytearray(x509.load_pem_x509_csr(csrlib.csr_pem(csrlib.new_key(), "x").encode())
+                    .public_bytes(serialization.Encoding.DER))  # fmt: skip
+    der[-3] ^= 0xFF  # inside the signature
+    forged_csr = x509.load_der_x509_csr(bytes(der)).public_bytes(serialization.Encoding.PEM)
+    r = enroll(s, made["token"], csr=forged_csr.decode())
+    assert r.json()["error"] == "bad_csr" and "signature" in r.json()["detail"]
+    huge = enroll(s, made["token"], csr="A" * 20_000)
+    assert huge.status_code == 422
     ok = enroll(s, made["token"], hostname=None)
     assert ok.status_code == 200 and ok.json()["gateway_id"] == "gw-fixed"
 

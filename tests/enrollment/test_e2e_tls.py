@@ -159,6 +159,9 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
         try:
             wait_for(lambda: (gateway(store, "pasar-baru-gw1") or {}).get("state") == "online",
                      15, what="the controller seeing the enrolled gateway online")  # fmt: skip
+            wait_for(lambda: any(r["name"] == "crl" and r["state"] == "running"
+                                 for r in store.status_rows()),
+                     15, what="the CRL housekeeping worker in the controller's status")  # fmt: skip
         finally:
             store.engine.dispose()
     finally:
