@@ -78,6 +78,14 @@ class CertRegister:
             if r["revoked_at"] is None and r["not_after"] > now
         ]
 
+    def holds_valid(self, conn: Connection, gateway_id: str) -> bool:
+        """Inside the enrolling transaction: a valid certificate for the id exists already."""
+        c = gateway_certs.c
+        query = select(c.serial).where(
+            c.gateway_id == gateway_id, c.revoked_at.is_(None), c.not_after > self.clock()
+        )
+        return conn.execute(query.limit(1)).first() is not None
+
     def site_of(self, gateway_id: str) -> str | None:
         return next((r["site"] for r in self.for_gateway(gateway_id) if r["site"]), None)
 

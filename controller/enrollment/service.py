@@ -161,6 +161,13 @@ class Enrollment:
         try:
             with self.engine.begin() as conn:
                 self.tokens.claim(conn, token, gateway_id, source)
+                if self.certs.holds_valid(conn, gateway_id):  # won by a concurrent enrollment
+                    raise Refused(
+                        409,
+                        "gateway_enrolled",
+                        f"gateway id {gateway_id} was enrolled a moment ago; enroll under "
+                        "another --hostname",
+                    )
                 self.certs.add(
                     conn,
                     serial=leaf.cert.serial_number,
