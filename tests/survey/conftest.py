@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from common.mosquitto import Broker
@@ -112,6 +113,24 @@ def site() -> Iterator[Site]:
         first.stop()
 
 
+LAYER_PRESET = {"health": {"interval_s": 0.5}, "sensors": {"telemetry_interval_s": 0.5}}
+"""The gateway's own overrides before the survey: it must keep them (and they keep the agent
+test quick: the controller's configuration decides the health and telemetry periods)."""
+
+
+def _preset_layer(controller: Controller) -> None:
+    with httpx.Client(base_url=controller.url, timeout=10) as client:
+        token = client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+        ).json()["token"]
+        reply = client.put(
+            f"/api/v1/config/gateway:{GATEWAY}",
+            json={"document": LAYER_PRESET, "base_version": 0, "reason": "test preset"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert reply.status_code == 200, reply.text
+
+
 @dataclass
 class Surveyed:
     ran: Ran
@@ -133,6 +152,7 @@ def surveyed(
         "health": {"interval_s": 0.5},
     }
     base_file = write_yaml(tmp / "bootstrap.yaml", base)
+    _preset_layer(controller)
     out, html = tmp / "agent.yaml", tmp / "report.html"
     ran = run_survey(
         *site.camera_args(),

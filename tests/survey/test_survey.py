@@ -18,6 +18,7 @@ from tests.survey.conftest import (
     FIRST,
     GATEWAY,
     HOSTILE_MODEL,
+    LAYER_PRESET,
     SECOND,
     Controller,
     Site,
@@ -127,6 +128,10 @@ def test_config_sent_to_the_controller_as_the_gateway_layer(
     assert sorted(c["id"] for c in document["cameras"]) == ["cam-1", "cam-2"]
     assert all(c["password"] == "***" for c in document["cameras"])  # stored, masked on read
     assert sorted(s["profile"] for s in document["sensors"]["sensors"]) == ["mcu_kv", "qdy30a"]
+    # the gateway's other overrides are kept
+    assert document["health"]["interval_s"] == LAYER_PRESET["health"]["interval_s"]
+    assert document["sensors"]["telemetry_interval_s"] == 0.5
+    assert sent["layer_version"] == 2  # written on top of the preset (version 1)
 
 
 def test_html_embeds_both_snapshots_and_escapes_the_hostile_model(surveyed: Surveyed) -> None:
