@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import typer
 
+from firmware_profiles import get_profile
 from kendali_cli.survey_devices import interface_address, parse_host, scan_targets, unanswered
 from sim.camera import SimCamera
 from sim.camera.personalities import get_personality
+from sim.sensor import PtySensor
 from tests.survey.conftest import run_survey
 
 
@@ -101,3 +103,20 @@ def test_a_named_camera_that_does_not_answer_is_a_failed_item(tmp_path: Path) ->
     assert camera["state"] == "no answer" and camera["address"] == f"127.0.0.1:{port}"
     assert "check power, cable and address" in camera["detail"]
     assert ran.json()["config"]["cameras"] == []
+
+
+def test_a_sensor_no_candidate_explains_is_unknown_and_left_out() -> None:
+    sensor = PtySensor(get_profile("mcu_kv")).start()
+    try:
+        ran = run_survey(
+            "--serial", sensor.path, "--sensor-profile", "qdy30a", "--sensor-profile", "xm9505",
+            "--sensor-timeout", "0.1", "--gateway-id", "gw-odd", "--json",
+        )  # fmt: skip
+    finally:
+        sensor.stop()
+    assert ran.code == 1
+    [found] = ran.json()["sensors"]
+    assert (found["verdict"], found["status"], found["profile"]) == ("unknown", "fail", None)
+    assert found["detail"] == "unknown: no profile matched on evidence"
+    assert ran.json()["config"]["sensors"] == []
+    assert f"{sensor.path}: trying xm9505 (2/2)" in ran.stderr
