@@ -69,6 +69,7 @@ class Broker:
         users: Mapping[str, str] | None = None,
         acl: str | None = None,
         settings: str = QUEUE_SETTINGS,
+        prelude: str = "",
     ) -> None:
         self.workdir = workdir
         self.host = host
@@ -78,6 +79,8 @@ class Broker:
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         self.conf.write_text(
+            # ``prelude``: lines that must come before the first listener (per_listener_settings).
+            f"{prelude}"
             f"listener {self.port} {self.host}\n"
             f"{self._auth(users, acl)}"
             # Started as root, Mosquitto would switch to its own user and then could not write

@@ -22,7 +22,7 @@ from controller.config_store import ConfigStore, load_key
 from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
 from kendali_cli.demo_config import DemoConfig
-from sim.demo import DEMO_SITES, DemoStack
+from sim.demo import DEMO_SITES, ENROLLED_GATEWAY, DemoStack
 
 # Demo logins (loopback only, a throwaway database): one operator per agency and an admin from
 # the command center's own staff, who sees everything.
@@ -134,6 +134,11 @@ def prepare_operators(stack: DemoStack) -> list[str]:
             sites.assign_site(gid, site, who="demo", reason="demo site")
     users = UserStore(store.engine)
     lines = [f"console: {stack.console_url}   (API docs: {stack.console_url[:-8]}docs)"]
+    if stack.gateways >= ENROLLED_GATEWAY:
+        lines.append(
+            f"gw-{ENROLLED_GATEWAY:02d} enrolled with a single-use token: its key made on the "
+            f"gateway, mutual TLS to the broker on 127.0.0.1:{stack.tls_port} (CA: {stack.pki})"
+        )
     for name, role, agencies, everything, what in DEMO_USERS:
         users.create(name, DEMO_PASSWORD, role, agencies, all_agencies=everything)
         lines.append(f"  login {name!r} / {DEMO_PASSWORD!r} ({role}) — {what}")

@@ -6,6 +6,7 @@ command with a YAML file), so the demo exercises the same paths as a deployment.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import signal
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from common.mosquitto import Broker, free_port
+from common.mosquitto import QUEUE_SETTINGS, Broker, free_port
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ DEMO_AGENCIES: dict[str, Any] = {
     "bapenda": {"name": "Badan Pendapatan Daerah", "sites": []},
 }
 DEMO_API_PORT = 8080
+# The gateway that joins the way a real one does: a single-use token, a key made on the device, a
+# certificate from the controller, and mutual TLS to the broker under the fleet's ACL. The other
+# demo gateways keep the plain loopback listener, which exists only in the demo and the tests.
+ENROLLED_GATEWAY = 3
+# The shipped ACL, from the source tree the demo runs in (`make demo`).
+REPO_ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "kendali.acl"
 # A critical alert nobody acknowledges is escalated after a minute in the demo (five by default).
 DEMO_ALERTS: dict[str, Any] = {"escalate_after_s": 60}
 
@@ -101,6 +108,7 @@ class DemoStack:
     camera_port: int = 0
     api_port: int = 0
     broker: Broker | None = None
+    tls_port: int = 0
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -132,13 +140,52 @@ class DemoStack:
         """Steps in order: broker, controller (subscribed), simulated devices, agents."""
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
-        self.broker = Broker(self.workdir / "broker")
-        self.broker.start()
+        self._start_broker()
         self._start_controller()
         self._start_flood_sensor()
         self._start_camera()
         for i in range(1, self.gateways + 1):
-            self._start_agent(i)
+            if i == ENROLLED_GATEWAY:
+                self._enroll_agent(i)
+            else:
+                self._start_agent(i)
+
+    @property
+    def pki(self) -> Path:
+        return self.workdir / "pki"
+
+    def _kendali(self, *args: str, stdin: str | None = None) -> str:
+        """One ``kendali`` command to its end (CA, token, enrollment); its output, or an error
+        that names the command and what it said."""
+        done = subprocess.run(
+            [*KENDALI, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"kendali {args[0]} {args[1]} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def _start_broker(self) -> None:
+        """A fleet CA, then one broker with two listeners: plain loopback for the demo's own
+        gateways and the controller, and mutual TLS under the fleet ACL for enrolled ones."""
+        if not REPO_ACL.exists():
+            raise RuntimeError(f"{REPO_ACL} is missing: run the demo from a source checkout")
+        self._kendali("ca", "init", "--dir", str(self.pki), "--broker-name", "127.0.0.1")
+        self.tls_port = free_port()
+        issued = self.pki / "issued"
+        tls_listener = (
+            f"listener {self.tls_port} 127.0.0.1\n"
+            f"cafile {self.pki / 'chain.pem'}\ncertfile {issued / 'broker.crt'}\n"
+            f"keyfile {issued / 'broker.key'}\ncrlfile {self.pki / 'fleet.crl'}\n"
+            "require_certificate true\nuse_identity_as_username true\n"
+            "use_username_as_clientid true\nallow_anonymous false\n"
+            f"acl_file {REPO_ACL}\n"
+        )
+        self.broker = Broker(
+            self.workdir / "broker",
+            prelude="per_listener_settings true\n",
+            settings=QUEUE_SETTINGS + tls_listener,
+        )
+        self.broker.start()
 
     @property
     def console_url(self) -> str:
@@ -158,6 +205,7 @@ class DemoStack:
                 "api": {"host": "127.0.0.1", "port": self.api_port},
                 "agencies": DEMO_AGENCIES,
                 "alerts": DEMO_ALERTS,
+                "enrollment": self._enrollment(),
             },
         )
         ctl = self._spawn("controller", ["controller", "--config", str(cfg)])
@@ -166,6 +214,39 @@ class DemoStack:
             ctl.log_has("subscribed to") and ctl.log_has("api listening on")
         ):
             time.sleep(0.1)
+
+    def _enrollment(self) -> dict[str, Any]:
+        """The controller signs enrolling gateways' requests with the demo CA and tells the
+        broker to re-read the CRL when it revokes one."""
+        assert self.broker is not None
+        assert self.broker.proc is not None
+        return {
+            "ca_dir": str(self.pki),
+            "crl_reload_command": ["kill", "-HUP", str(self.broker.proc.pid)],
+            "broker_host": "127.0.0.1",
+            "broker_port": self.tls_port,
+            "public_url": f"http://127.0.0.1:{self.api_port}",
+        }
+
+    def _enroll_agent(self, index: int) -> None:
+        """What a technician does at the pole: a token from the admin, then ``kendali provision
+        enroll`` on the gateway, which writes the agent's bootstrap config; the agent runs it."""
+        gid = f"gw-{index:02d}"
+        site = DEMO_SITES.get(gid, "demo")
+        made = self._kendali(
+            "provision", "token", "create", "--config", str(self.workdir / "controller.yaml"),
+            "--site", site, "--gateway-id", gid, "--ttl", "30m", "--note", "demo", "--as",
+            "demo", "--json",
+        )  # fmt: skip
+        token = json.loads(made)["token"]
+        home = self.workdir / gid
+        self._kendali(
+            "provision", "enroll", "--controller", f"http://127.0.0.1:{self.api_port}",
+            "--token", "-", "--dir", str(home), "--state-dir", str(home / "state"),
+            "--no-systemd", "--hostname", site,
+            stdin=token,
+        )  # fmt: skip
+        self._spawn(gid, ["agent", "--config", str(home / "agent.yaml")])
 
     def _start_flood_sensor(self) -> None:
         link = self.workdir / "river-katulampa"
