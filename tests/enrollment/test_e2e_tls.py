@@ -24,8 +24,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 from sqlalchemy import select
 
+from agent.certs import CertRenewal
+from agent.certs.renewal import RenewalError
+from agent.config.model import AgentConfig
 from common import csr as csrlib
 from common.enroll_client import Refused, post_json
 from common.mosquitto import Broker, free_port, mosquitto_binary
@@ -126,7 +130,17 @@ def site(tmp_path: Path) -> Iterator[Site]:
 
 
 def test_enroll_connect_renew_revoke(site: Site) -> None:
-    # -- enroll with a site-bound token --------------------------------------------------
+    token, agent_yaml = enroll_first_gateway(site)
+    refused_tokens(site, token)
+    # a second gateway, the control for revocation (its token read from stdin)
+    other = site.enroll("gw2", "-", stdin=site.token("--gateway-id", "gw-two") + "\n")
+    assert other.returncode == 0, other.stderr
+    assert site.connects("gw2")
+    renewal = renew_while_the_agent_runs(site, agent_yaml)
+    revoke(site, renewal)
+
+
+def enroll_first_gateway(site: Site) -> tuple[str, dict[str, Any]]:
     token = site.token("--site", "pasar-baru", "--ttl", "2h", "--note", "pole 7")
     r = site.enroll("gw1", token)
     assert r.returncode == 0, r.stderr
@@ -142,33 +156,24 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
     assert f"agent --config {root / 'etc' / 'agent.yaml'}" in unit
     assert f"WorkingDirectory={root / 'var'}" in unit
     assert kendali("agent", "--check", "--config", str(root / "etc" / "agent.yaml")).returncode == 0
-    agent_yaml = yaml.safe_load((root / "etc" / "agent.yaml").read_text())
+    agent_yaml: dict[str, Any] = yaml.safe_load((root / "etc" / "agent.yaml").read_text())
+    assert agent_yaml["gateway_id"] == "pasar-baru-gw1"
     store = Store(site.db)
-    try:  # the controller put it in its token's site
+    try:  # the controller put it in its token's site, and runs its CRL worker
         with store.engine.connect() as conn:
             placed = conn.execute(select(gateway_sites.c.site)).scalars().all()
+        assert placed == ["pasar-baru"]
+        wait_for(lambda: any(r["name"] == "crl" and r["state"] == "running"
+                             for r in store.status_rows()),
+                 15, what="the CRL housekeeping worker in the controller's status")  # fmt: skip
     finally:
         store.engine.dispose()
-    assert placed == ["pasar-baru"]
-    assert agent_yaml["gateway_id"] == "pasar-baru-gw1"
     assert site.connects("gw1"), "the enrolled gateway was refused by the broker"
-    agent = Proc(["agent", "--config", str(root / "etc" / "agent.yaml")], site.tmp / "agent.log")
-    agent.start("connected to")  # the real agent, over mutual TLS with the enrolled files
-    try:
-        store = Store(site.db)
-        try:
-            wait_for(lambda: (gateway(store, "pasar-baru-gw1") or {}).get("state") == "online",
-                     15, what="the controller seeing the enrolled gateway online")  # fmt: skip
-            wait_for(lambda: any(r["name"] == "crl" and r["state"] == "running"
-                                 for r in store.status_rows()),
-                     15, what="the CRL housekeeping worker in the controller's status")  # fmt: skip
-        finally:
-            store.engine.dispose()
-    finally:
-        assert agent.stop() == 0, agent.text()
+    return token, agent_yaml
 
-    # -- refused tokens and an existing identity -----------------------------------------
-    reused = site.enroll("gw1-again", token)
+
+def refused_tokens(site: Site, used: str) -> None:
+    reused = site.enroll("gw1-again", used)
     assert reused.returncode == 1 and "already used" in reused.stderr
     forged = site.enroll("gw-forged", "kdl-enroll-" + "x" * 32)
     assert forged.returncode == 1 and "not valid" in forged.stderr
@@ -187,30 +192,42 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
                           "--token", "x", "--dir", str(site.tmp / "u"), "--no-systemd")  # fmt: skip
     assert unreachable.returncode == 1 and "unreachable" in unreachable.stderr
 
-    # -- a second gateway, the control for revocation -------------------------------------
-    other = site.enroll("gw2", "-", stdin=site.token("--gateway-id", "gw-two") + "\n")
-    assert other.returncode == 0, other.stderr
-    assert site.connects("gw2")
 
-    # -- renewal: new key, signed by the current one ---------------------------------------
-    from agent.certs import CertRenewal
-    from agent.certs.renewal import RenewalError
-    from agent.config.model import AgentConfig
-
+def renew_while_the_agent_runs(site: Site, agent_yaml: dict[str, Any]) -> CertRenewal:
+    """The real agent runs on the enrolled files; its certificate is renewed under it; the old
+    certificate is then revoked, so when the agent's connection is taken over and it connects
+    again, only the renewed files can get it in."""
     config = AgentConfig.model_validate(agent_yaml)
     assert config.renewal is not None and config.broker.tls is not None
     renewal = CertRenewal(config.renewal, config.broker.tls)
     cert_file, key_file = site.files("gw1")
-    old_key = key_file.read_bytes()
-    issued = renewal.renew_once()
-    assert issued.gateway_id == "pasar-baru-gw1"
-    assert key_file.read_bytes() != old_key
-    assert (key_file.parent / "gateway.key.prev").read_bytes() == old_key
-    for path in (cert_file, key_file, key_file.parent / "gateway.key.prev"):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    assert site.connects("gw1"), "the renewed certificate was refused"
-    health = renewal.health()
-    assert health is not None and not health.expired and not health.renew_due
+    old_serial = x509.load_pem_x509_certificate(cert_file.read_bytes()).serial_number
+    agent = Proc(["agent", "--config", str(site.tmp / "gw1" / "etc" / "agent.yaml")],
+                 site.tmp / "agent.log")  # fmt: skip
+    agent.start("connected to")
+    store = Store(site.db)
+    try:
+        wait_for(lambda: (gateway(store, "pasar-baru-gw1") or {}).get("state") == "online",
+                 15, what="the controller seeing the enrolled gateway online")  # fmt: skip
+        old_key = key_file.read_bytes()
+        issued = renewal.renew_once()
+        assert issued.gateway_id == "pasar-baru-gw1"
+        assert key_file.read_bytes() != old_key
+        assert (key_file.parent / "gateway.key.prev").read_bytes() == old_key
+        for path in (cert_file, key_file, key_file.parent / "gateway.key.prev"):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        health = renewal.health()
+        assert health is not None and not health.expired and not health.renew_due
+        revoke_serial(site, store, old_serial)
+        prev = (key_file.parent / "gateway.crt.prev", key_file.parent / "gateway.key.prev")
+        wait_for(lambda: connect(site.broker, site.chain("gw1"), prev, 1.5) is None, 15,
+                 what="the broker refusing the superseded certificate")  # fmt: skip
+        assert site.connects("gw1"), "the renewed certificate was refused"  # takes the session
+        wait_for(lambda: agent.text().count("connected to") >= 2, 20,
+                 what="the running agent connecting again, on its renewed files")  # fmt: skip
+    finally:
+        store.engine.dispose()
+        assert agent.stop() == 0, agent.text()
 
     stranger = csrlib.new_key()
     request = csrlib.csr_pem(csrlib.new_key(), "pasar-baru-gw1")
@@ -219,8 +236,30 @@ def test_enroll_connect_renew_revoke(site: Site) -> None:
             "certificate": cert_file.read_text(), "csr": request,
             "signature": csrlib.sign_proof(stranger, request)})  # fmt: skip
     assert refused.value.status == 401 and refused.value.code == "bad_proof"
+    return renewal
 
-    # -- revocation: the broker refuses the gateway from its next connection ---------------
+
+def revoke_serial(site: Site, store: Store, serial: int) -> None:
+    """Only this certificate on the CRL (as a superseded one that leaked would be), through
+    the controller's own CRL writer and reload command."""
+    from common import configfile
+    from controller.config import ControllerConfig
+    from controller.enrollment.service import Enrollment
+    from controller.store.schema import gateway_certs
+
+    cfg = configfile.load(site.controller_yaml, ControllerConfig)
+    assert cfg.enrollment is not None
+    with store.engine.begin() as conn:
+        conn.execute(gateway_certs.update()
+                     .where(gateway_certs.c.serial == format(serial, "x"))
+                     .values(revoked_at=time.time(), revoked_by="test"))  # fmt: skip
+    assert Enrollment(cfg.enrollment, store.engine).write_crl(), "the broker was not reloaded"
+
+
+def revoke(site: Site, renewal: CertRenewal) -> None:
+    """Through the CLI: the broker refuses the gateway from its next connection, the other one
+    goes on, and the revoked gateway cannot renew."""
+    cert_file, key_file = site.files("gw1")
     done = kendali("provision", "revoke", "pasar-baru-gw1", "--reason", "stolen",
                    "--config", str(site.controller_yaml))  # fmt: skip
     assert done.returncode == 0, done.stderr
