@@ -3,6 +3,7 @@ gateway's configuration layer. Failures come out as :class:`ApiFailure` with the
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +88,6 @@ class ControllerApi:
 
     def uplink(self, size: int) -> Timed:
         # incompressible, so no proxy or link compression flatters the figure
-        import os
-
         return self.request("POST", f"{PREFIX}/survey/uplink", data=os.urandom(size))
 
     def layer(self, gateway_id: str) -> tuple[int, dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from provisioning.survey import netcheck
-from provisioning.survey.api import ApiFailure, ControllerApi
+from provisioning.survey.api import ApiFailure, ControllerApi, Timed
 from provisioning.survey.report import Check, Status
 
 Resolver = Callable[..., list[Any]]
@@ -116,16 +116,17 @@ def _samples(call: Callable[[], object], count: int) -> list[float]:
     return out
 
 
-def _clock_from_date(first: object, plan: NetworkPlan) -> Check:
-    date = getattr(first, "date_header", "")
+def _clock_from_date(first: Timed, plan: NetworkPlan) -> Check:
+    """The HTTP Date header has whole seconds: the server's time is taken as the middle of
+    its second, and an offset within that second's uncertainty is not warned about."""
     try:
-        server = parsedate_to_datetime(date).timestamp()
+        server = parsedate_to_datetime(first.date_header).timestamp()
     except (TypeError, ValueError):
         return Check("clock", Status.SKIP, "the controller sent no Date header")
-    offset = netcheck.clock_offset(first.sent_at, first.received_at, server + 0.5)  # type: ignore[attr-defined]
+    offset = netcheck.clock_offset(first.sent_at, first.received_at, server + 0.5)
     check = netcheck.clock_check(offset, plan.limits, "HTTP Date header, +-1 s")
     if check.status == Status.WARN and abs(offset) <= plan.limits.clock_warn_s + 1:
-        check.status = Status.OK  # within the header's one-second resolution
+        check.status = Status.OK
     return check
 
 

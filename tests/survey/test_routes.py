@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import httpx
 
 from controller.api.routes_survey import UPLINK_MAX_BYTES, UPLINK_PER_WINDOW
+from provisioning.survey.api import ControllerApi
+from provisioning.survey.network import NetworkPlan, controller_checks
+from provisioning.survey.report import Status
 from tests.api.conftest import PASSWORD
 from tests.survey.conftest import Controller
 
@@ -58,3 +61,15 @@ def test_uplink_is_rate_limited_per_user(controller: Controller) -> None:
         ]
     assert codes[:UPLINK_PER_WINDOW] == [200] * UPLINK_PER_WINDOW
     assert codes[-1] == 429
+
+
+def test_without_a_login_the_clock_comes_from_the_date_header(controller: Controller) -> None:
+    api = ControllerApi(controller.url)
+    try:
+        checks = {c.name: c for c in controller_checks(api, NetworkPlan(controller=api))}
+    finally:
+        api.close()
+    assert checks["controller"].status == Status.OK
+    assert checks["clock"].status == Status.OK and "HTTP Date header" in checks["clock"].detail
+    assert "/healthz" in checks["latency"].detail
+    assert checks["uplink"].status == Status.SKIP and "needs a login" in checks["uplink"].detail
