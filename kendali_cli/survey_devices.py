@@ -11,6 +11,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -257,6 +258,13 @@ def _frame_from_stream(uri: str, user: str, password: str, timeout_s: float) -> 
     return base64.b64decode(encode_jpeg(image, SNAPSHOT_MAX_BYTES, SNAPSHOT_MAX_WIDTH).data_b64)
 
 
+def without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def visit_camera(device: Discovered, secrets: Secrets, timeout_s: float) -> CameraFinding:
     """Try each credential pair in the order given until one is accepted (a refused pair is
     never retried: cameras lock accounts); an unreadable identity is kept as "unsure"."""
@@ -266,7 +274,9 @@ def visit_camera(device: Discovered, secrets: Secrets, timeout_s: float) -> Came
     from provisioning.survey.report import CameraFinding, CameraState
 
     url = device.device_url or ""
-    finding = CameraFinding(address=device.address, device_url=redact(url))
+    # only the user-info part is dropped: masking known secrets inside the address could
+    # mangle it (a password "onvif" would), and the proposed configuration is built from it
+    finding = CameraFinding(address=device.address, device_url=without_userinfo(url))
     if not url:
         finding.state, finding.detail = CameraState.ERROR, "discovery reply carried no XAddr"
         return finding

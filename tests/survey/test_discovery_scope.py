@@ -9,7 +9,13 @@ import pytest
 import typer
 
 from firmware_profiles import get_profile
-from kendali_cli.survey_devices import interface_address, parse_host, scan_targets, unanswered
+from kendali_cli.survey_devices import (
+    interface_address,
+    parse_host,
+    scan_targets,
+    unanswered,
+    without_userinfo,
+)
 from sim.camera import SimCamera
 from sim.camera.personalities import get_personality
 from sim.sensor import PtySensor
@@ -120,3 +126,10 @@ def test_a_sensor_no_candidate_explains_is_unknown_and_left_out() -> None:
     assert found["detail"] == "unknown: no profile matched on evidence"
     assert ran.json()["config"]["sensors"] == []
     assert f"{sensor.path}: trying xm9505 (2/2)" in ran.stderr
+
+
+def test_a_device_address_keeps_everything_but_its_user_info() -> None:
+    assert without_userinfo("http://a:b@10.0.0.5:80/onvif/device_service") == (
+        "http://10.0.0.5:80/onvif/device_service"
+    )
+    assert without_userinfo("http://10.0.0.5/onvif") == "http://10.0.0.5/onvif"
