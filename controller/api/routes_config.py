@@ -76,8 +76,14 @@ def _scope(text: str) -> Scope:
 
 
 def _gateway_visible(ctx: Ctx, vis: Visibility, gid: str) -> bool:
+    """A gateway the registry has heard from, or one put in a site before it ever connected
+    (enrollment does that): the survey configures a gateway before its agent first runs."""
     found = fleet.gateway_row(ctx.engine, gid)
-    return found is not None and vis.device(gid, None, found[1])
+    if found is not None:
+        return vis.device(gid, None, found[1])
+    with ctx.engine.connect() as conn:
+        site = site_map(conn, gid).get(gid)
+    return site is not None and vis.device(gid, None, site)
 
 
 def _check_reach(ctx: Ctx, who: Principal, scope: Scope, *, write: bool) -> None:

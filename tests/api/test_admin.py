@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from controller.commands import CommandStore
-from controller.store.schema import audit
+from controller.store.schema import audit, gateway_sites
 from tests.api.conftest import PASSWORD, Api
 
 
@@ -194,3 +194,21 @@ def test_config_layer_the_agent_would_refuse_is_refused_with_its_field(api: Api)
         )
         assert unknown.status_code == 422 and "helth" in unknown.json()["detail"]
         assert c.get("/api/v1/config/site:simpang").json()["version"] == current
+
+
+def test_a_gateway_in_a_site_is_configurable_before_it_first_connects(api: Api) -> None:
+    """Enrollment puts a gateway in its site before its agent ever runs; the survey then writes
+    its layer. Visibility follows that site like any other gateway's."""
+    with api.store.engine.begin() as conn:
+        conn.execute(insert(gateway_sites).values(gateway_id="gw-new-pole", site="simpang"))
+        conn.execute(insert(gateway_sites).values(gateway_id="gw-new-river", site="katulampa"))
+    with api.client("dishub-admin") as c:
+        layer = c.get("/api/v1/config/gateway:gw-new-pole")
+        assert layer.status_code == 200, layer.text
+        put = c.put(
+            "/api/v1/config/gateway:gw-new-pole",
+            json={"document": {"health": {"interval_s": 5}}, "base_version": 0},
+        )
+        assert put.status_code == 200, put.text
+        assert c.get("/api/v1/config/gateway:gw-new-river").status_code == 404
+        assert c.get("/api/v1/config/gateway:gw-never-seen").status_code == 404
