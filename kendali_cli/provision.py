@@ -202,8 +202,11 @@ def revoke(
         fail(f"wrote {crl} but the reload command failed: reload the broker by hand "
              "(systemctl reload mosquitto), then check its log", 1)  # fmt: skip
     else:
-        typer.echo(f"wrote {crl}; now reload the broker (systemctl reload mosquitto): until "
-                   "then it still accepts the gateway")  # fmt: skip
+        typer.echo(
+            f"wrote {crl}; no crl_reload_command is configured: kendali-crl-reload.path "
+            "reloads the broker where it is installed (docs/deploy.md), otherwise run "
+            "systemctl reload mosquitto; until then the broker accepts the gateway"
+        )
 
 
 @app.command("enroll")

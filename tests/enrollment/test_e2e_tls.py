@@ -6,8 +6,9 @@ the real CLI on the "gateway" side.
 An enrolled gateway's files connect to the broker; token reuse, expiry and forgery are refused
 with their messages; the written keys and configuration are owner-only; the agent accepts the
 configuration and runs on it; a running agent's certificate is renewed and, with the old one
-revoked, the agent gets back in on the new files; renewal needs the current key's signature; revocation through the CLI reloads the broker, which then refuses the gateway
-while another goes on; a revoked gateway cannot renew."""
+revoked, the agent gets back in on the new files; renewal needs the current key's signature;
+revocation through the CLI reloads the broker, which then refuses the gateway while another
+goes on; a revoked gateway cannot renew."""
 
 from __future__ import annotations
 
