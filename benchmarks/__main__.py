@@ -21,6 +21,7 @@ SUITE = [
     "benchmarks.motion_pipeline",
     "benchmarks.config_apply",
     "benchmarks.alerts",
+    "benchmarks.provision",
 ]
 
 
