@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 from protocol.commands import CommandResponse
 from protocol.envelope import MAX_WIRE_INT, WireModel
@@ -266,8 +266,22 @@ class GatewayHealth(WireModel):
         default_factory=dict, max_length=256, description="The agent's supervised workers."
     )
     certificate: CertificateHealth | None = Field(
-        default=None, description="The broker certificate's expiry and renewal (mutual TLS)."
+        default=None,
+        description="The broker certificate's expiry and renewal (mutual TLS); left out of the "
+        "message, not sent as null, when the agent does not renew its certificate.",
     )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_certificate(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        """An agent without renewal sends health exactly as before this field existed: a
+        controller from before it forbids unknown fields and would reject ``"certificate": null``
+        (docs/protocol.md, compatibility)."""
+        out: dict[str, Any] = handler(self)
+        if out.get("certificate", 0) is None:
+            del out["certificate"]
+        return out
 
 
 class Snapshot(WireModel):
