@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from controller.enrollment.service import Enrollment
 
 app = typer.Typer(
-    help="Provision gateways: enrollment tokens, enroll a gateway, revoke one.",
+    help="Provision gateways: tokens, enroll, survey, verify, revoke.",
     no_args_is_help=True,
 )
 token_app = typer.Typer(
@@ -86,8 +86,9 @@ def token_create(  # noqa: PLR0917 - typer maps each parameter to an option
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a single-use enrollment token. It is printed once: hand it to the technician;
-    the controller keeps only its hash."""
+    """Create a single-use enrollment token.
+
+    It is printed once: hand it to the technician; the controller keeps only its hash."""
     from common.pki import IDENTITY_RE
 
     for name, value in (("--site", site), ("--gateway-id", gateway_id)):
@@ -166,7 +167,6 @@ def token_cancel(
     typer.echo(f"cancelled token {token_id}")
 
 
-@app.command("revoke")
 def revoke(
     gateway: Annotated[str, typer.Argument(help="Gateway id.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit).")] = "",
@@ -174,8 +174,10 @@ def revoke(
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Revoke a gateway's certificates: recorded and audited, a new CRL written, and the
-    broker told to re-read it (enrollment.crl_reload_command). Its next connection is refused."""
+    """Revoke a gateway's certificates; the broker refuses its next connection.
+
+    Recorded and audited, a new CRL written, and the broker told to re-read it
+    (enrollment.crl_reload_command)."""
     from common.pki import IDENTITY_RE
     from controller.enrollment.service import NotEnrolled
 
@@ -251,9 +253,11 @@ def enroll(  # noqa: PLR0917 - typer maps each parameter to an option
         str, typer.Option("--user", help="The agent's service user that gets the files (as root).")
     ] = "kendali",
 ) -> None:
-    """Enroll this gateway: make its key here (it never leaves), send a certificate request
-    with the token, write key, certificates and agent.yaml owner-only, install the systemd
-    unit. Prints the command that starts the agent."""
+    """Enroll this gateway with a token from the administrator.
+
+    Makes its key here (it never leaves), sends a certificate request with the token, writes
+    key, certificates and agent.yaml owner-only and installs the systemd unit. Prints the
+    command that starts the agent."""
     import socket
 
     from common.enroll_client import Refused, Unreachable
@@ -325,3 +329,5 @@ app.command("survey")(survey.survey)
 from kendali_cli import verify  # noqa: E402 - registered last, after this module's own commands
 
 app.command("verify")(verify.verify)
+# Listed in the order a gateway lives: tokens, enroll, survey, verify, and at its end, revoke.
+app.command("revoke")(revoke)

@@ -306,9 +306,11 @@ def survey(  # noqa: PLR0917 - typer maps each parameter to an option
     latency_warn: LatencyWarn = 300.0,
     uplink_warn: UplinkWarn = 1.0,
 ) -> None:
-    """Site survey: find the ONVIF cameras (trying the logins given) and identify the serial
-    sensors by evidence, check the clock, DNS, broker and uplink against the controller, then
-    propose this gateway's configuration: sent to the controller with a login, written with
+    """Site survey: cameras, sensors and network here; propose this gateway's configuration.
+
+    Finds the ONVIF cameras (trying the logins given) and identifies the serial sensors by
+    evidence, checks the clock, DNS, broker and uplink against the controller, then proposes
+    the configuration: sent to the controller with a login, written with
     --out. Exit 1 when a required item failed, 2 for bad options."""
     from kendali_cli.core import fail
     from provisioning.survey import netcheck

@@ -329,11 +329,13 @@ def verify(  # noqa: PLR0917 - typer maps each parameter to an option
         ),
     ] = None,
 ) -> None:
-    """Check that this gateway is a working member of the fleet: mutual TLS configured and its
-    certificate valid, the broker accepts the certificate, the controller sees the gateway
-    online, every camera streams, every sensor reads plausible values, and a command goes
-    from the controller to the agent and back. Exit 0 only when every item passes (1: an item
-    failed, 3: warnings only, 2: bad usage or login). See docs/verify.md."""
+    """Check that this gateway is a working member of the fleet (the technician's done signal).
+
+    Mutual TLS configured and its certificate valid, the broker accepts the certificate, the
+    controller sees the gateway online, every camera streams, every sensor reads plausible
+    values, and a command goes from the controller to the agent and back. Exit 0 only when
+    every item passes (1: an item failed, 3: warnings only, 2: bad usage or login). See
+    docs/verify.md."""
     if not controller:
         fail("give the controller's address: --controller https://cc.example", 2)
     if ca_file is not None and not ca_file.is_file():
