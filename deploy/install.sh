@@ -348,19 +348,12 @@ units() {
     done
 }
 
-# The shipped broker config, pointed at the layout `kendali ca init` writes and at the ACL
-# installed beside it. Debian's own mosquitto.conf sets persistence_location and includes
-# conf.d/*.conf; Mosquitto refuses a second persistence_location, so it is left out here.
+# The shipped broker config. Its paths are already the layout `kendali ca init --dir
+# /etc/kendali/pki` writes; only a prefix moves them. It sets no persistence_location: Debian's
+# own mosquitto.conf sets it and includes conf.d/*.conf, and Mosquitto refuses a second one.
 broker_config_text() {
-    awk -v pki="$PKI" -v acl="$MOSQ/kendali.acl" '
-        $1 == "cafile" { print "cafile " pki "/chain.pem"; next }
-        $1 == "certfile" { print "certfile " pki "/issued/broker.crt"; next }
-        $1 == "keyfile" { print "keyfile " pki "/issued/broker.key"; next }
-        $1 == "crlfile" { print "crlfile " pki "/fleet.crl"; next }
-        $1 == "acl_file" { print "acl_file " acl; next }
-        $1 == "persistence_location" {
-            print "# persistence_location: set by /etc/mosquitto/mosquitto.conf"; next }
-        { print }' "$HERE/mosquitto/kendali.conf"
+    with_prefix <"$HERE/mosquitto/kendali.conf" \
+        | sed -e "s#^acl_file /etc/mosquitto/#acl_file $MOSQ/#"
 }
 
 broker() {

@@ -44,8 +44,11 @@ def init(
         typer.echo(f"wrote {path}")
     typer.echo(
         f"Move {folder / 'root'} to offline storage now: only renewing the intermediate needs "
-        "it. The broker's TLS listener for this CA is in mosquitto-kendali.conf (it expects "
-        "the ACL at /etc/mosquitto/kendali.acl: deploy/mosquitto/kendali.acl)."
+        "it. The broker's TLS listener for this CA is in mosquitto-kendali.conf, with this "
+        "folder's paths: for /etc/mosquitto/conf.d/ under Debian's mosquitto.conf, which sets "
+        "persistence_location (the ACL is expected at /etc/mosquitto/kendali.acl: "
+        "deploy/mosquitto/kendali.acl). On a controller host installed with deploy/install.sh "
+        "use its conf.d/kendali.conf instead (docs/deploy.md)."
     )
 
 
@@ -76,14 +79,19 @@ def revoke(
     name: Annotated[str, typer.Argument(help="The identity to refuse from now on.")],
     folder: DirOpt = Path("pki"),
 ) -> None:
-    """Put a certificate on the CRL; then make the broker re-read it (SIGHUP)."""
+    """Put a certificate on the CRL; the broker must then re-read it (SIGHUP): on an installed
+    controller host kendali-crl-reload.path does that after checking the file."""
     from provisioning.ca_dir import CaDir
 
     try:
         crl = CaDir(folder).revoke(name)
     except _errors() as exc:
         fail(exc, 2)
-    typer.echo(f"revoked {name}; wrote {crl}. Reload the broker (systemctl reload mosquitto).")
+    typer.echo(
+        f"revoked {name}; wrote {crl}. The broker refuses it once it re-reads the CRL: on a "
+        "controller host installed with deploy/install.sh kendali-crl-reload.path does that "
+        "(check: systemctl status kendali-crl-reload); elsewhere: systemctl reload mosquitto."
+    )
 
 
 @app.command("list")

@@ -280,7 +280,6 @@ def production_conf(pki: Path, port: int, workdir: Path, acl: Path) -> str:
         "keyfile": str(pki / "broker.key"),
         "crlfile": str(pki / "crl.pem"),
         "acl_file": str(acl),
-        "persistence_location": f"{workdir}/",
     }
     out = []
     for line in SHIPPED_CONF.splitlines():
@@ -290,6 +289,7 @@ def production_conf(pki: Path, port: int, workdir: Path, acl: Path) -> str:
     if os.geteuid() == 0:  # as root Mosquitto would drop to its own user: keep our files readable
         out.append("user root")
     out.append(f"log_dest file {workdir / 'mosquitto.log'}")
+    out.append(f"persistence_location {workdir}/")  # Debian's main mosquitto.conf sets it
     return "\n".join(out) + "\n"
 
 

@@ -13,6 +13,8 @@ from agent.config import AgentConfig
 from common.configfile import load
 from common.mosquitto import Broker
 from controller.config import ControllerConfig
+from provisioning.ca_dir import CONTROLLER_IDENTITIES, CaDir
+from provisioning.enroll import Layout
 from tests.helpers import Proc, wait_for
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -21,13 +23,48 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 def test_example_configs_validate() -> None:
     agent = load(DEPLOY / "examples" / "agent.yaml", AgentConfig)
     assert agent.broker.tls is not None and agent.broker.tls.cert_file is not None
+    load(DEPLOY / "examples" / "agent-cameras.yaml", AgentConfig)
     controller = load(DEPLOY / "examples" / "controller.yaml", ControllerConfig)
     assert controller.broker.tls is not None
 
 
-def test_production_broker_config_sizes_the_queue() -> None:
+def test_example_tls_paths_are_the_files_kendali_writes() -> None:
+    """A gateway's files are where `kendali provision enroll` puts them; the controller's are
+    the CA folder's (`kendali ca init --dir /etc/kendali/pki`), trusting chain.pem: ca.crt is
+    the intermediate alone, and a client trusting only it cannot verify the broker."""
+    enrolled = Layout(conf_dir=Path("/etc/kendali"), state_dir=Path("/var/lib/kendali"))
+    for name in ("agent.yaml", "agent-cameras.yaml"):
+        tls = load(DEPLOY / "examples" / name, AgentConfig).broker.tls
+        assert tls is not None, name
+        assert (tls.ca_file, tls.cert_file, tls.key_file) == (
+            enrolled.chain,
+            enrolled.cert,
+            enrolled.key,
+        ), name
+    ca = CaDir(Path("/etc/kendali/pki"))
+    controller = load(DEPLOY / "examples" / "controller.yaml", ControllerConfig)
+    for identity, tls in (
+        ("kendali-controller", controller.broker.tls),
+        ("kendali-controller-alerts", controller.notifications.mqtt.tls),
+    ):
+        assert identity in CONTROLLER_IDENTITIES
+        assert tls is not None and tls.ca_file == ca.chain
+        issued = ca.folder / "issued"
+        assert (tls.cert_file, tls.key_file) == (
+            issued / f"{identity}.crt",
+            issued / f"{identity}.key",
+        ), identity
+
+
+def test_production_broker_config_uses_the_ca_layout_and_sizes_the_queue() -> None:
     conf = (DEPLOY / "mosquitto" / "kendali.conf").read_text()
     assert "require_certificate true" in conf and "allow_anonymous false" in conf
+    ca = CaDir(Path("/etc/kendali/pki"))
+    options = dict(
+        line.split(maxsplit=1) for line in conf.splitlines() if line and not line.startswith("#")
+    )
+    assert (options["cafile"], options["crlfile"]) == (str(ca.chain), str(ca.crl_file))
+    assert options["certfile"] == str(ca.folder / "issued/broker.crt")
     queued = next(
         int(line.split()[1]) for line in conf.splitlines() if line.startswith("max_queued_messages")
     )

@@ -20,13 +20,14 @@ from common.mosquitto import Broker, free_port, mosquitto_binary
 from tests.provisioning.test_pki_broker import ACL, connect
 
 
-def kendali(*args: str) -> subprocess.CompletedProcess[str]:
+def kendali(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kendali_cli.main", "ca", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -78,6 +79,28 @@ def test_init_issue_revoke_against_a_tls_broker(tmp_path: Path) -> None:
     assert "gw-b" in listed.stdout and "revoked" in listed.stdout
     assert kendali("revoke", "gw-zz", "--dir", str(pki_dir)).returncode == 2
     assert kendali("list", "--dir", str(tmp_path / "nothing")).returncode == 2
+
+
+def test_the_generated_broker_configuration_names_absolute_paths_and_no_persistence_place(
+    tmp_path: Path,
+) -> None:
+    """Mosquitto resolves a relative path against its own working directory, and Debian's main
+    mosquitto.conf sets persistence_location already (tests/deploy/test_broker_conf.py runs the
+    file under such a main config)."""
+    r = kendali("init", "--dir", "pki", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    options = dict(
+        line.split(maxsplit=1)
+        for line in (tmp_path / "pki/mosquitto-kendali.conf").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    pki_dir = tmp_path / "pki"
+    assert options["cafile"] == str(pki_dir / "chain.pem")
+    assert options["certfile"] == str(pki_dir / "issued/broker.crt")
+    assert options["keyfile"] == str(pki_dir / "issued/broker.key")
+    assert options["crlfile"] == str(pki_dir / "fleet.crl")
+    assert "persistence_location" not in options and options["persistence"] == "true"
+    assert "conf.d" in r.stdout
 
 
 def test_the_generated_broker_configuration_runs_with_the_shipped_acl(tmp_path: Path) -> None:
