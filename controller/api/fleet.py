@@ -57,7 +57,7 @@ def gateway_view(
     cameras = [c for c in cond["cameras"] if vis.device(gid, c["id"], site)]
     sensors = [s for s in cond["sensors"] if vis.device(gid, s["id"], site)]
     health = row.get("last_health") or {}
-    problems = all_problems(gateway_problems(health), cameras, sensors)
+    problems = all_problems(gateway_problems(health, now), cameras, sensors)
     out: dict[str, Any] = {
         "id": gid,
         "site": site,
@@ -66,6 +66,7 @@ def gateway_view(
         "state_since": row["state_since"],
         "degraded": bool(problems),
         "problems": problems,
+        "warnings": cond["warnings"],
         "stale": cond["stale"],
         "last_seen": row["last_seen"],
         "last_health_ts": row.get("last_health_ts"),

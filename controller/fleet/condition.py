@@ -9,10 +9,16 @@ being shown as current.
 The input is a ``gateways`` table row (``Store.gateway_rows()``): ``state``, ``inventory``,
 ``last_health`` (the wire ``GatewayHealth`` as JSON) and ``last_health_ts``. Ages the agent
 reported are relative to its report; they are brought forward to ``now``.
+
+The broker certificate is judged against ``now``, not the report: a gateway whose certificate
+expired is refused by the broker, goes offline and sends nothing more, so its last report still
+says "not expired". Expired is a problem; renewal failing with less than ``CERT_WARN_S`` left is
+a warning (``warnings``), which does not make the gateway degraded.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 # Sensor worker states that mean "working or about to" (agent/sensors/worker.py): anything else
@@ -30,6 +36,8 @@ SENSOR_ERROR_COUNTERS = (
 SENSOR_SILENT_S = 300.0
 # A camera whose last frame is older than this while its stream claims to be up is failing.
 CAMERA_SILENT_S = 60.0
+# Renewal failing with less than this left before the certificate expires: a warning.
+CERT_WARN_S = 7 * 86_400.0
 
 
 def _aged(value: Any, lag: float) -> float | None:
@@ -125,9 +133,39 @@ def _sensors(row: dict[str, Any], health: dict[str, Any], lag: float) -> list[di
     return [sensor_condition(sid, profiles.get(sid, ""), live.get(sid), lag) for sid in ids]
 
 
-def gateway_problems(health: dict[str, Any]) -> list[str]:
-    """The gateway's own failures: an outbox disk that refuses writes, an agent worker given up."""
+def _utc(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _left(seconds: float) -> str:
+    return f"{seconds / 86_400:.1f} days" if seconds >= 86_400 else f"{seconds / 3600:.1f} hours"
+
+
+def certificate_condition(health: dict[str, Any], now: float) -> tuple[list[str], list[str]]:
+    """``(problems, warnings)`` of the broker certificate the health reports (none when it
+    reports none: the gateway does not renew, or uses no client certificate)."""
+    cert = health.get("certificate")
+    if not isinstance(cert, dict):
+        return [], []
+    not_after = cert.get("not_after")
+    if not isinstance(not_after, int | float) or isinstance(not_after, bool):
+        return [], []
+    error = str(cert.get("last_error") or "")
+    failing = f"; renewal failed: {error}" if error else ""
+    if cert.get("expired") is True or not_after <= now:
+        what = f"certificate expired {_utc(not_after)}: the broker refuses it at its next connect"
+        return [what + (failing or "; renew or re-enroll it")], []
+    if error and not_after - now < CERT_WARN_S:
+        return [], [f"certificate expires in {_left(not_after - now)}{failing}"]
+    return [], []
+
+
+def gateway_problems(health: dict[str, Any], now: float | None = None) -> list[str]:
+    """The gateway's own failures: an outbox disk that refuses writes, an agent worker given up,
+    and (given ``now``) an expired broker certificate."""
     problems = []
+    if now is not None:
+        problems += certificate_condition(health, now)[0]
     disk_error = (health.get("link") or {}).get("disk_error")
     if disk_error:
         problems.append(f"outbox disk: {disk_error}")
@@ -163,21 +201,24 @@ def health_figures(health: dict[str, Any]) -> dict[str, float | int | None]:
 
 
 def gateway_condition(row: dict[str, Any], now: float) -> dict[str, Any]:
-    """``{degraded, problems, stale, cameras, sensors}`` for one ``gateways`` row.
+    """``{degraded, problems, warnings, stale, cameras, sensors}`` for one ``gateways`` row.
 
     ``problems`` lists the gateway's own and each failing camera's and sensor's problems, each
     prefixed with the item ("camera gate: stream down: timeout"); ``degraded`` is true when there
-    is any. ``stale`` is true when the gateway is not online but figures from earlier are shown.
+    is any. ``warnings`` are what needs attention soon without being a failure yet (a
+    certificate close to expiry whose renewal fails). ``stale`` is true when the gateway is not
+    online but figures from earlier are shown.
     """
     health = row.get("last_health") or {}
     reported = row.get("last_health_ts")
     lag = max(0.0, now - reported) if isinstance(reported, int | float) else 0.0
     cameras = _cameras(row, health, lag)
     sensors = _sensors(row, health, lag)
-    problems = all_problems(gateway_problems(health), cameras, sensors)
+    problems = all_problems(gateway_problems(health, now), cameras, sensors)
     return {
         "degraded": bool(problems),
         "problems": problems,
+        "warnings": certificate_condition(health, now)[1],
         "stale": row.get("state") != "online" and bool(health),
         "cameras": cameras,
         "sensors": sensors,

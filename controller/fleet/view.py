@@ -76,6 +76,7 @@ def fleet_rows(store: Store, now: float | None = None) -> list[dict[str, Any]]:
                 "sensors": condition["sensors"],
                 "degraded": condition["degraded"],
                 "problems": condition["problems"],
+                "warnings": condition["warnings"],
                 "stale": condition["stale"],
                 "summary": problem_summary(condition),
             }
@@ -125,9 +126,21 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
+def _certificate_note(r: dict[str, Any]) -> str:
+    """An expired certificate is shown whatever the state: it is judged against now, and it is
+    the likely reason an offline gateway stays offline. A warning is shown in yellow."""
+    expired = [p for p in r.get("problems") or [] if p.startswith("certificate ")]
+    if expired and not (r["state"] == "online" and r.get("degraded")):
+        return f" [red]{for_terminal(expired[0])}[/]"
+    if r.get("warnings"):
+        return f" [yellow]{for_terminal('; '.join(r['warnings']))}[/]"
+    return ""
+
+
 def _state_cell(r: dict[str, Any]) -> str:
-    """online / degraded (why) / offline (reason), plus an outbox disk error. An offline
-    gateway's last known problems are not shown as if current: its figures are stale."""
+    """online / degraded (why) / offline (reason), plus an outbox disk error and the broker
+    certificate's state. An offline gateway's last known problems are not shown as if current:
+    its figures are stale."""
     state = r["state"]
     if state == "online" and r.get("degraded"):
         text = f"[yellow]degraded[/] ({for_terminal(r.get('summary') or 'see --json')})"
@@ -140,7 +153,7 @@ def _state_cell(r: dict[str, Any]) -> str:
             text += " [dim]figures stale*[/]"
     if r.get("disk_error") and not (state == "online" and r.get("degraded")):
         text += f" [red]{for_terminal(r['disk_error'])}[/]"
-    return text
+    return text + _certificate_note(r)
 
 
 def _figure(text: str, stale: bool) -> str:
