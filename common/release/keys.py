@@ -1,0 +1,135 @@
+"""Ed25519 release keys: generate, sign, verify, key ids, PEM files.
+
+A key id is the first 16 hex digits of the SHA-256 of the 32-byte raw public key: short enough to
+read aloud, long enough that two fleet keys never collide by chance. It names a key, it does not
+authenticate it; the trust store compares whole public keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from common.release.errors import KeyFileError
+
+KEY_ID_HEX = 16
+SIGNATURE_BYTES = 64
+PUBLIC_KEY_BYTES = 32
+
+
+def new_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def raw_public(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    return hashlib.sha256(raw_public(public)).hexdigest()[:KEY_ID_HEX]
+
+
+def public_to_b64(public: Ed25519PublicKey) -> str:
+    return base64.b64encode(raw_public(public)).decode("ascii")
+
+
+def public_from_b64(text: str) -> Ed25519PublicKey:
+    """Raises ValueError for anything but 32 raw bytes in standard base64."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("public key is not base64") from exc
+    if len(raw) != PUBLIC_KEY_BYTES:
+        raise ValueError(f"public key is {len(raw)} bytes, an Ed25519 key is {PUBLIC_KEY_BYTES}")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def sign(private: Ed25519PrivateKey, data: bytes) -> bytes:
+    return private.sign(data)
+
+
+def signature_to_text(signature: bytes) -> bytes:
+    """The content of a ``.sig`` file: base64 and a newline (text survives copy and paste)."""
+    return base64.b64encode(signature) + b"\n"
+
+
+def signature_from_text(text: bytes) -> bytes | None:
+    """The 64 signature bytes of a ``.sig`` file, or None when it is not one."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == SIGNATURE_BYTES else None
+
+
+def verify(public: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def private_pem(private: Ed25519PrivateKey) -> bytes:
+    """PKCS#8 without a passphrase: the key lives on offline storage (see docs/releases.md)."""
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def public_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise KeyFileError(f"{what} {path} is a directory, not a key file") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    data = _read(path, "private key")
+    if b"PRIVATE KEY" not in data:
+        hint = " (that is a public key)" if b"PUBLIC KEY" in data else ""
+        raise KeyFileError(f"{path} is not a PEM private key{hint}")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise KeyFileError(f"{path} is encrypted; release keys are stored unencrypted") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFileError(f"{path} is not a readable PEM private key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(
+            f"{path} is a {type(key).__name__.removeprefix('_')} key; release keys are Ed25519 "
+            "(make one with `kendali release keygen`)"
+        )
+    return key
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    data = _read(path, "public key")
+    if b"PUBLIC KEY" not in data:
+        hint = " (that is a private key: pass its .pub file)" if b"PRIVATE KEY" in data else ""
+        raise KeyFileError(f"{path} is not a PEM public key{hint}")
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFileError(f"{path} is not a readable PEM public key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path} is not an Ed25519 public key; release keys are Ed25519")
+    return key
