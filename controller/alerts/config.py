@@ -45,7 +45,8 @@ class RuleSettings(WireModel):
         ge=0,
         le=1e9,
         description="Raise at or above this (disk/memory %, temperature in C, a sensor's "
-        "seconds without a reading).",
+        "seconds without a reading); for gateway.certificate, raise while renewal fails with "
+        "fewer than this many days left.",
     )
     clear_below: float | None = Field(
         default=None, ge=0, le=1e9, description="Clear only below this (hysteresis)."

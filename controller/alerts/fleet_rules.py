@@ -1,6 +1,6 @@
 """The controller's own rules over the fleet registry: offline gateways, cameras and sensors,
-full disks, memory, hot boards, and quarantined messages. Pure functions over registry copies and
-a small debouncing state machine with an injected clock.
+full disks, memory, hot boards, broker certificates, and quarantined messages. Pure functions over
+registry copies and a small debouncing state machine with an injected clock.
 
 The registry's ``last_health`` may be the wire model or its JSON dict (and an agent may have
 sent anything the contract allows): every field is read through :func:`_get` and type-checked,
@@ -23,6 +23,7 @@ CONTROLLER_TYPES = (
     "gateway.disk",
     "gateway.memory",
     "gateway.temperature",
+    "gateway.certificate",
     "camera.offline",
     "sensor.failing",
     "sensor.silent",
@@ -33,6 +34,8 @@ QUARANTINE_TYPE = "controller.quarantine"
 SENSOR_OK_STATES = frozenset({"connected", "running", "starting"})
 # A camera whose stream claims to be up but whose last frame is older than this is down.
 CAMERA_SILENT_S = 60.0
+CERTIFICATE_TYPE = "gateway.certificate"
+DAY_S = 86_400.0
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -59,6 +62,7 @@ class Finding:
     title: str
     details: dict[str, Any]
     value: float | None = None  # for threshold rules: compared with clear_below to clear
+    level: str | None = None  # a severity step of the rule (its ``levels``), e.g. "expired"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -173,14 +177,49 @@ def resource_findings(
     return out
 
 
-def gateway_findings(
-    gw: GatewayState, policy_for: PolicyFor, site: str, asserted: set[tuple[str, str]]
+def certificate_findings(
+    gw: GatewayState, policy_for: PolicyFor, site: str, now: float
 ) -> list[Finding]:
+    """The broker certificate the last health reported, judged against ``now``: expired (the
+    broker refuses the gateway at its next connect, so it cannot report this itself), or renewal
+    failing with fewer than ``threshold`` days left. Health without the section says nothing."""
+    cert = _get(gw.last_health, "certificate")
+    not_after = _number(_get(cert, "not_after"))
+    if cert is None or not_after is None:
+        return []
+    error = _get(cert, "last_error")
+    error = error if isinstance(error, str) else ""
+    left_days = (not_after - now) / DAY_S
+    details = {"not_after": not_after, "days_left": round(left_days, 2), "last_error": error}
+    failing = f"; renewal failed: {error}" if error else ""
+    if _get(cert, "expired") is True or left_days <= 0:
+        title = f"Gateway {gw.id}: broker certificate expired{failing}"
+        return [Finding(gw.id, None, "gateway", CERTIFICATE_TYPE, title, details, level="expired")]
+    limit = policy_for(site, CERTIFICATE_TYPE).threshold
+    if error and limit is not None and left_days < limit:
+        title = f"Gateway {gw.id}: broker certificate expires in {left_days:.1f} days{failing}"
+        details["threshold"] = limit
+        return [Finding(gw.id, None, "gateway", CERTIFICATE_TYPE, title, details,
+                        level="expiring")]  # fmt: skip
+    return []
+
+
+def gateway_findings(
+    gw: GatewayState,
+    policy_for: PolicyFor,
+    site: str,
+    asserted: set[tuple[str, str]],
+    now: float,
+) -> list[Finding]:
+    """Every finding of one gateway. An offline one raises only its offline alert and, since an
+    expired certificate is a likely reason it stays away, its certificate's."""
+    certificate = certificate_findings(gw, policy_for, site, now)
     if gw.state == "offline":
         return [
             Finding(gw.id, None, "gateway", "gateway.offline",
                     f"Gateway {gw.id} offline ({gw.state_reason or 'lost'})",
-                    {"reason": gw.state_reason, "since": gw.state_since})
+                    {"reason": gw.state_reason, "since": gw.state_since}),
+            *certificate,
         ]  # fmt: skip
     if gw.state != "online" or gw.last_health is None:
         return []
@@ -188,6 +227,7 @@ def gateway_findings(
         camera_findings(gw)
         + sensor_findings(gw, policy_for, site)
         + resource_findings(gw, policy_for, site, asserted)
+        + certificate
     )
 
 
@@ -230,7 +270,7 @@ class FleetRules:
             site = sites.get(gw.id, "")
             if gw.state == "offline":
                 frozen.add(gw.id)
-            for f in gateway_findings(gw, policy_for, site, asserted):
+            for f in gateway_findings(gw, policy_for, site, asserted, now):
                 seen[f.key] = f
         out: list[Signal] = []
         for key, f in seen.items():
@@ -244,6 +284,9 @@ class FleetRules:
             if key not in self._asserted and now - first >= policy.debounce_s:
                 self._asserted[key] = f
                 out.append(self._signal(f, site, policy, active=True, at=now))
+            elif key in self._asserted and f.level != self._asserted[key].level:
+                self._asserted[key] = f  # a step up or down the rule's levels: same alert
+                out.append(self._signal(f, site, policy, active=True, at=now, again=True))
         for key in [k for k in self._since if k not in seen]:
             del self._since[key]
         for key, f in list(self._asserted.items()):
@@ -257,18 +300,22 @@ class FleetRules:
         return out
 
     @staticmethod
-    def _signal(f: Finding, site: str, policy: Policy, *, active: bool, at: float) -> Signal:
+    def _signal(
+        f: Finding, site: str, policy: Policy, *, active: bool, at: float, again: bool = False
+    ) -> Signal:
+        severity = policy.levels.get(f.level) if f.level else None
         return Signal(
             gateway_id=f.gateway_id,
             item=f.item,
             device_kind=f.device_kind,
             type=f.type,
             active=active,
-            severity=policy.severity or "warning",
+            severity=severity or policy.severity or "warning",
             title=f.title,
             at=at,
             site=site,
             details=f.details,
+            new_occurrence=not again,
         )
 
     def quarantine(self, total: int | None, policy_for: PolicyFor) -> list[Signal]:

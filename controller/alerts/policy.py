@@ -19,6 +19,10 @@ TYPE_DEFAULTS: Rules = {
     "gateway.disk": RuleSettings(severity="minor", threshold=90, clear_below=85),
     "gateway.memory": RuleSettings(severity="warning", threshold=90, clear_below=80),
     "gateway.temperature": RuleSettings(severity="major", threshold=80, clear_below=75),
+    # threshold: days left while renewal fails; an expired certificate is always a finding.
+    "gateway.certificate": RuleSettings(
+        levels={"expiring": "major", "expired": "critical"}, threshold=7
+    ),
     "controller.quarantine": RuleSettings(severity="warning", hold_s=600),
     "motion": RuleSettings(severity="major"),
     "flood.*": RuleSettings(levels={"siaga_ii": "major", "siaga_iii": "minor"}),
