@@ -93,6 +93,11 @@ class OnvifClient:
     def _call(self, proxy: Any, operation: str, **kwargs: Any) -> Any:
         return call(proxy, operation, f"{operation} at {self.shown}", self._secrets, **kwargs)
 
+    def device_call(self, operation: str, **kwargs: Any) -> Any:
+        """One authenticated device-service operation (firmware upgrade and other steps that
+        are not part of the visit); only our exceptions come out."""
+        return self._call(self._device, operation, **kwargs)
+
     # -- clock -------------------------------------------------------------------------------
 
     def _measure(self, reply: Any) -> float | None:

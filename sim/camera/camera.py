@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.camera.context import CameraContext
 from sim.camera.discovery import DiscoveryResponder
+from sim.camera.firmware import build_image
 from sim.camera.hub import StreamHub, StreamSpec
 from sim.camera.models import Condition, Failure, Quirks, TimelineFile, TimelineStep
 from sim.camera.onvif_http import OnvifServer
@@ -183,7 +184,18 @@ class SimCamera:
             self.timeline.script(steps or [], loop=loop)
 
     def set_firmware(self, firmware: str | None) -> None:
+        """Report ``firmware`` from now on (also replaces a version installed by an upgrade)."""
+        self.ctx.upgrader.forget_installed()
         self.timeline.set_firmware(firmware)
+
+    @property
+    def firmware_upgrades(self) -> int:
+        """How many firmware images this camera has accepted."""
+        return self.ctx.upgrader.upgrades
+
+    def firmware_image(self, version: str, payload: bytes = b"kendali simulated firmware") -> bytes:
+        """A valid simulator image for this camera's model that installs ``version``."""
+        return build_image(self.personality.model, version, payload)
 
     @property
     def firmware(self) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sim.camera.digest import DigestAuth
+from sim.camera.firmware import FirmwareUpgrader
 from sim.camera.hub import StreamHub
 from sim.camera.models import Condition, Failure, Quirks
 from sim.camera.personalities import Personality
@@ -34,6 +35,7 @@ class CameraContext:
     rtsp_port: int = 0
     hubs: dict[str, StreamHub] = field(default_factory=dict)
     endpoint_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    upgrader: FirmwareUpgrader = field(default_factory=FirmwareUpgrader)
     _digest: DigestAuth | None = None
 
     @property
@@ -44,10 +46,18 @@ class CameraContext:
         return self._digest
 
     def condition(self) -> Condition:
+        """The timeline's condition; OFFLINE while rebooting into new firmware."""
+        if self.upgrader.rebooting(self.quirks.firmware_never_back):
+            return Condition.OFFLINE
         return self.timeline.state().condition
 
     def firmware(self) -> str:
-        return self.timeline.state().firmware or self.personality.firmware
+        """An upgraded version wins over the timeline's, which wins over the personality's."""
+        return (
+            self.upgrader.installed(self.quirks.firmware_never_back)
+            or self.timeline.state().firmware
+            or self.personality.firmware
+        )
 
     def camera_time(self) -> float:
         """The camera's own clock (epoch seconds), off by the configured skew."""

@@ -130,6 +130,25 @@ class Quirks(SimModel):
     discovery_types: Literal["both", "nvt", "device"] = Field(
         default="both", description="which Probe types the discovery responder answers"
     )
+    firmware_upgrade: bool = Field(
+        default=True,
+        description="HttpFirmwareUpgrade capability: StartFirmwareUpgrade and an upload URI",
+    )
+    firmware_upload_delay_s: float = Field(
+        default=1.0, ge=0, le=60, description="UploadDelay announced by StartFirmwareUpgrade"
+    )
+    firmware_down_time_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="ExpectedDownTime announced, and how long the camera really stays down",
+    )
+    firmware_never_back: bool = Field(
+        default=False, description="after an accepted image the camera stays down (until cleared)"
+    )
+    firmware_upload_500: bool = Field(
+        default=False, description="the upload answers HTTP 500 (device error), nothing changes"
+    )
 
 
 class TimelineStep(SimModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from sim.camera.context import CameraContext
+from sim.camera.firmware import UPLOAD_PREFIX
 from sim.camera.onvif_ops import Handler, OnvifRequest, not_supported
 from sim.camera.soap import NS, el, find_text, wrap
 
@@ -113,6 +114,38 @@ def get_hostname(req: OnvifRequest) -> str:
     )
 
 
+def get_service_capabilities(req: OnvifRequest) -> str:
+    upgrade = "true" if req.ctx.quirks.firmware_upgrade else "false"
+    return (
+        "<tds:GetServiceCapabilitiesResponse><tds:Capabilities>"
+        '<tds:Network ZeroConfiguration="false" IPVersion6="false"/>'
+        '<tds:Security UsernameToken="true" HttpDigest="true"/>'
+        f'<tds:System DiscoveryBye="true" FirmwareUpgrade="{upgrade}" '
+        f'HttpFirmwareUpgrade="{upgrade}" HttpSystemBackup="false"/>'
+        "</tds:Capabilities></tds:GetServiceCapabilitiesResponse>"
+    )
+
+
+def _duration(seconds: float) -> str:
+    return f"PT{seconds:g}S"
+
+
+def start_firmware_upgrade(req: OnvifRequest) -> str:
+    """An upload URI on this camera's HTTP server (one-time token), as the Core spec's
+    HTTP firmware upgrade: the client waits UploadDelay, POSTs the image, the device reboots."""
+    q = req.ctx.quirks
+    if not q.firmware_upgrade:
+        raise not_supported("StartFirmwareUpgrade")
+    token = req.ctx.upgrader.new_upload()
+    uri = f"http://{req.reached_host}:{req.ctx.onvif_port}{UPLOAD_PREFIX}{token}"
+    return (
+        f"<tds:StartFirmwareUpgradeResponse>{el('tds:UploadUri', uri)}"
+        f"{el('tds:UploadDelay', _duration(q.firmware_upload_delay_s))}"
+        f"{el('tds:ExpectedDownTime', _duration(q.firmware_down_time_s))}"
+        "</tds:StartFirmwareUpgradeResponse>"
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "GetSystemDateAndTime": get_system_date_and_time,
     "GetDeviceInformation": get_device_information,
@@ -120,6 +153,8 @@ HANDLERS: dict[str, Handler] = {
     "GetServices": get_services,
     "GetScopes": get_scopes,
     "GetHostname": get_hostname,
+    "GetServiceCapabilities": get_service_capabilities,
+    "StartFirmwareUpgrade": start_firmware_upgrade,
 }
 
 # Operations ONVIF lets a client call before authenticating (Core spec access class PRE_AUTH).

@@ -3,6 +3,7 @@ failure modes client tests need (malformed reply, HTTP 500, hang, closed port)."
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import cv2
 import numpy as np
 
 from sim.camera.context import CameraContext
+from sim.camera.firmware import MAX_IMAGE_BYTES, UPLOAD_PREFIX
 from sim.camera.models import Condition, Failure
 from sim.camera.onvif_dispatch import Dispatcher, Reply
 
@@ -83,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
+        if urlsplit(self.path).path.startswith(UPLOAD_PREFIX):
+            self._reply(self.server.owner.firmware_upload(self.path, self.rfile, length))
+            return
         data = self.rfile.read(min(length, 1 << 20))
         reply = self._failure_reply()
         if reply is None and urlsplit(self.path).path not in self.server.owner.soap_paths():
@@ -146,6 +151,23 @@ class OnvifServer:
     def stop(self) -> None:
         self.stopping.set()
         self._close()
+
+    def firmware_upload(self, path: str, body: io.BufferedIOBase, length: int) -> Reply:
+        """The POST of a firmware image to the URI StartFirmwareUpgrade handed out."""
+        text = {"Content-Type": "text/plain"}
+        if length > MAX_IMAGE_BYTES:
+            return Reply(413, b"image too large", text)
+        data = body.read(length)
+        q = self.ctx.quirks
+        result = self.ctx.upgrader.upload(
+            urlsplit(path).path.removeprefix(UPLOAD_PREFIX),
+            data,
+            self.ctx.personality.model,
+            down_time_s=q.firmware_down_time_s,
+            never_back=q.firmware_never_back,
+            fail_500=q.firmware_upload_500,
+        )
+        return Reply(result.status, result.text.encode(), text)
 
     def soap_paths(self) -> set[str]:
         """Where SOAP is answered: advertised paths plus the ONVIF default all clients try."""
