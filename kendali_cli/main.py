@@ -26,6 +26,7 @@ from kendali_cli import (
     detect,
     events,
     provision,
+    release,
     sensors,
     snapshot,
     users,
@@ -109,6 +110,7 @@ app.command("events")(events.events)
 app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(users.app, name="users")
 app.add_typer(provision.app, name="provision")
+app.add_typer(release.app, name="release")
 app.command("snapshot")(snapshot.snapshot)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)

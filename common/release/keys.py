@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -114,9 +115,10 @@ def load_private(path: Path) -> Ed25519PrivateKey:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path} is not a readable PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
+        kind = type(key).__name__.removeprefix("_").removesuffix("PrivateKey")
         raise KeyFileError(
-            f"{path} is a {type(key).__name__.removeprefix('_')} key; release keys are Ed25519 "
-            "(make one with `kendali release keygen`)"
+            f"{path} holds an {kind} key, not Ed25519; make a release key with "
+            "`kendali release keygen`"
         )
     return key
 
@@ -133,3 +135,37 @@ def load_public(path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFileError(f"{path} is not an Ed25519 public key; release keys are Ed25519")
     return key
+
+
+PRIVATE_NAME = "release-key.pem"
+PUBLIC_NAME = "release-key.pub"
+
+
+def save_new_key(private: Ed25519PrivateKey, folder: Path) -> tuple[Path, Path]:
+    """Write ``release-key.pem`` (0600 from the first byte) and ``release-key.pub`` into
+    ``folder`` (created 0700). Never overwrites: an existing key may be the only copy of the key
+    the fleet pins. Raises KeyFileError."""
+    pem, pub = folder / PRIVATE_NAME, folder / PUBLIC_NAME
+    for path in (pem, pub):
+        if path.exists():
+            raise KeyFileError(f"{path} already exists; choose another --out directory")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_new(pem, private_pem(private), 0o600)
+        _write_new(pub, public_pem(private.public_key()), 0o644)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write the key in {folder}: {exc.strerror or exc}") from None
+    return pem, pub
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def private_key_path(path: Path) -> Path:
+    """A key directory made by keygen stands for its private key file."""
+    return path / PRIVATE_NAME if path.is_dir() else path

@@ -230,7 +230,14 @@ class TrustStore:
             data = path.read_bytes()
         except OSError as exc:
             raise TrustError("malformed", f"cannot read {path}: {exc.strerror or exc}") from None
-        if b"PUBLIC KEY" in data[:100]:
+        head = data[:100]
+        if b"PRIVATE KEY" in head:
+            raise TrustError(
+                "malformed",
+                f"{path} is a private key; gateways pin the public key (release-key.pub) or a "
+                "trust file (trust.json)",
+            )
+        if b"PUBLIC KEY" in head:
             return cls([keys.load_public(path)])
         return cls.from_json(data)
 
@@ -238,4 +245,4 @@ class TrustStore:
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(part) for part in err["loc"]) or "document"
-    return f"{where}: {err['msg']}"
+    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"

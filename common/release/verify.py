@@ -82,7 +82,8 @@ def _verified(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in err["loc"]) or "manifest"
-        raise ReleaseRefused("malformed_manifest", f"{where}: {err['msg']}") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ReleaseRefused("malformed_manifest", f"{where}: {msg}") from None
     if manifest.product != PRODUCT:
         raise ReleaseRefused(
             "wrong_product", f"the release is for {manifest.product!r}, not {PRODUCT!r}"
