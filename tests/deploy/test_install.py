@@ -89,6 +89,10 @@ def test_controller_host_gets_the_broker_config_for_the_ca_layout(tmp_path: Path
     assert options["acl_file"] == f"{mosq}/kendali.acl"
     # Debian's mosquitto.conf sets it and Mosquitto refuses a second one: the broker would not start
     assert "persistence_location" not in options
+    shipped = (DEPLOY / "mosquitto/kendali.conf").read_text()
+    assert conf == shipped.replace("/etc/kendali/", f"{prefix}/etc/kendali/").replace(
+        "acl_file /etc/mosquitto/", f"acl_file {mosq}/"
+    ), "the installer moves the shipped file's paths under the prefix and changes nothing else"
     assert options["require_certificate"] == "true" and options["allow_anonymous"] == "false"
     assert options["use_identity_as_username"] == "true"
 
