@@ -56,9 +56,9 @@ broker:
   host: mqtt.example.org
   port: 8883
   tls:
-    ca_file: /etc/kendali/pki/ca.crt
-    cert_file: /etc/kendali/pki/gateway.crt
-    key_file: /etc/kendali/pki/gateway.key
+    ca_file: /var/lib/kendali/tls/ca.pem      # as kendali provision enroll writes them
+    cert_file: /var/lib/kendali/tls/gateway.crt
+    key_file: /var/lib/kendali/tls/gateway.key
 sensors:
   sensors:
     - id: river-level

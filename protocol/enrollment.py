@@ -32,11 +32,13 @@ class EnrollRequest(WireModel):
 
 
 class BrokerInfo(WireModel):
-    host: str = Field(min_length=1, max_length=253, description="Broker host for gateways.")
-    port: int = Field(ge=1, le=65535, description="Its mutual-TLS port.")
-    server_name: str = Field(
-        min_length=1, max_length=253, description="The name on the broker's server certificate."
+    """Where the gateway's agent connects. It verifies the broker's certificate against
+    ``host`` itself (paho checks the name it connects to), so no separate server name."""
+
+    host: str = Field(
+        min_length=1, max_length=253, description="Broker host for gateways; on its certificate."
     )
+    port: int = Field(ge=1, le=65535, description="Its mutual-TLS port.")
 
 
 class Issued(WireModel):

@@ -33,8 +33,10 @@ class EnrollmentSection(WireModel):
     crl_reload_command: list[str] = Field(
         default_factory=list,
         max_length=32,
-        description='Run after a good CRL is written, e.g. ["systemctl", "reload", "mosquitto"] '
-        "(the broker re-reads its CRL only on SIGHUP). Empty: reload it yourself.",
+        description="Run after a good CRL is written (the broker re-reads its CRL only on "
+        "SIGHUP). Leave empty where kendali-crl-reload.path reloads the broker (hosts installed "
+        'with deploy/install.sh); elsewhere e.g. ["kill", "-HUP", "PID"] for a broker of the '
+        "controller's user. Empty and no path unit: reload it yourself.",
     )
     crl_days: float = Field(default=30.0, ge=1, le=365, description="Validity of each CRL.")
     crl_resign_before_days: float = Field(
@@ -51,15 +53,13 @@ class EnrollmentSection(WireModel):
         default=90.0, ge=1, le=825, description="Lifetime of gateway certificates."
     )
     broker_host: str = Field(
-        default="127.0.0.1", min_length=1, max_length=253, description="Broker host gateways use."
+        default="127.0.0.1",
+        min_length=1,
+        max_length=253,
+        description="Broker host gateways connect to; it must be a name on the broker's "
+        "certificate (kendali ca init --broker-name), which they verify against it.",
     )
     broker_port: int = Field(default=8883, ge=1, le=65535, description="Its mutual-TLS port.")
-    broker_server_name: str | None = Field(
-        default=None,
-        max_length=253,
-        description="The name on the broker's certificate, told to gateways (default: "
-        "broker_host; gateways connect by broker_host, so it must be on the certificate).",
-    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
@@ -115,7 +115,3 @@ class EnrollmentSection(WireModel):
     def issued_index(self) -> Path | None:
         """The CA folder's own register (``kendali ca issue|revoke``), merged into the CRL."""
         return None if self.ca_dir is None else self.ca_dir / "issued.json"
-
-    @property
-    def server_name(self) -> str:
-        return self.broker_server_name or self.broker_host

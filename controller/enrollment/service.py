@@ -109,7 +109,7 @@ class Enrollment:
 
     def broker(self) -> BrokerInfo:
         s = self.settings
-        return BrokerInfo(host=s.broker_host, port=s.broker_port, server_name=s.server_name)
+        return BrokerInfo(host=s.broker_host, port=s.broker_port)
 
     def renew_url(self, base_url: str) -> str:
         base = self.settings.public_url or base_url

@@ -66,7 +66,7 @@ class Controller:
             "certificate": (pem(leaf.cert) + pem(self.ca.cert)).decode(),
             "chain": pem(self.ca.cert).decode(),
             "not_after": leaf.cert.not_valid_after_utc.timestamp(),
-            "broker": {"host": "127.0.0.1", "port": 8883, "server_name": "127.0.0.1"},
+            "broker": {"host": "127.0.0.1", "port": 8883},
             "renew_url": url,
         }
 
