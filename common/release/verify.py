@@ -40,7 +40,14 @@ def verify_release(  # noqa: PLR0917 - the call the updater and rollouts are bui
     files (``manifest.json`` and ``manifest.sig`` may sit beside them). ``installed_version``
     None skips the version checks (a first install). ``allow_downgrade`` is for an operator's
     explicit rollback: the older release must still be validly signed and unexpired.
+
+    A naive ``now`` or an ``installed_version`` that is not PEP 440 raises ValueError: that is the
+    caller's mistake, not something wrong with the release.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (datetime.now(datetime.UTC))")
+    if installed_version is not None:
+        parse_version(installed_version)
     if not signature or not signature.strip():
         raise ReleaseRefused("unsigned", "the release has no signature (manifest.sig)")
     key_id = _signer(manifest_bytes)

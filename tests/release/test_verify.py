@@ -218,3 +218,32 @@ def test_manifest_model_rejects_unsafe_or_inconsistent_content() -> None:
     for change in bad:
         with pytest.raises(ValueError):
             Manifest.model_validate({**base, **change})
+
+
+def test_hashing_is_chunked_and_exact(tmp_path: Path) -> None:
+    import hashlib
+
+    from common.release import hash_file
+    from common.release.hashing import CHUNK
+
+    data = bytes(range(256)) * (3 * CHUNK // 256) + b"tail!"
+    path = tmp_path / "big.whl"
+    path.write_bytes(data)
+    assert hash_file(path) == (hashlib.sha256(data).hexdigest(), len(data))
+    # with a limit, reading stops soon after it: an oversized file is not read to its end
+    _, seen = hash_file(path, limit=10)
+    assert 10 < seen <= CHUNK
+
+
+def test_caller_mistakes_are_value_errors(make_release: BuildFn, trust: TrustStore) -> None:
+    release = make_release()
+    with pytest.raises(ValueError, match="timezone"):
+        check(release, trust, now=NOW.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="PEP 440"):
+        check(release, trust, installed="latest")
+
+
+def test_every_reason_code_is_explained_in_the_docs() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "releases.md").read_text()
+    missing = [code for code in REASON_CODES if f"| `{code}` |" not in docs]
+    assert not missing
