@@ -34,7 +34,9 @@ COMMANDS: dict[str, str] = {
     "probe-sensors": "",
     "log": "[--lines N]",
     "config-reported": "",
+    "camera-firmware": "CAMERA IMAGE_URL VERSION SHA256",
 }
+ARG_MAX = 128  # characters of one string argument (ArgValue)
 LOG_LINES_MAX = 1000
 LOG_LINES_DEFAULT = 100
 
@@ -109,9 +111,27 @@ def parse_args(name: str, words: list[str]) -> dict[str, Any]:
         return {"camera": words[0]}
     if name == "log":
         return {"lines": _log_lines(words, usage)}
+    if name == "camera-firmware":
+        return _camera_firmware(words, usage)
     if words:
         raise CommandError(usage)
     return {}
+
+
+def _camera_firmware(words: list[str], usage: str) -> dict[str, Any]:
+    """Camera id, the image's http(s) URL, the version it must report afterwards, and the
+    image's SHA-256 (checked on the gateway before anything reaches the camera)."""
+    if len(words) != 4:
+        raise CommandError(f"{usage} (quote a VERSION that contains spaces)")
+    camera, url, version, sha256 = words
+    if not url.lower().startswith(("http://", "https://")):
+        raise CommandError(f"{usage}: IMAGE_URL must be http:// or https://")
+    if len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256):
+        raise CommandError(f"{usage}: SHA256 must be the image's 64 hex digit SHA-256")
+    for label, value in (("CAMERA", camera), ("IMAGE_URL", url), ("VERSION", version)):
+        if not value or len(value) > ARG_MAX:
+            raise CommandError(f"{usage}: {label} must be 1 to {ARG_MAX} characters")
+    return {"camera": camera, "url": url, "version": version, "sha256": sha256.lower()}
 
 
 def _log_lines(words: list[str], usage: str) -> int:

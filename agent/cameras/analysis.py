@@ -109,14 +109,20 @@ class CameraAnalyzer:
                 self._wake.clear()
             frame = self._hub.wait_newer(seen, WAIT_S)
             now = self._clock()
+            quiet = self._health.quiet(now)  # a planned outage: no tamper or stream events
             if frame is not None:
                 seen = frame.seq
-                if self._monitor.wants_sample(now):
+                if self._monitor.wants_sample(now) and not quiet:
                     self._publish(self._monitor.observe(measure(frame.image), now))
                 if self._feeds_here() and frame.seq > self._fed:
                     self._feed(frame)
+            if quiet:
+                continue
             last = self._hub.latest()
-            age = now - (last.at if last is not None else self._started_at)
+            since = last.at if last is not None else self._started_at
+            # after a planned outage the stream gets its usual grace from the outage's end
+            until = self._health.quiet_until
+            age = now - (since if until is None else max(since, until))
             self._publish(self._monitor.tick(now, age))
 
     def _feeds_here(self) -> bool:

@@ -58,8 +58,21 @@ class CameraHealth:
     last_frame_at: float | None = None
     conditions: dict[str, float] = field(default_factory=dict)
     inventory: wire.CameraInventory | None = None  # set by the ONVIF visit
+    # A planned outage (firmware upgrade) lasts until this time on the health clock: the
+    # camera reports the "upgrading" condition and raises no stream or tamper events.
+    quiet_until: float | None = None
     fps: FpsMeter = field(default_factory=FpsMeter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def planned_outage(self, until: float | None) -> None:
+        """Start (``until`` in the future) or end (``until`` = now) a planned outage."""
+        with self.lock:
+            self.quiet_until = until
+
+    def quiet(self, now: float) -> bool:
+        """True during a planned outage."""
+        until = self.quiet_until
+        return until is not None and now < until
 
     def frame(self, now: float, width: int, height: int) -> None:
         with self.lock:
@@ -101,9 +114,15 @@ class CameraHealth:
                 decode_errors=self.decode_errors,
                 reconnects=self.reconnects,
                 restarts=self.restarts,
-                conditions=sorted(self.conditions)[:32],
+                conditions=self._conditions(now),
                 inventory=self.inventory,
             )
+
+    def _conditions(self, now: float) -> list[str]:
+        names = sorted(self.conditions)
+        if self.quiet(now):
+            names.append("upgrading")
+        return names[:32]
 
     def as_dict(self, now: float) -> dict[str, Any]:
         """JSON view of :meth:`report`, for callers that print or merge it."""

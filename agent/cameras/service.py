@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,22 @@ class CameraService:
     def colour_frame(self, camera_id: str) -> np.ndarray | None:
         """The camera's own colour picture (snapshot URI), decoded, or None."""
         return self._cameras[camera_id].colour_frame()
+
+    def planned_outage(self, camera_id: str, seconds: float) -> None:
+        """The camera will be away for up to ``seconds`` on purpose (firmware upgrade): its
+        health says "upgrading" and it raises no stream or tamper events; 0 ends it."""
+        self._cameras[camera_id].health.planned_outage(self._clock() + max(0.0, seconds))
+
+    def note_firmware(self, camera_id: str, firmware: str) -> None:
+        """A verified new firmware version, for the inventory in health (until the next visit)."""
+        cam = self._cameras[camera_id]
+        if cam.probe is not None:  # the birth's inventory
+            cam.probe.device = replace(cam.probe.device, firmware=firmware)
+        with cam.health.lock:
+            if cam.health.inventory is not None:
+                cam.health.inventory = cam.health.inventory.model_copy(
+                    update={"firmware": firmware[:128]}
+                )
 
     @property
     def camera_ids(self) -> list[str]:

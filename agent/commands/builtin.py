@@ -1,7 +1,8 @@
-"""The commands an agent answers: ``ping``, ``restart``, ``snapshot``, ``probe-sensors``, ``log``
-and ``config-reported``. Each is a function from the request's ``args`` to a JSON-able result;
-they see the agent through :class:`AgentView` (its capabilities change with every configuration
-apply, so they are looked up at each call, never captured).
+"""The commands an agent answers: ``ping``, ``restart``, ``snapshot``, ``probe-sensors``, ``log``,
+``config-reported`` and ``camera-firmware`` (:mod:`agent.commands.camera_firmware`). Each is a
+function from the request's ``args`` to a JSON-able result; they see the agent through
+:class:`AgentView` (its capabilities change with every configuration apply, so they are looked
+up at each call, never captured).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from agent.commands.camera_firmware import CameraFirmware
 from agent.commands.handler import CommandFailed, Commands
 from agent.commands.logring import LogRing
 from protocol.commands import LOG_LINES_DEFAULT, LOG_LINES_MAX
@@ -154,6 +156,7 @@ def register_builtins(
         ("config-reported", builtins.config_reported),
     ):
         commands.register(name, fn)
+    commands.register("camera-firmware", CameraFirmware(agent), background=True)
     return builtins
 
 

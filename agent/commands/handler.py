@@ -11,6 +11,7 @@ unknown name is refused with ``unknown``. A command that raises :class:`CommandF
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,12 @@ CommandFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class CommandFailed(Exception):
-    """A command that could not do what was asked; the message goes back to the operator."""
+    """A command that could not do what was asked; the message goes back to the operator,
+    with ``result`` (what is known of the attempt) when the command has one."""
+
+    def __init__(self, message: str, *, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result or {}
 
 
 class Commands:
@@ -45,9 +51,17 @@ class Commands:
         self._clock = clock
         self._monotonic = monotonic
         self.rejected_messages = 0
+        self.background: set[str] = set()
 
-    def register(self, name: str, fn: CommandFn) -> None:
+    def register(self, name: str, fn: CommandFn, *, background: bool = False) -> None:
+        """``background``: the command runs on a thread of its own and answers when done, so
+        a long one (a camera firmware upgrade) holds up neither later commands nor the
+        configuration; it must guard its own concurrency."""
         self.handlers[name] = fn
+        if background:
+            self.background.add(name)
+        else:
+            self.background.discard(name)
 
     def on_command(self, payload: bytes) -> None:
         try:
@@ -55,6 +69,13 @@ class Commands:
         except CommandError as exc:
             self.rejected_messages += 1
             log.error("command ignored: %s", redact(str(exc)))
+            return
+        if req.name in self.background:
+            threading.Thread(
+                target=lambda: self.answer(self.run(req)),
+                name=f"command-{req.name}",
+                daemon=True,  # an upgrade waiting on a camera must not hold up the agent's exit
+            ).start()
             return
         self.answer(self.run(req))
         actions, self.after_answer = self.after_answer, []
@@ -77,7 +98,7 @@ class Commands:
         try:
             result = fn(dict(req.args))
         except CommandFailed as exc:
-            return self._response(req, "error", error=str(exc), started=started)
+            return self._response(req, "error", result=exc.result, error=str(exc), started=started)
         except Exception as exc:
             log.exception("command %s (%s) failed", req.id, req.name)
             return self._response(
