@@ -262,7 +262,7 @@ def verify(
 ) -> None:
     """Check a release exactly as a gateway does; exit 0 when accepted, 1 when refused (the
     reason code and why)."""
-    from common.release import MANIFEST_NAME, SIGNATURE_NAME, ReleaseRefused, verify_release
+    from common.release import ReleaseRefused, verify_release_dir
     from common.text import escape_controls
 
     if not artifact_dir.is_dir():
@@ -270,19 +270,9 @@ def verify(
     store = _trust(trust)
     _version(installed, "--installed")
     try:
-        # a missing manifest.json reads as empty bytes: refused as malformed, like garbage
-        manifest_bytes = (artifact_dir / MANIFEST_NAME).read_bytes()
-    except OSError:
-        manifest_bytes = b""
-    try:
-        signature: bytes | None = (artifact_dir / SIGNATURE_NAME).read_bytes()
-    except OSError:
-        signature = None
-    try:
-        manifest = verify_release(
-            manifest_bytes, signature, store, artifact_dir, _now(), installed,
-            allow_downgrade=allow_downgrade,
-        )  # fmt: skip
+        manifest = verify_release_dir(
+            artifact_dir, store, _now(), installed, allow_downgrade=allow_downgrade
+        )
     except ReleaseRefused as exc:
         typer.echo(f"REFUSED {exc.reason_code}: {escape_controls(exc.message)}")
         raise typer.Exit(1) from None

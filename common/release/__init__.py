@@ -13,6 +13,9 @@ Stable API (the agent's updater and the controller's rollouts build on these nam
   installed_version, allow_downgrade=False) -> Manifest``: raises :class:`ReleaseRefused` with a
   ``reason_code`` from :data:`REASON_CODES`. Call it once on the manifest alone before
   downloading (``artifacts_dir=None``), and again on the downloaded directory before installing.
+- :func:`verify_release_dir` ``(artifacts_dir, trust, now, installed_version,
+  allow_downgrade=False)``: the same on a directory holding ``manifest.json`` and
+  ``manifest.sig`` beside the wheels.
 - :func:`hash_file`: streaming SHA-256 for a downloader that checks files as they complete.
 - :func:`build_release`, :func:`make_rotation`: the operator's side (``kendali release``).
 
@@ -49,7 +52,7 @@ from common.release.trust import (
     TrustStore,
     make_rotation,
 )
-from common.release.verify import check_files, verify_release
+from common.release.verify import check_files, verify_release, verify_release_dir
 
 __all__ = [
     "MANIFEST_NAME",
@@ -74,4 +77,5 @@ __all__ = [
     "make_rotation",
     "parse_version",
     "verify_release",
+    "verify_release_dir",
 ]

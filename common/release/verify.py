@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from common.release import keys
 from common.release.errors import ReleaseRefused
 from common.release.hashing import hash_file
-from common.release.manifest import PRODUCT, RESERVED_NAMES, Manifest, parse_version
+from common.release.manifest import (
+    MANIFEST_NAME,
+    PRODUCT,
+    RESERVED_NAMES,
+    SIGNATURE_NAME,
+    Manifest,
+    parse_version,
+)
 from common.release.trust import TrustStore
 
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -56,6 +63,29 @@ def verify_release(  # noqa: PLR0917 - the call the updater and rollouts are bui
     if artifacts_dir is not None:
         check_files(manifest, artifacts_dir)
     return manifest
+
+
+def verify_release_dir(
+    artifacts_dir: Path,
+    trust: TrustStore,
+    now: datetime.datetime,
+    installed_version: str | None,
+    allow_downgrade: bool = False,
+) -> Manifest:
+    """:func:`verify_release` on a release directory as ``kendali release build`` writes it: a
+    missing ``manifest.sig`` is ``unsigned``, a missing ``manifest.json`` ``malformed_manifest``."""
+    try:
+        manifest_bytes = (artifacts_dir / MANIFEST_NAME).read_bytes()
+    except OSError:
+        manifest_bytes = b""  # refused below as not JSON (after the signature's presence)
+    try:
+        signature: bytes | None = (artifacts_dir / SIGNATURE_NAME).read_bytes()
+    except OSError:
+        signature = None
+    return verify_release(
+        manifest_bytes, signature, trust, artifacts_dir, now, installed_version,
+        allow_downgrade=allow_downgrade,
+    )  # fmt: skip
 
 
 def _signer(manifest_bytes: bytes) -> str:

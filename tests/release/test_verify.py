@@ -247,3 +247,18 @@ def test_every_reason_code_is_explained_in_the_docs() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "releases.md").read_text()
     missing = [code for code in REASON_CODES if f"| `{code}` |" not in docs]
     assert not missing
+
+
+def test_a_release_directory_verifies_as_a_whole(make_release: BuildFn, trust: TrustStore) -> None:
+    from common.release import verify_release_dir
+
+    release = make_release()
+    assert verify_release_dir(release.dir, trust, NOW, "1.3.0").version == "1.4.0"
+    (release.dir / "manifest.json").unlink()
+    with pytest.raises(ReleaseRefused) as info:
+        verify_release_dir(release.dir, trust, NOW, "1.3.0")
+    assert info.value.reason_code == "malformed_manifest"
+    (release.dir / "manifest.sig").unlink()
+    with pytest.raises(ReleaseRefused) as info:
+        verify_release_dir(release.dir, trust, NOW, "1.3.0")
+    assert info.value.reason_code == "unsigned"
