@@ -25,6 +25,7 @@ CONTROLLER_TYPES = (
     "gateway.temperature",
     "gateway.certificate",
     "camera.offline",
+    "camera.firmware_vulnerable",
     "sensor.failing",
     "sensor.silent",
 )
@@ -91,6 +92,8 @@ def camera_findings(gw: GatewayState) -> list[Finding]:
     out = []
     for cam in sorted(set(_inventory_ids(gw.inventory, "cameras")) | set(health)):
         h = health.get(cam)
+        if "upgrading" in (_get(h, "conditions") or []):
+            continue  # a planned firmware-upgrade outage, bounded by the agent
         if h is None:
             why = "not reporting"
         elif _get(h, "stream_parked"):
@@ -223,8 +226,11 @@ def gateway_findings(
         ]  # fmt: skip
     if gw.state != "online" or gw.last_health is None:
         return []
+    from controller.alerts.firmware_rule import firmware_findings
+
     return (
         camera_findings(gw)
+        + firmware_findings(gw)
         + sensor_findings(gw, policy_for, site)
         + resource_findings(gw, policy_for, site, asserted)
         + certificate

@@ -14,6 +14,8 @@ from controller.alerts.config import AlertEngineSection, AlertRulesLayer, Rules,
 TYPE_DEFAULTS: Rules = {
     "gateway.offline": RuleSettings(severity="major", debounce_s=60),
     "camera.offline": RuleSettings(severity="major", debounce_s=60),
+    # kev: an advisory against the version is in CISA's Known Exploited Vulnerabilities catalog.
+    "camera.firmware_vulnerable": RuleSettings(levels={"vulnerable": "major", "kev": "critical"}),
     "sensor.failing": RuleSettings(severity="minor", debounce_s=60),
     "sensor.silent": RuleSettings(severity="minor", threshold=900),
     "gateway.disk": RuleSettings(severity="minor", threshold=90, clear_below=85),

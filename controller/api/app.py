@@ -39,6 +39,7 @@ from controller.api.routes_auth import router as auth_router
 from controller.api.routes_config import router as config_router
 from controller.api.routes_enroll import router as enroll_router
 from controller.api.routes_events import router as events_router
+from controller.api.routes_firmware import router as firmware_router
 from controller.api.routes_fleet import router as fleet_router
 from controller.api.routes_stream import router as stream_router
 from controller.api.routes_survey import router as survey_router
@@ -215,6 +216,7 @@ def create_app(
     errors.install(app)
     for router in (
         auth_router,
+        firmware_router,
         fleet_router,
         events_router,
         alerts_router,
