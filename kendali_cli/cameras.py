@@ -12,7 +12,10 @@ import typer
 if TYPE_CHECKING:
     from sim.camera import SimCamera
 
-app = typer.Typer(help="Cameras: discover and probe ONVIF devices.", no_args_is_help=True)
+app = typer.Typer(
+    help="Cameras: discover and probe ONVIF devices; fleet firmware compliance.",
+    no_args_is_help=True,
+)
 
 # --- `kendali cameras discover` / `probe` (camera client) ---------------------------------------
 
@@ -145,6 +148,83 @@ def probe(
 
 
 _INPUT = ("AuthError", "ClearTextAuthRefused", "NotSupportedError")
+
+
+@app.command()
+def firmware(
+    verdict: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--verdict",
+            help="Only cameras with this verdict: current, outdated, unsupported, vulnerable "
+            "or unknown (repeatable).",
+        ),
+    ] = None,
+    gateway: Annotated[str | None, typer.Option("--gateway", help="Only this gateway.")] = None,
+    as_json: AsJson = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Controller configuration.")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (overrides -c).")] = None,
+) -> None:
+    """Camera firmware compliance across the fleet, from what the agents read over ONVIF.
+
+    Each camera gets a verdict from its camera profile (firmware_profiles/cameras): current,
+    outdated (below current), unsupported (below minimum), vulnerable (inside a verified
+    vulnerable range; the advisories are shown) or unknown (model not profiled, firmware string
+    not understood, camera not read yet, or a vulnerable range that is not verified). Reads the
+    controller's database like the other admin commands."""
+    from controller.fleet.firmware_report import VERDICTS, camera_rows, summary
+    from kendali_cli.core import fail
+    from kendali_cli.terminal import controller_engine
+
+    bad = sorted(set(verdict or []) - set(VERDICTS))
+    if bad:
+        fail(f"--verdict {', '.join(bad)}: expected one of {', '.join(VERDICTS)}", 2)
+    rows: list[dict[str, Any]] = []
+    with controller_engine(config, db) as engine:
+        from sqlalchemy import select
+
+        from controller.api.visibility import site_map
+        from controller.store.schema import gateways
+
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(gateways.c.id, gateways.c.inventory, gateways.c.last_health)
+            ).all()
+            sites = site_map(conn)
+    for gid, inventory, health in sorted(found):
+        if gateway is None or gid == gateway:
+            rows += camera_rows(gid, sites.get(gid, ""), inventory, health)
+    if verdict:
+        rows = [r for r in rows if r["verdict"] in set(verdict)]
+    if as_json:
+        typer.echo(json.dumps({"items": rows, "summary": summary(rows)}, indent=2, sort_keys=True))
+        return
+    _print_firmware(rows, summary(rows))
+
+
+def _print_firmware(rows: list[dict[str, Any]], counts: dict[str, int]) -> None:
+    from common.text import for_terminal
+
+    if not rows:
+        typer.echo("no cameras")
+        return
+    for row in rows:
+        head = f"{row['gateway']}/{row['camera']}  {row['verdict'].upper()}"
+        ident = f"{row['manufacturer']} {row['model']} {row['firmware']!r}".strip()
+        typer.echo(for_terminal(f"{head}  {ident}"))
+        typer.echo(for_terminal(f"    {row['reason']}"))
+        if row.get("current"):
+            typer.echo(f"    current {row['current']}, minimum {row['minimum']}, "
+                       f"update {row['update_method']}")  # fmt: skip
+        for adv in [*row.get("advisories", []), *row.get("unverified", [])]:
+            kev = ", CISA KEV" if adv.get("kev") else ""
+            unsure = "" if adv.get("verified") else ", range not verified"
+            typer.echo(for_terminal(f"    {adv['id']} ({adv['kind']}{kev}{unsure})"))
+        if row.get("upgrading"):
+            typer.echo("    upgrading now")
+    typer.echo(", ".join(f"{n} {name}" for name, n in counts.items() if n))
 
 
 def _device_url(target: str) -> str:
