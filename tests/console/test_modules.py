@@ -91,6 +91,20 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
     assert names == ["Siaga I", "Siaga III", "high"]
     check_alert_titles(b)
 
+    # a gateway's warnings (a certificate near expiry with renewal failing) beside its problems
+    card = run(
+        b,
+        "fleet.js",
+        """const c = m.gatewayCard({id: "gw-1", state: "online", problems: ["p1"],
+          warnings: ["certificate expires in 3.0 days"], cameras: [], sensors: []});
+        const none = m.gatewayCard({id: "gw-2", state: "online", problems: [], cameras: []});
+        return [c.querySelector(".problems li").textContent,
+          c.querySelector(".warnings li").textContent,
+          c.querySelector(".warnings").getAttribute("aria-label"),
+          none.querySelector(".warnings") === null];""",
+    )
+    assert card == ["p1", "certificate expires in 3.0 days", "Peringatan", True]
+
 
 # (alert, Indonesian title, English title): what the console says for each type it knows, and
 # the server's title for one it does not.

@@ -30,9 +30,9 @@ function stateBadge(gw) {
     t(`fleet.state.${state}`));
 }
 
-function problems(list) {
+function problems(list, kind = "problems") {
   if (!list?.length) return null;
-  return el("ul", { class: "problems", "aria-label": t("fleet.problems") },
+  return el("ul", { class: kind, "aria-label": t(`fleet.${kind}`) },
     list.map((p) => el("li", {}, p)));
 }
 
@@ -104,6 +104,7 @@ export function gatewayCard(gw) {
       el("span", { class: "last-seen", title: wita(gw.last_seen) },
         `${t("fleet.lastseen")}: ${ageSince(gw.last_seen)}`)),
     problems(gw.problems),
+    problems(gw.warnings, "warnings"),
     figures(gw),
     cameraTable(gw),
     sensorTable(gw));
