@@ -438,3 +438,45 @@ gateway_certs = Table(
     Column("revoke_reason", String(200), nullable=True),
 )
 Index("gateway_certs_gw", gateway_certs.c.gateway_id)
+
+# ---------------------------------------------------------------------------------------------
+# Rollouts (controller/rollouts): one row per rollout and one per (rollout, gateway). ``policy``,
+# ``target`` and ``bounds`` are JSON text fixed at creation; ``revision`` grows with every write,
+# so the worker and an operator's pause or abort never overwrite each other (each write is
+# conditioned on the revision it read).
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("release_url", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("wave", Integer, nullable=False),
+    Column("bounds", Text, nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+)
+Index("rollouts_created", rollouts.c.created_at)
+
+rollout_gateways = Table(
+    "rollout_gateways",
+    metadata,
+    Column("rollout_id", String(16), primary_key=True),
+    Column("gateway_id", String(64), primary_key=True),
+    Column("wave", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("progress", Float, nullable=True),
+    Column("command_id", String(32), nullable=True),
+    Column("started_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+)
+Index("rollout_gateways_gw", rollout_gateways.c.gateway_id)
