@@ -11,6 +11,7 @@ Requests start with ``{"v":1,"gw":`` like everything the controller writes on a 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -35,7 +36,10 @@ COMMANDS: dict[str, str] = {
     "log": "[--lines N]",
     "config-reported": "",
     "camera-firmware": "CAMERA IMAGE_URL VERSION SHA256",
+    "update": "RELEASE_URL VERSION [--rollout ID] [--allow-downgrade]",
 }
+# A PEP 440 release version as a command may carry it (the signed manifest is the authority).
+VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+!_-]{0,63}$")
 ARG_MAX = 128  # characters of one string argument (ArgValue)
 LOG_LINES_MAX = 1000
 LOG_LINES_DEFAULT = 100
@@ -111,8 +115,14 @@ def parse_args(name: str, words: list[str]) -> dict[str, Any]:
         return {"camera": words[0]}
     if name == "log":
         return {"lines": _log_lines(words, usage)}
+    return _other_args(name, words, usage)
+
+
+def _other_args(name: str, words: list[str], usage: str) -> dict[str, Any]:
     if name == "camera-firmware":
         return _camera_firmware(words, usage)
+    if name == "update":
+        return update_args(words, usage)
     if words:
         raise CommandError(usage)
     return {}
@@ -132,6 +142,62 @@ def _camera_firmware(words: list[str], usage: str) -> dict[str, Any]:
         if not value or len(value) > ARG_MAX:
             raise CommandError(f"{usage}: {label} must be 1 to {ARG_MAX} characters")
     return {"camera": camera, "url": url, "version": version, "sha256": sha256.lower()}
+
+
+ROLLOUT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def update_args(
+    words: list[str], usage: str = f"usage: update {COMMANDS['update']}"
+) -> dict[str, Any]:
+    """The ``update`` command: the release directory's http(s) URL (it holds manifest.json,
+    manifest.sig and the wheels), the version the operator expects the signed manifest to name,
+    an optional rollout id (echoed in the agent's health so the controller can tell whose
+    attempt it sees) and ``allow_downgrade`` (1 only for an operator's explicit rollback).
+
+    The same checks run on the gateway (:func:`check_update_args`), so a request built by hand
+    cannot slip past them."""
+    rest = list(words)
+    args: dict[str, Any] = {"allow_downgrade": 0}
+    if "--allow-downgrade" in rest:
+        rest.remove("--allow-downgrade")
+        args["allow_downgrade"] = 1
+    if "--rollout" in rest:
+        at = rest.index("--rollout")
+        if at + 1 >= len(rest):
+            raise CommandError(f"{usage}: --rollout needs an ID")
+        args["rollout"] = rest[at + 1]
+        del rest[at : at + 2]
+    if len(rest) != 2:
+        raise CommandError(usage)
+    args["url"], args["version"] = rest
+    try:
+        return check_update_args(args)
+    except CommandError as exc:
+        raise CommandError(f"{usage}: {exc}") from None
+
+
+def check_update_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Normalised ``update`` arguments, or CommandError naming the bad one."""
+    url, version = args.get("url"), args.get("version")
+    rollout, downgrade = args.get("rollout", ""), args.get("allow_downgrade", 0)
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        raise CommandError(
+            "RELEASE_URL must be an http:// or https:// URL of the release directory"
+        )
+    if not isinstance(version, str) or not VERSION_RE.match(version):
+        raise CommandError("VERSION must be a release version such as 1.4.0 or 1.5.0rc1")
+    if not isinstance(rollout, str) or (rollout and not ROLLOUT_ID_RE.match(rollout)):
+        raise CommandError("the rollout id must be 1 to 64 letters, digits or ._:-")
+    if downgrade not in (0, 1):
+        raise CommandError("allow_downgrade must be 0 or 1")
+    for label, value in (("RELEASE_URL", url), ("VERSION", version)):
+        if len(value) > ARG_MAX:
+            raise CommandError(f"{label} must be at most {ARG_MAX} characters")
+    out: dict[str, Any] = {"url": url, "version": version, "allow_downgrade": int(downgrade)}
+    if rollout:
+        out["rollout"] = rollout
+    return out
 
 
 def _log_lines(words: list[str], usage: str) -> int:

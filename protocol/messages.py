@@ -248,6 +248,40 @@ class CertificateHealth(WireModel):
     last_error: ErrorText = Field(default="", description="Why the last renewal failed.")
 
 
+UpdateStateName = Literal[
+    "idle",
+    "downloading",
+    "verifying",
+    "installing",
+    "switching",
+    "restarting",
+    "trial",
+    "committed",
+    "rolling_back",
+    "rolled_back",
+    "failed",
+]
+
+
+class UpdateHealth(WireModel):
+    """The agent's self-update as its persisted state machine stands (docs/agent-update.md).
+    ``outcome`` is set once the attempt ended: ``committed``, ``rolled_back`` or ``failed``;
+    ``reason`` is a stable code (a release refusal such as ``hash_mismatch``, or
+    ``download_error``, ``install_error``, ``crash_loop``, ``trial_deadline``, ...)."""
+
+    state: UpdateStateName
+    target: Label = Field(default="", description="The version being installed.")
+    previous: Label = Field(default="", description="The version it replaces (rollback slot).")
+    outcome: Literal["", "committed", "rolled_back", "failed"] = ""
+    reason: Label = Field(default="", description="Stable reason code; empty on success.")
+    detail: ErrorText = Field(default="", description="For a person; redacted.")
+    rollout: Label = Field(default="", description="The rollout id the command carried.")
+    attempt: Count = Field(default=0, description="Attempts of this update so far.")
+    bytes_done: Count = Field(default=0, description="Bytes of the release on disk.")
+    bytes_total: Count = Field(default=0, description="Bytes the manifest lists.")
+    since: float = Field(default=0.0, ge=0, description="Wall time of the last transition.")
+
+
 class GatewayHealth(WireModel):
     cpu_percent: float = Field(ge=0, le=100)
     load: tuple[float, float, float]
@@ -270,6 +304,16 @@ class GatewayHealth(WireModel):
         description="The broker certificate's expiry and renewal (mutual TLS); left out of the "
         "message, not sent as null, when the agent does not renew its certificate.",
     )
+    agent_version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The agent version that sent this sample (left out when unknown).",
+    )
+    update: UpdateHealth | None = Field(
+        default=None,
+        description="The agent's self-update, left out when the gateway was never asked to "
+        "update (docs/agent-update.md).",
+    )
 
     @model_serializer(mode="wrap")
     def _leave_out_absent_certificate(
@@ -279,9 +323,15 @@ class GatewayHealth(WireModel):
         controller from before it forbids unknown fields and would reject ``"certificate": null``
         (docs/protocol.md, compatibility)."""
         out: dict[str, Any] = handler(self)
-        if out.get("certificate", 0) is None:
-            del out["certificate"]
+        for key in _LEFT_OUT_WHEN_ABSENT:
+            if out.get(key, 0) is None:
+                del out[key]
         return out
+
+
+# Optional sections added after the first release of the health message: left out rather than
+# sent as null, for the reason given in GatewayHealth's serializer.
+_LEFT_OUT_WHEN_ABSENT = ("certificate", "agent_version", "update")
 
 
 class Snapshot(WireModel):

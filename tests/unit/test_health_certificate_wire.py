@@ -24,11 +24,13 @@ CERT = {
     "last_error": "controller unreachable",
 }
 
-# GatewayHealth as it was before the certificate section: same fields, same strictness.
+# GatewayHealth as it was before the certificate section: same fields, same strictness (the later
+# optional sections, agent_version and update, are left out the same way).
+LATER = ("certificate", "agent_version", "update")
 OldGatewayHealth: Any = create_model(
     "OldGatewayHealth",
     __base__=WireModel,
-    **{n: (f.annotation, f) for n, f in GatewayHealth.model_fields.items() if n != "certificate"},
+    **{n: (f.annotation, f) for n, f in GatewayHealth.model_fields.items() if n not in LATER},
 )
 OLD_ENVELOPE = _typed_envelope("health", OldGatewayHealth)
 
