@@ -13,6 +13,7 @@ from controller.alerts.config import AlertEngineSection
 from controller.api.config import ApiSection
 from controller.enrollment.config import EnrollmentSection
 from controller.notify.config import NotificationsSection
+from controller.rollouts.config import ReleasesSection, RolloutsSection
 from protocol.envelope import WireModel
 
 
@@ -163,4 +164,14 @@ class ControllerConfig(WireModel):
         default=None,
         description="Gateway enrollment with single-use tokens, certificate renewal and "
         "revocation (off unless set; docs/enrollment.md).",
+    )
+    releases: ReleasesSection | None = Field(
+        default=None,
+        description="Signed agent releases the controller serves to gateways over HTTP(S) "
+        "with range requests (off unless set; docs/rollouts.md).",
+    )
+    rollouts: RolloutsSection = Field(
+        default_factory=RolloutsSection,
+        description="Staged rollouts of agent releases: the worker's pace and the defaults of "
+        "a new rollout (docs/rollouts.md).",
     )

@@ -25,6 +25,9 @@ from controller.config_store.service import Validator, accept_all
 from controller.enrollment.service import Enrollment
 from controller.ingest import Ingest
 from controller.notify.worker import NotifyWorker
+from controller.rollouts.manager import Rollouts
+from controller.rollouts.store import RolloutStore
+from controller.rollouts.worker import RolloutWorker
 from controller.store.repo import Store
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,13 @@ class Controller:
         # Alerts, notifications and the API restart on their own and never stop ingest.
         self.supervisor.add(Worker("alerts", self.alerts.run, DEVICE))
         self.supervisor.add(Worker("notify", self.notify.run, DEVICE))
+        # Rollouts: the worker follows them; the API's rollout and release routes find the
+        # manager on the app (like enrollment below).
+        rollout_store = RolloutStore(self.store.engine)
+        self.rollouts = Rollouts(rollout_store, config.rollouts, config.releases)
+        self.api.app.state.rollouts = self.rollouts
+        self.rollout_worker = RolloutWorker(rollout_store, config.rollouts.poll_interval_s)
+        self.supervisor.add(Worker("rollouts", self.rollout_worker.run, DEVICE))
         if config.api.enabled:
             self.supervisor.add(Worker("api", self.api.run, DEVICE))
         self.enrollment: Enrollment | None = None

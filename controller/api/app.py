@@ -41,6 +41,7 @@ from controller.api.routes_enroll import router as enroll_router
 from controller.api.routes_events import router as events_router
 from controller.api.routes_firmware import router as firmware_router
 from controller.api.routes_fleet import router as fleet_router
+from controller.api.routes_rollouts import router as rollouts_router
 from controller.api.routes_stream import router as stream_router
 from controller.api.routes_survey import router as survey_router
 from controller.api.snapshots import SnapshotRequests
@@ -225,6 +226,7 @@ def create_app(
         stream_router,
         enroll_router,
         survey_router,
+        rollouts_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     _plain_routes(app, engine)

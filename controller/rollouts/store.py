@@ -1,0 +1,395 @@
+"""The ``rollouts`` and ``rollout_gateways`` tables: creation, the operators' actions and the
+worker's reads and writes.
+
+Every write to a rollout is conditioned on the ``revision`` its writer read and raises it, in one
+transaction with the gateway rows, the update commands it starts and the audit row. So a pause
+racing the worker either lands before the worker's write (which then retries on the new state)
+or after it; neither is lost, and a gateway is never started after a pause was committed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import Connection
+
+from controller.access import audit
+from controller.rollouts import observe
+from controller.rollouts.engine import (
+    ACTIVE,
+    OPEN,
+    TERMINAL,
+    GatewayView,
+    RolloutView,
+    Step,
+    plan,
+)
+from controller.rollouts.policy import RolloutPolicy, wave_bounds
+from controller.store.schema import commands, gateway_sites, gateways, rollout_gateways, rollouts
+from protocol.codec import new_id
+
+
+class RolloutNotFound(LookupError):
+    pass
+
+
+class RolloutConflict(ValueError):
+    """The change does not fit the rollout's state, or a target is in another open rollout."""
+
+
+class Stale(Exception):
+    """Someone else wrote the rollout since it was read; read again."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    view: RolloutView
+    revision: int
+    version: str
+    release_url: str
+    gateways: list[GatewayView]
+    command_ids: dict[str, str]
+
+
+class RolloutStore:
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # -- targets ---------------------------------------------------------------------------
+
+    def site_gateways(self, site: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(gateway_sites.c.gateway_id).where(gateway_sites.c.site == site)
+            )
+            return sorted(r.gateway_id for r in rows)
+
+    def known(self, ids: Iterable[str]) -> set[str]:
+        ids = list(ids)
+        with self.engine.connect() as conn:
+            seen = {r.id for r in conn.execute(select(gateways.c.id).where(gateways.c.id.in_(ids)))}
+            seen |= {
+                r.gateway_id
+                for r in conn.execute(
+                    select(gateway_sites.c.gateway_id).where(gateway_sites.c.gateway_id.in_(ids))
+                )
+            }
+        return seen
+
+    def online(self, ids: Iterable[str] | None = None) -> set[str]:
+        query = select(gateways.c.id).where(gateways.c.state == "online")
+        if ids is not None:
+            query = query.where(gateways.c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return {r.id for r in conn.execute(query)}
+
+    # -- creation and operators' actions --------------------------------------------------
+
+    def create(
+        self,
+        *,
+        version: str,
+        release_url: str,
+        targets: Sequence[str],
+        target: dict[str, Any],
+        policy: RolloutPolicy,
+        who: str,
+        source: str = "",
+    ) -> str:
+        now = self.clock()
+        rollout_id = new_id()[:16]
+        bounds = wave_bounds(list(policy.waves), len(set(targets)))
+        waves = plan(targets, self.online(targets), bounds)
+        with self.engine.begin() as conn:
+            busy = self._busy(conn, [g for g, _ in waves])
+            if busy:
+                shown = ", ".join(f"{g} ({r})" for g, r in sorted(busy.items())[:5])
+                raise RolloutConflict(f"already in an open rollout: {shown}")
+            conn.execute(
+                rollouts.insert().values(
+                    id=rollout_id,
+                    version=version,
+                    release_url=release_url,
+                    status="running",
+                    reason="",
+                    wave=0,
+                    bounds=json.dumps(bounds),
+                    policy=policy.model_dump_json(),
+                    target=json.dumps(target, sort_keys=True),
+                    total=len(waves),
+                    revision=1,
+                    created_by=who[:128],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                rollout_gateways.insert(),
+                [
+                    {
+                        "rollout_id": rollout_id,
+                        "gateway_id": g,
+                        "wave": w,
+                        "status": "queued",
+                        "reason": "",
+                        "updated_at": now,
+                    }
+                    for g, w in waves
+                ],
+            )
+            audit.record(
+                conn,
+                who=who,
+                action="rollout.create",
+                target=rollout_id,
+                detail={"version": version, "target": target, "gateways": len(waves),
+                        "waves": bounds, "policy": policy.model_dump(mode="json")},
+                source=source,
+                at=now,
+            )  # fmt: skip
+        return rollout_id
+
+    def _busy(self, conn: Connection, ids: list[str]) -> dict[str, str]:
+        rows = conn.execute(
+            select(rollout_gateways.c.gateway_id, rollouts.c.id)
+            .join(rollouts, rollouts.c.id == rollout_gateways.c.rollout_id)
+            .where(rollouts.c.status.in_(OPEN), rollout_gateways.c.gateway_id.in_(ids))
+        )
+        return {r.gateway_id: r.id for r in rows}
+
+    def act(self, rollout_id: str, action: str, who: str, source: str = "") -> dict[str, Any]:
+        """``pause`` (running), ``resume`` (paused) or ``abort`` (running or paused: gateways
+        not started yet are skipped; ones updating are still followed to their outcome)."""
+        allowed = {"pause": ("running",), "resume": ("paused",), "abort": OPEN}[action]
+        new = {"pause": "paused", "resume": "running", "abort": "aborted"}[action]
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
+            if row is None:
+                raise RolloutNotFound(rollout_id)
+            if row.status not in allowed:
+                raise RolloutConflict(f"cannot {action} a rollout that is {row.status}")
+            values: dict[str, Any] = {"status": new, "updated_at": now}
+            if action == "abort":
+                values["reason"] = f"aborted by {who}"
+                left = conn.execute(
+                    select(func.count())
+                    .select_from(rollout_gateways)
+                    .where(
+                        rollout_gateways.c.rollout_id == rollout_id,
+                        rollout_gateways.c.status.in_(ACTIVE),
+                    )
+                ).scalar_one()
+                if not left:
+                    values["finished_at"] = now
+                conn.execute(
+                    update(rollout_gateways)
+                    .where(
+                        rollout_gateways.c.rollout_id == rollout_id,
+                        rollout_gateways.c.status.in_(("queued", "offline")),
+                    )
+                    .values(status="skipped", reason="rollout aborted", updated_at=now,
+                            finished_at=now)
+                )  # fmt: skip
+            self._bump(conn, rollout_id, row.revision, values)
+            audit.record(
+                conn,
+                who=who,
+                action=f"rollout.{action}",
+                target=rollout_id,
+                detail={"from": row.status, "to": new},
+                source=source,
+                at=now,
+            )
+        return self.get(rollout_id)
+
+    @staticmethod
+    def _bump(conn: Connection, rollout_id: str, revision: int, values: dict[str, Any]) -> None:
+        done = conn.execute(
+            update(rollouts)
+            .where(rollouts.c.id == rollout_id, rollouts.c.revision == revision)
+            .values(revision=revision + 1, **values)
+        )
+        if done.rowcount != 1:
+            raise Stale(rollout_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rollouts).order_by(rollouts.c.created_at.desc()).limit(limit)
+            ).mappings()
+            out = [self._summary(dict(r)) for r in rows]
+            for item in out:
+                item["counts"] = self._counts(conn, item["id"])
+        return out
+
+    def get(self, rollout_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            query = select(rollouts).where(rollouts.c.id == rollout_id)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                raise RolloutNotFound(rollout_id)
+            out = self._summary(dict(row))
+            gws = [
+                dict(r)
+                for r in conn.execute(
+                    select(rollout_gateways)
+                    .where(rollout_gateways.c.rollout_id == rollout_id)
+                    .order_by(rollout_gateways.c.wave, rollout_gateways.c.gateway_id)
+                ).mappings()
+            ]
+        policy = RolloutPolicy.model_validate_json(row["policy"])
+        out["counts"] = _count(g["status"] for g in gws)
+        out["waves"] = _waves(gws, out["bounds"], policy)
+        out["gateways"] = [{k: v for k, v in g.items() if k != "rollout_id"} for g in gws]
+        return out
+
+    @staticmethod
+    def _summary(row: dict[str, Any]) -> dict[str, Any]:
+        row["bounds"] = json.loads(row["bounds"])
+        row["policy"] = json.loads(row["policy"])
+        row["target"] = json.loads(row["target"])
+        row["wave"] = row["wave"] + 1  # waves are numbered from 1 for people
+        row.pop("revision", None)
+        return row
+
+    @staticmethod
+    def _counts(conn: Connection, rollout_id: str) -> dict[str, int]:
+        rows = conn.execute(
+            select(rollout_gateways.c.status, func.count())
+            .where(rollout_gateways.c.rollout_id == rollout_id)
+            .group_by(rollout_gateways.c.status)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- the worker's side ------------------------------------------------------------------
+
+    def unfinished(self) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rollouts.c.id)
+                .where(rollouts.c.finished_at.is_(None))
+                .order_by(rollouts.c.created_at)
+            )
+            return [r.id for r in rows]
+
+    def load(self, rollout_id: str) -> Loaded:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
+            if r is None:
+                raise RolloutNotFound(rollout_id)
+            rows = conn.execute(
+                select(rollout_gateways).where(rollout_gateways.c.rollout_id == rollout_id)
+            ).all()
+        view = RolloutView(
+            id=r.id,
+            status=r.status,
+            wave=r.wave,
+            bounds=tuple(json.loads(r.bounds)),
+            policy=RolloutPolicy.model_validate_json(r.policy),
+        )
+        gws = [GatewayView(g.gateway_id, g.wave, g.status, g.started_at, g.reason) for g in rows]
+        ids = {g.gateway_id: g.command_id for g in rows if g.command_id}
+        return Loaded(view, r.revision, r.version, r.release_url, gws, ids)
+
+    def health_of(self, ids: Iterable[str]) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(gateways.c.id, gateways.c.last_health).where(gateways.c.id.in_(list(ids)))
+            )
+            return {r.id: r.last_health for r in rows}
+
+    def answers(self, command_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """command id -> {status, result} of the finished ``update`` commands among them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(commands.c.id, commands.c.status, commands.c.result).where(
+                    commands.c.id.in_(list(command_ids)),
+                    commands.c.status.in_(("done", "failed", "expired")),
+                )
+            )
+            return {
+                r.id: {"status": r.status, "result": json.loads(r.result) if r.result else {}}
+                for r in rows
+            }
+
+    def apply(self, loaded: Loaded, step: Step, now: float) -> None:
+        """Persist one step: the rollout's status and wave, every gateway change and, for each
+        gateway started, its ``update`` command (published by the controller's command dispatch
+        once this commits). Raises :class:`Stale` when the rollout changed meanwhile."""
+        view = loaded.view
+        policy = view.policy
+        with self.engine.begin() as conn:
+            values: dict[str, Any] = {"status": step.status, "wave": step.wave, "updated_at": now}
+            if step.reason:
+                values["reason"] = step.reason
+            if step.finished:
+                values["finished_at"] = now
+            self._bump(conn, view.id, loaded.revision, values)
+            for change in step.changes:
+                row: dict[str, Any] = {"status": change.new, "updated_at": now}
+                if change.new != change.old:
+                    row["reason"] = change.reason
+                if change.progress is not None:
+                    row["progress"] = change.progress
+                if change.new in TERMINAL:
+                    row["finished_at"] = now
+                if change.start:
+                    cmd_id = new_id()
+                    row.update(command_id=cmd_id, started_at=now, progress=None)
+                    args = observe.command_args(
+                        loaded.release_url, loaded.version, view.id, policy.allow_downgrade
+                    )
+                    conn.execute(
+                        commands.insert().values(
+                            id=cmd_id,
+                            gateway_id=change.gateway_id,
+                            name=observe.COMMAND,
+                            args=json.dumps(args),
+                            status="pending",
+                            created_at=now,
+                            expires_at=now + policy.gateway_timeout_s,
+                        )
+                    )
+                conn.execute(
+                    update(rollout_gateways)
+                    .where(
+                        rollout_gateways.c.rollout_id == view.id,
+                        rollout_gateways.c.gateway_id == change.gateway_id,
+                        rollout_gateways.c.status == change.old,
+                    )
+                    .values(**row)
+                )
+
+
+def _count(statuses: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for s in statuses:
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def _waves(
+    gws: list[dict[str, Any]], bounds: list[int], policy: RolloutPolicy
+) -> list[dict[str, Any]]:
+    out = []
+    for i in range(len(bounds)):
+        members = [g for g in gws if g["wave"] == i]
+        counts = _count(g["status"] for g in members)
+        out.append(
+            {
+                "wave": i + 1,
+                "size": len(members),
+                "needed": policy.needed(len(members)),
+                "counts": counts,
+            }
+        )
+    return out
