@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from agent.certs import CertRenewal
 from agent.commands import Commands, LogRing, register_builtins
 from agent.commands.builtin import RESTART_EXIT_CODE
+from agent.commands.update import UpdateCommand
 from agent.config import AgentConfig
 from agent.config.apply import ConfigApplier, startup_config
 from agent.config.remote import RemoteConfig
@@ -36,6 +37,7 @@ from agent.inventory import agent_version, camera_inventory, host_inventory, sen
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import OutboxPublisher, Priority
 from agent.link.session import Link, Presence
+from agent.update.worker import UpdateWorker, updater_from_env
 from common.supervision import (
     DEVICE,
     ESSENTIAL,
@@ -51,7 +53,9 @@ from protocol.messages import (
     CapabilityHealth,
     Death,
     Event,
+    GatewayHealth,
     MessageKind,
+    UpdateHealth,
     WorkerHealth,
 )
 from protocol.topics import Topics
@@ -62,6 +66,7 @@ LINK_WORKER = "link"
 HEALTH_WORKER = "health"
 INBOUND_WORKER = "inbound"
 CERT_WORKER = "certificate"
+UPDATE_WORKER = "update"
 CAPABILITY_STOP_S = 5.0
 LINK_STOP_S = 3.0  # the link's clean death waits up to 2 s for its PUBACK
 STOP_BUDGET_S = CAPABILITY_STOP_S + LINK_STOP_S  # inside the 10 s bound and TimeoutStopSec
@@ -95,6 +100,8 @@ class Agent:
     inbound: Inbound = field(default_factory=Inbound)
     restart_code: int = 0  # set by the ``restart agent`` command
     renewal: CertRenewal | None = None  # with a renewal: section
+    update_worker: UpdateWorker | None = None  # when started by kendali-launcher
+    version: str = ""
 
     def request_restart(self) -> None:
         self.restart_code = RESTART_EXIT_CODE
@@ -124,6 +131,8 @@ class Agent:
         self.supervisor.add(Worker(INBOUND_WORKER, self.inbound.run, self.health_policy))
         if self.renewal is not None:
             self.supervisor.add(Worker(CERT_WORKER, self.renewal.run, self.health_policy))
+        if self.update_worker is not None:
+            self.supervisor.add(Worker(UPDATE_WORKER, self.update_worker.run, self.health_policy))
         code = self.supervisor.run_until(self.stop_event)
         self.shutdown()
         return code or self.restart_code
@@ -153,10 +162,34 @@ class Agent:
             log.error("worker states left out: %s", exc)
         if self.renewal is not None:
             sample = sample.model_copy(update={"certificate": self.renewal.health()})
+        sample = self._with_update(sample)
         try:
             self.publisher.publish(MessageKind.HEALTH, sample)
         except OutboxError:
             log.exception("health sample not stored")
+
+    def _with_update(self, sample: GatewayHealth) -> GatewayHealth:
+        """The running version, and the self-update's state once there has been one."""
+        changes: dict[str, Any] = {"agent_version": self.version or None}
+        if self.update_worker is not None:
+            try:
+                section = self.update_worker.updater.health()
+                changes["update"] = None if section is None else UpdateHealth(**section)
+            except (ValidationError, OSError) as exc:
+                log.error("update state left out of health: %s", exc)
+        return sample.model_copy(update=changes)
+
+    def trial_health(self) -> tuple[bool, str]:
+        """What a version on trial must show before it commits itself: connected to the broker,
+        and every supervised worker running (none backing off or given up)."""
+        if not self.link.stats.connected:
+            return False, "not connected to the broker"
+        if not self.supervisor.healthy():
+            return False, "a supervised worker has given up"
+        waiting = sorted(n for n, e in self.supervisor.report().items() if e["state"] != "running")
+        if waiting:
+            return False, f"worker(s) not running: {', '.join(waiting)}"
+        return True, ""
 
     def link_restored(self, outage_s: float) -> None:
         """Tell the controller how long we were cut off and how much we buffered meanwhile."""
@@ -299,6 +332,10 @@ def build(config: AgentConfig) -> Agent:
     link.on_restored = agent.link_restored
     if config.renewal is not None and config.broker.tls is not None:
         agent.renewal = CertRenewal(config.renewal, config.broker.tls)
+    agent.version = agent_version()
+    updater = updater_from_env(agent.version, agent.request_restart)
+    if updater is not None:
+        agent.update_worker = UpdateWorker(updater, agent.trial_health)
     applier = ConfigApplier.for_agent(agent, store)
     built.append(agent)
     remote = RemoteConfig(config.gateway_id, applier, publisher)
@@ -306,6 +343,7 @@ def build(config: AgentConfig) -> Agent:
     commands = Commands(config.gateway_id, publisher)
     register_builtins(commands, agent, LogRing.install(), agent.request_restart,
                       lambda: remote.last_report)  # fmt: skip
+    commands.register("update", UpdateCommand(lambda: agent.update_worker))
     agent.inbound.in_order(Topics(config.gateway_id).command, commands.on_command)
     link.inbound_topics = agent.inbound.topics
     link.on_inbound = agent.inbound.offer

@@ -1,0 +1,293 @@
+"""``python -m agent.update.launcher``: what systemd starts instead of the agent itself.
+
+It imports the standard library and :mod:`agent.update.state`/``slots`` only, and runs from the
+base install's interpreter, so it works when the version in ``current`` cannot even be imported.
+At every start it reads the persisted update state and:
+
+- ``switching`` / ``restarting``: finishes the switch (idempotent) and enters ``trial`` with a
+  deadline of ``trial_window_s`` from now;
+- ``trial``: starts the new version as its child and watches it. The agent commits itself once it
+  is connected and healthy (state ``committed``); if the deadline passes, or the new version has
+  been started ``--max-starts`` times without committing (it crashes on start), or the agent asks
+  for it (state ``rolling_back``), the launcher stops the child and rolls back;
+- ``rolling_back``: points ``current`` at ``previous`` again (or the base install when that slot
+  is gone), records ``rolled_back`` and starts that version;
+- anything else: ``exec`` of ``current/bin/kendali`` with the given arguments (same PID, so
+  systemd's notify and watchdog see the agent itself).
+
+Exit codes: the agent's own, or 1 when nothing can be started at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.update import state as st
+from agent.update.slots import Slots, agent_binary, startable
+
+ENV_UPDATE_DIR = "KENDALI_UPDATE_DIR"
+ENV_BASE = "KENDALI_BASE_SLOT"
+ENV_TRUST = "KENDALI_RELEASE_TRUST"
+ENV_RATE = "KENDALI_UPDATE_RATE"
+ENV_TRIAL_WINDOW = "KENDALI_TRIAL_WINDOW_S"
+MAX_STARTS = 3
+POLL_S = 0.5
+STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the unit)
+
+
+def log(message: str) -> None:
+    """One line on stderr (the journal); logging is not configured this early."""
+    print(f"kendali-launcher: {message}", file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass
+class Launcher:
+    slots: Slots
+    store: st.StateStore
+    agent_args: list[str]
+    max_starts: int = MAX_STARTS
+    poll_s: float = POLL_S
+    stop_grace_s: float = STOP_GRACE_S
+    clock: object = time.time
+    settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    _child: subprocess.Popen[bytes] | None = None
+    _stopping: bool = False
+
+    def now(self) -> float:
+        return float(self.clock())  # type: ignore[operator]
+
+    def main(self) -> int:
+        self.slots.ensure_current()
+        try:
+            record = self.store.load()
+        except st.StateError as exc:
+            # A damaged state file must not keep the gateway down: run what ``current`` says.
+            log(f"update state unreadable ({exc}); starting the current version")
+            return self.exec_current()
+        if record.state in (st.SWITCHING, st.RESTARTING):
+            record = self.enter_trial(record)
+        if record.state == st.TRIAL:
+            code = self.supervise_trial()
+            if code is not None:
+                return code
+            record = self.store.load()
+        if record.state == st.ROLLING_BACK:
+            self.roll_back(record.reason or "rolled_back", record.detail)
+        return self.exec_current()
+
+    def enter_trial(self, record: st.UpdateRecord) -> st.UpdateRecord:
+        slot = Path(record.target_slot)
+        if record.state == st.SWITCHING:  # the updater died during the flip: finish it
+            self.slots.switch(slot, Path(record.previous_slot))
+            record = self.store.advance(st.RESTARTING)
+        log(f"trying {record.target} (trial of {record.trial_window_s:.0f} s)")
+        return self.store.advance(
+            st.TRIAL, trial_deadline=self.now() + record.trial_window_s, trial_starts=0
+        )
+
+    def supervise_trial(self) -> int | None:
+        """Run the new version until it commits (then its exit code) or must be rolled back
+        (then None, with the state at ``rolling_back``)."""
+        while True:
+            record = self.store.load()
+            if record.state != st.TRIAL:
+                return None
+            if self.now() >= record.trial_deadline:
+                self.begin_rollback(
+                    "trial_deadline",
+                    f"{record.target} did not connect and pass its health checks within "
+                    f"{record.trial_window_s:.0f} s",
+                )
+                return None
+            if record.trial_starts >= self.max_starts:
+                self.begin_rollback(
+                    "crash_loop",
+                    f"{record.target} stopped {record.trial_starts} times before it committed",
+                )
+                return None
+            self.store.update(trial_starts=record.trial_starts + 1)
+            code = self.run_child(record)
+            if code is not None:
+                return code
+
+    def run_child(self, record: st.UpdateRecord) -> int | None:
+        """One start of the new version: its exit code once it has committed, None when it
+        ended (or must end) without committing."""
+        binary = agent_binary(self.slots.current())
+        try:
+            self._child = subprocess.Popen([str(binary), *self.agent_args], env=self.child_env())
+        except OSError as exc:
+            log(f"cannot start {binary}: {exc.strerror or exc}")
+            return None
+        child = self._child
+        try:
+            while True:
+                try:
+                    code = child.wait(timeout=self.poll_s)
+                except subprocess.TimeoutExpired:
+                    code = None
+                current = self.store.load()
+                if current.state == st.COMMITTED:
+                    return code if code is not None else self.wait_committed(child)
+                if self._stopping:
+                    return self.stop_child(child)
+                if code is not None:
+                    log(f"{record.target} exited with {code} during its trial")
+                    return None
+                if current.state != st.TRIAL or self.now() >= current.trial_deadline:
+                    self.stop_child(child)
+                    return None
+        finally:
+            self._child = None
+
+    def wait_committed(self, child: subprocess.Popen[bytes]) -> int:
+        """The new version committed: stay its parent (signals are passed on) until it ends."""
+        log("the new version committed itself")
+        while True:
+            try:
+                return child.wait(timeout=self.poll_s)
+            except subprocess.TimeoutExpired:
+                if self._stopping:
+                    return self.stop_child(child)
+
+    def stop_child(self, child: subprocess.Popen[bytes]) -> int:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=self.stop_grace_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        return child.wait()
+
+    def on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+        if self._child is not None and self._child.poll() is None:
+            self._child.send_signal(signum)
+        else:
+            raise SystemExit(128 + signum)
+
+    def begin_rollback(self, reason: str, detail: str) -> None:
+        log(f"rolling back: {reason}: {detail}")
+        self.store.advance(st.ROLLING_BACK, reason=reason, detail=detail)
+
+    def roll_back(self, reason: str, detail: str) -> None:
+        """``current`` back to ``previous`` (persisted ``rolling_back`` first, so a kill here is
+        finished by the next start)."""
+        record = self.store.load()
+        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
+        if not startable(previous):
+            detail = f"{detail}; the previous slot {previous} cannot start: base install used"
+            previous = self.slots.base
+        self.slots.switch(previous, Path(record.target_slot or previous))
+        self.store.advance(st.ROLLED_BACK, reason=reason, detail=detail)
+        log(f"rolled back to {record.previous or previous}")
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.settings)
+        env[ENV_UPDATE_DIR] = str(self.slots.directory)
+        env[ENV_BASE] = str(self.slots.base)
+        return env
+
+    def exec_current(self) -> int:
+        for slot in (self.slots.current(), self.slots.base):
+            binary = agent_binary(slot)
+            if not startable(slot):
+                log(f"{binary} cannot be started")
+                continue
+            argv = [str(binary), *self.agent_args]
+            try:
+                os.execve(binary, argv, self.child_env())  # noqa: S606 - our own agent
+            except OSError as exc:
+                log(f"exec {binary} failed: {exc.strerror or exc}")
+        return 1
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kendali-launcher",
+        description="Start the Kendali agent from its current version slot; finish a switch, "
+        "watch a new version's trial and roll back when it does not commit in time.",
+        epilog="Everything after -- is passed to the agent, e.g. -- agent --config "
+        "/etc/kendali/agent.yaml",
+    )
+    add = parser.add_argument
+    add(
+        "--update-dir",
+        type=Path,
+        required=True,
+        help="The update directory (state file, slots, current/previous links).",
+    )
+    add(
+        "--base",
+        type=Path,
+        required=True,
+        help="The virtualenv the package installed; runs before any update and when every "
+        "slot is unusable.",
+    )
+    add(
+        "--max-starts",
+        type=int,
+        default=MAX_STARTS,
+        help="Starts of a new version without a commit before it is rolled back.",
+    )
+    add("--poll", type=float, default=POLL_S, help="Seconds between checks of the state file.")
+    add(
+        "--trust",
+        type=Path,
+        default=None,
+        help="The pinned release keys (trust.json or a public key PEM) the agent verifies "
+        "releases with; default /etc/kendali/release-trust.json.",
+    )
+    add(
+        "--rate",
+        type=float,
+        default=None,
+        help="Download bandwidth cap for updates, bytes per second (default: none).",
+    )
+    add(
+        "--trial-window",
+        type=float,
+        default=None,
+        help="Seconds a new version has to connect and pass its health checks (default 300).",
+    )
+    parser.add_argument("agent_args", nargs=argparse.REMAINDER)
+    opts = parser.parse_args(argv)  # fmt: skip
+    if opts.agent_args[:1] == ["--"]:
+        opts.agent_args = opts.agent_args[1:]
+    return opts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse(sys.argv[1:] if argv is None else argv)
+    launcher = Launcher(
+        Slots(opts.update_dir, opts.base),
+        st.StateStore(opts.update_dir),
+        list(opts.agent_args),
+        max_starts=opts.max_starts,
+        poll_s=opts.poll,
+        settings={
+            name: str(value)
+            for name, value in (
+                (ENV_TRUST, opts.trust),
+                (ENV_RATE, opts.rate),
+                (ENV_TRIAL_WINDOW, opts.trial_window),
+            )
+            if value is not None
+        },
+    )
+    signal.signal(signal.SIGTERM, launcher.on_signal)
+    signal.signal(signal.SIGINT, launcher.on_signal)
+    return launcher.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

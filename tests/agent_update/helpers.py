@@ -1,0 +1,282 @@
+"""Test helpers: an HTTP server with Range support that counts what it sends, fake wheels, a
+signed release, a gateway "world" (update directory, base slot, fake agents) and a stand-in for
+systemd that starts the launcher again after a failure."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.update.slots import agent_binary
+from common.release import TrustStore, build_release
+
+REPO = Path(__file__).resolve().parents[2]
+DAY = datetime.timedelta(days=1)
+RANGE_RE = re.compile(r"^bytes=(\d+)-$")
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerFaults:
+    ignore_range: bool = False
+    cut_after: dict[str, int] = field(default_factory=dict)  # one response of this file is cut
+    status: dict[str, int] = field(default_factory=dict)  # answer this status for the file
+
+
+class RangeServer:
+    """Serves one directory per URL prefix; supports ``Range: bytes=N-`` (206 with
+    Content-Range) unless told to ignore it; counts body bytes sent per file name."""
+
+    def __init__(self, root: Path, faults: ServerFaults | None = None) -> None:
+        self.root = root
+        self.faults = faults or ServerFaults()
+        self.sent: Counter[str] = Counter()
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="range-server")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> RangeServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        rel = req.path.lstrip("/")
+        name = rel.rsplit("/", 1)[-1]
+        path = self.root / rel
+        rng = req.headers.get("Range")
+        self.requests.append((name, rng))
+        if name in self.faults.status:
+            req.send_error(self.faults.status[name])
+            return
+        if ".." in rel or not path.is_file():
+            req.send_error(404)
+            return
+        data = path.read_bytes()
+        start = 0
+        match = RANGE_RE.match(rng or "")
+        if match and not self.faults.ignore_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                req.send_error(416)
+                return
+            req.send_response(206)
+            req.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            req.send_response(200)
+        body = data[start:]
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        cut = self.faults.cut_after.pop(name, None)
+        if cut is not None:
+            body = body[:cut]
+        req.wfile.write(body)
+        self.sent[name] += len(body)
+        if cut is not None:
+            req.wfile.flush()
+            req.close_connection = True
+            req.connection.shutdown(2)
+
+
+# -- wheels and releases ---------------------------------------------------------------------
+
+AGENT_MODULE = """
+import sys
+sys.path.insert(0, {repo!r})
+from tests.agent_update.fake_agent import main as _main
+
+
+def main():
+    sys.exit(_main({version!r}, {world!r}))
+"""
+
+
+def _record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def agent_wheel(folder: Path, version: str, world: Path, padding: int = 0) -> Path:
+    """A real, installable wheel of a package named ``kendali`` whose ``kendali`` console
+    script is the fake agent of this test world."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"kendali-{version}-py3-none-any.whl"
+    info = f"kendali-{version}.dist-info"
+    files = {
+        "kendali_fake/__init__.py": AGENT_MODULE.format(
+            repo=str(REPO), version=version, world=str(world)
+        ).encode()
+        + b"#" * padding
+        + b"\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+        f"{info}/entry_points.txt": b"[console_scripts]\nkendali = kendali_fake:main\n",
+    }
+    record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def make_release(
+    out: Path,
+    key: Ed25519PrivateKey,
+    version: str,
+    world: Path,
+    *,
+    padding: int = 0,
+    created: datetime.datetime | None = None,
+    expires_in: datetime.timedelta = 30 * DAY,
+) -> Path:
+    wheels = out.parent / f"wheels-{out.name}"
+    wheel = agent_wheel(wheels, version, world, padding)
+    now = created or datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    build_release([wheel], key, version, out, now=now, expires_in=expires_in)
+    return out
+
+
+# -- the gateway -----------------------------------------------------------------------------
+
+STUB = """#!{python}
+import sys
+sys.path.insert(0, {repo!r})
+from tests.agent_update.fake_agent import main
+sys.exit(main({version!r}, {world!r}))
+"""
+
+
+def fake_slot(slot: Path, version: str, world: Path) -> Path:
+    """A 'virtualenv' holding only bin/kendali: the fake agent of ``version``."""
+    binary = agent_binary(slot)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    binary.write_text(
+        STUB.format(python=sys.executable, repo=str(REPO), version=version, world=str(world))
+    )
+    binary.chmod(0o755)
+    return slot
+
+
+class FakeInstaller:
+    """Builds a fake slot, after checking the verified download really holds the version's
+    wheel (the download and verification stay real; pip is what this replaces)."""
+
+    def install(self, version: str, wheels: Path, slot: Path) -> None:
+        if not (wheels / f"kendali-{version}-py3-none-any.whl").is_file():
+            from agent.update.install import InstallError
+
+            raise InstallError(f"no kendali {version} wheel in {wheels}")
+        world = Path(os.environ["FAKE_WORLD"])
+        fake_slot(slot, version, world)
+
+
+@dataclass
+class World:
+    root: Path
+    key: Ed25519PrivateKey
+    broker_port: int
+
+    @property
+    def update_dir(self) -> Path:
+        return self.root / "update"
+
+    @property
+    def base(self) -> Path:
+        return self.root / "base-venv"
+
+    def setup(self, running: str = "1.0.0") -> World:
+        self.update_dir.mkdir(parents=True, exist_ok=True)
+        fake_slot(self.base, running, self.root)
+        (self.root / "trust.json").write_bytes(TrustStore([self.key.public_key()]).to_json())
+        (self.root / "broker_port").write_text(str(self.broker_port))
+        return self
+
+    def behaviour(self, version: str, what: str) -> None:
+        (self.root / f"behaviour-{version}").write_text(what)
+
+    def faults(self, *lines: str) -> None:
+        (self.root / "faults").write_text("".join(f"{line}\n" for line in lines))
+
+    def request(self, url: str, version: str, **extra: object) -> None:
+        (self.root / "request.json").write_text(json.dumps({"url": url, "version": version,
+                                                            **extra}))  # fmt: skip
+
+    def runs(self) -> list[str]:
+        path = self.root / "runs.log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def state(self) -> dict[str, object]:
+        return json.loads((self.update_dir / "update-state.json").read_text())
+
+    def current(self) -> Path:
+        return Path(os.readlink(self.update_dir / "current"))
+
+    def launcher_argv(self, max_starts: int = 3) -> list[str]:
+        return [
+            sys.executable, "-m", "agent.update.launcher", "--update-dir", str(self.update_dir),
+            "--base", str(self.base), "--max-starts", str(max_starts), "--poll", "0.05",
+            "--trust", str(self.root / "trust.json"), "--trial-window", "20", "--", "agent",
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "FAKE_WORLD": str(self.root), "PYTHONPATH": str(REPO)}
+
+    def boot(self, max_runs: int = 8, timeout: float = 30.0) -> list[int]:
+        """What systemd does with Restart=on-failure: start the launcher again after every
+        non-zero exit (or signal), until a run exits 0. Returns the exit codes."""
+        codes: list[int] = []
+        for _ in range(max_runs):
+            proc = subprocess.Popen(
+                self.launcher_argv(), cwd=REPO, env=self.env(), start_new_session=True
+            )
+            try:
+                code = proc.wait(timeout=timeout)
+            finally:
+                kill_group(proc.pid)  # the cgroup goes with the service
+            codes.append(code)
+            if code == 0:
+                break
+        return codes
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
