@@ -27,6 +27,7 @@ from kendali_cli import (
     events,
     provision,
     release,
+    rollout,
     sensors,
     snapshot,
     users,
@@ -111,6 +112,7 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(users.app, name="users")
 app.add_typer(provision.app, name="provision")
 app.add_typer(release.app, name="release")
+app.add_typer(rollout.app, name="rollout")
 app.command("snapshot")(snapshot.snapshot)
 sim_app.command("camera")(cameras.sim_camera)
 sim_app.command("sensor")(sensors.sim_sensor)

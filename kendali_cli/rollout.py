@@ -1,0 +1,317 @@
+"""``kendali rollout create|status|pause|resume|abort``: staged rollouts of a signed agent
+release, acting on the controller's database like ``kendali alerts``.
+
+The controller's rollout worker does the rest: it starts gateways wave by wave, sends them the
+update command and follows what they report. Creating checks the release against the trust file
+named in the controller's configuration (``releases:``), so ``--config`` is needed for it. What
+is changed here is audited under the operator's name marked ``@cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+import typer
+
+from kendali_cli.core import controller_database, fail
+from kendali_cli.terminal import (
+    AsOpt,
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    acting_user,
+    controller_engine,
+    when,
+)
+
+app = typer.Typer(
+    help="Staged rollouts of a signed agent release: create, status, pause, resume, abort.",
+    no_args_is_help=True,
+)
+
+RolloutArg = Annotated[str, typer.Argument(help="Rollout id (see `kendali rollout status`).")]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SHOWN = {
+    "committed": "[green]committed[/]",
+    "failed": "[bold red]failed[/]",
+    "rolled_back": "[red]rolled back[/]",
+    "timed_out": "[red]timed out[/]",
+    "skipped": "[dim]skipped[/]",
+    "offline": "[yellow]offline[/]",
+    "aborted": "[bold red]aborted[/]",
+    "paused": "[yellow]paused[/]",
+    "completed": "[green]completed[/]",
+}
+
+
+def _waves(text: str) -> list[int | str]:
+    out: list[int | str] = []
+    for raw in text.split(","):
+        part = raw.strip()
+        out.append(int(part) if part.isdigit() else part)
+    return out
+
+
+def _seconds(text: str) -> float:
+    match = _DURATION.match(text)
+    if match is None:
+        fail(f"--timeout {text!r}: expected seconds or a duration such as 30m, 2h", 2)
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _failure(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def create(  # noqa: PLR0917 - typer maps each parameter to an option
+    version: Annotated[
+        str, typer.Argument(help="Release version (a directory under releases.dir).")
+    ],
+    site: Annotated[str | None, typer.Option(help="Every gateway of this site.")] = None,
+    gateway: Annotated[
+        list[str] | None, typer.Option(help="A gateway id; repeat for several (instead of --site).")
+    ] = None,
+    waves: Annotated[
+        str | None,
+        typer.Option(help="Cumulative wave sizes, counts or percentages: 1,10%,50%,100%."),
+    ] = None,
+    success: Annotated[
+        float | None,
+        typer.Option(help="Percent of a wave that must commit before the next starts (100)."),
+    ] = None,
+    failure: Annotated[
+        str | None,
+        typer.Option(help="Failures that abort the rollout: a count (3) or a percentage (10%)."),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(help="Per-gateway limit from update command to outcome: 3600, 45m, 2h."),
+    ] = None,
+    window: Annotated[
+        list[str] | None,
+        typer.Option(help="Daily maintenance window HH:MM-HH:MM (repeat); none: any time."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone of the windows (default Asia/Makassar).")
+    ] = None,
+    allow_downgrade: Annotated[
+        bool,
+        typer.Option(help="Roll back to an older signed release (gateways refuse it otherwise)."),
+    ] = False,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Create a rollout: the controller starts it wave by wave within the windows."""
+    from pydantic import ValidationError
+
+    from controller.rollouts.manager import NewRollout, RolloutRefused, Rollouts
+    from controller.rollouts.policy import parse_window
+    from controller.rollouts.store import RolloutStore
+
+    policy: dict[str, Any] = {}
+    if waves is not None:
+        policy["waves"] = _waves(waves)
+    if success is not None:
+        policy["success_threshold"] = success
+    if failure is not None:
+        policy["failure_threshold"] = _failure(failure)
+    if timeout is not None:
+        policy["gateway_timeout_s"] = _seconds(timeout)
+    if window:
+        try:
+            policy["windows"] = [parse_window(w).model_dump() for w in window]
+        except (ValueError, ValidationError) as exc:
+            fail(f"--window: {_first(exc)}", 2)
+    if timezone is not None:
+        policy["timezone"] = timezone
+    if allow_downgrade:
+        policy["allow_downgrade"] = True
+    try:
+        request = NewRollout(version=version, site=site, gateways=gateway or None, policy=policy)
+    except ValidationError as exc:
+        fail(f"{_first(exc)} (--site or --gateway)", 2)
+    cfg, _ = controller_database(config, db)
+    who = acting_user(as_)
+    with controller_engine(config, db) as engine:
+        service = Rollouts(RolloutStore(engine), cfg.rollouts, cfg.releases)
+        try:
+            rollout_id = service.create(request, who, "cli")
+        except RolloutRefused as exc:
+            code = 2 if exc.code in ("releases_off", "invalid", "no_tags") else 1
+            fail(exc, code)
+        got = service.store.get(rollout_id)
+    _show(got, as_json)
+
+
+def status(
+    rollout_id: Annotated[
+        str | None, typer.Argument(help="A rollout id; without it, the recent rollouts.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="Rollouts listed.")] = 20,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Recent rollouts, or one rollout's waves and every gateway's status."""
+    from controller.rollouts.store import RolloutNotFound, RolloutStore
+
+    with controller_engine(config, db) as engine:
+        store = RolloutStore(engine)
+        if rollout_id is None:
+            rows = store.recent(limit)
+            if as_json:
+                typer.echo(json.dumps(rows, indent=2, sort_keys=True, default=str))
+                return
+            _print(_list_table(rows))
+            return
+        try:
+            got = store.get(rollout_id)
+        except RolloutNotFound:
+            fail(f"no rollout {rollout_id}; `kendali rollout status` lists them", 1)
+    _show(got, as_json)
+
+
+def _act(  # noqa: PLR0917 - the commands' options, passed on
+    action: str, rollout_id: str, as_: str | None, as_json: bool, config: Any, db: Any
+) -> None:
+    from controller.rollouts.store import RolloutConflict, RolloutNotFound, RolloutStore, Stale
+
+    who = acting_user(as_)
+    with controller_engine(config, db) as engine:
+        store = RolloutStore(engine)
+        for _ in range(5):  # the worker may write between our read and our write
+            try:
+                got = store.act(rollout_id, action, who, "cli")
+                break
+            except Stale:
+                continue
+            except RolloutNotFound:
+                fail(f"no rollout {rollout_id}; `kendali rollout status` lists them", 1)
+            except RolloutConflict as exc:
+                fail(f"rollout {rollout_id}: {exc}", 1)
+        else:
+            fail(f"rollout {rollout_id} kept changing; try again", 1)
+    _show(got, as_json)
+
+
+def pause(
+    rollout_id: RolloutArg,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Pause: no new gateway starts; ones updating go on and are followed."""
+    _act("pause", rollout_id, as_, as_json, config, db)
+
+
+def resume(
+    rollout_id: RolloutArg,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Resume a paused rollout."""
+    _act("resume", rollout_id, as_, as_json, config, db)
+
+
+def abort(
+    rollout_id: RolloutArg,
+    as_: AsOpt = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Abort: gateways not started are skipped; ones updating commit or roll back on their own."""
+    _act("abort", rollout_id, as_, as_json, config, db)
+
+
+def _first(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"{where}: {msg}" if where else msg
+    return str(exc)
+
+
+def _print(renderable: Any) -> None:
+    from rich.console import Console
+
+    Console(soft_wrap=True).print(renderable)
+
+
+def _show(got: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(got, indent=2, sort_keys=True, default=str))
+        return
+    from rich.table import Table
+
+    from common.text import for_terminal
+
+    status = got["status"]
+    head = (
+        f"rollout {got['id']}: {got['version']} — {_SHOWN.get(status, status)}, wave "
+        f"{got['wave']} of {len(got['waves'])}"
+    )
+    if got.get("reason"):
+        head += f" ({for_terminal(got['reason'])})"
+    _print(head)
+    waves = Table(title="Waves")
+    for col in ("wave", "size", "committed needed", "statuses"):
+        waves.add_column(col)
+    for w in got["waves"]:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(w["counts"].items()))
+        waves.add_row(str(w["wave"]), str(w["size"]), str(w["needed"]), counts)
+    _print(waves)
+    table = Table(title="Gateways")
+    for col in ("gateway", "wave", "status", "progress", "started", "reason"):
+        table.add_column(col)
+    for g in got["gateways"]:
+        progress = f"{g['progress'] * 100:.0f}%" if g.get("progress") is not None else ""
+        table.add_row(
+            for_terminal(g["gateway_id"]),
+            str(g["wave"] + 1),
+            _SHOWN.get(g["status"], g["status"]),
+            progress,
+            when(g.get("started_at")),
+            for_terminal(g.get("reason") or ""),
+        )
+    _print(table)
+
+
+def _list_table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    from common.text import for_terminal
+
+    table = Table(title=f"Rollouts — newest {len(rows)}")
+    for col in ("id", "version", "status", "wave", "gateways", "statuses", "created", "by"):
+        table.add_column(col)
+    for r in rows:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
+        table.add_row(
+            r["id"],
+            for_terminal(r["version"]),
+            _SHOWN.get(r["status"], r["status"]),
+            f"{r['wave']}/{len(r['bounds'])}",
+            str(r["total"]),
+            counts,
+            when(r["created_at"]),
+            for_terminal(r["created_by"]),
+        )
+    return table
+
+
+app.command("create")(create)
+app.command("status")(status)
+app.command("pause")(pause)
+app.command("resume")(resume)
+app.command("abort")(abort)
