@@ -294,7 +294,7 @@ def _list_table(rows: list[dict[str, Any]]) -> Any:
 
     table = Table(title=f"Rollouts — newest {len(rows)}")
     for col in ("id", "version", "status", "wave", "gateways", "statuses", "created", "by"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "id")
     for r in rows:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
         table.add_row(
