@@ -67,18 +67,18 @@ class TokenBucket:
         self.last = clock()
 
     def take(self, want: int) -> int:
-        """Block until some bytes may go, then grant up to ``want`` of them."""
+        """Block until a chunk may go, then grant it (``want``, at most one second's worth)."""
         if not self.rate:
             return want
+        need = max(1, min(want, int(self.rate)))  # whole chunks, not a trickle of tiny reads
         while True:
             now = self.clock()
             self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
             self.last = now
-            if self.tokens >= 1:
-                grant = min(want, int(self.tokens))
-                self.tokens -= grant
-                return grant
-            self.sleep((1 - self.tokens) / self.rate)
+            if self.tokens >= need:
+                self.tokens -= need
+                return need
+            self.sleep((need - self.tokens) / self.rate)
 
 
 @dataclass
@@ -134,6 +134,7 @@ class Downloader:
 
     def files(self, manifest: Manifest, on_progress: Callable[[Progress], None]) -> None:
         self.progress = Progress(total=sum(e.size for e in manifest.files))
+        self.dest.mkdir(parents=True, exist_ok=True)
         for entry in manifest.files:
             path = self.dest / entry.name
             if not self._from_cache(entry, path):

@@ -43,6 +43,11 @@ POLL_S = 0.5
 STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the unit)
 
 
+def exit_status(code: int) -> int:
+    """A child's return code as a process exit status (killed by signal N: 128 + N)."""
+    return 128 - code if code < 0 else code
+
+
 def log(message: str) -> None:
     """One line on stderr (the journal); logging is not configured this early."""
     print(f"kendali-launcher: {message}", file=sys.stderr, flush=True)
@@ -77,7 +82,7 @@ class Launcher:
         if record.state == st.TRIAL:
             code = self.supervise_trial()
             if code is not None:
-                return code
+                return exit_status(code)
             record = self.store.load()
         if record.state == st.ROLLING_BACK:
             self.roll_back(record.reason or "rolled_back", record.detail)
@@ -88,7 +93,7 @@ class Launcher:
         if record.state == st.SWITCHING:  # the updater died during the flip: finish it
             self.slots.switch(slot, Path(record.previous_slot))
             record = self.store.advance(st.RESTARTING)
-        log(f"trying {record.target} (trial of {record.trial_window_s:.0f} s)")
+        log(f"trying {record.target} (trial of {record.trial_window_s:g} s)")
         return self.store.advance(
             st.TRIAL, trial_deadline=self.now() + record.trial_window_s, trial_starts=0
         )
@@ -104,7 +109,7 @@ class Launcher:
                 self.begin_rollback(
                     "trial_deadline",
                     f"{record.target} did not connect and pass its health checks within "
-                    f"{record.trial_window_s:.0f} s",
+                    f"{record.trial_window_s:g} s",
                 )
                 return None
             if record.trial_starts >= self.max_starts:

@@ -129,7 +129,10 @@ class Updater:
     def recover(self) -> st.UpdateRecord:
         """At start-up: count the restart of an interrupted pre-switch step (the loop breaker),
         or fail the update when it has been started too often."""
-        record = self.store.load()
+        try:
+            record = self.store.load()
+        except st.StateError as exc:
+            return self._damaged(exc)
         if record.state not in st.PRE_SWITCH:
             return record
         if record.attempt >= self.max_attempts:
@@ -140,6 +143,15 @@ class Updater:
         log.warning("resuming the update to %s in %s (attempt %d)", record.target,
                     record.state, record.attempt + 1)  # fmt: skip
         return self.store.update(attempt=record.attempt + 1)
+
+    def _damaged(self, exc: st.StateError) -> st.UpdateRecord:
+        """A state file that cannot be read (a disk fault): kept aside for a person to look at,
+        and replaced by a ``failed`` record; the launcher ran ``current``, which is what runs."""
+        log.error("update state damaged, kept as %s.damaged: %s", self.store.path, exc)
+        os.replace(self.store.path, self.store.path.with_name(self.store.path.name + ".damaged"))
+        record = st.UpdateRecord(state=st.FAILED, outcome="failed", reason="state_unreadable",
+                                 detail=str(exc)[:500], since=self.clock())  # fmt: skip
+        return self.store.save(record)
 
     def pending(self) -> bool:
         """There is a step for this process to run (pre-switch, or a switch it started)."""
@@ -289,7 +301,7 @@ class Updater:
                 self.store.advance(
                     st.ROLLING_BACK,
                     reason="trial_deadline",
-                    detail=f"not healthy within {record.trial_window_s:.0f} s: {why_not}"[:500],
+                    detail=f"not healthy within {record.trial_window_s:g} s: {why_not}"[:500],
                 )
                 self.restart()
                 return st.ROLLING_BACK

@@ -94,9 +94,13 @@ def main(version: str, world_text: str) -> int:
     )
     updater.recover()
     request = world / "request.json"
-    if request.exists():
-        asked = json.loads(request.read_text())
-        request.unlink()
+    asked = json.loads(request.read_text()) if request.exists() else None
+    if asked is not None:
+        request.unlink()  # the command is taken: a process killed now loses it
+    record = updater.store.load()
+    if record.state in st.TERMINAL:
+        updater.hook(record.state)
+    if asked is not None:
         try:
             updater.begin(UpdateRequest(**asked))
         except UpdateRejected as exc:

@@ -61,7 +61,9 @@ class RangeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="range-server")
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, args=(0.05,), name="range-server"
+        )
 
     @property
     def url(self) -> str:
@@ -249,11 +251,15 @@ class World:
     def current(self) -> Path:
         return Path(os.readlink(self.update_dir / "current"))
 
+    launcher_module: str = "agent.update.launcher"
+    trial_window_s: float = 20.0
+
     def launcher_argv(self, max_starts: int = 3) -> list[str]:
         return [
-            sys.executable, "-m", "agent.update.launcher", "--update-dir", str(self.update_dir),
+            sys.executable, "-m", self.launcher_module, "--update-dir", str(self.update_dir),
             "--base", str(self.base), "--max-starts", str(max_starts), "--poll", "0.05",
-            "--trust", str(self.root / "trust.json"), "--trial-window", "20", "--", "agent",
+            "--trust", str(self.root / "trust.json"),
+            "--trial-window", str(self.trial_window_s), "--", "agent",
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
