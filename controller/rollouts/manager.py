@@ -12,10 +12,12 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
+from controller.rollouts import observe
 from controller.rollouts.config import ReleasesSection, RolloutsSection
 from controller.rollouts.policy import RolloutPolicy
 from controller.rollouts.releases import ReleaseLibrary, ReleaseUnavailable
 from controller.rollouts.store import RolloutConflict, RolloutStore
+from protocol.commands import CommandError
 from strictmodel import StrictModel
 
 GATEWAY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -90,6 +92,10 @@ class Rollouts:
             raise RolloutRefused(
                 f"release URL {url} is over {URL_MAX} characters: shorten base_url"
             )
+        try:  # the command the worker will send must pass the agent's own check
+            observe.command_args(url, request.version, "r" * 16, policy.allow_downgrade)
+        except CommandError as exc:
+            raise RolloutRefused(f"the update command would be refused: {exc}") from exc
         targets, target = self._targets(request)
         try:
             return self.store.create(

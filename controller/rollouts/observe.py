@@ -10,8 +10,9 @@ Two things tell the controller how a gateway's update goes:
   failed the request (a bad signature, a downgrade, another update already running).
 
 Both are read from the database (the gateway's last health and the command's row), so the
-worker never needs ingest's objects. Everything here is tolerant: an unknown state or a
-malformed object is no report at all (the per-gateway timeout still ends the gateway).
+worker never needs ingest's objects. The shapes are the wire contract's
+(:func:`protocol.commands.check_update_args`, :class:`protocol.messages.UpdateHealth`); an object
+that does not validate is no report at all (the per-gateway timeout still ends the gateway).
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from controller.rollouts.engine import Report
+from protocol.commands import check_update_args
+from protocol.messages import UpdateHealth
 
 COMMAND = "update"
 
@@ -40,34 +45,39 @@ OUTCOME_STATUS = {"committed": "committed", "rolled_back": "rolled_back", "faile
 
 
 def command_args(url: str, version: str, rollout_id: str, allow_downgrade: bool) -> dict[str, Any]:
-    """The ``update`` command's arguments (``protocol.commands.check_update_args``)."""
-    args: dict[str, Any] = {
-        "url": url,
-        "version": version,
-        "allow_downgrade": int(allow_downgrade),
-        "rollout": rollout_id,
-    }
-    return args
+    """The ``update`` command's arguments, checked as the agent will check them."""
+    return check_update_args(
+        {
+            "url": url,
+            "version": version,
+            "allow_downgrade": int(allow_downgrade),
+            "rollout": rollout_id,
+        }
+    )
 
 
 def from_health(health: Mapping[str, Any] | None, rollout_id: str, version: str) -> Report | None:
-    """The report in a gateway's last health, when it is about this rollout: the same rollout
-    id, or (an agent that lost it) no id and this version as the target."""
-    update = health.get("update") if isinstance(health, Mapping) else None
-    if not isinstance(update, Mapping):
+    """The report in a gateway's last health (``GatewayHealth.update``), when it is about this
+    rollout: the same rollout id, or (no id) this version as the target."""
+    raw = health.get("update") if isinstance(health, Mapping) else None
+    if raw is None:
         return None
-    theirs = update.get("rollout") or ""
-    if theirs != rollout_id and (theirs or update.get("target") != version):
+    try:
+        update = UpdateHealth.model_validate(raw)
+    except ValidationError:
         return None
-    outcome = update.get("outcome") or ""
-    status = OUTCOME_STATUS.get(outcome) or STATE_STATUS.get(str(update.get("state")))
+    if update.rollout != rollout_id and (update.rollout or update.target != version):
+        return None
+    status = OUTCOME_STATUS.get(update.outcome) or STATE_STATUS.get(update.state)
     if status is None:
         return None
-    reason = _text(update.get("reason"))
-    detail = _text(update.get("detail"))
-    if detail:
-        reason = f"{reason}: {detail}" if reason else detail
-    return Report(status, reason[:500], _progress(update))
+    reason = update.reason
+    if update.detail:
+        reason = f"{reason}: {update.detail}" if reason else update.detail
+    progress = None
+    if update.bytes_total > 0:
+        progress = round(min(1.0, update.bytes_done / update.bytes_total), 3)
+    return Report(status, reason[:500], progress)
 
 
 def from_answer(answer: Mapping[str, Any] | None) -> Report | None:
@@ -91,13 +101,6 @@ def combine(health: Report | None, answer: Report | None) -> Report | None:
     if health is not None and (answer is None or health.status in ("committed", "rolled_back")):
         return health
     return answer or health
-
-
-def _progress(update: Mapping[str, Any]) -> float | None:
-    done, total = update.get("bytes_done"), update.get("bytes_total")
-    if isinstance(done, int) and isinstance(total, int) and total > 0:
-        return round(min(1.0, max(0.0, done / total)), 3)
-    return None
 
 
 def _text(value: object) -> str:

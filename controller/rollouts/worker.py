@@ -64,6 +64,8 @@ class RolloutWorker:
                 changed += self.advance(rollout_id)
             except (Stale, RolloutNotFound):
                 continue  # an operator acted meanwhile: the next round reads the new state
+            except ValueError as exc:  # one unreadable rollout must not stop the others
+                log.error("rollout %s skipped: %s", rollout_id, redact(str(exc))[:300])
         return changed
 
     def advance(self, rollout_id: str) -> int:
