@@ -4,6 +4,7 @@ killed with SIGKILL mid-rollout that resumes exactly where its database says."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -22,7 +23,7 @@ from controller.access import audit
 from controller.access.users import UserStore
 from controller.store.repo import Store
 from controller.store.schema import commands, rollout_gateways
-from tests.helpers import KENDALI, ControllerProc, wait_for, write_yaml
+from tests.helpers import KENDALI, ControllerProc, agent_proc, wait_for, write_yaml
 from tests.rollouts.conftest import VERSION, Releases, make_releases, report, seed_gateways
 
 PASSWORD = "correct horse battery"
@@ -235,6 +236,63 @@ def _login() -> str:
     import getpass
 
     return getpass.getuser()
+
+
+def test_the_agents_downloader_resumes_from_the_controller(ctl: Ctl, tmp_path: Path) -> None:
+    """The gateway's own downloader against the controller: the manifest verified before any
+    wheel, a partly downloaded wheel resumed with a Range request (206, appended) and the
+    directory verified as the gateway verifies it before installing."""
+    from agent.update.download import Downloader
+    from common.release import TrustStore, verify_release_dir
+
+    trust = TrustStore.load(ctl.releases.trust_file)
+    now = datetime.datetime.now(datetime.UTC)
+    dest = tmp_path / "dl"
+    down = Downloader(f"{ctl.url}/api/v1/releases/{VERSION}/", dest)
+    manifest = down.manifest(trust, now, "1.0.0", allow_downgrade=False)
+    have = 40_000
+    (dest / ctl.releases.wheel).write_bytes(ctl.releases.wheel_bytes[:have])  # a cut download
+    seen: list[int] = []
+    down.files(manifest, lambda p: seen.append(p.done))
+    assert (dest / ctl.releases.wheel).read_bytes() == ctl.releases.wheel_bytes
+    assert min(seen) > have, "appended after the bytes it had, not fetched again"
+    assert verify_release_dir(dest, trust, now, "1.0.0").version == VERSION
+
+
+def test_a_real_agent_gets_the_update_command_over_mqtt(
+    ctl: Ctl, broker: Broker, tmp_path: Path
+) -> None:
+    """Controller, broker and agent for real: the command the worker writes passes the agent's
+    own argument check and reaches its update command, which refuses to switch versions when the
+    agent was not started by the launcher; the refusal fails the gateway with the agent's words
+    and the failure threshold aborts the rollout."""
+    gid = "lab-00"
+    agent = agent_proc(tmp_path, gid, broker.port)
+    agent.start()
+    try:
+        wait_for(lambda: gid in ctl_online(ctl), 20, what="agent online")
+        with ctl.client("admin") as h:
+            body = {"version": VERSION, "gateways": [gid], "policy": {"failure_threshold": 1}}
+            r = h.post("/api/v1/rollouts", json=body)
+            assert r.status_code == 201, r.text
+            rid = r.json()["id"]
+            wait_for(
+                lambda: h.get(f"/api/v1/rollouts/{rid}").json()["status"] == "aborted",
+                20,
+                what="rollout aborted",
+            )
+            got = h.get(f"/api/v1/rollouts/{rid}").json()
+    finally:
+        agent.stop()
+    (gw,) = got["gateways"]
+    assert gw["status"] == "failed" and "launcher" in gw["reason"], gw
+    assert "failure threshold" in got["reason"] and got["finished_at"] is not None
+
+
+def ctl_online(ctl: Ctl) -> set[str]:
+    from controller.rollouts.store import RolloutStore
+
+    return RolloutStore(ctl.store.engine).online()
 
 
 def test_kill_9_mid_rollout_resumes_exactly(ctl: Ctl) -> None:
