@@ -1,7 +1,9 @@
 """Installing a verified release into a slot of its own: a virtualenv per version.
 
-The real installer runs two subprocesses: ``python -m venv <slot>`` and that venv's
-``pip install --no-index --find-links <download dir> kendali==<version>`` (no index: only the
+The real installer runs two subprocesses with the base install's interpreter:
+``python -m venv --without-pip <slot>`` and ``python -m pip --python <slot>/bin/python install
+--no-index --find-links <download dir> kendali==<version>`` (pip 22.3 or later installs into
+another environment with ``--python``, so the slots carry no copy of pip; no index: only the
 verified wheels can be installed, nothing is fetched from anywhere else). pip's cache directory
 is shared by every slot. The updater takes any object with ``install``, so tests replace pip
 where pip is not what they are about.
@@ -46,10 +48,11 @@ class VenvInstaller:
         if slot.exists():  # left half-built by an earlier attempt
             shutil.rmtree(slot)
         slot.parent.mkdir(parents=True, exist_ok=True)
-        self._run([self.python, "-m", "venv", str(slot)], VENV_TIMEOUT_S, "python -m venv")
+        venv = [self.python, "-m", "venv", "--without-pip", str(slot)]
+        self._run(venv, VENV_TIMEOUT_S, "python -m venv")
         pip = [
-            str(slot / "bin" / "python"), "-m", "pip", "install", "--no-index",
-            "--disable-pip-version-check", "--no-input", "--find-links", str(wheels),
+            self.python, "-m", "pip", "--python", str(slot / "bin" / "python"), "install",
+            "--no-index", "--disable-pip-version-check", "--no-input", "--find-links", str(wheels),
         ]  # fmt: skip
         if self.cache_dir is not None:
             pip += ["--cache-dir", str(self.cache_dir)]

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from agent.update import state as st
+from agent.update.install import InstallError, VenvInstaller
 from agent.update.updater import Updater, UpdateRejected, UpdateRequest
 from common.release import TrustStore
 
@@ -31,6 +32,26 @@ RESTART = 75
 
 class InjectedFault(RuntimeError):
     pass
+
+
+class FakeInstaller:
+    """Builds a fake slot (bin/kendali of this test world), after checking that the verified
+    download holds the version's wheel: download and verification stay real, pip is what this
+    replaces."""
+
+    def install(self, version: str, wheels: Path, slot: Path) -> None:
+        if not (wheels / f"kendali-{version}-py3-none-any.whl").is_file():
+            raise InstallError(f"no kendali {version} wheel in {wheels}")
+        stub = Path(slot) / "bin" / "kendali"
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        world = os.environ["FAKE_WORLD"]
+        repo = str(Path(__file__).resolve().parents[2])
+        stub.write_text(
+            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {repo!r})\n"
+            "from tests.agent_update.fake_agent import main\n"
+            f"sys.exit(main({version!r}, {world!r}))\n"
+        )
+        stub.chmod(0o755)
 
 
 def _note(world: Path, line: str) -> None:
@@ -79,15 +100,17 @@ def main(version: str, world_text: str) -> int:
     behaviour = behaviour_file.read_text().strip() if behaviour_file.exists() else "good"
     if behaviour == "crash":
         return 3
-    from tests.agent_update.helpers import FakeInstaller
-
     trust = TrustStore.load(world / "trust.json")
     updater = Updater(
         Path(os.environ["KENDALI_UPDATE_DIR"]),
         Path(os.environ["KENDALI_BASE_SLOT"]),
         lambda: trust,
         version,
-        installer=FakeInstaller(),
+        installer=(
+            VenvInstaller(python=sys.executable, cache_dir=world / "pip-cache")
+            if os.environ.get("FAKE_INSTALLER") == "venv"
+            else FakeInstaller()
+        ),
         trial_window_s=float(os.environ.get("KENDALI_TRIAL_WINDOW_S", "20")),
         hook=_hook(world),
         retry_pause_s=0.05,

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 import zipfile
 from collections import Counter
@@ -28,6 +29,7 @@ from common.release import TrustStore, build_release
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = datetime.timedelta(days=1)
+SITE = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 RANGE_RE = re.compile(r"^bytes=(\d+)-$")
 
 
@@ -118,9 +120,11 @@ class RangeServer:
 
 # -- wheels and releases ---------------------------------------------------------------------
 
+# The slot is a real, empty virtualenv: the fake agent borrows the test environment's packages
+# (pydantic, cryptography) and the repository, which a real release would carry as wheels.
 AGENT_MODULE = """
 import sys
-sys.path.insert(0, {repo!r})
+sys.path[:0] = [{repo!r}, *{site!r}]
 from tests.agent_update.fake_agent import main as _main
 
 
@@ -142,7 +146,7 @@ def agent_wheel(folder: Path, version: str, world: Path, padding: int = 0) -> Pa
     info = f"kendali-{version}.dist-info"
     files = {
         "kendali_fake/__init__.py": AGENT_MODULE.format(
-            repo=str(REPO), version=version, world=str(world)
+            repo=str(REPO), version=version, world=str(world), site=SITE
         ).encode()
         + b"#" * padding
         + b"\n",
@@ -197,19 +201,6 @@ def fake_slot(slot: Path, version: str, world: Path) -> Path:
     return slot
 
 
-class FakeInstaller:
-    """Builds a fake slot, after checking the verified download really holds the version's
-    wheel (the download and verification stay real; pip is what this replaces)."""
-
-    def install(self, version: str, wheels: Path, slot: Path) -> None:
-        if not (wheels / f"kendali-{version}-py3-none-any.whl").is_file():
-            from agent.update.install import InstallError
-
-            raise InstallError(f"no kendali {version} wheel in {wheels}")
-        world = Path(os.environ["FAKE_WORLD"])
-        fake_slot(slot, version, world)
-
-
 @dataclass
 class World:
     root: Path
@@ -252,6 +243,7 @@ class World:
         return Path(os.readlink(self.update_dir / "current"))
 
     launcher_module: str = "agent.update.launcher"
+    installer: str = "fake"  # or "venv": the real VenvInstaller (python -m venv + pip)
     trial_window_s: float = 20.0
 
     def launcher_argv(self, max_starts: int = 3) -> list[str]:
@@ -263,7 +255,8 @@ class World:
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "FAKE_WORLD": str(self.root), "PYTHONPATH": str(REPO)}
+        return {**os.environ, "FAKE_WORLD": str(self.root), "PYTHONPATH": str(REPO),
+                "FAKE_INSTALLER": self.installer}  # fmt: skip
 
     def boot(self, max_runs: int = 8, timeout: float = 30.0) -> list[int]:
         """What systemd does with Restart=on-failure: start the launcher again after every

@@ -15,7 +15,8 @@ from agent.update import state as st
 from agent.update.download import Downloader, DownloadError, TokenBucket
 from agent.update.updater import Updater, UpdateRejected, UpdateRequest
 from common.release import Manifest, TrustStore, keys
-from tests.agent_update.helpers import DAY, FakeInstaller, RangeServer, World, make_release
+from tests.agent_update.fake_agent import FakeInstaller
+from tests.agent_update.helpers import DAY, RangeServer, World, make_release
 
 OLD, NEW = "1.0.0", "2.0.0"
 WHEEL = f"kendali-{NEW}-py3-none-any.whl"
