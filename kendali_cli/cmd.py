@@ -28,11 +28,17 @@ POLL_S = 0.05
 def cmd(  # noqa: PLR0917 - typer maps each parameter to an argument or option
     gateway: Annotated[str, typer.Argument(help="Gateway id.")],
     name: Annotated[
-        str, typer.Argument(help="ping, restart, snapshot, probe-sensors, log, config-reported.")
+        str,
+        typer.Argument(
+            help="ping, restart, snapshot, probe-sensors, log, config-reported, camera-firmware."
+        ),
     ],
     args: Annotated[
         list[str] | None,
-        typer.Argument(help="restart: agent|camera ID|sensor ID; snapshot CAMERA; log --lines N."),
+        typer.Argument(
+            help="restart: agent|camera ID|sensor ID; snapshot CAMERA; log --lines N; "
+            "camera-firmware CAMERA IMAGE_URL VERSION SHA256 (docs/camera-firmware.md).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored row as JSON.")] = False,
     timeout: Annotated[
