@@ -295,6 +295,40 @@ def ctl_online(ctl: Ctl) -> set[str]:
     return RolloutStore(ctl.store.engine).online()
 
 
+def test_console_rollout_page_in_the_browser(ctl: Ctl, tmp_path: Path) -> None:
+    """The read-only page: the list links to a rollout, which shows its waves and each
+    gateway's status (Indonesian by default) and download progress."""
+    from tests.console.browser import Browser, available
+
+    missing = available()
+    if missing:
+        pytest.skip(missing)
+    with ctl.client("admin") as h:
+        body = {"version": VERSION, "site": "kota", "policy": {"waves": [1]}}
+        r = h.post("/api/v1/rollouts", json=body)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+    wait_for(lambda: "started" in ctl.statuses(rid).values(), 10, what="canary started")
+    (canary,) = [g for g, s in ctl.statuses(rid).items() if s == "started"]
+    report(ctl.store.engine, canary, rid, "downloading", bytes_done=50, bytes_total=100)
+    wait_for(lambda: ctl.statuses(rid)[canary] == "downloading", 10, what="downloading")
+    b = Browser(ctl.url, tmp_path / "profile")
+    try:
+        b.use_session(ctl.tokens["watch"], "/console/#/rollouts")
+        b.wait_css(f'tr[data-rollout="{rid}"] a').click()
+        cell = b.wait_css(f'tr[data-gateway="{canary}"] [data-status="downloading"]')
+        assert cell.text == "Mengunduh"
+        row = b.find(f'tr[data-gateway="{canary}"]').text
+        assert "50 %" in row
+        assert b.find('a[data-nav="rollouts"]').get_attribute("class") == "active"
+        assert len(b.find_all("table.waves tbody tr")) == 2  # the canary, then the rest
+        assert b.unexpected_errors() == []
+    finally:
+        b.quit()
+    with ctl.client("ops") as h:
+        assert h.post(f"/api/v1/rollouts/{rid}/abort").status_code == 200
+
+
 def test_kill_9_mid_rollout_resumes_exactly(ctl: Ctl) -> None:
     with ctl.client("admin") as h:
         body = {"version": VERSION, "site": "pulau", "policy": {"waves": [1, "100%"]}}

@@ -10,6 +10,7 @@ import { mountFeed } from "./feed.js";
 import { mountFleet } from "./fleet.js";
 import { closePicture } from "./lightbox.js";
 import { hasStoredLanguage, language, setLanguage, t, translatePage } from "./i18n.js";
+import { mountRollouts } from "./rollouts.js";
 import { mountSensor } from "./sensor.js";
 import { setUser } from "./session.js";
 import { alarm, onSoundChange, soundLabel, toggleSound } from "./sound.js";
@@ -22,6 +23,8 @@ const VIEWS = {
   fleet: { mount: mountFleet, nav: "fleet" },
   camera: { mount: mountCamera, nav: "fleet", params: 2 },
   sensor: { mount: mountSensor, nav: "fleet", params: 2 },
+  rollouts: { mount: (container, [id]) => mountRollouts(container, id), nav: "rollouts",
+    maxParams: 1 },
   wall: { mount: mountWall, nav: "wall", kiosk: true },
 };
 
