@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, update
 
 from common.release import TrustStore, build_release, keys
@@ -37,6 +38,7 @@ class Releases:
     trust_file: Path
     wheel: str  # the big wheel's file name
     wheel_bytes: bytes
+    key: Ed25519PrivateKey
 
 
 def make_releases(folder: Path) -> Releases:
@@ -51,7 +53,7 @@ def make_releases(folder: Path) -> Releases:
     trust = folder / "trust.json"
     trust.write_bytes(TrustStore([key.public_key()]).to_json())
     name = wheels[0].name
-    return Releases(out, trust, name, (out / VERSION / name).read_bytes())
+    return Releases(out, trust, name, (out / VERSION / name).read_bytes(), key)
 
 
 @pytest.fixture

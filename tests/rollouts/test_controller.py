@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from common.mosquitto import Broker
+from common.mosquitto import Broker, free_port
+from common.release import build_release
 from controller.access import audit
 from controller.access.users import UserStore
 from controller.store.repo import Store
 from controller.store.schema import commands, rollout_gateways
 from tests.helpers import KENDALI, ControllerProc, agent_proc, wait_for, write_yaml
+from tests.rollouts import gateway as gw
 from tests.rollouts.conftest import VERSION, Releases, make_releases, report, seed_gateways
 
 PASSWORD = "correct horse battery"
@@ -75,17 +78,18 @@ def ctl(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ct
     tmp = tmp_path_factory.mktemp("rollouts")
     releases = make_releases(tmp)
     url = f"sqlite:///{tmp / 'controller.db'}"
+    api_port = free_port()  # fixed: gateways download from base_url, and a restart keeps it
     config = write_yaml(
         tmp / "controller.yaml",
         {
             "broker": {"port": broker.port, "client_id": "ctl-rollouts"},
             "database": {"url": url},
             "config_key_file": str(tmp / "config.key"),
-            "api": {"port": 0},
+            "api": {"port": api_port},
             "releases": {
                 "dir": str(releases.dir),
                 "trust_file": str(releases.trust_file),
-                "base_url": "http://127.0.0.1:8080",
+                "base_url": f"http://127.0.0.1:{api_port}",
             },
             "rollouts": {"poll_interval_s": 0.2},
         },
@@ -327,6 +331,71 @@ def test_console_rollout_page_in_the_browser(ctl: Ctl, tmp_path: Path) -> None:
         b.quit()
     with ctl.client("ops") as h:
         assert h.post(f"/api/v1/rollouts/{rid}/abort").status_code == 200
+
+
+def test_a_real_gateway_updates_itself_through_a_rollout(
+    ctl: Ctl, broker: Broker, tmp_path: Path
+) -> None:
+    """The whole path for real: the rollout's command over MQTT to the real agent under the real
+    launcher, the release downloaded from the controller and installed by pip into a new slot,
+    the agent restarted into it, its trial passed, the commit reported in health, the rollout
+    completed, and the gateway's birth naming the new version."""
+    version = "2.1.0"
+    wheel = gw.agent_wheel(tmp_path / "wheels", version)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
+    build_release(
+        [wheel], ctl.releases.key, version, ctl.releases.dir / version, now=now,
+        expires_in=datetime.timedelta(days=30),
+    )  # fmt: skip
+    gid = "real-00"
+    update_dir = tmp_path / "update"
+    update_dir.mkdir()
+    base = gw.base_slot(tmp_path / "base")
+    agent_cfg = write_yaml(
+        tmp_path / "agent.yaml",
+        {
+            "gateway_id": gid,
+            "broker": {"port": broker.port, "keepalive_s": 2, "backoff_initial_s": 0.2,
+                       "backoff_max_s": 2.0},
+            "outbox": {"path": str(tmp_path / "outbox.db"), "durability": "normal"},
+            "health": {"interval_s": 0.5},
+        },
+    )  # fmt: skip
+    argv = [
+        sys.executable, "-m", "agent.update.launcher", "--update-dir", str(update_dir),
+        "--base", str(base), "--poll", "0.1", "--trust", str(ctl.releases.trust_file),
+        "--trial-window", "90", "--", "agent", "--config", str(agent_cfg),
+    ]  # fmt: skip
+    with gw.Service(argv, tmp_path / "gateway.log") as service:
+        wait_for(lambda: gid in ctl_online(ctl), 30, what="agent online")
+        with ctl.client("admin") as h:
+            body = {"version": version, "gateways": [gid], "policy": {"failure_threshold": 1}}
+            r = h.post("/api/v1/rollouts", json=body)
+            assert r.status_code == 201, r.text
+            rid = r.json()["id"]
+            seen: set[str] = set()
+
+            def finished() -> bool:
+                got = h.get(f"/api/v1/rollouts/{rid}").json()
+                seen.update(g["status"] for g in got["gateways"])
+                return got["finished_at"] is not None
+
+            wait_for(finished, 90, interval=0.2, what="rollout finished")
+            got = h.get(f"/api/v1/rollouts/{rid}").json()
+        log = (tmp_path / "gateway.log").read_text(errors="replace")
+        assert got["status"] == "completed", (got, log[-3000:])
+        assert got["gateways"][0]["status"] == "committed"
+        assert service.starts >= 2, "the agent asked the launcher for a restart"
+        wait_for(lambda: agent_version(ctl, gid) == version, 20, what="new version reported")
+    assert seen & {"downloading", "installing", "trial"}, seen
+
+
+def agent_version(ctl: Ctl, gid: str) -> str:
+    from controller.store.schema import gateways
+
+    with ctl.store.engine.connect() as conn:
+        row = conn.execute(select(gateways.c.agent_version).where(gateways.c.id == gid)).first()
+    return row.agent_version if row is not None else ""
 
 
 def test_kill_9_mid_rollout_resumes_exactly(ctl: Ctl) -> None:
