@@ -37,7 +37,7 @@ from agent.inventory import agent_version, camera_inventory, host_inventory, sen
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import OutboxPublisher, Priority
 from agent.link.session import Link, Presence
-from agent.update.worker import UpdateWorker, updater_from_env
+from agent.update.worker import UpdateWorker, settle_from_env, updater_from_env
 from common.supervision import (
     DEVICE,
     ESSENTIAL,
@@ -335,7 +335,7 @@ def build(config: AgentConfig) -> Agent:
     agent.version = agent_version()
     updater = updater_from_env(agent.version, agent.request_restart)
     if updater is not None:
-        agent.update_worker = UpdateWorker(updater, agent.trial_health)
+        agent.update_worker = UpdateWorker(updater, agent.trial_health, settle_s=settle_from_env())
     applier = ConfigApplier.for_agent(agent, store)
     built.append(agent)
     remote = RemoteConfig(config.gateway_id, applier, publisher)

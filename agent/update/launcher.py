@@ -38,6 +38,7 @@ ENV_BASE = "KENDALI_BASE_SLOT"
 ENV_TRUST = "KENDALI_RELEASE_TRUST"
 ENV_RATE = "KENDALI_UPDATE_RATE"
 ENV_TRIAL_WINDOW = "KENDALI_TRIAL_WINDOW_S"
+ENV_TRIAL_SETTLE = "KENDALI_TRIAL_SETTLE_S"
 MAX_STARTS = 3
 POLL_S = 0.5
 STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the unit)
@@ -70,23 +71,26 @@ class Launcher:
         return float(self.clock())  # type: ignore[operator]
 
     def main(self) -> int:
+        """Act on the persisted state until it says to run ``current`` (then ``exec``), or a
+        trial's agent has ended after committing (then its exit status)."""
         self.slots.ensure_current()
-        try:
-            record = self.store.load()
-        except st.StateError as exc:
-            # A damaged state file must not keep the gateway down: run what ``current`` says.
-            log(f"update state unreadable ({exc}); starting the current version")
-            return self.exec_current()
-        if record.state in (st.SWITCHING, st.RESTARTING):
-            record = self.enter_trial(record)
-        if record.state == st.TRIAL:
-            code = self.supervise_trial()
-            if code is not None:
-                return exit_status(code)
-            record = self.store.load()
-        if record.state == st.ROLLING_BACK:
-            self.roll_back(record.reason or "rolled_back", record.detail)
-        return self.exec_current()
+        while True:
+            try:
+                record = self.store.load()
+            except st.StateError as exc:
+                # A damaged state file must not keep the gateway down: run what ``current`` says.
+                log(f"update state unreadable ({exc}); starting the current version")
+                return self.exec_current()
+            if record.state in (st.SWITCHING, st.RESTARTING):
+                self.enter_trial(record)
+            elif record.state == st.TRIAL:
+                code = self.supervise_trial()
+                if code is not None:
+                    return exit_status(code)
+            elif record.state == st.ROLLING_BACK:
+                self.roll_back(record.reason or "rolled_back", record.detail)
+            else:
+                return self.exec_current()
 
     def enter_trial(self, record: st.UpdateRecord) -> st.UpdateRecord:
         slot = Path(record.target_slot)
@@ -264,8 +268,14 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         default=None,
         help="Seconds a new version has to connect and pass its health checks (default 300).",
     )
+    add(
+        "--trial-settle",
+        type=float,
+        default=None,
+        help="Seconds a new version must stay connected and healthy before it commits (default 5).",
+    )
     parser.add_argument("agent_args", nargs=argparse.REMAINDER)
-    opts = parser.parse_args(argv)  # fmt: skip
+    opts = parser.parse_args(argv)
     if opts.agent_args[:1] == ["--"]:
         opts.agent_args = opts.agent_args[1:]
     return opts
@@ -285,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (ENV_TRUST, opts.trust),
                 (ENV_RATE, opts.rate),
                 (ENV_TRIAL_WINDOW, opts.trial_window),
+                (ENV_TRIAL_SETTLE, opts.trial_settle),
             )
             if value is not None
         },

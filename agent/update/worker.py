@@ -2,7 +2,9 @@
 
 The worker resumes an interrupted update at start-up, runs a new one when the ``update`` command
 kicks it, and in a version on trial commits it once the link is connected and every supervised
-worker is running (held for ``settle_s``), or rolls back when a worker has given up.
+worker is running (held for ``settle_s``). A version that cannot get there is rolled back: by
+this worker at the trial deadline, or by the launcher (the deadline, or the agent exiting
+because a worker gave up, counted as a failed start).
 
 The launcher passes the update directory and settings in the environment; an agent started
 without the launcher (a developer's shell, an old unit file) has no updater and refuses the
@@ -24,6 +26,7 @@ from agent.update.install import VenvInstaller
 from agent.update.launcher import (
     ENV_BASE,
     ENV_RATE,
+    ENV_TRIAL_SETTLE,
     ENV_TRIAL_WINDOW,
     ENV_TRUST,
     ENV_UPDATE_DIR,
@@ -36,6 +39,13 @@ log = logging.getLogger(__name__)
 DEFAULT_TRUST = Path("/etc/kendali/release-trust.json")
 POLL_S = 1.0
 SETTLE_S = 5.0
+
+
+def settle_from_env(env: dict[str, str] | None = None) -> float:
+    """How long a version on trial must stay healthy before it commits (the launcher's
+    ``--trial-settle``)."""
+    env = dict(os.environ) if env is None else env
+    return float(env.get(ENV_TRIAL_SETTLE) or SETTLE_S)
 
 
 def updater_from_env(
