@@ -26,6 +26,8 @@ sys.path.append({site!r})
 
 
 def main():
+    if {crash!r}:
+        sys.exit(3)  # a broken release: dies at start
     from kendali_cli.main import app
 
     app()
@@ -44,15 +46,16 @@ def _record(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def agent_wheel(folder: Path, version: str) -> Path:
+def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
     """An installable ``kendali`` wheel of ``version`` whose console script is the real agent
     of this checkout (its dependencies from the test virtualenv, appended to sys.path so the
-    slot's own ``kendali`` metadata, and so its version, comes first)."""
+    slot's own ``kendali`` metadata, and so its version, comes first). ``crash``: the script
+    exits 3 at once, as a release that cannot start."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"kendali-{version}.dist-info"
     site = sysconfig.get_paths()["purelib"]
     files = {
-        "kendali_shim/__init__.py": SHIM.format(repo=str(REPO), site=site).encode(),
+        "kendali_shim/__init__.py": SHIM.format(repo=str(REPO), site=site, crash=crash).encode(),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",

@@ -333,20 +333,43 @@ def test_console_rollout_page_in_the_browser(ctl: Ctl, tmp_path: Path) -> None:
         assert h.post(f"/api/v1/rollouts/{rid}/abort").status_code == 200
 
 
-def test_a_real_gateway_updates_itself_through_a_rollout(
-    ctl: Ctl, broker: Broker, tmp_path: Path
-) -> None:
-    """The whole path for real: the rollout's command over MQTT to the real agent under the real
-    launcher, the release downloaded from the controller and installed by pip into a new slot,
-    the agent restarted into it, its trial passed, the commit reported in health, the rollout
-    completed, and the gateway's birth naming the new version."""
-    version = "2.1.0"
-    wheel = gw.agent_wheel(tmp_path / "wheels", version)
+def _release(ctl: Ctl, tmp_path: Path, version: str, *, crash: bool = False) -> None:
+    wheel = gw.agent_wheel(tmp_path / f"wheels-{version}", version, crash=crash)
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
     build_release(
         [wheel], ctl.releases.key, version, ctl.releases.dir / version, now=now,
         expires_in=datetime.timedelta(days=30),
     )  # fmt: skip
+
+
+def _roll(ctl: Ctl, body: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Create a rollout and follow it to its end; (its last view, every gateway status seen)."""
+    seen: set[str] = set()
+    with ctl.client("admin") as h:
+        r = h.post("/api/v1/rollouts", json=body)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+
+        def finished() -> bool:
+            got = h.get(f"/api/v1/rollouts/{rid}").json()
+            seen.update(g["status"] for g in got["gateways"])
+            return got["finished_at"] is not None
+
+        wait_for(finished, 90, interval=0.2, what=f"rollout of {body['version']} finished")
+        return h.get(f"/api/v1/rollouts/{rid}").json(), seen
+
+
+def test_real_gateway_commits_a_good_release_and_rolls_back_a_broken_one(
+    ctl: Ctl, broker: Broker, tmp_path: Path
+) -> None:
+    """The whole path for real: the rollout's command over MQTT to the real agent under the real
+    launcher, the release downloaded from the controller and installed by pip into a new slot,
+    the agent restarted into it, its trial passed, the commit reported in health, the rollout
+    completed and the birth naming the new version. Then a release that dies at start: the
+    launcher rolls the gateway back by itself, the agent reports it, and the rollout halts at
+    its failure threshold with the next gateway never started."""
+    _release(ctl, tmp_path, "2.1.0")
+    _release(ctl, tmp_path, "2.2.0", crash=True)
     gid = "real-00"
     update_dir = tmp_path / "update"
     update_dir.mkdir()
@@ -366,28 +389,26 @@ def test_a_real_gateway_updates_itself_through_a_rollout(
         "--base", str(base), "--poll", "0.1", "--trust", str(ctl.releases.trust_file),
         "--trial-window", "90", "--", "agent", "--config", str(agent_cfg),
     ]  # fmt: skip
-    with gw.Service(argv, tmp_path / "gateway.log") as service:
+    (idle,) = seed_gateways(ctl.store.engine, "zz-idle", 1)  # sorts after the real one
+    log = tmp_path / "gateway.log"
+    with gw.Service(argv, log) as service:
         wait_for(lambda: gid in ctl_online(ctl), 30, what="agent online")
-        with ctl.client("admin") as h:
-            body = {"version": version, "gateways": [gid], "policy": {"failure_threshold": 1}}
-            r = h.post("/api/v1/rollouts", json=body)
-            assert r.status_code == 201, r.text
-            rid = r.json()["id"]
-            seen: set[str] = set()
-
-            def finished() -> bool:
-                got = h.get(f"/api/v1/rollouts/{rid}").json()
-                seen.update(g["status"] for g in got["gateways"])
-                return got["finished_at"] is not None
-
-            wait_for(finished, 90, interval=0.2, what="rollout finished")
-            got = h.get(f"/api/v1/rollouts/{rid}").json()
-        log = (tmp_path / "gateway.log").read_text(errors="replace")
-        assert got["status"] == "completed", (got, log[-3000:])
-        assert got["gateways"][0]["status"] == "committed"
+        good, seen = _roll(ctl, {"version": "2.1.0", "gateways": [gid]})
+        assert good["status"] == "completed", (good, log.read_text(errors="replace")[-3000:])
+        assert good["gateways"][0]["status"] == "committed"
+        assert seen & {"downloading", "installing", "trial"}, seen
         assert service.starts >= 2, "the agent asked the launcher for a restart"
-        wait_for(lambda: agent_version(ctl, gid) == version, 20, what="new version reported")
-    assert seen & {"downloading", "installing", "trial"}, seen
+        wait_for(lambda: agent_version(ctl, gid) == "2.1.0", 20, what="2.1.0 reported")
+
+        body = {"version": "2.2.0", "gateways": [gid, idle],
+                "policy": {"waves": [1, "100%"], "failure_threshold": 1}}  # fmt: skip
+        bad, _ = _roll(ctl, body)
+        statuses = {g["gateway_id"]: g for g in bad["gateways"]}
+        assert statuses[gid]["status"] == "rolled_back", bad
+        assert "crash_loop" in statuses[gid]["reason"]
+        assert statuses[idle]["status"] == "skipped"
+        assert bad["status"] == "aborted" and "failure threshold" in bad["reason"]
+        wait_for(lambda: agent_version(ctl, gid) == "2.1.0", 20, what="2.1.0 running again")
 
 
 def agent_version(ctl: Ctl, gid: str) -> str:
