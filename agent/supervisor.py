@@ -181,12 +181,16 @@ class Agent:
 
     def trial_health(self) -> tuple[bool, str]:
         """What a version on trial must show before it commits itself: connected to the broker,
-        and every supervised worker running (none backing off or given up)."""
+        no worker given up, and the agent's own workers running. Camera and sensor workers do
+        not count: a camera that is down at the pole is the site's problem, not the version's,
+        and must not roll back every update."""
         if not self.link.stats.connected:
             return False, "not connected to the broker"
         if not self.supervisor.healthy():
             return False, "a supervised worker has given up"
-        waiting = sorted(n for n, e in self.supervisor.report().items() if e["state"] != "running")
+        report = self.supervisor.report()
+        core = (LINK_WORKER, HEALTH_WORKER, INBOUND_WORKER, CERT_WORKER, UPDATE_WORKER)
+        waiting = sorted(n for n in core if n in report and report[n]["state"] != "running")
         if waiting:
             return False, f"worker(s) not running: {', '.join(waiting)}"
         return True, ""

@@ -174,6 +174,9 @@ class Updater:
                 self.hook(record.state)
                 record = steps[record.state](record)
             except Stopped:
+                # A clean stop (systemd, a restart command) is not an interrupted attempt: give
+                # back the one recover() will count at the next start.
+                self.store.update(attempt=max(0, record.attempt - 1))
                 raise
             except ReleaseRefused as exc:
                 record = self._fail(exc.reason_code, exc.message)

@@ -15,7 +15,7 @@ from agent.commands.handler import CommandFailed
 from agent.commands.update import UpdateCommand
 from agent.update import state as st
 from agent.update.install import InstallError
-from agent.update.updater import Updater
+from agent.update.updater import Stopped, Updater
 from agent.update.worker import UpdateWorker, updater_from_env
 from common.release import TrustStore, keys
 from protocol import Topics, decode, encode
@@ -170,3 +170,15 @@ def test_trial_past_its_deadline_asks_for_the_rollback(tmp_path: Path) -> None:
     record = updater.store.load()
     assert record.reason == "trial_deadline" and "not connected" in record.detail
     assert restarts == [1]
+
+
+def test_a_clean_stop_during_the_download_does_not_count_as_an_attempt(tmp_path: Path) -> None:
+    """The agent stopping (systemd, a restart) mid-download leaves the step to resume; only a
+    kill or a crash feeds the loop breaker."""
+    updater = _updater(tmp_path)
+    updater.store.save(st.UpdateRecord(state="downloading", target="2.0.0", attempt=2,
+                                       url="http://127.0.0.1:9/2.0.0"))  # fmt: skip
+    updater.stop.set()
+    with pytest.raises(Stopped):
+        updater.run()
+    assert updater.recover().attempt == 2
