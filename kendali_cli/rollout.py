@@ -184,18 +184,14 @@ def _act(  # noqa: PLR0917 - the commands' options, passed on
     who = acting_user(as_)
     with controller_engine(config, db) as engine:
         store = RolloutStore(engine)
-        for _ in range(5):  # the worker may write between our read and our write
-            try:
-                got = store.act(rollout_id, action, who, "cli")
-                break
-            except Stale:
-                continue
-            except RolloutNotFound:
-                fail(f"no rollout {rollout_id}; `kendali rollout status` lists them", 1)
-            except RolloutConflict as exc:
-                fail(f"rollout {rollout_id}: {exc}", 1)
-        else:
+        try:
+            got = store.act(rollout_id, action, who, "cli")
+        except Stale:
             fail(f"rollout {rollout_id} kept changing; try again", 1)
+        except RolloutNotFound:
+            fail(f"no rollout {rollout_id}; `kendali rollout status` lists them", 1)
+        except RolloutConflict as exc:
+            fail(f"rollout {rollout_id}: {exc}", 1)
     _show(got, as_json)
 
 
@@ -278,7 +274,7 @@ def _show(got: dict[str, Any], as_json: bool) -> None:
         progress = f"{g['progress'] * 100:.0f}%" if g.get("progress") is not None else ""
         table.add_row(
             for_terminal(g["gateway_id"]),
-            str(g["wave"] + 1),
+            str(g["wave"]),
             _SHOWN.get(g["status"], g["status"]),
             progress,
             when(g.get("started_at")),

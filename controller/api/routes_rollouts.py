@@ -27,7 +27,7 @@ from controller.api.errors import ApiError, not_found
 from controller.rollouts.manager import NewRollout, RolloutRefused, Rollouts
 from controller.rollouts.ranges import Unsatisfiable, byte_range, content_range
 from controller.rollouts.releases import ReleaseUnavailable
-from controller.rollouts.store import RolloutConflict, RolloutNotFound
+from controller.rollouts.store import RolloutConflict, RolloutNotFound, Stale
 
 router = APIRouter(tags=["rollouts"])
 
@@ -92,6 +92,8 @@ def _act(request: Request, rollout_id: str, action: str, who: OperatorUser) -> d
         raise not_found(f"rollout {rollout_id}") from exc
     except RolloutConflict as exc:
         raise ApiError(409, str(exc), code="conflict") from exc
+    except Stale as exc:
+        raise ApiError(409, "the rollout kept changing; try again", code="busy") from exc
 
 
 @router.post("/rollouts/{rollout_id}/pause")

@@ -33,6 +33,9 @@ from controller.rollouts.policy import RolloutPolicy, wave_bounds
 from controller.store.schema import commands, gateway_sites, gateways, rollout_gateways, rollouts
 from protocol.codec import new_id
 
+ACT_ATTEMPTS = 5
+AUDIT_IDS_MAX = 20  # gateway ids named in an audit row; the rest are counted
+
 
 class RolloutNotFound(LookupError):
     pass
@@ -148,7 +151,7 @@ class RolloutStore:
                 who=who,
                 action="rollout.create",
                 target=rollout_id,
-                detail={"version": version, "target": target, "gateways": len(waves),
+                detail={"version": version, "target": _short(target), "gateways": len(waves),
                         "waves": bounds, "policy": policy.model_dump(mode="json")},
                 source=source,
                 at=now,
@@ -165,7 +168,16 @@ class RolloutStore:
 
     def act(self, rollout_id: str, action: str, who: str, source: str = "") -> dict[str, Any]:
         """``pause`` (running), ``resume`` (paused) or ``abort`` (running or paused: gateways
-        not started yet are skipped; ones updating are still followed to their outcome)."""
+        not started yet are skipped; ones updating are still followed to their outcome). When
+        the worker wrote the rollout between our read and our write, read it again."""
+        for _ in range(ACT_ATTEMPTS - 1):
+            try:
+                return self._act(rollout_id, action, who, source)
+            except Stale:
+                continue
+        return self._act(rollout_id, action, who, source)
+
+    def _act(self, rollout_id: str, action: str, who: str, source: str) -> dict[str, Any]:
         allowed = {"pause": ("running",), "resume": ("paused",), "abort": OPEN}[action]
         new = {"pause": "paused", "resume": "running", "abort": "aborted"}[action]
         now = self.clock()
@@ -249,7 +261,10 @@ class RolloutStore:
         policy = RolloutPolicy.model_validate_json(row["policy"])
         out["counts"] = _count(g["status"] for g in gws)
         out["waves"] = _waves(gws, out["bounds"], policy)
-        out["gateways"] = [{k: v for k, v in g.items() if k != "rollout_id"} for g in gws]
+        out["gateways"] = [
+            {**{k: v for k, v in g.items() if k != "rollout_id"}, "wave": g["wave"] + 1}
+            for g in gws
+        ]
         return out
 
     @staticmethod
@@ -368,6 +383,13 @@ class RolloutStore:
                     )
                     .values(**row)
                 )
+
+
+def _short(target: dict[str, Any]) -> dict[str, Any]:
+    ids = target.get("gateways")
+    if isinstance(ids, list) and len(ids) > AUDIT_IDS_MAX:
+        return {"gateways": ids[:AUDIT_IDS_MAX], "more": len(ids) - AUDIT_IDS_MAX}
+    return target
 
 
 def _count(statuses: Iterable[str]) -> dict[str, int]:

@@ -71,7 +71,7 @@ function detail(r) {
     el("thead", {}, el("tr", {}, ["rollouts.gateway", "rollouts.wave", "rollouts.status",
       "rollouts.progress", "rollouts.started", "rollouts.reason"].map((k) => el("th", {}, t(k))))),
     el("tbody", {}, (r.gateways || []).map((g) => el("tr", { "data-gateway": g.gateway_id },
-      el("td", {}, g.gateway_id), el("td", {}, String(g.wave + 1)), el("td", {}, badge(g.status)),
+      el("td", {}, g.gateway_id), el("td", {}, String(g.wave)), el("td", {}, badge(g.status)),
       el("td", {}, progressText(g)), el("td", {}, g.started_at ? wita(g.started_at) : ""),
       el("td", { class: "muted" }, g.reason || "")))));
   return [
