@@ -57,7 +57,9 @@ ROWS = [
     # Terminal states: a fault at the next start changes nothing.
     Row("committed", "error", NEW, "committed", boots=2),
     Row("committed", "kill", NEW, "committed", boots=2),
+    Row("failed", "error", OLD, "failed", "downloading_error", 2, ("error:downloading",)),
     Row("failed", "kill", OLD, "failed", "downloading_error", 2, ("error:downloading",)),
+    Row("rolled_back", "error", OLD, "rolled_back", "crash_loop", 2, new_behaviour="crash"),
     Row("rolled_back", "kill", OLD, "rolled_back", "crash_loop", new_behaviour="crash", boots=2),
 ]
 
