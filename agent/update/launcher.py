@@ -63,12 +63,16 @@ class Launcher:
     poll_s: float = POLL_S
     stop_grace_s: float = STOP_GRACE_S
     clock: object = time.time
+    monotonic: object = time.monotonic
     settings: dict[str, str] = dataclasses.field(default_factory=dict)
     _child: subprocess.Popen[bytes] | None = None
     _stopping: bool = False
 
     def now(self) -> float:
         return float(self.clock())  # type: ignore[operator]
+
+    def mono(self) -> float:
+        return float(self.monotonic())  # type: ignore[operator]
 
     def main(self) -> int:
         """Act on the persisted state until it says to run ``current`` (then ``exec``), or a
@@ -104,12 +108,20 @@ class Launcher:
 
     def supervise_trial(self) -> int | None:
         """Run the new version until it commits (then its exit code) or must be rolled back
-        (then None, with the state at ``rolling_back``)."""
+        (then None, with the state at ``rolling_back``).
+
+        The persisted deadline is wall time (it must survive a reboot); within this process it
+        becomes a monotonic one, at most a trial window away: a clock set backwards cannot
+        stretch the trial, and one set forwards while it runs (NTP after a boot without a
+        real-time clock) does not cut it short."""
+        first = self.store.load()
+        remaining = min(first.trial_deadline - self.now(), first.trial_window_s)
+        deadline = self.mono() + remaining
         while True:
             record = self.store.load()
             if record.state != st.TRIAL:
                 return None
-            if self.now() >= record.trial_deadline:
+            if self.mono() >= deadline:
                 self.begin_rollback(
                     "trial_deadline",
                     f"{record.target} did not connect and pass its health checks within "
@@ -123,11 +135,11 @@ class Launcher:
                 )
                 return None
             self.store.update(trial_starts=record.trial_starts + 1)
-            code = self.run_child(record)
+            code = self.run_child(record, deadline)
             if code is not None:
                 return code
 
-    def run_child(self, record: st.UpdateRecord) -> int | None:
+    def run_child(self, record: st.UpdateRecord, deadline: float) -> int | None:
         """One start of the new version: its exit code once it has committed, None when it
         ended (or must end) without committing."""
         binary = agent_binary(self.slots.current())
@@ -144,14 +156,15 @@ class Launcher:
                 except subprocess.TimeoutExpired:
                     code = None
                 current = self.store.load()
-                if current.state == st.COMMITTED:
+                if current.state not in (st.TRIAL, st.ROLLING_BACK):
+                    # committed (and maybe already on to its next update): it lives on
                     return code if code is not None else self.wait_committed(child)
                 if self._stopping:
                     return self.stop_child(child)
                 if code is not None:
                     log(f"{record.target} exited with {code} during its trial")
                     return None
-                if current.state != st.TRIAL or self.now() >= current.trial_deadline:
+                if current.state != st.TRIAL or self.mono() >= deadline:
                     self.stop_child(child)
                     return None
         finally:

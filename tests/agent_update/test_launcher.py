@@ -8,6 +8,9 @@ import signal
 import subprocess
 import time
 
+from agent.update import state as st
+from agent.update.launcher import Launcher
+from agent.update.slots import Slots
 from tests.agent_update.helpers import REPO, World, fake_slot, kill_group
 
 OLD, NEW = "1.0.0", "2.0.0"
@@ -103,3 +106,22 @@ def test_sigterm_during_the_trial_reaches_the_agent(world: World, release_2: str
         kill_group(proc.pid)
     assert code == 128 + signal.SIGTERM  # the agent's end, as an exit status
     assert world.state()["state"] == "trial"
+
+
+def test_a_clock_set_back_cannot_stretch_the_trial(world: World) -> None:
+    """The wall clock jumps back a million seconds during a trial (in process, with a real
+    child that hangs): the trial still ends one window after it began here."""
+    slot = fake_slot(world.update_dir / "slots" / NEW, NEW, world.root)
+    world.behaviour(NEW, "hang")
+    slots = Slots(world.update_dir, world.base)
+    slots.switch(slot, world.base)
+    store = st.StateStore(world.update_dir)
+    store.save(st.UpdateRecord(state="trial", target=NEW, previous=OLD, target_slot=str(slot),
+                               previous_slot=str(world.base), trial_window_s=0.5,
+                               trial_deadline=time.time() + 0.5))  # fmt: skip
+    launcher = Launcher(slots, store, ["agent"], poll_s=0.05, stop_grace_s=5,
+                        clock=lambda: time.time() - 1e6)  # fmt: skip
+    assert launcher.supervise_trial() is None
+    record = store.load()
+    assert (record.state, record.reason, record.trial_starts) == ("rolling_back",
+                                                                  "trial_deadline", 1)  # fmt: skip
