@@ -210,8 +210,10 @@ def _concrete(path: str) -> str:
 
 
 # Enrollment is authorised by its single-use token, renewal by the current key's signature
-# (tests/enrollment/ checks both refuse without them).
-OPEN_PATHS = {"/healthz", "/api/v1/auth/login", "/api/v1/enroll", "/api/v1/enroll/renew"}
+# (tests/enrollment/ checks both refuse without them). Release files are signed public
+# artifacts gateways download without an account (docs/rollouts.md; tests/rollouts/).
+OPEN_PATHS = {"/healthz", "/api/v1/auth/login", "/api/v1/enroll", "/api/v1/enroll/renew",
+              "/api/v1/releases/{version}/{name}"}  # fmt: skip
 
 
 def test_every_route_needs_a_login(api: Api) -> None:
