@@ -260,6 +260,7 @@ def _show(got: dict[str, Any], as_json: bool) -> None:
     if got.get("reason"):
         head += f" ({for_terminal(got['reason'])})"
     _print(head)
+    _print(_policy_line(got["policy"], got.get("in_window", True)))
     waves = Table(title="Waves")
     for col in ("wave", "size", "committed needed", "statuses"):
         waves.add_column(col)
@@ -281,6 +282,19 @@ def _show(got: dict[str, Any], as_json: bool) -> None:
             for_terminal(g.get("reason") or ""),
         )
     _print(table)
+
+
+def _policy_line(policy: dict[str, Any], in_window: bool) -> str:
+    waves = ", ".join(str(w) for w in policy["waves"])
+    windows = ", ".join(f"{w['start']}-{w['end']}" for w in policy["windows"]) or "any time"
+    line = (
+        f"waves {waves}; next wave at {policy['success_threshold']:g}% committed; aborts at "
+        f"{policy['failure_threshold']} failures; timeout {policy['gateway_timeout_s']:g} s; "
+        f"windows {windows} ({policy['timezone']})"
+    )
+    if not in_window:
+        line += " — [yellow]outside its windows now: nobody new starts[/]"
+    return line
 
 
 def _list_table(rows: list[dict[str, Any]]) -> Any:

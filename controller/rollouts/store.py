@@ -259,6 +259,7 @@ class RolloutStore:
                 ).mappings()
             ]
         policy = RolloutPolicy.model_validate_json(row["policy"])
+        out["in_window"] = policy.in_window(self.clock())
         out["counts"] = _count(g["status"] for g in gws)
         out["waves"] = _waves(gws, out["bounds"], policy)
         out["gateways"] = [

@@ -235,3 +235,24 @@ def make_fresh(releases: Releases) -> Releases:
     from tests.rollouts.conftest import make_releases
 
     return make_releases(releases.dir.parent / "again")
+
+
+def test_outside_its_window_nobody_starts_and_status_says_so(
+    store: Any, releases: Releases, clock: Clock
+) -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    seed_gateways(store.engine, "kota", 2)
+    local = datetime.fromtimestamp(clock.now, ZoneInfo("Asia/Makassar"))
+    opens, closes = local + timedelta(hours=2), local + timedelta(hours=3)
+    window = {"start": opens.strftime("%H:%M"), "end": closes.strftime("%H:%M")}
+    m = manager(store, releases, clock)
+    policy = {"waves": ["100%"], "windows": [window]}
+    rid = m.create(NewRollout(version=VERSION, site="kota", policy=policy), "ana")
+    worker = RolloutWorker(m.store, 1.0, clock=clock)
+    worker.tick()
+    assert update_commands(store.engine) == [] and m.store.get(rid)["in_window"] is False
+    clock.now += 2 * 3600 + 60
+    worker.tick()
+    assert len(update_commands(store.engine)) == 2 and m.store.get(rid)["in_window"] is True

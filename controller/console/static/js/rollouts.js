@@ -79,6 +79,8 @@ function detail(r) {
     el("h3", {}, `${r.version} `, badge(r.status), " ",
       el("span", { class: "muted" }, t("rollouts.wave.of", { n: r.wave, total: r.waves?.length ?? 0 }))),
     r.reason ? el("p", { class: "muted rollout-reason" }, r.reason) : null,
+    r.in_window === false && ["running", "paused"].includes(r.status)
+      ? el("p", { class: "notice outside-window" }, t("rollouts.outside")) : null,
     waves,
     gateways,
   ];
