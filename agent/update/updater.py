@@ -322,7 +322,8 @@ class Updater:
             self.restart()
 
     def prune(self) -> None:
-        """Keep the slots ``current`` and ``previous`` use; drop older slots and downloads."""
+        """After a commit: keep the slots ``current`` and ``previous`` use and the running
+        version's download; drop older slots, downloads and cached wheels."""
         keep = {os.path.realpath(p) for p in (self.slots.current(), self.slots.target("previous"))
                 if p is not None}  # fmt: skip
         for parent in (self.slots.slots, self.slots.directory / "downloads"):
@@ -333,6 +334,16 @@ class Updater:
                     continue
                 with contextlib.suppress(OSError):
                     shutil.rmtree(path)
+        # The wheel cache keeps what the running release is made of (what the next one most
+        # likely shares); wheels only older releases used go.
+        release = self.slots.downloads(self.running_version)
+        cache = self.slots.wheel_cache
+        if release.is_dir() and cache.is_dir():
+            wanted = {p.name for p in release.iterdir()}
+            for path in cache.iterdir():
+                if path.name not in wanted:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
 
     # -- reporting --------------------------------------------------------------------------
 

@@ -182,3 +182,24 @@ def test_a_clean_stop_during_the_download_does_not_count_as_an_attempt(tmp_path:
     with pytest.raises(Stopped):
         updater.run()
     assert updater.recover().attempt == 2
+
+
+def test_commit_prunes_old_slots_downloads_and_cached_wheels(tmp_path: Path) -> None:
+    updater = _updater(tmp_path)  # runs 1.0.0
+    slots = updater.slots
+    for version in ("0.8.0", "0.9.0", "1.0.0"):
+        slots.slot(version).mkdir(parents=True)
+        slots.downloads(version).mkdir(parents=True)
+        (slots.downloads(version) / f"kendali-{version}.whl").write_text(version)
+    (slots.downloads("1.0.0") / "numpy-2.whl").write_text("n")
+    slots.wheel_cache.mkdir()
+    for name in ("kendali-0.8.0.whl", "kendali-1.0.0.whl", "numpy-2.whl"):
+        (slots.wheel_cache / name).write_text("x")
+    slots.switch(slots.slot("1.0.0"), slots.slot("0.9.0"))
+    _in_trial(updater, time.time() + 60)
+    assert updater.trial_step(True) == "committed"
+    assert sorted(p.name for p in slots.slots.iterdir()) == ["0.9.0", "1.0.0"]
+    assert [p.name for p in (slots.directory / "downloads").iterdir()] == ["1.0.0"]
+    assert sorted(p.name for p in slots.wheel_cache.iterdir()) == [
+        "kendali-1.0.0.whl", "numpy-2.whl",
+    ]  # fmt: skip
