@@ -5,7 +5,8 @@ real agent's time. Its behaviour comes from files in the test world:
 - ``behaviour-<version>``: ``good`` (default), ``crash`` (exits 3 at once), ``hang`` (never
   connects), ``unhealthy`` (its broker check fails until the trial deadline);
 - ``faults``: lines ``kill:<state>`` / ``error:<state>``, each used once, in order: on entering
-  that state the process SIGKILLs itself or the step raises;
+  that state the process SIGKILLs itself or the step raises (``kill_launcher:trial`` SIGKILLs
+  the launcher that supervises the trial);
 - ``request.json``: an ``update`` command to run (taken once).
 
 Every start appends ``<version> start`` to ``runs.log``, and ``<version> ok`` when it ends as a
@@ -142,6 +143,9 @@ def _trial(world: Path, version: str, behaviour: str, updater: Updater) -> int:
     kind = _take_fault(world, st.TRIAL)
     if kind == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "kill_launcher":  # the launcher (our parent) dies; systemd ends the group
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(3600)
     if kind == "error":
         updater.fail_trial("trial_failed", "injected error in trial")
         return RESTART
