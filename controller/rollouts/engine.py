@@ -16,6 +16,7 @@ was written. The rules, as hawkBit's groups and AWS IoT Jobs' abort criteria hav
 - Paused: nobody new starts and no wave advances; reports, timeouts and the failure limit apply.
 - Outside every maintenance window nobody new starts.
 - A gateway offline when its wave starts waits as ``offline`` and starts when it is back.
+- A gateway already running the release when its turn comes is committed without a command.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class RolloutView:
     wave: int
     bounds: tuple[int, ...]  # cumulative gateway counts per wave (engine.plan)
     policy: RolloutPolicy
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,16 @@ def _follow(
     return Change(gw.gateway_id, gw.status, new, reason, progress)
 
 
-def step(
+def step(  # noqa: PLR0917 - the decision's inputs, all of them data
     rollout: RolloutView,
     gateways: list[GatewayView],
     reports: Mapping[str, Report],
     online: set[str],
     now: float,
+    running: Mapping[str, str] | None = None,
 ) -> Step:
+    """``running``: the agent version each gateway last reported; one already on the target is
+    committed without a command (the agent would refuse it as a failure)."""
     policy = rollout.policy
     out = Step(status=rollout.status, wave=rollout.wave)
     status: dict[str, str] = {}
@@ -156,7 +161,7 @@ def step(
     if out.status in OPEN and failures >= limit:
         _abort(out, gateways, status, f"failure threshold: {failures} failed, limit {limit}")
     if out.status == "running":
-        _run(out, rollout, gateways, status, online, now)
+        _run(out, rollout, gateways, status, online, now, running or {})
     if out.status == "running" and all(s in TERMINAL for s in status.values()):
         out.status = "completed"
         done = sum(1 for s in status.values() if s == "committed")
@@ -181,6 +186,7 @@ def _run(  # noqa: PLR0917 - the step's whole state, passed on
     status: dict[str, str],
     online: set[str],
     now: float,
+    running: Mapping[str, str],
 ) -> None:
     policy = rollout.policy
     bounds = rollout.bounds
@@ -210,7 +216,9 @@ def _run(  # noqa: PLR0917 - the step's whole state, passed on
         if gw.wave > out.wave or current not in WAITING:
             continue
         new = "started" if gw.gateway_id in online else "offline"
+        reason = "" if new == "started" else "offline when its wave started"
+        if new == "started" and running.get(gw.gateway_id) == rollout.version:
+            new, reason = "committed", f"already runs {rollout.version}"
         if new != current:
-            reason = "" if new == "started" else "offline when its wave started"
             out.changes.append(Change(gw.gateway_id, gw.status, new, reason))
             status[gw.gateway_id] = new

@@ -311,10 +311,17 @@ class RolloutStore:
             wave=r.wave,
             bounds=tuple(json.loads(r.bounds)),
             policy=RolloutPolicy.model_validate_json(r.policy),
+            version=r.version,
         )
         gws = [GatewayView(g.gateway_id, g.wave, g.status, g.started_at, g.reason) for g in rows]
         ids = {g.gateway_id: g.command_id for g in rows if g.command_id}
         return Loaded(view, r.revision, r.version, r.release_url, gws, ids)
+
+    def versions(self, ids: Iterable[str]) -> dict[str, str]:
+        """The agent version each gateway last reported (its birth)."""
+        query = select(gateways.c.id, gateways.c.agent_version).where(gateways.c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return {r.id: r.agent_version for r in conn.execute(query)}
 
     def health_of(self, ids: Iterable[str]) -> dict[str, Any]:
         with self.engine.connect() as conn:

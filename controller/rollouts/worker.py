@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from common.redact import redact
 from controller.rollouts import observe
-from controller.rollouts.engine import ACTIVE, Report, Step, step
+from controller.rollouts.engine import ACTIVE, WAITING, Report, Step, step
 from controller.rollouts.store import Loaded, RolloutNotFound, RolloutStore, Stale
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,10 @@ class RolloutWorker:
         loaded = self.store.load(rollout_id)
         now = self.clock()
         reports = self.reports(loaded)
-        active = [g.gateway_id for g in loaded.gateways]
-        online = self.store.online(active)
-        decided = step(loaded.view, loaded.gateways, reports, online, now)
+        waiting = [g.gateway_id for g in loaded.gateways if g.status in WAITING]
+        online = self.store.online(waiting) if waiting else set()
+        running = self.store.versions(online) if online else {}
+        decided = step(loaded.view, loaded.gateways, reports, online, now, running)
         same = (decided.status, decided.wave) == (loaded.view.status, loaded.view.wave)
         if same and not decided.changes and not decided.finished:
             return 0

@@ -215,3 +215,13 @@ def test_bad_policies_are_refused_with_the_field(bad: dict[str, object]) -> None
     with pytest.raises(ValidationError) as err:
         RolloutPolicy.model_validate(bad)
     assert next(iter(bad)) in str(err.value)
+
+
+def test_a_gateway_already_on_the_release_is_committed_without_a_command() -> None:
+    policy = RolloutPolicy(waves=["100%"])
+    view = RolloutView("r1", "running", 0, (2,), policy, version="2.0.0")
+    gws = [GatewayView("a", 0, "queued"), GatewayView("b", 0, "queued")]
+    out = step(view, gws, {}, {"a", "b"}, T0, running={"a": "2.0.0", "b": "1.9.0"})
+    assert out.starts() == ["b"]
+    (done,) = [c for c in out.changes if c.gateway_id == "a"]
+    assert (done.new, done.reason) == ("committed", "already runs 2.0.0")

@@ -256,3 +256,21 @@ def test_outside_its_window_nobody_starts_and_status_says_so(
     clock.now += 2 * 3600 + 60
     worker.tick()
     assert len(update_commands(store.engine)) == 2 and m.store.get(rid)["in_window"] is True
+
+
+def test_gateway_already_on_the_version_gets_no_command(
+    store: Any, releases: Releases, clock: Clock
+) -> None:
+    from controller.store.schema import gateways
+
+    seed_gateways(store.engine, "kota", 2)
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(gateways).where(gateways.c.id == "kota-01").values(agent_version=VERSION)
+        )
+    m = manager(store, releases, clock)
+    rid = m.create(NewRollout(version=VERSION, site="kota", policy={"waves": ["100%"]}), "ana")
+    RolloutWorker(m.store, 1.0, clock=clock).tick()
+    assert [c["gateway_id"] for c in update_commands(store.engine)] == ["kota-00"]
+    gw = {g["gateway_id"]: g for g in m.store.get(rid)["gateways"]}
+    assert gw["kota-01"]["status"] == "committed" and gw["kota-01"]["reason"].startswith("already")
