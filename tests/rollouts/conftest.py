@@ -62,9 +62,17 @@ def releases(tmp_path: Path) -> Releases:
 
 
 def seed_gateways(engine: Engine, site: str, n: int, offline: tuple[int, ...] = ()) -> list[str]:
+    """Gateways in a site, with a keepalive of an hour: a controller started on this database
+    must not expire them as silent while a slow test runs."""
     ids = [f"{site}-{i:02d}" for i in range(n)]
     for i, gid in enumerate(ids):
         seed.add_gateway(engine, gid, site=site, state="offline" if i in offline else "online")
+    with engine.begin() as conn:
+        conn.execute(
+            update(gateways)
+            .where(gateways.c.id.in_(ids))
+            .values(keepalive_s=3600, health_interval_s=600.0)
+        )
     return ids
 
 
