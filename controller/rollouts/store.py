@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from controller.access import audit
-from controller.rollouts import observe
+from controller.rollouts import observe, views
 from controller.rollouts.engine import (
     ACTIVE,
     OPEN,
@@ -29,24 +29,13 @@ from controller.rollouts.engine import (
     Step,
     plan,
 )
+from controller.rollouts.errors import RolloutConflict, RolloutNotFound, Stale
 from controller.rollouts.policy import RolloutPolicy, wave_bounds
 from controller.store.schema import commands, gateway_sites, gateways, rollout_gateways, rollouts
 from protocol.codec import new_id
 
 ACT_ATTEMPTS = 5
 AUDIT_IDS_MAX = 20  # gateway ids named in an audit row; the rest are counted
-
-
-class RolloutNotFound(LookupError):
-    pass
-
-
-class RolloutConflict(ValueError):
-    """The change does not fit the rollout's state, or a target is in another open rollout."""
-
-
-class Stale(Exception):
-    """Someone else wrote the rollout since it was read; read again."""
 
 
 @dataclass(frozen=True)
@@ -231,60 +220,13 @@ class RolloutStore:
         if done.rowcount != 1:
             raise Stale(rollout_id)
 
-    # -- reading ----------------------------------------------------------------------------
+    # -- reading (controller.rollouts.views) -----------------------------------------------
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(rollouts).order_by(rollouts.c.created_at.desc()).limit(limit)
-            ).mappings()
-            out = [self._summary(dict(r)) for r in rows]
-            for item in out:
-                item["counts"] = self._counts(conn, item["id"])
-        return out
+        return views.recent(self.engine, limit)
 
     def get(self, rollout_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            query = select(rollouts).where(rollouts.c.id == rollout_id)
-            row = conn.execute(query).mappings().first()
-            if row is None:
-                raise RolloutNotFound(rollout_id)
-            out = self._summary(dict(row))
-            gws = [
-                dict(r)
-                for r in conn.execute(
-                    select(rollout_gateways)
-                    .where(rollout_gateways.c.rollout_id == rollout_id)
-                    .order_by(rollout_gateways.c.wave, rollout_gateways.c.gateway_id)
-                ).mappings()
-            ]
-        policy = RolloutPolicy.model_validate_json(row["policy"])
-        out["in_window"] = policy.in_window(self.clock())
-        out["counts"] = _count(g["status"] for g in gws)
-        out["waves"] = _waves(gws, out["bounds"], policy)
-        out["gateways"] = [
-            {**{k: v for k, v in g.items() if k != "rollout_id"}, "wave": g["wave"] + 1}
-            for g in gws
-        ]
-        return out
-
-    @staticmethod
-    def _summary(row: dict[str, Any]) -> dict[str, Any]:
-        row["bounds"] = json.loads(row["bounds"])
-        row["policy"] = json.loads(row["policy"])
-        row["target"] = json.loads(row["target"])
-        row["wave"] = row["wave"] + 1  # waves are numbered from 1 for people
-        row.pop("revision", None)
-        return row
-
-    @staticmethod
-    def _counts(conn: Connection, rollout_id: str) -> dict[str, int]:
-        rows = conn.execute(
-            select(rollout_gateways.c.status, func.count())
-            .where(rollout_gateways.c.rollout_id == rollout_id)
-            .group_by(rollout_gateways.c.status)
-        )
-        return {r[0]: r[1] for r in rows}
+        return views.detail(self.engine, rollout_id, self.clock())
 
     # -- the worker's side ------------------------------------------------------------------
 
@@ -398,28 +340,3 @@ def _short(target: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ids, list) and len(ids) > AUDIT_IDS_MAX:
         return {"gateways": ids[:AUDIT_IDS_MAX], "more": len(ids) - AUDIT_IDS_MAX}
     return target
-
-
-def _count(statuses: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for s in statuses:
-        out[s] = out.get(s, 0) + 1
-    return out
-
-
-def _waves(
-    gws: list[dict[str, Any]], bounds: list[int], policy: RolloutPolicy
-) -> list[dict[str, Any]]:
-    out = []
-    for i in range(len(bounds)):
-        members = [g for g in gws if g["wave"] == i]
-        counts = _count(g["status"] for g in members)
-        out.append(
-            {
-                "wave": i + 1,
-                "size": len(members),
-                "needed": policy.needed(len(members)),
-                "counts": counts,
-            }
-        )
-    return out
