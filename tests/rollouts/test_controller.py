@@ -25,8 +25,8 @@ from controller.access import audit
 from controller.access.users import UserStore
 from controller.store.repo import Store
 from controller.store.schema import commands, rollout_gateways
+from sim import releases as gw
 from tests.helpers import KENDALI, ControllerProc, agent_proc, wait_for, write_yaml
-from tests.rollouts import gateway as gw
 from tests.rollouts.conftest import VERSION, Releases, make_releases, report, seed_gateways
 
 PASSWORD = "correct horse battery"

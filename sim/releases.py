@@ -1,8 +1,14 @@
-"""A gateway that really updates itself: the real agent started by the real launcher (with a
-stand-in for systemd's Restart=on-failure), a base "install" whose ``bin/kendali`` runs this
-checkout's agent, and release wheels that pip really installs into a new slot and whose
-``kendali`` script runs this checkout's agent again, now reporting the wheel's version (the
-agent-update tests' fake-wheel approach, with the real agent instead of a fake one)."""
+"""Agent releases made on the spot, for the demo and the tests: a small installable ``kendali``
+wheel of any version whose console script runs this checkout's agent (or, for a broken release,
+dies at start), a "base install" that runs it too, and a stand-in for systemd's
+``Restart=on-failure`` around the launcher.
+
+A real release carries the whole project and its dependencies as wheels; building that takes
+minutes. These wheels are a few hundred bytes: pip really installs them into a new virtualenv slot
+and the agent in it reports the wheel's version, while the code itself comes from the checkout
+and the packages of the environment the demo runs in. Everything else (signing, download,
+verification, the slot, the switch, the trial, commit or rollback) is the real thing.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +24,10 @@ import threading
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
+# The slot's own site-packages comes first (its ``kendali`` metadata, so its version); the
+# checkout and this environment's packages are appended after it.
 SHIM = """import sys
 sys.path.append({repo!r})
 sys.path.append({site!r})
@@ -27,7 +35,8 @@ sys.path.append({site!r})
 
 def main():
     if {crash!r}:
-        sys.exit(3)  # a broken release: dies at start
+        print("kendali {version}: broken on purpose (a release that cannot start)", flush=True)
+        sys.exit(3)
     from kendali_cli.main import app
 
     app()
@@ -48,16 +57,15 @@ def _record(name: str, data: bytes) -> str:
 
 def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
     """An installable ``kendali`` wheel of ``version`` whose console script is the real agent
-    of this checkout (its dependencies from the test virtualenv, appended to sys.path so the
-    slot's own ``kendali`` metadata, and so its version, comes first). ``crash``: the script
-    exits 3 at once, as a release that cannot start."""
+    of this checkout. ``crash``: the script exits 3 at once, as a release that cannot start."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"kendali-{version}.dist-info"
     site = sysconfig.get_paths()["purelib"]
+    shim = SHIM.format(repo=str(REPO), site=site, crash=crash, version=version)
     files = {
-        "kendali_shim/__init__.py": SHIM.format(repo=str(REPO), site=site, crash=crash).encode(),
+        "kendali_shim/__init__.py": shim.encode(),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: kendali-sim\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
         f"{info}/entry_points.txt": b"[console_scripts]\nkendali = kendali_shim:main\n",
     }
@@ -71,7 +79,8 @@ def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
 
 
 def base_slot(folder: Path) -> Path:
-    """The package's install: ``bin/python3`` for the installer, ``bin/kendali`` the agent."""
+    """The package's install as the launcher sees it: ``bin/python3`` (the interpreter that
+    builds new slots) and ``bin/kendali`` (this checkout's agent)."""
     binary = folder / "bin"
     binary.mkdir(parents=True)
     (binary / "python3").symlink_to(sys.executable)
@@ -82,29 +91,37 @@ def base_slot(folder: Path) -> Path:
 
 
 class Service:
-    """systemd's part: start the launcher, start it again after a non-zero exit, stop it (and
-    its process group, as the cgroup goes with the unit)."""
+    """systemd's part: start the launcher, start it again after a non-zero exit (an agent that
+    restarts into a new version exits 75), stop it with its process group, as the cgroup goes
+    with the unit."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    def __init__(self, argv: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.log = log
+        self.env = env
         self.stopping = threading.Event()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.thread = threading.Thread(target=self._run, name="fake-systemd", daemon=True)
 
     def __enter__(self) -> Service:
-        self.thread.start()
+        self.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
         proc = self.proc
         if proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(10)
+                proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -117,10 +134,13 @@ class Service:
         while not self.stopping.is_set():
             with self.log.open("ab") as out:
                 self.proc = subprocess.Popen(
-                    self.argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                    self.argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=self.env,
                     start_new_session=True,
                 )  # fmt: skip
             self.starts += 1
+            if self.stopping.is_set():  # stop() came while it was starting
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGTERM)
             code = self.proc.wait()
             if code == 0 or self.stopping.wait(0.2):
                 return
