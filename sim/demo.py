@@ -6,6 +6,7 @@ command with a YAML file), so the demo exercises the same paths as a deployment.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import shutil
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.version import Version
 
 from common.mosquitto import QUEUE_SETTINGS, Broker, free_port
+from sim.releases import Service, agent_wheel, base_slot
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,27 @@ ENROLLED_GATEWAY = 3
 REPO_ACL = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto" / "kendali.acl"
 # A critical alert nobody acknowledges is escalated after a minute in the demo (five by default).
 DEMO_ALERTS: dict[str, Any] = {"escalate_after_s": 60}
+
+
+def demo_versions() -> tuple[str, str]:
+    """The agent versions the demo releases: the next minor version after the one installed
+    (a good release) and the one after it (a broken release that dies at start)."""
+    major, minor, *_ = (*Version(importlib.metadata.version("kendali")).release, 0, 0)
+    return f"{major}.{minor + 1}.0", f"{major}.{minor + 2}.0"
+
+
+GOOD_VERSION, BROKEN_VERSION = demo_versions()
+
+
+@dataclass(frozen=True)
+class AgentUpdates:
+    """How the demo's gateways update themselves: each runs under the launcher, which gives a
+    new version ``trial_window_s`` to connect and stay healthy for ``trial_settle_s``."""
+
+    enabled: bool = True
+    trial_window_s: float = 60.0
+    trial_settle_s: float = 3.0
+    poll_s: float = 0.2
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -102,6 +126,23 @@ class Child:
 
 
 @dataclass
+class LauncherChild(Child):
+    """A gateway's agent as systemd runs it on a pole: the launcher (``args`` is its whole
+    command line), started again after a non-zero exit, as when the agent restarts itself into
+    a new version."""
+
+    service: Service | None = None
+
+    def start(self) -> None:
+        self.service = Service(self.args, self.log_path)
+        self.service.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.service is not None:
+            self.service.stop(timeout)
+
+
+@dataclass
 class DemoStack:
     workdir: Path
     gateways: int = 3
@@ -109,6 +150,7 @@ class DemoStack:
     api_port: int = 0
     broker: Broker | None = None
     tls_port: int = 0
+    updates: AgentUpdates = field(default_factory=AgentUpdates)
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -141,6 +183,8 @@ class DemoStack:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
         self._start_broker()
+        if self.updates.enabled:
+            self._make_releases()
         self._start_controller()
         self._start_flood_sensor()
         self._start_camera()
@@ -206,6 +250,7 @@ class DemoStack:
                 "agencies": DEMO_AGENCIES,
                 "alerts": DEMO_ALERTS,
                 "enrollment": self._enrollment(),
+                **self._releases_config(),
             },
         )
         ctl = self._spawn("controller", ["controller", "--config", str(cfg)])
@@ -246,7 +291,7 @@ class DemoStack:
             "--no-systemd", "--hostname", site,
             stdin=token,
         )  # fmt: skip
-        self._spawn(gid, ["agent", "--config", str(home / "agent.yaml")])
+        self._spawn_agent(gid, home / "agent.yaml")
 
     def _start_flood_sensor(self) -> None:
         link = self.workdir / "river-katulampa"
@@ -329,7 +374,80 @@ class DemoStack:
                 }
             ]
         path = self._write(f"{gid}.yaml", cfg)
-        self._spawn(gid, ["agent", "--config", str(path)])
+        self._spawn_agent(gid, path)
+
+    # -- agent releases ----------------------------------------------------------------------
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.workdir / "releases"
+
+    @property
+    def trust_file(self) -> Path:
+        """The release keys every demo gateway pins (and the controller checks releases with)."""
+        return self.workdir / "release-trust.json"
+
+    @property
+    def agent_base(self) -> Path:
+        """The gateways' "base install": what runs before any update, and the last resort."""
+        return self.workdir / "agent-base"
+
+    def update_dir(self, gid: str) -> Path:
+        """Gateway ``gid``'s update state: update-state.json, the current/previous links and
+        one virtualenv slot per version."""
+        return self.workdir / gid / "update"
+
+    def _make_releases(self) -> None:
+        """What a release manager does, with the same commands: a signing key (kept in the
+        demo's directory here, offline in real life), the trust file gateways pin, and two
+        signed releases: the next version, and a broken one that dies at start."""
+        keys = self.workdir / "release-keys"
+        self._kendali("release", "keygen", "--out", str(keys))
+        self._kendali(
+            "release", "trust", "export", "--key", str(keys / "release-key.pub"),
+            "--out", str(self.trust_file),
+        )  # fmt: skip
+        wheels = self.workdir / "release-wheels"
+        for version, crash in ((GOOD_VERSION, False), (BROKEN_VERSION, True)):
+            wheel = agent_wheel(wheels / version, version, crash=crash)
+            notes = "broken on purpose: dies at start" if crash else "the next agent version"
+            self._kendali(
+                "release", "build", "--version", version, "--key", str(keys / "release-key.pem"),
+                "--out", str(self.releases_dir / version), "--wheel", str(wheel),
+                "--expires-in", "30d", "--notes", notes,
+            )  # fmt: skip
+        base_slot(self.agent_base)
+
+    def _releases_config(self) -> dict[str, Any]:
+        if not self.updates.enabled:
+            return {}
+        return {
+            "releases": {
+                "dir": str(self.releases_dir),
+                "trust_file": str(self.trust_file),
+                "base_url": f"http://127.0.0.1:{self.api_port}",
+            },
+            "rollouts": {"poll_interval_s": 1.0},
+        }
+
+    def _spawn_agent(self, gid: str, config: Path) -> None:
+        """The agent under the launcher, as a pole's systemd unit runs it; without updates,
+        the agent alone."""
+        if not self.updates.enabled:
+            self._spawn(gid, ["agent", "--config", str(config)])
+            return
+        u = self.updates
+        update_dir = self.update_dir(gid)
+        update_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable, "-m", "agent.update.launcher", "--update-dir", str(update_dir),
+            "--base", str(self.agent_base), "--trust", str(self.trust_file),
+            "--poll", str(u.poll_s), "--trial-window", str(u.trial_window_s),
+            "--trial-settle", str(u.trial_settle_s), "--", "agent", "--config", str(config),
+        ]  # fmt: skip
+        child = LauncherChild(gid, argv, self.workdir / f"{gid}.log")
+        child.start()
+        self.children.append(child)
 
     def stop(self) -> None:
         """Agents first (clean deaths), then simulators, controller, broker."""
