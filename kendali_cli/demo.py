@@ -22,7 +22,8 @@ from controller.config_store import ConfigStore, load_key
 from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
 from kendali_cli.demo_config import DemoConfig
-from sim.demo import DEMO_SITES, ENROLLED_GATEWAY, DemoStack
+from kendali_cli.demo_rollout import DemoRollouts
+from sim.demo import BROKEN_VERSION, DEMO_SITES, ENROLLED_GATEWAY, GOOD_VERSION, DemoStack
 
 # Demo logins (loopback only, a throwaway database): one operator per agency and an admin from
 # the command center's own staff, who sees everything.
@@ -90,7 +91,13 @@ def events_table(store: Store, snapshots: Path, limit: int = 10) -> Table:
     return table
 
 
-def dashboard(store: Store, stack: DemoStack, config: DemoConfig, started: float) -> Group:
+def dashboard(
+    store: Store,
+    stack: DemoStack,
+    config: DemoConfig,
+    started: float,
+    rollouts: DemoRollouts | None = None,
+) -> Group:
     header = Text.assemble(
         ("Kendali demo", "bold"),
         f" — broker 127.0.0.1:{stack.broker.port if stack.broker else '?'}, ",
@@ -104,10 +111,11 @@ def dashboard(store: Store, stack: DemoStack, config: DemoConfig, started: float
     events = events_table(store, stack.workdir / "snapshots")
     changes = Text("configuration from the controller:\n  " + "\n  ".join(config.lines()))
     console = Text(f"console: {stack.console_url} (logins below, password {DEMO_PASSWORD!r})")
-    return Group(
-        header, console, render_table(fleet_rows(store)), alerts_table(store), events, stats,
-        changes,
-    )  # fmt: skip
+    parts: list[Any] = [header, console, render_table(fleet_rows(store))]
+    if rollouts is not None:
+        parts.append(rollouts.view())
+    parts += [alerts_table(store), events, stats, changes]
+    return Group(*parts)
 
 
 def alerts_table(store: Store, limit: int = 6) -> Table:
@@ -139,6 +147,13 @@ def prepare_operators(stack: DemoStack) -> list[str]:
             f"gw-{ENROLLED_GATEWAY:02d} enrolled with a single-use token: its key made on the "
             f"gateway, mutual TLS to the broker on 127.0.0.1:{stack.tls_port} (CA: {stack.pki})"
         )
+    if stack.updates.enabled:
+        lines.append(
+            f"agent releases {GOOD_VERSION} (good) and {BROKEN_VERSION} (dies at start), signed "
+            f"with a demo key in {stack.workdir / 'release-keys'}; every gateway runs under the "
+            f"launcher and pins that key. Rollouts: {stack.console_url}#/rollouts, or "
+            f"`kendali rollout status -c {stack.workdir / 'controller.yaml'}`"
+        )
     for name, role, agencies, everything, what in DEMO_USERS:
         users.create(name, DEMO_PASSWORD, role, agencies, all_agencies=everything)
         lines.append(f"  login {name!r} / {DEMO_PASSWORD!r} ({role}) — {what}")
@@ -162,13 +177,15 @@ def run_demo(gateways: int, workdir: Path, duration: float) -> int:
             console.print(line, markup=False, highlight=False)
         store = Store(stack.db_url)
         config = DemoConfig(stack)
+        rollouts = DemoRollouts(stack)
         started = time.monotonic()
-        view = dashboard(store, stack, config, started)
+        view = dashboard(store, stack, config, started, rollouts)
         with Live(view, console=console, refresh_per_second=2) as live:
             while not stop["now"] and (duration <= 0 or time.monotonic() - started < duration):
                 time.sleep(1.0)
                 config.tick(time.monotonic() - started)
-                live.update(dashboard(store, stack, config, started))
+                rollouts.tick(time.monotonic() - started)
+                live.update(dashboard(store, stack, config, started, rollouts))
     finally:
         console.print("\nstopping ...")
         stack.stop()

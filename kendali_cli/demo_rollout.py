@@ -55,8 +55,8 @@ class Step:
 
 def default_steps(good_at_s: float = 45.0, broken_at_s: float = 90.0) -> list[Step]:
     return [
-        Step(good_at_s, GOOD_VERSION, "the next agent version, canary first"),
-        Step(broken_at_s, BROKEN_VERSION, "a broken agent version (it dies at start)"),
+        Step(good_at_s, GOOD_VERSION, "the next agent version"),
+        Step(broken_at_s, BROKEN_VERSION, "broken on purpose: it dies at start"),
     ]
 
 
@@ -103,45 +103,87 @@ class DemoRollouts:
         return self.service().store.get(rollout_id)
 
     def view(self) -> Group:
-        """What the dashboard shows: the plan, then each rollout's state and gateways."""
+        """What the dashboard shows: the plan, a line for each finished rollout, and the
+        latest rollout's waves and gateways."""
         parts: list[Any] = []
         lines = []
-        for step in self.steps:
+        for i, step in enumerate(self.steps):
             if not step.result:
-                lines.append(f"at {step.at_s:.0f} s: roll out {step.version}, {step.what}")
+                after = f" (once {self.steps[i - 1].version} has finished)" if i else ""
+                lines.append(f"at {step.at_s:.0f} s{after}: {step.version}, {step.what}")
             elif not step.rollout_id:
                 lines.append(f"{step.version}: {step.result}")
+        started = [s for s in self.steps if s.rollout_id]
+        for step in started[:-1]:
+            parts.append(self._summary(step, self.get(step.rollout_id)))
+        if started:
+            step = started[-1]
+            got = self.get(step.rollout_id)
+            parts += [self._summary(step, got), self._table(got)]
         if lines:
-            parts.append(Text("agent releases planned:\n  " + "\n  ".join(lines)))
-        for step in self.steps:
-            if step.rollout_id:
-                parts.append(self._table(step, self.get(step.rollout_id)))
+            parts.append(Text("agent releases to come:\n  " + "\n  ".join(lines)))
         return Group(*parts)
 
-    def _table(self, step: Step, got: dict[str, Any]) -> Table:
+    def _summary(self, step: Step, got: dict[str, Any]) -> Text:
         status = got["status"]
-        title = Text.assemble(
-            f"Rollout {got['version']} ({step.what}) — ",
+        line = Text.assemble(
+            ("agent rollout ", "bold"),
+            (got["version"], "bold"),
+            f" ({step.what}): ",
             (status, _STATUS_STYLE.get(status, "")),
             f", wave {got['wave']} of {len(got['waves'])}",
         )
         if got.get("reason"):
-            title.append(f": {escape_controls(got['reason'])}")
-        table = Table(title=title, expand=False)
-        for col in ("gateway", "wave", "status", "since", "detail"):
+            line.append(f" — {escape_controls(got['reason'])}")
+        if got["finished_at"] is None:
+            counts = _counts(got).items()
+            line.append(" (" + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts) + ")")
+        return line
+
+    def _table(self, got: dict[str, Any]) -> Table:
+        table = Table(expand=False)
+        for col in ("gateway", "wave", "status", "started", "ended", "what it means"):
             table.add_column(col, overflow="fold")
-        now = time.time()
         for g in got["gateways"]:
-            since = g.get("finished_at") or g.get("started_at")
-            progress = g.get("progress")
-            detail = escape_controls(g.get("reason") or "")
-            if progress is not None and g["status"] == "downloading":
-                detail = f"{progress * 100:.0f}% downloaded"
             table.add_row(
                 Text(escape_controls(g["gateway_id"])),
-                "canary" if g["wave"] == 1 else str(g["wave"]),
+                "1 (canary)" if g["wave"] == 1 else str(g["wave"]),
                 Text(g["status"].replace("_", " "), style=_STATUS_STYLE.get(g["status"], "")),
-                f"{now - since:.0f} s ago" if since else "—",
-                Text(detail),
+                _clock(g.get("started_at")),
+                _clock(g.get("finished_at")),
+                Text(_meaning(g, got["version"])),
             )
         return table
+
+
+def _counts(got: dict[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for g in got["gateways"]:
+        out[g["status"]] = out.get(g["status"], 0) + 1
+    return out
+
+
+def _clock(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "—"
+
+
+_MEANING = {
+    "queued": "waits for the wave before it to commit",
+    "offline": "offline when its wave started; starts when it is back",
+    "started": "update command sent; waiting for the gateway's first report",
+    "installing": "verified; installing into a new slot, then restarting into it",
+    "trial": "new version on trial: it must reconnect and stay healthy, or its launcher "
+    "brings the previous version back",
+    "skipped": "never started: the rollout was aborted",
+}
+
+
+def _meaning(g: dict[str, Any], version: str) -> str:
+    status, reason = g["status"], escape_controls(g.get("reason") or "")
+    if status == "downloading" and g.get("progress") is not None:
+        return f"downloading the signed release: {g['progress'] * 100:.0f}%"
+    if status == "committed":
+        return f"runs {version} for good" + (f" ({reason})" if reason else "")
+    if status == "rolled_back":
+        return f"its launcher brought the previous version back by itself: {reason}"
+    return _MEANING.get(status, reason)
