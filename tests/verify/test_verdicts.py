@@ -18,7 +18,11 @@ from provisioning import verify as v
 from provisioning.ca_dir import CaDir
 from tests.tls_fleet.rig import TlsBroker, foreign_identity, identity
 
-NOW = datetime.datetime.now(datetime.UTC)
+
+def now() -> datetime.datetime:
+    """The wall clock at the check: certificates are issued with the real clock (valid from five
+    minutes back), so a time taken at import would be stale in a long suite run."""
+    return datetime.datetime.now(datetime.UTC)
 
 
 def plan(tls: v.TlsFiles | None = None, **kw: object) -> v.GatewayPlan:
@@ -54,22 +58,22 @@ def test_tls_config(tmp_path: Path) -> None:
 
 def test_certificate_verdicts(ca: pki.Issued) -> None:
     good = pem(pki.issue(ca, "gw-1", "client", days=365))
-    assert v.certificate(plan(), good, ca_pem(ca), NOW).status == "pass"
-    soon = v.certificate(plan(), pem(pki.issue(ca, "gw-1", "client", days=10)), ca_pem(ca), NOW)
+    assert v.certificate(plan(), good, ca_pem(ca), now()).status == "pass"
+    soon = v.certificate(plan(), pem(pki.issue(ca, "gw-1", "client", days=10)), ca_pem(ca), now())
     assert soon.status == "warn" and "renewal" in soon.fix
-    later = NOW + datetime.timedelta(days=400)
+    later = now() + datetime.timedelta(days=400)
     expired = v.certificate(plan(), good, ca_pem(ca), later)
     assert expired.status == "fail" and "expired" in expired.detail
-    early = v.certificate(plan(), good, ca_pem(ca), NOW - datetime.timedelta(days=3))
+    early = v.certificate(plan(), good, ca_pem(ca), now() - datetime.timedelta(days=3))
     assert early.status == "fail" and "clock" in early.fix
-    other = v.certificate(plan(), pem(pki.issue(ca, "gw-2", "client")), ca_pem(ca), NOW)
+    other = v.certificate(plan(), pem(pki.issue(ca, "gw-2", "client")), ca_pem(ca), now())
     assert other.status == "fail" and "'gw-2'" in other.detail
     stranger = pki.intermediate_ca(pki.root_ca("Somebody else"))
-    foreign = v.certificate(plan(), pem(pki.issue(stranger, "gw-1", "client")), ca_pem(ca), NOW)
+    foreign = v.certificate(plan(), pem(pki.issue(stranger, "gw-1", "client")), ca_pem(ca), now())
     assert foreign.status == "fail" and "not issued by a CA in ca_file" in foreign.detail
     server = pki.issue(ca, "gw-1", "server", names=["gw-1"])
-    assert "clientAuth" in v.certificate(plan(), pem(server), ca_pem(ca), NOW).detail
-    assert v.certificate(plan(), b"garbage", None, NOW).status == "fail"
+    assert "clientAuth" in v.certificate(plan(), pem(server), ca_pem(ca), now()).detail
+    assert v.certificate(plan(), b"garbage", None, now()).status == "fail"
 
 
 def test_online_needs_the_controller_to_have_heard_recently() -> None:

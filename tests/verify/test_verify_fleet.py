@@ -160,7 +160,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     try:
         broker.start()
         sensor.start()
-        cam.start("credentials ")
+        cam.start("credentials ", timeout=60)  # a loaded machine starts its encoders slowly
         agent = _agent(tmp, ca, broker, cam, link)
         controller.start("api listening on")
         found = LISTENING.search(controller.text())
