@@ -1,0 +1,259 @@
+"""A large release file over a capped link, with the connection cut three times.
+
+A release of one file of random bytes (``--size-mb``, signed manifest) is served over loopback
+by a small HTTP server that answers ``Range: bytes=N-`` with 206 and counts every body byte it
+writes. The gateway's own downloader (``agent.update.download.Downloader``, the token bucket
+capped at ``--cap-kbps``) fetches it the way the updater does: manifest and signature checked
+first, then the file; after a cut it waits the updater's retry pause and asks again, resuming
+from the size on disk. The updater gives one attempt ``DOWNLOAD_RETRIES`` connections; when they
+run out, the next attempt (a new downloader, as after the next update command) resumes from the
+same partial file, and the benchmark counts both.
+
+The server cuts the connection at three offsets (by default 20 %, 50 % and 80 % of the file):
+it sends the body up to that byte and closes the socket, so everything it counted did reach the
+client. Resent bytes (body bytes served minus the file size) must be 0, or the resume is wrong.
+
+Baseline in the same run, at the same time: the same file with the same cap, never cut.
+
+    python -m benchmarks.ota_download                      # quick: 6 MB at 1 Mbit/s, ~1 min
+    python -m benchmarks.ota_download --size-mb 60         # the full figure: ~8.5 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from agent.update.download import Downloader, DownloadError
+from agent.update.updater import DOWNLOAD_RETRIES, RETRY_PAUSE_S
+from common.release import TrustStore, build_release, keys, verify_release_dir
+from common.release.manifest import MANIFEST_NAME, SIGNATURE_NAME
+
+VERSION = "9.0.0"
+FILE = "kendali_payload-9.0.0-py3-none-any.whl"  # releases check sizes and hashes, not contents
+RANGE_RE = re.compile(r"^bytes=(\d+)-$")
+CHUNK = 256 * 1024
+
+
+@dataclass
+class Served:
+    """What one server wrote: body bytes per file, requests, and the cuts still to make."""
+
+    cuts: list[int]
+    body: Counter[str] = field(default_factory=Counter)
+    requests: list[str] = field(default_factory=list)
+    cut_at: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class CuttingServer:
+    """Serves ``root/<version>/<file>`` with ``Range: bytes=N-``; a response that covers the
+    next cut offset stops there and the socket is closed (a FIN: what was written arrives)."""
+
+    def __init__(self, root: Path, cuts: list[int]) -> None:
+        self.root = root
+        self.served = Served(sorted(cuts))
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{VERSION}/"
+
+    def __enter__(self) -> CuttingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+    def handle(self, req: BaseHTTPRequestHandler) -> None:
+        name = req.path.rsplit("/", 1)[-1]
+        path = self.root / VERSION / name
+        rng = req.headers.get("Range")
+        with self.served.lock:
+            self.served.requests.append(f"{name} {rng or ''}".strip())
+        if name not in (MANIFEST_NAME, SIGNATURE_NAME, FILE) or not path.is_file():
+            req.send_error(404)
+            return
+        size = path.stat().st_size
+        start = 0
+        match = RANGE_RE.match(rng or "")
+        if match:
+            start = int(match.group(1))
+            if start >= size:
+                req.send_error(416)
+                return
+            req.send_response(206)
+            req.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        else:
+            req.send_response(200)
+        req.send_header("Content-Length", str(size - start))
+        req.end_headers()
+        stop = size
+        with self.served.lock:
+            ahead = [c for c in self.served.cuts if start < c < size]
+            if name == FILE and ahead:
+                stop = ahead[0]
+                self.served.cuts.remove(stop)
+                self.served.cut_at.append(stop)
+        with path.open("rb") as src:
+            src.seek(start)
+            at = start
+            while at < stop:
+                data = src.read(min(CHUNK, stop - at))
+                req.wfile.write(data)
+                at += len(data)
+                with self.served.lock:
+                    self.served.body[name] += len(data)
+        if stop < size:
+            req.wfile.flush()
+            req.close_connection = True
+            req.connection.shutdown(2)  # the rest never comes on this connection
+
+
+@dataclass
+class Run:
+    seconds: float = 0.0
+    paused_s: float = 0.0  # retry pauses, the updater's between connections
+    connections: int = 0  # requests for the big file
+    attempts: int = 1
+    errors: list[str] = field(default_factory=list)
+
+
+def download(url: str, dest: Path, trust: TrustStore, rate: float) -> Run:
+    """As the updater's download step: up to DOWNLOAD_RETRIES tries per attempt, each one the
+    manifest then the files, RETRY_PAUSE_S between tries; a new attempt after that."""
+    run = Run()
+    now = datetime.datetime.now(datetime.UTC)
+    t0 = time.monotonic()
+    for _attempt in range(10):
+        downloader = Downloader(url, dest, cache=None, rate=rate)
+        for _try in range(DOWNLOAD_RETRIES):
+            run.connections += 1
+            try:
+                manifest = downloader.manifest(trust, now, "1.0.0", allow_downgrade=False)
+                downloader.files(manifest, lambda _p: None)
+                run.seconds = time.monotonic() - t0
+                return run
+            except DownloadError as exc:
+                run.errors.append(str(exc))
+                time.sleep(RETRY_PAUSE_S)
+                run.paused_s += RETRY_PAUSE_S
+        run.attempts += 1
+    raise RuntimeError(f"not downloaded after 10 attempts: {run.errors[-3:]}")
+
+
+def make_release(root: Path, size: int) -> TrustStore:
+    key = keys.new_key()
+    src = root / "src"
+    src.mkdir()
+    payload = src / FILE
+    with payload.open("wb") as out:
+        left = size
+        while left:
+            n = min(left, 4 << 20)
+            out.write(os.urandom(n))
+            left -= n
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
+    build_release(
+        [payload], key, VERSION, root / "www" / VERSION, now=now,
+        expires_in=datetime.timedelta(days=1),
+    )  # fmt: skip
+    payload.unlink()
+    return TrustStore([key.public_key()])
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.ota_download", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--size-mb", type=float, default=6.0, help="file size, MB (10^6 bytes)")
+    p.add_argument("--cap-kbps", type=float, default=1000.0, help="cap, kbit/s (1000 = 1 Mbit/s)")
+    p.add_argument("--cuts", default="0.2,0.5,0.8", help="cut offsets as fractions of the file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    size = int(args.size_mb * 1_000_000)
+    rate = args.cap_kbps * 1000 / 8  # bytes/s
+    cuts = [int(size * float(f)) for f in args.cuts.split(",") if f.strip()]
+    with tempfile.TemporaryDirectory(prefix="kendali-bench-ota-dl-") as tmp:
+        root = Path(tmp)
+        trust = make_release(root, size)
+        results: dict[str, Run] = {}
+        with CuttingServer(root / "www", cuts) as cut, CuttingServer(root / "www", []) as whole:
+
+            def go(label: str, server: CuttingServer) -> None:
+                results[label] = download(server.url, root / label, trust, rate)
+
+            threads = [
+                threading.Thread(target=go, args=("cut", cut)),
+                threading.Thread(target=go, args=("uncut", whole)),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        for label in ("cut", "uncut"):
+            verify_release_dir(root / label, trust, datetime.datetime.now(datetime.UTC), "1.0.0")
+    c, u = results["cut"], results["uncut"]
+    sent_cut, sent_whole = cut.served.body[FILE], whole.served.body[FILE]
+    resent = sent_cut - size
+    print(f"release file {size / 1e6:.1f} MB, cap {args.cap_kbps:.0f} kbit/s "
+          f"({rate / 1000:.0f} kB/s), the agent's downloader over loopback; "
+          "both runs at the same time")  # fmt: skip
+    print(f"cut at bytes {', '.join(str(x) for x in sorted(cut.served.cut_at))} "
+          f"({len(cut.served.cut_at)} cuts)")  # fmt: skip
+    for label, run, sent in (("cut 3x", c, sent_cut), ("uncut", u, sent_whole)):
+        overall = size / run.seconds
+        moving = size / max(run.seconds - run.paused_s, 1e-9)
+        print(f"  {label:<7} {run.seconds:7.1f} s  body bytes served {sent:>11,}  "
+              f"connections {run.connections}  attempts {run.attempts}")  # fmt: skip
+        print(f"          rate {overall / 1000:6.1f} kB/s = {overall / rate:5.3f} x cap; "
+              f"without the {run.paused_s:.0f} s of retry pauses {moving / 1000:6.1f} kB/s "
+              f"= {moving / rate:5.3f} x cap")  # fmt: skip
+    print(
+        f"resent bytes (served - file size): {resent:,}  "
+        f"{'OK' if resent == 0 else 'WRONG: the resume re-sent data'}"
+    )
+    print(
+        f"ratio time cut / uncut: {c.seconds / u.seconds:.3f}  "
+        f"(retry pauses {c.paused_s:.0f} s of the difference)"
+    )
+    if c.attempts > 1:
+        print(
+            f"note: the updater allows {DOWNLOAD_RETRIES} connections per attempt, so "
+            f"{len(cut.served.cut_at)} cuts end attempt 1 as download_error; attempt 2 "
+            "resumed from the partial file"
+        )
+    ok = resent == 0 and sent_whole == size and len(cut.served.cut_at) == len(cuts)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
