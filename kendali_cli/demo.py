@@ -110,7 +110,9 @@ def dashboard(
     )
     events = events_table(store, stack.workdir / "snapshots")
     changes = Text("configuration from the controller:\n  " + "\n  ".join(config.lines()))
-    console = Text(f"console: {stack.console_url} (logins below, password {DEMO_PASSWORD!r})")
+    console = Text(
+        f"console: {stack.console_url} (logins printed above it, password {DEMO_PASSWORD!r})"
+    )
     parts: list[Any] = [header, console, render_table(fleet_rows(store))]
     if rollouts is not None:
         parts.append(rollouts.view())

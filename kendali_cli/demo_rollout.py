@@ -171,7 +171,8 @@ _MEANING = {
     "queued": "waits for the wave before it to commit",
     "offline": "offline when its wave started; starts when it is back",
     "started": "update command sent; waiting for the gateway's first report",
-    "installing": "verified; installing into a new slot, then restarting into it",
+    "installing": "verified; installing into a new slot, then restarting into it (offline "
+    "for a few seconds)",
     "trial": "new version on trial: it must reconnect and stay healthy, or its launcher "
     "brings the previous version back",
     "skipped": "never started: the rollout was aborted",

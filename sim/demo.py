@@ -81,7 +81,7 @@ class AgentUpdates:
     new version ``trial_window_s`` to connect and stay healthy for ``trial_settle_s``."""
 
     enabled: bool = True
-    trial_window_s: float = 60.0
+    trial_window_s: float = 120.0  # room for a slow start on a busy laptop
     trial_settle_s: float = 3.0
     poll_s: float = 0.2
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import yaml
 
 from controller.store.repo import Store
-from sim.demo import DemoStack
+from sim.demo import AgentUpdates, DemoStack
 from tests.helpers import gateway, wait_for
 
 
 def test_demo_enrolls_its_third_gateway_over_mutual_tls(tmp_path: Path) -> None:
-    stack = DemoStack(tmp_path / "demo", gateways=3)
+    # Agent updates are the rollout test's subject: here the agents run without the launcher.
+    stack = DemoStack(tmp_path / "demo", gateways=3, updates=AgentUpdates(enabled=False))
     try:
         stack.start()
         store = Store(stack.db_url)
