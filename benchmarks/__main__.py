@@ -22,6 +22,8 @@ SUITE = [
     "benchmarks.config_apply",
     "benchmarks.alerts",
     "benchmarks.provision",
+    "benchmarks.ota_download",
+    "benchmarks.ota_rollout",
 ]
 
 
