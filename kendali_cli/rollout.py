@@ -1,5 +1,6 @@
 """``kendali rollout create|status|pause|resume|abort``: staged rollouts of a signed agent
-release, acting on the controller's database like ``kendali alerts``.
+release, or of a camera firmware image to the cameras of one model (``--kind camera-firmware``),
+acting on the controller's database like ``kendali alerts``.
 
 The controller's rollout worker does the rest: it starts gateways wave by wave, sends them the
 update command and follows what they report. Creating checks the release against the trust file
@@ -27,7 +28,8 @@ from kendali_cli.terminal import (
 )
 
 app = typer.Typer(
-    help="Staged rollouts of a signed agent release: create, status, pause, resume, abort.",
+    help="Staged rollouts of a signed agent release or of camera firmware: create, status, "
+    "pause, resume, abort.",
     no_args_is_help=True,
 )
 
@@ -68,11 +70,58 @@ def _failure(text: str) -> int | str:
 
 def create(  # noqa: PLR0917 - typer maps each parameter to an option
     version: Annotated[
-        str, typer.Argument(help="Release version (a directory under releases.dir).")
-    ],
-    site: Annotated[str | None, typer.Option(help="Every gateway of this site.")] = None,
+        str | None,
+        typer.Argument(
+            help="Release version (a directory under releases.dir); for camera firmware the "
+            "version cameras must report afterwards (or --version)."
+        ),
+    ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="agent: a signed agent release to gateways; camera-firmware: a vendor image "
+            "to the cameras of --model, one camera at a time per gateway."
+        ),
+    ] = "agent",
+    version_opt: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="The version, as an option (camera firmware: exactly as the camera reports it; "
+            "quote it when it has spaces).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="camera-firmware: the camera profile (firmware_profiles/cameras/MODEL.yaml); "
+            "its cameras reporting a version below --version are the targets."
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            help="camera-firmware: the image file, in the controller's rollouts.firmware.dir "
+            "(a name, or a path inside that directory)."
+        ),
+    ] = None,
+    sha256: Annotated[
+        str | None,
+        typer.Option(
+            help="camera-firmware: the image's SHA-256 as the vendor publishes it; the file must "
+            "match, and every gateway checks its download against it."
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(help="Every gateway of this site (camera-firmware: only its cameras)."),
+    ] = None,
     gateway: Annotated[
-        list[str] | None, typer.Option(help="A gateway id; repeat for several (instead of --site).")
+        list[str] | None,
+        typer.Option(
+            help="A gateway id; repeat for several (instead of --site). Camera firmware "
+            "without either: every camera of the model in the fleet."
+        ),
     ] = None,
     waves: Annotated[
         str | None,
@@ -106,7 +155,10 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Create a rollout: the controller starts it wave by wave within the windows."""
+    """Create a rollout: the controller starts it wave by wave within the windows.
+
+    Camera firmware: `--kind camera-firmware --model M --version V --image FILE --sha256 X`;
+    waves and thresholds count cameras, and a gateway upgrades one camera at a time."""
     from pydantic import ValidationError
 
     from controller.rollouts.manager import NewRollout, RolloutRefused, Rollouts
@@ -131,21 +183,62 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
         policy["timezone"] = timezone
     if allow_downgrade:
         policy["allow_downgrade"] = True
-    try:
-        request = NewRollout(version=version, site=site, gateways=gateway or None, policy=policy)
-    except ValidationError as exc:
-        fail(f"{_first(exc)} (--site or --gateway)", 2)
+    version = _version(version, version_opt)
     cfg, _ = controller_database(config, db)
+    fields = _kind_fields(kind, model, image, sha256, cfg.rollouts.firmware)
+    try:
+        request = NewRollout(
+            version=version, site=site, gateways=gateway or None, policy=policy, **fields
+        )
+    except ValidationError as exc:
+        hint = "--model, --image, --sha256" if fields else "--site or --gateway"
+        fail(f"{_first(exc)} ({hint})", 2)
     who = acting_user(as_)
     with controller_engine(config, db) as engine:
         service = Rollouts(RolloutStore(engine), cfg.rollouts, cfg.releases)
         try:
             rollout_id = service.create(request, who, "cli")
         except RolloutRefused as exc:
-            code = 2 if exc.code in ("releases_off", "invalid", "no_tags") else 1
+            code = 2 if exc.code in ("releases_off", "firmware_off", "invalid", "no_tags") else 1
             fail(exc, code)
         got = service.store.get(rollout_id)
     _show(got, as_json)
+
+
+def _version(version: str | None, version_opt: str | None) -> str:
+    if version is not None and version_opt is not None and version != version_opt:
+        fail("give the version once: as the argument or as --version", 2)
+    chosen = version or version_opt
+    if chosen is None:
+        fail("give the version: VERSION or --version", 2)
+    return chosen
+
+
+def _kind_fields(
+    kind: str, model: str | None, image: str | None, sha256: str | None, firmware: Any
+) -> dict[str, Any]:
+    if kind not in ("agent", "camera-firmware"):
+        fail(f"--kind {kind!r}: agent or camera-firmware", 2)
+    if kind == "agent":
+        if model or image or sha256:
+            fail("--model, --image and --sha256 belong to --kind camera-firmware", 2)
+        return {}
+    name = _image_name(image, firmware)
+    return {"kind": "camera_firmware", "model": model, "sha256": sha256, "image": name}
+
+
+def _image_name(image: str | None, firmware: Any) -> str | None:
+    """``--image`` as the file name the controller looks up in its firmware directory."""
+    from pathlib import Path
+
+    if image is None or "/" not in image:
+        return image
+    if firmware is None:
+        fail("this controller has no rollouts.firmware section (dir, base_url)", 2)
+    path, folder = Path(image).resolve(), Path(firmware.dir).resolve()
+    if path.parent != folder:
+        fail(f"--image {image}: copy the image into {folder} first and name it there", 2)
+    return path.name
 
 
 def status(
@@ -268,13 +361,19 @@ def _show(got: dict[str, Any], as_json: bool) -> None:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(w["counts"].items()))
         waves.add_row(str(w["wave"]), str(w["size"]), str(w["needed"]), counts)
     _print(waves)
-    table = Table(title="Gateways")
-    for col in ("gateway", "wave", "status", "progress", "started", "reason"):
+    image = got.get("image")
+    if image:
+        _print(f"image {for_terminal(image['file'])} ({image['size']} bytes, SHA-256 "
+               f"{image['sha256']}) for camera model {for_terminal(image['model'])}")  # fmt: skip
+    table = Table(title="Cameras" if image else "Gateways")
+    for col in ("camera" if image else "gateway", "wave", "status", "progress", "started",
+                "reason"):  # fmt: skip
         table.add_column(col)
     for g in got["gateways"]:
         progress = f"{g['progress'] * 100:.0f}%" if g.get("progress") is not None else ""
+        unit = g["gateway_id"] + (f"/{g['camera_id']}" if g.get("camera_id") else "")
         table.add_row(
-            for_terminal(g["gateway_id"]),
+            for_terminal(unit),
             str(g["wave"]),
             _SHOWN.get(g["status"], g["status"]),
             progress,

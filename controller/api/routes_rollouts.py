@@ -8,6 +8,11 @@ that verifies against the controller's trust file, and a gateway checks the sign
 hash again before it installs anything, so whoever fetches or alters the bytes gains nothing.
 Ranges let a gateway on a 4G link resume a cut download (206, 416 with the size).
 
+``GET /firmware/{rollout_id}`` serves a camera firmware rollout's pinned image the same way and
+for the same reason: gateways have no account, and the image is a vendor's download. It is served
+only while the file's SHA-256 is the one pinned at creation, and the gateway checks that SHA-256
+again before anything reaches a camera.
+
 The controller sets ``app.state.rollouts``; without it (an app built without the controller's
 wiring) these routes answer 404.
 """
@@ -24,6 +29,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from controller.api.deps import AdminUser, AnyUser, OperatorUser
 from controller.api.errors import ApiError, not_found
+from controller.rollouts.cameras import KIND as CAMERA_FIRMWARE
+from controller.rollouts.cameras import ImageRefused
 from controller.rollouts.manager import NewRollout, RolloutRefused, Rollouts
 from controller.rollouts.ranges import Unsatisfiable, byte_range, content_range
 from controller.rollouts.releases import ReleaseUnavailable
@@ -124,10 +131,34 @@ def release_file(version: Version, name: FileName, request: Request) -> Response
         artifact = service.library.artifact(version, name)
     except ReleaseUnavailable as exc:
         raise not_found(f"{version}/{name}") from exc
-    size = artifact.size
+    return _serve(request, artifact.path, artifact.size, artifact.sha256)
+
+
+@router.api_route("/firmware/{rollout_id}", methods=["GET", "HEAD"], tags=["releases"])
+def firmware_image(rollout_id: RolloutId, request: Request) -> Response:
+    """The camera firmware image a rollout pinned, for gateways (no login; see the module's
+    note); 404 once the file no longer has the pinned SHA-256. Byte ranges as for releases."""
+    service = rollouts(request)
+    if service.images is None:
+        raise not_found(f"firmware of rollout {rollout_id}")
+    try:
+        loaded = service.store.load(rollout_id)
+    except RolloutNotFound as exc:
+        raise not_found(f"rollout {rollout_id}") from exc
+    image = loaded.image or {}
+    if loaded.kind != CAMERA_FIRMWARE or not image.get("file"):
+        raise not_found(f"firmware of rollout {rollout_id}")
+    try:
+        found = service.images.pinned(str(image["file"]), str(image.get("sha256")))
+    except ImageRefused as exc:
+        raise not_found(f"firmware of rollout {rollout_id}: {exc}") from exc
+    return _serve(request, found.path, found.size, found.sha256)
+
+
+def _serve(request: Request, path: FilePath, size: int, sha256: str | None) -> Response:
     headers = {"accept-ranges": "bytes", "cache-control": "no-cache"}
-    if artifact.sha256 is not None:
-        headers["etag"] = f'"{artifact.sha256}"'
+    if sha256 is not None:
+        headers["etag"] = f'"{sha256}"'
     wanted: tuple[int, int] | None
     try:
         wanted = byte_range(request.headers.get("range"), size)
@@ -145,9 +176,8 @@ def release_file(version: Version, name: FileName, request: Request) -> Response
     headers["content-length"] = str(last - first + 1 if size else 0)
     if request.method == "HEAD":
         return Response(None, status, headers, "application/octet-stream")
-    return StreamingResponse(
-        _chunks(artifact.path, first, last), status, headers, "application/octet-stream"
-    )
+    body = _chunks(path, first, last)
+    return StreamingResponse(body, status, headers, "application/octet-stream")
 
 
 def _chunks(path: FilePath, first: int, last: int) -> Iterator[bytes]:

@@ -27,6 +27,19 @@ class ReleasesSection(WireModel):
     )
 
 
+class FirmwareImagesSection(WireModel):
+    dir: Path = Field(
+        description="Directory of camera firmware images as the vendors ship them; a camera "
+        "firmware rollout names one file in it (`--image`)."
+    )
+    base_url: str = Field(
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        max_length=80,
+        description="The controller's API as gateways reach it; a camera-firmware command "
+        "names <base_url>/api/v1/firmware/<rollout id>.",
+    )
+
+
 class RolloutsSection(WireModel):
     poll_interval_s: float = Field(
         default=2.0,
@@ -38,4 +51,9 @@ class RolloutsSection(WireModel):
         default_factory=RolloutPolicy,
         description="Waves, thresholds, timeout and windows a new rollout gets unless it says "
         "otherwise.",
+    )
+    firmware: FirmwareImagesSection | None = Field(
+        default=None,
+        description="Camera firmware images served to gateways; without it camera firmware "
+        "rollouts are refused.",
     )

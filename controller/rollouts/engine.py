@@ -17,6 +17,10 @@ was written. The rules, as hawkBit's groups and AWS IoT Jobs' abort criteria hav
 - Outside every maintenance window nobody new starts.
 - A gateway offline when its wave starts waits as ``offline`` and starts when it is back.
 - A gateway already running the release when its turn comes is committed without a command.
+
+A camera firmware rollout uses the same rules with one camera as the unit (its id here is
+``gateway/camera``) and one more: ``group`` maps each unit to its gateway, and a gateway never
+has two units active at once, so its next camera starts only after the previous one answered.
 """
 
 from __future__ import annotations
@@ -127,7 +131,7 @@ def _follow(
     started = gw.started_at if gw.started_at is not None else now
     if new in ACTIVE and now - started >= policy.gateway_timeout_s:
         new = "timed_out"
-        reason = f"no outcome {policy.gateway_timeout_s:.0f} s after the update command"
+        reason = f"no outcome {policy.gateway_timeout_s:.0f} s after its command"
         if gw.status != "started":
             reason += f" (last: {gw.status})"
     if new == gw.status and (progress is None or new not in ACTIVE):
@@ -142,9 +146,11 @@ def step(  # noqa: PLR0917 - the decision's inputs, all of them data
     online: set[str],
     now: float,
     running: Mapping[str, str] | None = None,
+    group: Mapping[str, str] | None = None,
 ) -> Step:
     """``running``: the agent version each gateway last reported; one already on the target is
-    committed without a command (the agent would refuse it as a failure)."""
+    committed without a command (the agent would refuse it as a failure). ``group``: unit ->
+    gateway, at most one active unit per gateway (camera firmware)."""
     policy = rollout.policy
     out = Step(status=rollout.status, wave=rollout.wave)
     status: dict[str, str] = {}
@@ -161,7 +167,7 @@ def step(  # noqa: PLR0917 - the decision's inputs, all of them data
     if out.status in OPEN and failures >= limit:
         _abort(out, gateways, status, f"failure threshold: {failures} failed, limit {limit}")
     if out.status == "running":
-        _run(out, rollout, gateways, status, online, now, running or {})
+        _run(out, rollout, gateways, status, online, now, running or {}, group)
     if out.status == "running" and all(s in TERMINAL for s in status.values()):
         out.status = "completed"
         done = sum(1 for s in status.values() if s == "committed")
@@ -187,6 +193,7 @@ def _run(  # noqa: PLR0917 - the step's whole state, passed on
     online: set[str],
     now: float,
     running: Mapping[str, str],
+    group: Mapping[str, str] | None = None,
 ) -> None:
     policy = rollout.policy
     bounds = rollout.bounds
@@ -211,10 +218,13 @@ def _run(  # noqa: PLR0917 - the step's whole state, passed on
         break
     if not policy.in_window(now):
         return
+    busy = {group[u] for u, s in status.items() if s in ACTIVE} if group is not None else set()
     for gw in gateways:
         current = status[gw.gateway_id]
         if gw.wave > out.wave or current not in WAITING:
             continue
+        if group is not None and group[gw.gateway_id] in busy:
+            continue  # this gateway's previous camera has not answered yet
         new = "started" if gw.gateway_id in online else "offline"
         reason = "" if new == "started" else "offline when its wave started"
         if new == "started" and running.get(gw.gateway_id) == rollout.version:
@@ -222,3 +232,5 @@ def _run(  # noqa: PLR0917 - the step's whole state, passed on
         if new != current:
             out.changes.append(Change(gw.gateway_id, gw.status, new, reason))
             status[gw.gateway_id] = new
+        if new == "started" and group is not None:
+            busy.add(group[gw.gateway_id])

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from controller.access import audit
-from controller.rollouts import observe, views
+from controller.rollouts import cameras, observe, views
 from controller.rollouts.engine import (
     ACTIVE,
     OPEN,
@@ -44,8 +44,10 @@ class Loaded:
     revision: int
     version: str
     release_url: str
-    gateways: list[GatewayView]
+    gateways: list[GatewayView]  # units: a gateway, or a camera ("gateway/camera")
     command_ids: dict[str, str]
+    kind: str = "agent"
+    image: dict[str, Any] | None = None
 
 
 class RolloutStore:
@@ -93,13 +95,18 @@ class RolloutStore:
         policy: RolloutPolicy,
         who: str,
         source: str = "",
+        kind: str = "agent",
+        image: dict[str, Any] | None = None,
+        rollout_id: str | None = None,
     ) -> str:
+        """``targets``: gateway ids, or for ``camera_firmware`` units ``gateway/camera``."""
         now = self.clock()
-        rollout_id = new_id()[:16]
+        rollout_id = rollout_id or new_id()[:16]
         bounds = wave_bounds(list(policy.waves), len(set(targets)))
-        waves = plan(targets, self.online(targets), bounds)
+        online = self.online({cameras.split(t)[0] for t in targets})
+        waves = plan(targets, {t for t in targets if cameras.split(t)[0] in online}, bounds)
         with self.engine.begin() as conn:
-            busy = self._busy(conn, [g for g, _ in waves])
+            busy = self._busy(conn, sorted({cameras.split(u)[0] for u, _ in waves}))
             if busy:
                 shown = ", ".join(f"{g} ({r})" for g, r in sorted(busy.items())[:5])
                 raise RolloutConflict(f"already in an open rollout: {shown}")
@@ -116,6 +123,8 @@ class RolloutStore:
                     target=json.dumps(target, sort_keys=True),
                     total=len(waves),
                     revision=1,
+                    kind=kind,
+                    image=json.dumps(image, sort_keys=True) if image is not None else None,
                     created_by=who[:128],
                     created_at=now,
                     updated_at=now,
@@ -126,7 +135,8 @@ class RolloutStore:
                 [
                     {
                         "rollout_id": rollout_id,
-                        "gateway_id": g,
+                        "gateway_id": cameras.split(g)[0],
+                        "camera_id": cameras.split(g)[1],
                         "wave": w,
                         "status": "queued",
                         "reason": "",
@@ -140,7 +150,8 @@ class RolloutStore:
                 who=who,
                 action="rollout.create",
                 target=rollout_id,
-                detail={"version": version, "target": _short(target), "gateways": len(waves),
+                detail={"kind": kind, "version": version, "target": _short(target),
+                        "image": image, "units": len(waves),
                         "waves": bounds, "policy": policy.model_dump(mode="json")},
                 source=source,
                 at=now,
@@ -255,15 +266,24 @@ class RolloutStore:
             policy=RolloutPolicy.model_validate_json(r.policy),
             version=r.version,
         )
-        gws = [GatewayView(g.gateway_id, g.wave, g.status, g.started_at, g.reason) for g in rows]
-        ids = {g.gateway_id: g.command_id for g in rows if g.command_id}
-        return Loaded(view, r.revision, r.version, r.release_url, gws, ids)
+        gws = [GatewayView(_unit(g), g.wave, g.status, g.started_at, g.reason) for g in rows]
+        ids = {_unit(g): g.command_id for g in rows if g.command_id}
+        image = json.loads(r.image) if r.image else None
+        return Loaded(view, r.revision, r.version, r.release_url, gws, ids, r.kind, image)
 
     def versions(self, ids: Iterable[str]) -> dict[str, str]:
         """The agent version each gateway last reported (its birth)."""
         query = select(gateways.c.id, gateways.c.agent_version).where(gateways.c.id.in_(list(ids)))
         with self.engine.connect() as conn:
             return {r.id: r.agent_version for r in conn.execute(query)}
+
+    def fleet(self, ids: Iterable[str] | None = None) -> list[tuple[str, Any, Any]]:
+        """(gateway id, birth inventory, last health) of these gateways, or of all."""
+        query = select(gateways.c.id, gateways.c.inventory, gateways.c.last_health)
+        if ids is not None:
+            query = query.where(gateways.c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return [(r.id, r.inventory, r.last_health) for r in conn.execute(query)]
 
     def health_of(self, ids: Iterable[str]) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -307,17 +327,16 @@ class RolloutStore:
                     row["progress"] = change.progress
                 if change.new in TERMINAL:
                     row["finished_at"] = now
+                gateway_id, camera_id = _split(loaded, change.gateway_id)
                 if change.start:
                     cmd_id = new_id()
                     row.update(command_id=cmd_id, started_at=now, progress=None)
-                    args = observe.command_args(
-                        loaded.release_url, loaded.version, view.id, policy.allow_downgrade
-                    )
+                    name, args = _command(loaded, camera_id)
                     conn.execute(
                         commands.insert().values(
                             id=cmd_id,
-                            gateway_id=change.gateway_id,
-                            name=observe.COMMAND,
+                            gateway_id=gateway_id,
+                            name=name,
                             args=json.dumps(args),
                             status="pending",
                             created_at=now,
@@ -328,11 +347,35 @@ class RolloutStore:
                     update(rollout_gateways)
                     .where(
                         rollout_gateways.c.rollout_id == view.id,
-                        rollout_gateways.c.gateway_id == change.gateway_id,
+                        rollout_gateways.c.gateway_id == gateway_id,
+                        rollout_gateways.c.camera_id == camera_id,
                         rollout_gateways.c.status == change.old,
                     )
                     .values(**row)
                 )
+
+
+def _unit(row: Any) -> str:
+    return cameras.unit(row.gateway_id, row.camera_id) if row.camera_id else row.gateway_id
+
+
+def _split(loaded: Loaded, unit_id: str) -> tuple[str, str]:
+    return cameras.split(unit_id) if loaded.kind == cameras.KIND else (unit_id, "")
+
+
+def _command(loaded: Loaded, camera_id: str) -> tuple[str, dict[str, Any]]:
+    """The command a started unit gets: ``update`` for a gateway, ``camera-firmware`` (the
+    image's URL names the rollout; its pinned SHA-256 goes along) for a camera."""
+    if loaded.kind == cameras.KIND:
+        image = loaded.image or {}
+        url = loaded.release_url + loaded.view.id
+        args = cameras.command_args(url, loaded.version, camera_id, str(image.get("sha256")))
+        return cameras.COMMAND, args
+    policy = loaded.view.policy
+    args = observe.command_args(
+        loaded.release_url, loaded.version, loaded.view.id, policy.allow_downgrade
+    )
+    return observe.COMMAND, args
 
 
 def _short(target: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Rollouts as the API, the CLI and the console show them: a summary per rollout with its
 gateway counts, and one rollout in full (waves with what each needs, every gateway).
 
-Waves are numbered from 1 here, for people; the tables count them from 0.
+Waves are numbered from 1 here, for people; the tables count them from 0. In a camera firmware
+rollout each entry of ``gateways`` is one camera (its ``camera_id`` set; empty for agents).
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def detail(engine: Engine, rollout_id: str, now: float) -> dict[str, Any]:
             for r in conn.execute(
                 select(rollout_gateways)
                 .where(rollout_gateways.c.rollout_id == rollout_id)
-                .order_by(rollout_gateways.c.wave, rollout_gateways.c.gateway_id)
+                .order_by(
+                    rollout_gateways.c.wave,
+                    rollout_gateways.c.gateway_id,
+                    rollout_gateways.c.camera_id,
+                )
             ).mappings()
         ]
     policy = RolloutPolicy.model_validate_json(row["policy"])
@@ -60,6 +65,7 @@ def _summary(row: dict[str, Any]) -> dict[str, Any]:
     row["bounds"] = json.loads(row["bounds"])
     row["policy"] = json.loads(row["policy"])
     row["target"] = json.loads(row["target"])
+    row["image"] = json.loads(row["image"]) if row.get("image") else None
     row["wave"] = row["wave"] + 1
     row.pop("revision", None)
     return row

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.redact import redact
-from controller.rollouts import observe
+from controller.rollouts import cameras, observe
 from controller.rollouts.engine import ACTIVE, WAITING, Report, Step, step
 from controller.rollouts.store import Loaded, RolloutNotFound, RolloutStore, Stale
 
@@ -71,11 +71,17 @@ class RolloutWorker:
     def advance(self, rollout_id: str) -> int:
         loaded = self.store.load(rollout_id)
         now = self.clock()
-        reports = self.reports(loaded)
-        waiting = [g.gateway_id for g in loaded.gateways if g.status in WAITING]
-        online = self.store.online(waiting) if waiting else set()
-        running = self.store.versions(online) if online else {}
-        decided = step(loaded.view, loaded.gateways, reports, online, now, running)
+        if loaded.kind == cameras.KIND:
+            reports = self.camera_reports(loaded)
+            online, running = self.camera_waiting(loaded)
+            group = cameras.groups(g.gateway_id for g in loaded.gateways)
+        else:
+            reports = self.reports(loaded)
+            waiting = [g.gateway_id for g in loaded.gateways if g.status in WAITING]
+            online = self.store.online(waiting) if waiting else set()
+            running = self.store.versions(online) if online else {}
+            group = None
+        decided = step(loaded.view, loaded.gateways, reports, online, now, running, group)
         same = (decided.status, decided.wave) == (loaded.view.status, loaded.view.wave)
         if same and not decided.changes and not decided.finished:
             return 0
@@ -99,6 +105,38 @@ class RolloutWorker:
             if report is not None:
                 out[gateway_id] = report
         return out
+
+    def camera_reports(self, loaded: Loaded) -> dict[str, Report]:
+        """A camera's outcome is its command's answer; meanwhile its health's planned outage."""
+        ids = [g.gateway_id for g in loaded.gateways if g.status in ACTIVE]
+        if not ids:
+            return {}
+        health = self.store.health_of({cameras.split(u)[0] for u in ids})
+        answers = self.store.answers(loaded.command_ids[u] for u in ids if u in loaded.command_ids)
+        out = {}
+        for unit_id in ids:
+            gateway_id, camera_id = cameras.split(unit_id)
+            cmd = loaded.command_ids.get(unit_id)
+            report = cameras.from_answer(
+                answers.get(cmd) if cmd else None, loaded.version
+            ) or cameras.from_health(health.get(gateway_id), camera_id)
+            if report is not None:
+                out[unit_id] = report
+        return out
+
+    def camera_waiting(self, loaded: Loaded) -> tuple[set[str], dict[str, str]]:
+        """Waiting cameras whose gateway is online, and those of them already reporting the
+        image's version or a newer one (committed without a command)."""
+        waiting = [g.gateway_id for g in loaded.gateways if g.status in WAITING]
+        if not waiting:
+            return set(), {}
+        up = self.store.online({cameras.split(u)[0] for u in waiting})
+        online = {u for u in waiting if cameras.split(u)[0] in up}
+        profile = cameras.profile_of(loaded.image)
+        done: set[str] = set()
+        if profile is not None and up:
+            done = cameras.at_target(profile, loaded.version, self.store.fleet(up))
+        return online, dict.fromkeys(online & done, loaded.version)
 
 
 def _log(loaded: Loaded, decided: Step) -> None:

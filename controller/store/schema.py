@@ -443,7 +443,9 @@ Index("gateway_certs_gw", gateway_certs.c.gateway_id)
 # Rollouts (controller/rollouts): one row per rollout and one per (rollout, gateway). ``policy``,
 # ``target`` and ``bounds`` are JSON text fixed at creation; ``revision`` grows with every write,
 # so the worker and an operator's pause or abort never overwrite each other (each write is
-# conditioned on the revision it read).
+# conditioned on the revision it read). ``kind`` is ``agent`` (a signed release to gateways) or
+# ``camera_firmware`` (a vendor image to cameras; ``image`` pins its file, SHA-256 and profile,
+# and each unit is one camera: ``rollout_gateways.camera_id``, empty for agent rollouts).
 rollouts = Table(
     "rollouts",
     metadata,
@@ -462,6 +464,8 @@ rollouts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    Column("kind", String(16), nullable=False, server_default="agent"),
+    Column("image", Text, nullable=True),
 )
 Index("rollouts_created", rollouts.c.created_at)
 
@@ -470,6 +474,7 @@ rollout_gateways = Table(
     metadata,
     Column("rollout_id", String(16), primary_key=True),
     Column("gateway_id", String(64), primary_key=True),
+    Column("camera_id", String(64), primary_key=True, server_default=""),
     Column("wave", Integer, nullable=False),
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False),
