@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 TRIAL_WINDOW_S = 300.0
-DOWNLOAD_RETRIES = 3  # cut connections resumed within one attempt before it fails
+# Cut connections in a row that brought no new byte before an attempt fails. A cut after
+# progress resets the count: a 4G link that drops every few minutes still finishes a long
+# download (each resume asks only for the rest), while a server that never sends gives up.
+DOWNLOAD_RETRIES = 3
 RETRY_PAUSE_S = 2.0
 PROGRESS_PERSIST_BYTES = 4 * 1024 * 1024  # the file records progress now and then, not per chunk
 
@@ -207,10 +210,11 @@ class Updater:
     def _download(self, record: st.UpdateRecord) -> st.UpdateRecord:
         downloader = self._downloader(record)
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
-        last_error = ""
-        for attempt in range(DOWNLOAD_RETRIES):
+        stalled = 0  # cuts in a row without a new byte
+        while True:
             if self.stop.is_set():
                 raise Stopped
+            before = self.progress.done
             try:
                 manifest = downloader.manifest(
                     self.trust(), now, self.running_version, record.allow_downgrade
@@ -224,13 +228,13 @@ class Updater:
                 downloader.files(manifest, self._on_progress)
                 break
             except DownloadError as exc:
-                last_error = str(exc)
-                log.warning("download of %s: %s (try %d of %d)", record.target, exc,
-                            attempt + 1, DOWNLOAD_RETRIES)  # fmt: skip
+                stalled = 0 if self.progress.done > before else stalled + 1
+                log.warning("download of %s: %s (%d of %d tries in a row without progress)",
+                            record.target, exc, stalled, DOWNLOAD_RETRIES)  # fmt: skip
+                if stalled >= DOWNLOAD_RETRIES:
+                    raise StepFailed("download_error", str(exc)) from None
                 if self.stop.wait(self.retry_pause_s):
                     raise Stopped from None
-        else:
-            raise StepFailed("download_error", last_error)
         done = self.progress.done
         return self.store.advance(st.VERIFYING, bytes_done=done, bytes_total=self.progress.total)
 

@@ -167,6 +167,30 @@ def test_cut_download_resumes_where_it_stopped(
     assert server.sent[WHEEL] == (70_000 + size if ignore_range else size)
 
 
+def test_a_link_cut_again_and_again_still_finishes_when_each_try_brings_bytes(
+    updater: Updater, release_2: str, server: RangeServer
+) -> None:
+    """Five cuts in one attempt, each after new bytes: every resume asks only for the rest, and
+    the attempt goes on (only tries in a row without progress count against it)."""
+    server.faults.cuts[WHEEL] = [40_000] * 5
+    record = _run(updater, release_2)
+    assert record.state == st.RESTARTING, (record.state, record.reason)
+    size = (updater.slots.downloads(NEW) / WHEEL).stat().st_size
+    assert server.sent[WHEEL] == size  # nothing sent twice
+    assert [r for r in server.requests if r[0] == WHEEL][-1] == (WHEEL, "bytes=200000-")
+
+
+def test_a_server_that_never_sends_a_byte_fails_the_attempt(
+    updater: Updater, release_2: str, server: RangeServer
+) -> None:
+    server.faults.cuts[WHEEL] = [0] * 10
+    record = _run(updater, release_2)
+    assert (record.state, record.reason) == ("failed", "download_error")
+    assert server.sent[WHEEL] == 0
+    assert len([r for r in server.requests if r[0] == WHEEL]) == 3
+    assert updater.slots.current() == updater.slots.base
+
+
 def test_wheel_cache_serves_an_unchanged_wheel_without_the_network(
     tmp_path: Path, key: Ed25519PrivateKey, world: World
 ) -> None:
