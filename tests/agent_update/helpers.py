@@ -40,6 +40,14 @@ RANGE_RE = re.compile(r"^bytes=(\d+)-$")
 class ServerFaults:
     ignore_range: bool = False
     cut_after: dict[str, int] = field(default_factory=dict)  # one response of this file is cut
+    # responses of this file cut in turn, each after so many bytes of its body (a flaky 4G link)
+    cuts: dict[str, list[int]] = field(default_factory=dict)
+
+    def next_cut(self, name: str) -> int | None:
+        if self.cuts.get(name):
+            return self.cuts[name].pop(0)
+        return self.cut_after.pop(name, None)
+
     status: dict[str, int] = field(default_factory=dict)  # answer this status for the file
 
 
@@ -107,7 +115,7 @@ class RangeServer:
         body = data[start:]
         req.send_header("Content-Length", str(len(body)))
         req.end_headers()
-        cut = self.faults.cut_after.pop(name, None)
+        cut = self.faults.next_cut(name)
         if cut is not None:
             body = body[:cut]
         req.wfile.write(body)
