@@ -55,19 +55,17 @@ def _record(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
-    """An installable ``kendali`` wheel of ``version`` whose console script is the real agent
-    of this checkout. ``crash``: the script exits 3 at once, as a release that cannot start."""
+def script_wheel(folder: Path, version: str, module: str, source: str) -> Path:
+    """A real, installable wheel of a package named ``kendali`` at ``version``: one module
+    ``module`` holding ``source``, whose ``main()`` is the ``kendali`` console script."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"kendali-{version}.dist-info"
-    site = sysconfig.get_paths()["purelib"]
-    shim = SHIM.format(repo=str(REPO), site=site, crash=crash, version=version)
     files = {
-        "kendali_shim/__init__.py": shim.encode(),
+        f"{module}/__init__.py": source.encode(),
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: kendali-sim\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": b"[console_scripts]\nkendali = kendali_shim:main\n",
+        f"{info}/entry_points.txt": f"[console_scripts]\nkendali = {module}:main\n".encode(),
     }
     lines = [_record(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
@@ -76,6 +74,14 @@ def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
         for name, data in files.items():
             zf.writestr(name, data)
     return path
+
+
+def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
+    """An installable ``kendali`` wheel of ``version`` whose console script is the real agent
+    of this checkout. ``crash``: the script exits 3 at once, as a release that cannot start."""
+    site = sysconfig.get_paths()["purelib"]
+    shim = SHIM.format(repo=str(REPO), site=site, crash=crash, version=version)
+    return script_wheel(folder, version, "kendali_shim", shim)
 
 
 def base_slot(folder: Path) -> Path:

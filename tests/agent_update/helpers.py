@@ -4,10 +4,8 @@ systemd that starts the launcher again after a failure."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -16,7 +14,6 @@ import subprocess
 import sys
 import sysconfig
 import threading
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.update.slots import agent_binary
 from common.release import TrustStore, build_release
+from sim.releases import script_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = datetime.timedelta(days=1)
@@ -141,34 +139,11 @@ def main():
 """
 
 
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
 def agent_wheel(folder: Path, version: str, world: Path, padding: int = 0) -> Path:
     """A real, installable wheel of a package named ``kendali`` whose ``kendali`` console
     script is the fake agent of this test world."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"kendali-{version}-py3-none-any.whl"
-    info = f"kendali-{version}.dist-info"
-    files = {
-        "kendali_fake/__init__.py": AGENT_MODULE.format(
-            repo=str(REPO), version=version, world=str(world), site=SITE
-        ).encode()
-        + b"#" * padding
-        + b"\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": b"[console_scripts]\nkendali = kendali_fake:main\n",
-    }
-    record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
+    source = AGENT_MODULE.format(repo=str(REPO), version=version, world=str(world), site=SITE)
+    return script_wheel(folder, version, "kendali_fake", source + "#" * padding + "\n")
 
 
 def make_release(
