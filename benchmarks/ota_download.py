@@ -5,9 +5,10 @@ by a small HTTP server that answers ``Range: bytes=N-`` with 206 and counts ever
 writes. The gateway's own downloader (``agent.update.download.Downloader``, the token bucket
 capped at ``--cap-kbps``) fetches it the way the updater does: manifest and signature checked
 first, then the file; after a cut it waits the updater's retry pause and asks again, resuming
-from the size on disk. The updater gives one attempt ``DOWNLOAD_RETRIES`` connections; when they
-run out, the next attempt (a new downloader, as after the next update command) resumes from the
-same partial file, and the benchmark counts both.
+from the size on disk. Like the updater, one attempt goes on while each try brings new bytes and
+ends after ``DOWNLOAD_RETRIES`` tries in a row that bring none; a next attempt (a new
+downloader, as after the next update command) would resume from the same partial file, and the
+benchmark counts attempts.
 
 The server cuts the connection at three offsets (by default 20 %, 50 % and 80 % of the file):
 it sends the body up to that byte and closes the socket, so everything it counted did reach the
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from agent.update.download import Downloader, DownloadError
+from agent.update.download import Downloader, DownloadError, Progress
 from agent.update.updater import DOWNLOAD_RETRIES, RETRY_PAUSE_S
 from common.release import TrustStore, build_release, keys, verify_release_dir
 from common.release.manifest import MANIFEST_NAME, SIGNATURE_NAME
@@ -146,22 +147,31 @@ class Run:
 
 
 def download(url: str, dest: Path, trust: TrustStore, rate: float) -> Run:
-    """As the updater's download step: up to DOWNLOAD_RETRIES tries per attempt, each one the
-    manifest then the files, RETRY_PAUSE_S between tries; a new attempt after that."""
+    """As the updater's download step: tries (the manifest then the files) with RETRY_PAUSE_S
+    between them while each brings new bytes; DOWNLOAD_RETRIES tries in a row without a new
+    byte end the attempt, and a new attempt follows."""
     run = Run()
     now = datetime.datetime.now(datetime.UTC)
     t0 = time.monotonic()
+    done = [0]
+
+    def progress(p: Progress) -> None:
+        done[0] = p.done
+
     for _attempt in range(10):
         downloader = Downloader(url, dest, cache=None, rate=rate)
-        for _try in range(DOWNLOAD_RETRIES):
+        stalled = 0
+        while stalled < DOWNLOAD_RETRIES:
             run.connections += 1
+            before = done[0]
             try:
                 manifest = downloader.manifest(trust, now, "1.0.0", allow_downgrade=False)
-                downloader.files(manifest, lambda _p: None)
+                downloader.files(manifest, progress)
                 run.seconds = time.monotonic() - t0
                 return run
             except DownloadError as exc:
                 run.errors.append(str(exc))
+                stalled = 0 if done[0] > before else stalled + 1
                 time.sleep(RETRY_PAUSE_S)
                 run.paused_s += RETRY_PAUSE_S
         run.attempts += 1
@@ -247,9 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if c.attempts > 1:
         print(
-            f"note: the updater allows {DOWNLOAD_RETRIES} connections per attempt, so "
-            f"{len(cut.served.cut_at)} cuts end attempt 1 as download_error; attempt 2 "
-            "resumed from the partial file"
+            f"note: {DOWNLOAD_RETRIES} tries in a row brought no new byte, so attempt 1 "
+            "ended as download_error; the next attempt resumed from the partial file"
         )
     ok = resent == 0 and sent_whole == size and len(cut.served.cut_at) == len(cuts)
     return 0 if ok else 1
