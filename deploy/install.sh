@@ -3,7 +3,8 @@
 # a gateway (agent). docs/deploy.md is the guide this script belongs to.
 #
 #   deploy/install.sh controller|gateway [--prefix DIR] [--from WHEEL_OR_SRC] [--wheels DIR]
-#                     [--python PY] [--venv EXISTING] [--no-systemd] [--no-user]
+#                     [--python PY] [--venv EXISTING] [--release-trust FILE] [--no-systemd]
+#                     [--no-user]
 #
 # Safe to run again: directories, modes and the units are brought to what is written here;
 # configuration files the operator edits (controller.yaml, the broker's kendali.conf and ACL) are
@@ -31,6 +32,10 @@ options:
   --venv DIR      use this existing virtualenv, which already has kendali installed, instead of
                   building /opt/kendali/.venv (linked there; nothing is pip-installed). For tests
                   and for hosts whose virtualenv is built elsewhere.
+  --release-trust FILE
+                  gateway: the fleet's release trust file (`kendali release trust export`),
+                  checked and installed as /etc/kendali/release-trust.json (0644, root's): the
+                  keys the agent verifies updates with. Enrollment can also bring it.
   --no-systemd    install no systemd units (containers, hosts without systemd)
   --no-user       do not create the service user 'kendali' (files keep the installer's owner
                   when the user does not exist)
@@ -51,6 +56,7 @@ FROM="$SRC_ROOT"
 WHEELS=""
 PYTHON=python3
 EXISTING_VENV=""
+RELEASE_TRUST=""
 WITH_SYSTEMD=1
 WITH_USER=1
 
@@ -62,6 +68,7 @@ while [ $# -gt 0 ]; do
         --wheels) WHEELS=${2:?--wheels needs a directory}; shift ;;
         --python) PYTHON=${2:?--python needs an interpreter}; shift ;;
         --venv) EXISTING_VENV=${2:?--venv needs a virtualenv directory}; shift ;;
+        --release-trust) RELEASE_TRUST=${2:?--release-trust needs a file}; shift ;;
         --no-systemd) WITH_SYSTEMD=0 ;;
         --no-user) WITH_USER=0 ;;
         -h | --help) usage; exit 0 ;;
@@ -76,6 +83,10 @@ if [ -n "$EXISTING_VENV" ]; then
     EXISTING_VENV=$(cd "$EXISTING_VENV" && pwd)
 fi
 [ -z "$WHEELS" ] || [ -d "$WHEELS" ] || die "--wheels $WHEELS is not a directory"
+if [ -n "$RELEASE_TRUST" ]; then
+    [ "$ROLE" = gateway ] || die "--release-trust is for a gateway (the controller names its own)"
+    [ -f "$RELEASE_TRUST" ] || die "--release-trust $RELEASE_TRUST: no such file"
+fi
 
 if [ -n "$PREFIX" ]; then
     mkdir -p "$PREFIX"
@@ -300,6 +311,18 @@ configs() {
     fi
 }
 
+# The release keys the agent verifies updates with: public, so 0644, but root's, so the agent
+# cannot change what it trusts. Checked with the agent's own loader before it is put in place.
+release_trust() {
+    [ -n "$RELEASE_TRUST" ] || return 0
+    local check='import sys; from pathlib import Path; from common.release import TrustStore
+TrustStore.load(Path(sys.argv[1]))'
+    "$VENV/bin/python" -c "$check" "$RELEASE_TRUST" 2>"$TMP/trust.err" \
+        || die "--release-trust $RELEASE_TRUST is not a trust file: $(tail -n 1 "$TMP/trust.err")"
+    put 0644 "$RELEASE_TRUST" "$ETC/release-trust.json" || true
+    own root:root "$ETC/release-trust.json"
+}
+
 # The unit's StateDirectory= always means /var/lib/NAME: under a prefix it becomes
 # ReadWritePaths= on the prefixed directory (created above with the same mode).
 unit_text() {
@@ -314,10 +337,13 @@ unit_text() {
         { print }'
 }
 
-# The controller host also gets the drop-in that lets the controller write the CRL and the
-# path unit that reloads the broker, after a check, whenever the CRL changes.
+# A gateway gets the agent's unit and the drop-in that starts it through its launcher (self-
+# update with rollback, docs/agent-update.md). The controller host gets the drop-in that lets
+# the controller write the CRL and the path unit that reloads the broker, after a check,
+# whenever the CRL changes.
 units() {
-    local files=(kendali-agent.service) enable=(kendali-agent.service) changed=0 f
+    local files=(kendali-agent.service kendali-agent.service.d/launcher.conf)
+    local enable=(kendali-agent.service) changed=0 f
     if [ "$ROLE" = controller ]; then
         files=(kendali-controller.service kendali-controller.service.d/pki.conf
             kendali-crl-reload.path kendali-crl-reload.service)
@@ -418,6 +444,9 @@ EOF
   2. Survey the site's cameras and sensors: docs/survey.md
   3. Start the agent and check it: systemctl start kendali-agent; docs/verify.md
 EOF
+        [ -f "$ETC/release-trust.json" ] || echo "  The agent has no release trust file yet" \
+            "($ETC/release-trust.json): enrollment brings it when the controller offers one," \
+            "or run this again with --release-trust FILE; until then it refuses every update."
     fi
 }
 
@@ -427,6 +456,7 @@ directories
 virtualenv
 command_link
 configs
+release_trust
 serial_ports
 units
 broker

@@ -256,8 +256,9 @@ def enroll(  # noqa: PLR0917 - typer maps each parameter to an option
     """Enroll this gateway with a token from the administrator.
 
     Makes its key here (it never leaves), sends a certificate request with the token, writes
-    key, certificates and agent.yaml owner-only and installs the systemd unit. Prints the
-    command that starts the agent."""
+    key, certificates and agent.yaml owner-only, the fleet's release trust file (release-trust
+    .json in --dir, 0644) when the controller hands one out, and installs the systemd unit with
+    its launcher drop-in (self-update). Prints the command that starts the agent."""
     import socket
 
     from common.enroll_client import Refused, Unreachable
@@ -295,14 +296,25 @@ def enroll(  # noqa: PLR0917 - typer maps each parameter to an option
     except OSError as exc:
         fail(f"cannot write the gateway's files: {exc} (run as root, or choose --dir and "
              "--state-dir)", 1)  # fmt: skip
+    _report(result, plan)
+
+
+def _report(result: Any, plan: Any) -> None:
     issued = result.issued
     typer.echo(f"enrolled as {issued.gateway_id}"
                f"{' (site ' + issued.site + ')' if issued.site else ''}; certificate valid until "
                f"{when(issued.not_after)}")  # fmt: skip
     for path in result.written:
         typer.echo(f"wrote {path} (owner-only)")
+    if result.trust is not None:
+        typer.echo(f"wrote {result.trust} (the fleet's release keys, readable by all)")
+    else:
+        typer.echo(f"the controller handed out no release trust file: put the fleet's at "
+                   f"{plan.layout.release_trust}, or the agent refuses every update")  # fmt: skip
     if result.unit is not None:
         typer.echo(f"wrote {result.unit}")
+        if result.drop_in is not None:
+            typer.echo(f"wrote {result.drop_in} (the agent starts through its launcher)")
         typer.echo("start the agent: systemctl daemon-reload && systemctl enable --now "
                    "kendali-agent")  # fmt: skip
     else:

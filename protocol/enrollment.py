@@ -18,6 +18,7 @@ from protocol.envelope import GatewayId, WireModel
 ENROLL_PATH = "/api/v1/enroll"
 RENEW_PATH = "/api/v1/enroll/renew"
 
+TRUST_MAX = 64 * 1024
 Pem = Annotated[str, StringConstraints(min_length=64, max_length=16_384)]
 Hostname = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 SiteName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -51,6 +52,14 @@ class Issued(WireModel):
     broker: BrokerInfo
     site: SiteName | None = None
     renew_url: str = Field(max_length=2048, description="Where the agent renews (POST).")
+    release_trust: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=TRUST_MAX,
+        description="The fleet's release trust file (the pinned release keys, as `kendali "
+        "release trust export` writes it), when the controller hands one out at enrollment; "
+        "absent otherwise.",
+    )
 
 
 class RenewRequest(WireModel):

@@ -6,11 +6,15 @@ What lands where (``conf_dir`` default /etc/kendali, ``state_dir`` default /var/
 
 ```
 conf_dir/agent.yaml           the agent's bootstrap configuration          0600
+conf_dir/release-trust.json   the fleet's release keys, when the controller  0644
+                              hands them out (public; root keeps it: the
+                              agent must not rewrite its own trust)
 state_dir/tls/gateway.key     the private key, made on this device         0600
 state_dir/tls/gateway.crt     its certificate + the intermediate           0600
 state_dir/tls/ca.pem          the fleet chain: trust for the broker        0600
 state_dir/tls/controller-ca.pem  trust for an HTTPS controller (--ca-file) 0600
 systemd_dir/kendali-agent.service  the unit, with these paths filled in
+systemd_dir/kendali-agent.service.d/launcher.conf  the self-update launcher, the same paths
 ```
 
 The credentials live in the state directory because the agent rewrites them when it renews its
@@ -37,10 +41,14 @@ from cryptography.hazmat.primitives import serialization
 
 from common import csr as csrlib
 from common.enroll_client import post_json
+from common.release import KeyFileError, TrustError, TrustStore
 from protocol.enrollment import ENROLL_PATH, EnrollRequest, Issued
 
 UNIT_NAME = "kendali-agent.service"
 UNIT_TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "systemd" / UNIT_NAME
+DROP_IN = Path(f"{UNIT_NAME}.d") / "launcher.conf"
+DROP_IN_TEMPLATE = UNIT_TEMPLATE.parent / DROP_IN
+TRUST_NAME = "release-trust.json"
 Post = Callable[..., dict[str, Any]]
 
 
@@ -77,6 +85,14 @@ class Layout:
     def controller_ca(self) -> Path:
         return self.tls_dir / "controller-ca.pem"
 
+    @property
+    def release_trust(self) -> Path:
+        return self.conf_dir / TRUST_NAME
+
+    @property
+    def update_dir(self) -> Path:
+        return self.state_dir / "update"
+
     def identity_files(self) -> list[Path]:
         return [p for p in (self.agent_yaml, self.key, self.cert) if p.exists()]
 
@@ -99,6 +115,8 @@ class Result:
     issued: Issued
     written: list[Path] = field(default_factory=list)
     unit: Path | None = None
+    drop_in: Path | None = None
+    trust: Path | None = None
 
 
 def enroll(plan: Plan, post: Post = post_json) -> Result:
@@ -124,9 +142,38 @@ def enroll(plan: Plan, post: Post = post_json) -> Result:
     )
     issued = Issued.model_validate(reply)
     _check_issued(issued, key)
+    _check_trust(issued)
     written = write_identity(plan, issued, key)
-    unit = install_unit(plan) if plan.systemd_dir is not None else None
-    return Result(issued, written, unit)
+    trust = write_trust(plan.layout, issued.release_trust) if issued.release_trust else None
+    unit = drop_in = None
+    if plan.systemd_dir is not None:
+        unit, drop_in = install_unit(plan), install_drop_in(plan)
+    return Result(issued, written, unit, drop_in, trust)
+
+
+def _check_trust(issued: Issued) -> None:
+    """A trust file the agent could not load would make every update fail: refuse it before
+    anything is written."""
+    if issued.release_trust is None:
+        return
+    data = issued.release_trust.encode()
+    try:
+        if b"PUBLIC KEY" not in data[:100]:
+            TrustStore.from_json(data)
+    except (TrustError, KeyFileError, ValueError) as exc:
+        raise EnrollError(f"the controller's release trust file is not usable: {exc}") from exc
+
+
+def write_trust(layout: Layout, text: str) -> Path:
+    """The release keys, 0644: public, read by the agent's user, written by root only (not
+    handed to the service user like the identity), so the agent cannot change what it trusts."""
+    target = layout.release_trust
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{TRUST_NAME}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(0o644)
+    tmp.replace(target)
+    return target
 
 
 def _check_issued(issued: Issued, key: Any) -> None:
@@ -225,6 +272,33 @@ def kendali_executable() -> str:
         return str(beside)
     found = shutil.which("kendali")
     return str(Path(found).resolve()) if found else "/opt/kendali/.venv/bin/kendali"
+
+
+def drop_in_text(template: str, layout: Layout, kendali: str) -> str:
+    """The launcher drop-in with this gateway's paths: the launcher and the base install beside
+    ``kendali``, the update directory in the state directory, the trust file and agent.yaml in
+    the configuration directory."""
+    venv_bin = Path(kendali).parent
+    command = (
+        f"ExecStart={venv_bin / 'kendali-launcher'} --update-dir {layout.update_dir} "
+        f"--base {venv_bin.parent} --trust {layout.release_trust} -- agent --config "
+        f"{layout.agent_yaml}"
+    )
+    return re.sub(r"^ExecStart=.+$", command, template, flags=re.MULTILINE)
+
+
+def install_drop_in(plan: Plan, template: Path = DROP_IN_TEMPLATE) -> Path:
+    assert plan.systemd_dir is not None
+    if not template.exists():
+        raise EnrollError(f"the launcher drop-in {template} is missing from this installation")
+    target = plan.systemd_dir / DROP_IN
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = drop_in_text(template.read_text(), plan.layout, kendali_executable())
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o644)
+    tmp.replace(target)
+    return target
 
 
 def install_unit(plan: Plan, template: Path = UNIT_TEMPLATE) -> Path:

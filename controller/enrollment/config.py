@@ -74,6 +74,12 @@ class EnrollmentSection(WireModel):
         default=10, ge=1, le=10_000, description="Failed enrollments per address per window."
     )
     failure_window_s: float = Field(default=600.0, ge=1, le=86400, description="Their window.")
+    release_trust_file: Path | None = Field(
+        default=None,
+        description="The fleet's release trust file (usually the same file as "
+        "releases.trust_file) handed to each gateway in its enrollment answer, so `kendali "
+        "provision enroll` pins the release keys; none: place it on gateways yourself.",
+    )
 
     @model_validator(mode="after")
     def _ca_complete(self) -> EnrollmentSection:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from common import csr as csrlib
 from common import pki
+from common.release import KeyFileError, TrustError, TrustStore
 from controller.access import audit
 from controller.access.ratelimit import FailureLimiter
 from controller.enrollment import crl as crllib
@@ -37,7 +38,14 @@ from controller.enrollment.checks import (
 )
 from controller.enrollment.config import EnrollmentSection
 from controller.enrollment.tokens import Token, TokenRefused, TokenStore
-from protocol.enrollment import RENEW_PATH, BrokerInfo, EnrollRequest, Issued, RenewRequest
+from protocol.enrollment import (
+    RENEW_PATH,
+    TRUST_MAX,
+    BrokerInfo,
+    EnrollRequest,
+    Issued,
+    RenewRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +155,27 @@ class Enrollment:
             self.refused(exc, what="enrollment", source=source, token_id=token.id)
             raise
         self.limiter.forget(source)
-        return issued
+        trust = self.release_trust()
+        return issued.model_copy(update={"release_trust": trust}) if trust else issued
+
+    def release_trust(self) -> str | None:
+        """The configured release trust file's text, checked as gateways will load it; one that
+        cannot be read or is not a trust file is left out of the answer (enrollment itself
+        still succeeds) and logged, since gateways then refuse every release until it is put
+        on them."""
+        path = self.settings.release_trust_file
+        if path is None:
+            return None
+        try:
+            TrustStore.load(path)
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, TrustError, KeyFileError) as exc:
+            log.error("enrollment: release trust file %s not handed out: %s", path, exc)
+            return None
+        if len(text) > TRUST_MAX:
+            log.error("enrollment: release trust file %s is over %d bytes", path, TRUST_MAX)
+            return None
+        return text
 
     def _enroll(
         self, token: Token, request: EnrollRequest, *, source: str, base_url: str
