@@ -271,6 +271,8 @@ class DemoStack:
             "broker_host": "127.0.0.1",
             "broker_port": self.tls_port,
             "public_url": f"http://127.0.0.1:{self.api_port}",
+            # Handed to enrolling gateways: the release keys they pin for self-update.
+            **({"release_trust_file": str(self.trust_file)} if self.updates.enabled else {}),
         }
 
     def _enroll_agent(self, index: int) -> None:
@@ -291,7 +293,8 @@ class DemoStack:
             "--no-systemd", "--hostname", site,
             stdin=token,
         )  # fmt: skip
-        self._spawn_agent(gid, home / "agent.yaml")
+        # The trust file came with the enrollment answer, as on a field gateway.
+        self._spawn_agent(gid, home / "agent.yaml", trust=home / "release-trust.json")
 
     def _start_flood_sensor(self) -> None:
         link = self.workdir / "river-katulampa"
@@ -430,7 +433,7 @@ class DemoStack:
             "rollouts": {"poll_interval_s": 1.0},
         }
 
-    def _spawn_agent(self, gid: str, config: Path) -> None:
+    def _spawn_agent(self, gid: str, config: Path, trust: Path | None = None) -> None:
         """The agent under the launcher, as a pole's systemd unit runs it; without updates,
         the agent alone."""
         if not self.updates.enabled:
@@ -441,7 +444,7 @@ class DemoStack:
         update_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             sys.executable, "-m", "agent.update.launcher", "--update-dir", str(update_dir),
-            "--base", str(self.agent_base), "--trust", str(self.trust_file),
+            "--base", str(self.agent_base), "--trust", str(trust or self.trust_file),
             "--poll", str(u.poll_s), "--trial-window", str(u.trial_window_s),
             "--trial-settle", str(u.trial_settle_s), "--", "agent", "--config", str(config),
         ]  # fmt: skip

@@ -53,6 +53,8 @@ def test_demo_rolls_out_in_waves_and_a_broken_release_rolls_back_and_halts(
         # The gateway that rolled back reports the good version again, online.
         wait_for(lambda: _online_on(store, GOOD_VERSION), 60, what=f"all on {GOOD_VERSION}")
         canary_state = json.loads((stack.update_dir("gw-01") / "update-state.json").read_text())
+        # gw-03 pins the release keys its enrollment handed it, the same as the others'.
+        handed = (stack.workdir / "gw-03" / "release-trust.json").read_bytes()
     except BaseException:
         _dump(stack)
         raise
@@ -74,6 +76,7 @@ def test_demo_rolls_out_in_waves_and_a_broken_release_rolls_back_and_halts(
     assert any(r in by_id["gw-01"]["reason"] for r in ("crash_loop", "trial_deadline")), bad
     assert by_id["gw-02"]["status"] == by_id["gw-03"]["status"] == "skipped", bad
     assert (canary_state["target"], canary_state["outcome"]) == (BROKEN_VERSION, "rolled_back")
+    assert handed == stack.trust_file.read_bytes()
     for gid in ("gw-02", "gw-03"):  # never got the broken release
         assert not (stack.update_dir(gid) / "slots" / BROKEN_VERSION).exists()
 
