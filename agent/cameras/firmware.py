@@ -2,6 +2,10 @@
 SHA-256, ask the camera for an upload URI (``StartFirmwareUpgrade``), wait its ``UploadDelay``,
 POST the raw image, wait for the reboot and verify the version with ``GetDeviceInformation``.
 
+The image (up to 256 MB) never sits in memory: gateways are small. It is streamed to a file in
+the agent's state directory, hashed on the way, posted to the camera from that file and deleted
+after (:func:`download_image`, :meth:`FirmwareUpgrade.run` taking a path).
+
 The outcome is one of ``upgraded``, ``failed`` (with a reason), ``not_back`` (the camera did not
 answer within ``ExpectedDownTime`` plus a margin) or ``version_mismatch`` (it came back with
 another version). Time and sleep are passed in, so the waiting is testable without a clock.
@@ -9,14 +13,18 @@ another version). Time and sleep are passed in, so the waiting is testable witho
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -29,7 +37,7 @@ from agent.cameras.streams import rewrite_media_uri
 
 log = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 256 * 1024 * 1024  # the largest camera image we agree to hold in memory
+MAX_IMAGE_BYTES = 256 * 1024 * 1024  # the largest camera image we agree to download
 MAX_UPLOAD_DELAY_S = 300.0
 MAX_DOWN_TIME_S = 1800.0
 CHUNK = 64 * 1024
@@ -78,15 +86,43 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
-def fetch_image(url: str, sha256: str, *, max_bytes: int, timeout_s: float) -> bytes:
-    """Download ``url`` (http or https only), at most ``max_bytes``, and check its SHA-256
-    before anything reaches a camera."""
+PART_PREFIX = ".camera-firmware-"
+
+
+def download_image(
+    url: str, sha256: str, folder: Path, *, max_bytes: int, timeout_s: float, owner: str = ""
+) -> Path:
+    """Stream ``url`` (http or https only), at most ``max_bytes``, into a new owner-only file
+    in ``folder``, hashing on the way; the file is returned only when its SHA-256 matches, and
+    removed on any failure, so nothing unchecked ever reaches a camera. The caller deletes it
+    after the upload (:func:`image_file`). ``owner`` (the gateway id) names the file, so leftovers
+    of an agent killed mid-download are found and removed without touching another agent's."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise UpgradeError(f"image URL must be http or https, not {scheme or 'none'!r}")
+    prefix = f"{PART_PREFIX}{owner}-" if owner else PART_PREFIX
+    _remove_leftovers(folder, prefix)
+    try:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
+    except OSError as exc:
+        raise UpgradeError(f"cannot store the image in {folder}: {exc.strerror or exc}") from exc
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            digest = _stream(url, out, max_bytes, timeout_s)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if digest != sha256.lower():
+        path.unlink(missing_ok=True)
+        raise UpgradeError("image SHA-256 does not match: not uploaded")
+    return path
+
+
+def _stream(url: str, out: IO[bytes], max_bytes: int, timeout_s: float) -> str:
+    """Write the body to ``out``; its SHA-256 (hex)."""
     shown = redact_url(url)
     digest = hashlib.sha256()
-    parts: list[bytes] = []
     size = 0
     try:
         with requests.get(url, stream=True, timeout=timeout_s) as response:
@@ -100,12 +136,28 @@ def fetch_image(url: str, sha256: str, *, max_bytes: int, timeout_s: float) -> b
                 if size > max_bytes:
                     raise UpgradeError(f"image is over the {max_bytes} byte limit")
                 digest.update(chunk)
-                parts.append(chunk)
+                out.write(chunk)
     except requests.RequestException as exc:
         raise UpgradeError(f"image download {shown} failed ({type(exc).__name__})") from exc
-    if digest.hexdigest() != sha256.lower():
-        raise UpgradeError("image SHA-256 does not match: not uploaded")
-    return b"".join(parts)
+    except OSError as exc:  # the state directory is full or went away
+        raise UpgradeError(f"cannot store the image: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def _remove_leftovers(folder: Path, prefix: str) -> None:
+    for stale in folder.glob(f"{prefix}*.part"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+            log.info("removed %s, left by an interrupted image download", stale.name)
+
+
+@contextlib.contextmanager
+def image_file(path: Path) -> Iterator[Path]:
+    """The downloaded image, deleted when the block ends however it ends."""
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -162,18 +214,24 @@ class FirmwareUpgrade:
             min(max(down, 0.0), MAX_DOWN_TIME_S),
         )
 
-    def post(self, ticket: UploadTicket, image: bytes) -> str | None:
-        """POST the image; None when accepted, else why not."""
+    def post(self, ticket: UploadTicket, image: Path | bytes) -> str | None:
+        """POST the image, streamed from its file (requests sends a file object in chunks
+        with its size as Content-Length); None when accepted, else why not. ``bytes`` are for
+        tests' small images."""
         try:
-            response = requests.post(
-                ticket.uri,
-                data=image,
-                headers={"Content-Type": "application/octet-stream"},
-                auth=self._auth,
-                timeout=self.timeout_s,
-            )
+            with contextlib.ExitStack() as stack:
+                body = stack.enter_context(image.open("rb")) if isinstance(image, Path) else image
+                response = requests.post(
+                    ticket.uri,
+                    data=body,
+                    headers={"Content-Type": "application/octet-stream"},
+                    auth=self._auth,
+                    timeout=self.timeout_s,
+                )
         except requests.RequestException as exc:
             return f"upload failed ({type(exc).__name__})"
+        except OSError as exc:
+            return f"cannot read the downloaded image: {exc.strerror or exc}"
         if response.status_code == 415:
             return "camera refused the image (HTTP 415: unsupported or corrupt image)"
         if response.status_code == 500:
@@ -187,7 +245,10 @@ class FirmwareUpgrade:
         return self.client.device_info().firmware
 
     def run(
-        self, image: bytes, expected: str, on_window: Callable[[float], None] = lambda _s: None
+        self,
+        image: Path | bytes,
+        expected: str,
+        on_window: Callable[[float], None] = lambda _s: None,
     ) -> UpgradeResult:
         result = UpgradeResult(Outcome.FAILED, expected=expected)
         try:

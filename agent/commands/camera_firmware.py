@@ -6,13 +6,19 @@ expected down time and more, and configuration and other commands must not wait 
 upgrade at a time per gateway (a lock): a second request while one runs is refused at once.
 During the camera's planned outage its health says "upgrading" and its stream worker raises no
 stream or tamper events.
+
+The image is streamed to a file in the agent's state directory (beside its outbox: the one
+place the unit's sandbox lets it write, and on disk, not in memory), posted from there and
+deleted once the upgrade has an outcome.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from agent.commands.handler import CommandFailed
@@ -32,9 +38,17 @@ class CameraFirmware:
     """Holds the gateway's one-upgrade-at-a-time lock; ``margin_s`` and ``poll_s`` are
     settable for tests (the simulator reboots in a second)."""
 
-    def __init__(self, agent: AgentView, *, margin_s: float = MARGIN_S, poll_s: float = 2.0):
+    def __init__(
+        self,
+        agent: AgentView,
+        *,
+        margin_s: float = MARGIN_S,
+        poll_s: float = 2.0,
+        work_dir: Path | None = None,
+    ):
         self.agent = agent
         self.margin_s, self.poll_s = margin_s, poll_s
+        self.work_dir = work_dir
         self._lock = threading.Lock()
         self.running: str | None = None
 
@@ -71,7 +85,8 @@ class CameraFirmware:
             MAX_IMAGE_BYTES,
             FirmwareUpgrade,
             UpgradeError,
-            fetch_image,
+            download_image,
+            image_file,
         )
         from agent.cameras.onvif_client import OnvifClient
 
@@ -80,8 +95,13 @@ class CameraFirmware:
         if device is None:
             raise CommandFailed(f"camera {camera} has no ONVIF address: cannot upgrade it")
         try:
-            image = fetch_image(
-                url, sha256, max_bytes=MAX_IMAGE_BYTES, timeout_s=DOWNLOAD_TIMEOUT_S
+            image = download_image(
+                url,
+                sha256,
+                self._folder(),
+                max_bytes=MAX_IMAGE_BYTES,
+                timeout_s=DOWNLOAD_TIMEOUT_S,
+                owner=self._owner(),
             )
         except UpgradeError as exc:
             answer = {"camera": camera, "outcome": "failed", "reason": str(exc)}
@@ -99,9 +119,10 @@ class CameraFirmware:
         )
         log.warning("camera %s: firmware upgrade to %r starting", camera, version)
         try:
-            result = upgrade.run(
-                image, version, lambda seconds: service.planned_outage(camera, seconds)
-            )
+            with image_file(image):
+                result = upgrade.run(
+                    image, version, lambda seconds: service.planned_outage(camera, seconds)
+                )
         finally:
             service.planned_outage(camera, 0.0)
         if result.after:
@@ -111,3 +132,17 @@ class CameraFirmware:
         if result.outcome != "upgraded":
             raise CommandFailed(f"{result.outcome}: {result.reason}", result=answer)
         return answer
+
+    def _folder(self) -> Path:
+        """The agent's state directory (its outbox's folder); a view without a configuration
+        (a test's) uses the system's temporary directory."""
+        if self.work_dir is not None:
+            return self.work_dir
+        config = getattr(self.agent, "config", None)
+        if config is None:
+            return Path(tempfile.gettempdir())
+        return Path(config.outbox.path).parent
+
+    def _owner(self) -> str:
+        config = getattr(self.agent, "config", None)
+        return str(getattr(config, "gateway_id", "") or "")

