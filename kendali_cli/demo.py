@@ -97,6 +97,8 @@ def dashboard(
     config: DemoConfig,
     started: float,
     rollouts: DemoRollouts | None = None,
+    *,
+    events_limit: int = 10,
 ) -> Group:
     header = Text.assemble(
         ("Kendali demo", "bold"),
@@ -108,7 +110,7 @@ def dashboard(
         f"controller: {n.get('stored', 0)} stored, {n.get('duplicates', 0)} duplicates, "
         f"{n.get('rejected', 0)} rejected"
     )
-    events = events_table(store, stack.workdir / "snapshots")
+    events = events_table(store, stack.workdir / "snapshots", events_limit)
     changes = Text("configuration from the controller:\n  " + "\n  ".join(config.lines()))
     console = Text(
         f"console: {stack.console_url} (logins printed above it, password {DEMO_PASSWORD!r})"
@@ -181,13 +183,15 @@ def run_demo(gateways: int, workdir: Path, duration: float) -> int:
         config = DemoConfig(stack)
         rollouts = DemoRollouts(stack)
         started = time.monotonic()
-        view = dashboard(store, stack, config, started, rollouts)
+        # Fewer events on a short terminal, so the configuration lines at the bottom still show.
+        limit = 10 if console.size.height >= 64 else 4
+        view = dashboard(store, stack, config, started, rollouts, events_limit=limit)
         with Live(view, console=console, refresh_per_second=2) as live:
             while not stop["now"] and (duration <= 0 or time.monotonic() - started < duration):
                 time.sleep(1.0)
                 config.tick(time.monotonic() - started)
                 rollouts.tick(time.monotonic() - started)
-                live.update(dashboard(store, stack, config, started, rollouts))
+                live.update(dashboard(store, stack, config, started, rollouts, events_limit=limit))
     finally:
         console.print("\nstopping ...")
         stack.stop()

@@ -68,6 +68,7 @@ class DemoRollouts:
     stack: DemoStack
     steps: list[Step] = field(default_factory=default_steps)
     _service: Rollouts | None = None
+    _fleet: Store | None = None
 
     def service(self) -> Rollouts:
         if self._service is None:
@@ -98,6 +99,11 @@ class DemoRollouts:
             if step.rollout_id and self.get(step.rollout_id)["finished_at"] is None:
                 return False
         return True
+
+    def _store(self) -> Store:
+        if self._fleet is None:
+            self._fleet = Store(self.stack.db_url)
+        return self._fleet
 
     def get(self, rollout_id: str) -> dict[str, Any]:
         return self.service().store.get(rollout_id)
@@ -144,14 +150,18 @@ class DemoRollouts:
         table = Table(expand=False)
         for col in ("gateway", "wave", "status", "started", "ended", "what it means"):
             table.add_column(col, overflow="fold")
+        offline = {r["id"] for r in self._store().gateway_rows() if r["state"] == "offline"}
         for g in got["gateways"]:
+            meaning = _meaning(g, got["version"])
+            if g["status"] in _UNDERWAY and g["gateway_id"] in offline:
+                meaning = f"restarting into {got['version']} (offline for a few seconds)"
             table.add_row(
                 Text(escape_controls(g["gateway_id"])),
                 "1 (canary)" if g["wave"] == 1 else str(g["wave"]),
                 Text(g["status"].replace("_", " "), style=_STATUS_STYLE.get(g["status"], "")),
                 _clock(g.get("started_at")),
                 _clock(g.get("finished_at")),
-                Text(_meaning(g, got["version"])),
+                Text(meaning),
             )
         return table
 
@@ -167,6 +177,7 @@ def _clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "—"
 
 
+_UNDERWAY = {"started", "downloading", "installing", "trial"}
 _MEANING = {
     "queued": "waits for the wave before it to commit",
     "offline": "offline when its wave started; starts when it is back",

@@ -5,11 +5,13 @@ other two are skipped, and every gateway ends online on the good version."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from agent.inventory import agent_version
 from controller.store.repo import Store
@@ -53,6 +55,10 @@ def test_demo_rolls_out_in_waves_and_a_broken_release_rolls_back_and_halts(
         # The gateway that rolled back reports the good version again, online.
         wait_for(lambda: _online_on(store, GOOD_VERSION), 60, what=f"all on {GOOD_VERSION}")
         canary_state = json.loads((stack.update_dir("gw-01") / "update-state.json").read_text())
+        # What the dashboard shows of it.
+        screen = Console(record=True, width=160, file=io.StringIO())
+        screen.print(plan.view())
+        shown = screen.export_text()
         # gw-03 pins the release keys its enrollment handed it, the same as the others'.
         handed = (stack.workdir / "gw-03" / "release-trust.json").read_bytes()
     except BaseException:
@@ -77,6 +83,11 @@ def test_demo_rolls_out_in_waves_and_a_broken_release_rolls_back_and_halts(
     assert by_id["gw-02"]["status"] == by_id["gw-03"]["status"] == "skipped", bad
     assert (canary_state["target"], canary_state["outcome"]) == (BROKEN_VERSION, "rolled_back")
     assert handed == stack.trust_file.read_bytes()
+    assert f"agent rollout {GOOD_VERSION} (the next agent version): completed" in shown, shown
+    assert f"agent rollout {BROKEN_VERSION} (broken on purpose" in shown, shown
+    assert "aborted" in shown and "failure threshold" in shown, shown
+    assert "its launcher brought the previous version back by itself" in shown, shown
+    assert shown.count("never started: the rollout was aborted") == 2, shown
     for gid in ("gw-02", "gw-03"):  # never got the broken release
         assert not (stack.update_dir(gid) / "slots" / BROKEN_VERSION).exists()
 
