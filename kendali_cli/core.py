@@ -165,8 +165,8 @@ def fleet_status(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show every gateway (state, last seen, CPU, memory, disk, temperature), then the
-    controller: its workers, counters and newest quarantined messages."""
+    """Show every gateway (state, last seen, CPU, memory, disk, temperature; --json adds its
+    tags), then the controller: its workers, counters and newest quarantined messages."""
     from controller.fleet.view import (
         controller_summary,
         fleet_rows,
@@ -174,7 +174,11 @@ def fleet_status(
         render_table,
     )
 
-    rows, summary = _read_store(config, db, lambda s: (fleet_rows(s), controller_summary(s)))
+    rows, summary, tags = _read_store(
+        config, db, lambda s: (fleet_rows(s), controller_summary(s), _tags(s))
+    )
+    for row in rows:
+        row["tags"] = tags.get(row["gateway"], [])
     if as_json:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -184,6 +188,13 @@ def fleet_status(
         console = Console()
         console.print(render_table(rows))
         console.print(render_controller(summary))
+
+
+def _tags(store: Any) -> dict[str, list[str]]:
+    from controller.fleet.tags import tag_map
+
+    with store.engine.connect() as conn:
+        return tag_map(conn)
 
 
 @fleet_app.command("quarantine")
@@ -280,6 +291,9 @@ def register(app: typer.Typer) -> None:
     from kendali_cli.forget import forget
 
     fleet_app.command("forget")(forget)
+    from kendali_cli.tags import tag
+
+    fleet_app.command("tag")(tag)
     app.add_typer(fleet_app, name="fleet")
     app.command("demo")(demo)
     app.command("bench")(bench)

@@ -123,6 +123,13 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
             "without either: every camera of the model in the fleet."
         ),
     ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            help="Every gateway carrying this tag when the rollout is created (instead of "
+            "--site or --gateway; kendali fleet tag sets tags)."
+        ),
+    ] = None,
     waves: Annotated[
         str | None,
         typer.Option(help="Cumulative wave sizes, counts or percentages: 1,10%,50%,100%."),
@@ -188,10 +195,15 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
     fields = _kind_fields(kind, model, image, sha256, cfg.rollouts.firmware)
     try:
         request = NewRollout(
-            version=version, site=site, gateways=gateway or None, policy=policy, **fields
+            version=version,
+            site=site,
+            gateways=gateway or None,
+            tag=tag,
+            policy=policy,
+            **fields,
         )
     except ValidationError as exc:
-        hint = "--model, --image, --sha256" if fields else "--site or --gateway"
+        hint = "--model, --image, --sha256" if fields else "--site, --tag or --gateway"
         fail(f"{_first(exc)} ({hint})", 2)
     who = acting_user(as_)
     with controller_engine(config, db) as engine:
@@ -199,7 +211,7 @@ def create(  # noqa: PLR0917 - typer maps each parameter to an option
         try:
             rollout_id = service.create(request, who, "cli")
         except RolloutRefused as exc:
-            code = 2 if exc.code in ("releases_off", "firmware_off", "invalid", "no_tags") else 1
+            code = 2 if exc.code in ("releases_off", "firmware_off", "invalid") else 1
             fail(exc, code)
         got = service.store.get(rollout_id)
     _show(got, as_json)

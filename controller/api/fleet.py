@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from controller.api.visibility import Visibility, site_map
 from controller.fleet.condition import all_problems, gateway_condition, gateway_problems
 from controller.fleet.condition import health_figures as figures
+from controller.fleet.tags import tag_map
 from controller.store.schema import gateways, messages
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,18 @@ def _rows(conn: Connection, gateway_id: str | None = None) -> list[dict[str, Any
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def list_gateways(engine: Engine, vis: Visibility, now: float) -> list[dict[str, Any]]:
+def list_gateways(
+    engine: Engine, vis: Visibility, now: float, tag: str | None = None
+) -> list[dict[str, Any]]:
+    """Every visible gateway with its tags; only those carrying ``tag`` when it is given."""
     with engine.connect() as conn:
         rows = _rows(conn)
         sites = site_map(conn)
+        tags = tag_map(conn)
+    if tag is not None:
+        rows = [r for r in rows if tag in tags.get(r["id"], [])]
     views = (gateway_view(r, sites.get(r["id"], ""), vis, now) for r in rows)
-    return [v for v in views if v is not None]
+    return [{**v, "tags": tags.get(v["id"], [])} for v in views if v is not None]
 
 
 def get_gateway(
@@ -100,7 +107,9 @@ def get_gateway(
     with engine.connect() as conn:
         rows = _rows(conn, gateway_id)
         site = site_map(conn, gateway_id).get(gateway_id, "")
-    return gateway_view(rows[0], site, vis, now) if rows else None
+        tags = tag_map(conn, gateway_id).get(gateway_id, [])
+    view = gateway_view(rows[0], site, vis, now) if rows else None
+    return None if view is None else {**view, "tags": tags}
 
 
 def gateway_row(engine: Engine, gateway_id: str) -> tuple[dict[str, Any], str] | None:

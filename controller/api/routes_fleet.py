@@ -6,6 +6,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
 
 from controller.access.directory import encode_owners
 from controller.alerts.events import EventNotFound
@@ -16,6 +17,7 @@ from controller.api.pictures import jpeg_response
 from controller.api.snapshots import TooSoon
 from controller.api.visibility import Visibility
 from controller.fleet.forget import GatewayOnline, UnknownGateway, forget_gateway
+from controller.fleet.tags import MAX_TAGS, TagError, set_tags
 
 router = APIRouter(tags=["fleet"])
 
@@ -51,10 +53,37 @@ def list_sites(*, who: AnyUser, ctx: Ctx) -> list[dict[str, Any]]:
 
 
 @router.get("/gateways")
-def list_gateways(*, who: AnyUser, ctx: Ctx) -> list[dict[str, Any]]:
-    """Every visible gateway with ``degraded``/``problems`` (failing cameras or sensors) and
-    ``stale`` (an offline gateway's last figures)."""
-    return fleet.list_gateways(ctx.engine, visibility(ctx, who), ctx.clock())
+def list_gateways(
+    *,
+    who: AnyUser,
+    ctx: Ctx,
+    tag: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only gateways carrying this tag.")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Every visible gateway with its ``tags``, ``degraded``/``problems`` (failing cameras or
+    sensors) and ``stale`` (an offline gateway's last figures)."""
+    return fleet.list_gateways(ctx.engine, visibility(ctx, who), ctx.clock(), tag=tag)
+
+
+class TagsBody(BaseModel):
+    tags: list[str] = Field(
+        max_length=MAX_TAGS, description="The gateway's whole set of tags (replaces the old)."
+    )
+
+
+@router.put("/gateways/{gid}/tags")
+def put_tags(*, gid: GatewayId, body: TagsBody, who: AdminUser, ctx: Ctx) -> dict[str, Any]:
+    """Replace a gateway's tags (admin; a gateway the caller can see); audited as
+    ``gateway.tags`` when the set changes."""
+    _visible_gateway(ctx, who, gid)
+    try:
+        before, after = set_tags(ctx.engine, gid, body.tags, who=who.who, source=who.source)
+    except TagError as exc:
+        raise ApiError(422, str(exc), code="invalid") from exc
+    except UnknownGateway as exc:
+        raise not_found(f"gateway {gid}") from exc
+    return {"gateway": gid, "tags": after, "before": before}
 
 
 @router.get("/gateways/{gid}")

@@ -72,8 +72,8 @@ class NewRollout(StrictModel):
     )
     tag: str | None = Field(
         default=None,
-        max_length=64,
-        description="Reserved: gateways carry no tags yet, so a tag is refused.",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+        description="Or every gateway carrying this tag (membership fixed at creation).",
     )
     policy: dict[str, Any] = Field(
         default_factory=dict,
@@ -89,7 +89,7 @@ class NewRollout(StrictModel):
             if missing:
                 raise ValueError(f"a camera_firmware rollout needs {', '.join(missing)}")
             if len(given) > 1:
-                raise ValueError("limit the cameras by a site or a gateway list, not both")
+                raise ValueError("limit the cameras by one of a site, a tag or a gateway list")
             return self
         if len(given) != 1:
             raise ValueError("give exactly one target: site, gateways or tag")
@@ -239,9 +239,10 @@ class Rollouts:
 
     def _targets(self, request: NewRollout) -> tuple[list[str], dict[str, Any]]:
         if request.tag is not None:
-            raise RolloutRefused(
-                "gateways have no tags yet; target a site or list the gateways", code="no_tags"
-            )
+            ids = self.store.tag_gateways(request.tag)
+            if not ids:
+                raise RolloutRefused(f"no gateway carries tag {request.tag}")
+            return ids, {"tag": request.tag}
         if request.site is not None:
             ids = self.store.site_gateways(request.site)
             if not ids:

@@ -31,7 +31,14 @@ from controller.rollouts.engine import (
 )
 from controller.rollouts.errors import RolloutConflict, RolloutNotFound, Stale
 from controller.rollouts.policy import RolloutPolicy, wave_bounds
-from controller.store.schema import commands, gateway_sites, gateways, rollout_gateways, rollouts
+from controller.store.schema import (
+    commands,
+    gateway_sites,
+    gateway_tags,
+    gateways,
+    rollout_gateways,
+    rollouts,
+)
 from protocol.codec import new_id
 
 ACT_ATTEMPTS = 5
@@ -62,6 +69,12 @@ class RolloutStore:
             rows = conn.execute(
                 select(gateway_sites.c.gateway_id).where(gateway_sites.c.site == site)
             )
+            return sorted(r.gateway_id for r in rows)
+
+    def tag_gateways(self, tag: str) -> list[str]:
+        """The gateways carrying ``tag`` now, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(gateway_tags.c.gateway_id).where(gateway_tags.c.tag == tag))
             return sorted(r.gateway_id for r in rows)
 
     def known(self, ids: Iterable[str]) -> set[str]:

@@ -150,6 +150,15 @@ gateway_sites = Table(
     Column("site", String(64), nullable=False),
 )
 
+# Free-form labels on gateways (many per gateway); rollouts can target one (docs/rollouts.md).
+gateway_tags = Table(
+    "gateway_tags",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+)
+Index("gateway_tags_tag", gateway_tags.c.tag)
+
 # Each gateway's desired (effective) configuration and its monotonically increasing version.
 gateway_config = Table(
     "gateway_config",

@@ -168,7 +168,7 @@ def test_api_create_status_pause_resume_abort(ctl: Ctl) -> None:
         assert h.post("/api/v1/rollouts", json=body).status_code == 403
     with ctl.client("admin") as h:
         r = h.post("/api/v1/rollouts", json={**body, "site": None, "tag": "north"})
-        assert r.status_code == 422 and r.json()["error"] == "no_tags"
+        assert r.status_code == 422 and "no gateway carries tag north" in r.json()["detail"]
         r = h.post("/api/v1/rollouts", json={**body, "version": "9.9.9"})
         assert r.status_code == 422 and "not found" in r.json()["detail"]
         r = h.post("/api/v1/rollouts", json=body)

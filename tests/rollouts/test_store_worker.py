@@ -219,7 +219,7 @@ def test_creation_is_refused_with_reasons(store: Any, releases: Releases, clock:
     assert refused(version="9.9.9", site="kota").startswith("release_not_found")
     assert refused(site="nowhere") == "invalid: site nowhere has no gateways"
     assert "never seen" in refused(gateways=["kota-00", "ghost"])
-    assert refused(tag="north").startswith("no_tags")
+    assert refused(tag="north") == "invalid: no gateway carries tag north"
     assert "waves" in refused(site="kota", policy={"waves": ["0%"]})
     (releases.dir / VERSION / releases.wheel).write_bytes(b"tampered")
     assert refused(site="kota").startswith("release_size_mismatch")
