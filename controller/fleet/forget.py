@@ -4,7 +4,8 @@ A gateway taken off its pole stays in the fleet table as "offline" forever, and 
 fleet-wide configuration change, unless someone removes it. Forgetting removes what describes
 the gateway as a *member* of the fleet:
 
-- its registry row (``gateways``), its site assignment (``gateway_sites``);
+- its registry row (``gateways``), its site assignment (``gateway_sites``), its tags
+  (``gateway_tags``);
 - its desired configuration, what it last reported about it, and its own configuration layer
   (``gateway_config``, ``gateway_config_reported``, the ``gateway:<id>`` row of
   ``config_layers``): a layer left behind would make the next fleet-wide change compose and
@@ -36,6 +37,7 @@ from controller.store.schema import (
     gateway_config,
     gateway_config_reported,
     gateway_sites,
+    gateway_tags,
     gateways,
 )
 
@@ -61,6 +63,7 @@ def _delete_rows(conn: Connection, gateway_id: str) -> dict[str, int]:
     keyed = (
         (gateways, gateways.c.id, gateway_id),
         (gateway_sites, gateway_sites.c.gateway_id, gateway_id),
+        (gateway_tags, gateway_tags.c.gateway_id, gateway_id),
         (gateway_config, gateway_config.c.gateway_id, gateway_id),
         (gateway_config_reported, gateway_config_reported.c.gateway_id, gateway_id),
         (config_layers, config_layers.c.scope, f"gateway:{gateway_id}"),

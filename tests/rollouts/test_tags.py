@@ -24,3 +24,20 @@ def test_tag_target_is_the_tagged_gateways_at_creation(store: Any, releases: Rel
     # Membership is fixed: a gateway tagged afterwards is not added.
     set_tags(store.engine, ids[0], ["north"], who="ana", source="test")
     assert sorted(g["gateway_id"] for g in m.store.get(rid)["gateways"]) == picked
+
+
+def test_forgetting_a_gateway_drops_its_tags(store: Any) -> None:
+    from sqlalchemy import update
+
+    from controller.fleet.forget import forget_gateway
+    from controller.fleet.tags import tag_map
+    from controller.store.schema import gateways
+
+    seed_gateways(store.engine, "kota", 1)
+    set_tags(store.engine, "kota-00", ["north"], who="ana", source="test")
+    with store.engine.begin() as conn:
+        conn.execute(update(gateways).values(state="offline"))
+    done = forget_gateway(store.engine, "kota-00", who="ana", source="test")
+    assert done.removed["gateway_tags"] == 1
+    with store.engine.connect() as conn:
+        assert tag_map(conn) == {}
