@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+from typer.testing import CliRunner
 
 from controller.fleet.tags import set_tags
 from controller.rollouts.manager import NewRollout
+from kendali_cli.main import app
+from tests.helpers import write_yaml
 from tests.rollouts.conftest import VERSION, Releases, seed_gateways
 from tests.rollouts.test_store_worker import Clock, manager
 
@@ -41,3 +47,35 @@ def test_forgetting_a_gateway_drops_its_tags(store: Any) -> None:
     assert done.removed["gateway_tags"] == 1
     with store.engine.connect() as conn:
         assert tag_map(conn) == {}
+
+
+def test_cli_rollout_create_with_tag(store: Any, releases: Releases, tmp_path: Path) -> None:
+    seed_gateways(store.engine, "kota", 3)
+    set_tags(store.engine, "kota-02", ["pilot"], who="ana", source="test")
+    url = str(store.engine.url)
+    cfg = write_yaml(
+        tmp_path / "controller.yaml",
+        {
+            "database": {"url": url},
+            "releases": {
+                "dir": str(releases.dir),
+                "trust_file": str(releases.trust_file),
+                "base_url": "http://127.0.0.1:8080",
+            },
+        },
+    )
+
+    def create(*args: str) -> Any:
+        return CliRunner().invoke(
+            app, ["rollout", "create", VERSION, *args, "--json", "--config", str(cfg)]
+        )
+
+    out = create("--tag", "pilot", "--as", "siti")
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    assert got["target"] == {"tag": "pilot"}
+    assert [g["gateway_id"] for g in got["gateways"]] == ["kota-02"]
+    out = create("--tag", "nobody")
+    assert out.exit_code == 2 and "no gateway carries tag nobody" in out.stderr
+    out = create("--tag", "pilot", "--site", "kota")
+    assert out.exit_code == 2
