@@ -37,6 +37,7 @@ from kendali_cli import (
 class KendaliApp(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         command = typer.main.get_command(self)
+        _one_line_summaries(command)
         kwargs["standalone_mode"] = False  # errors come back to us, printed as one line
         try:
             code = command.main(*args, **kwargs)
@@ -45,6 +46,15 @@ class KendaliApp(typer.Typer):
         except Exception as exc:
             code = _one_line(exc)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line_summaries(command: Any) -> None:
+    """Each subcommand's line in its group's list is the first paragraph of its help, reflowed:
+    the list would otherwise keep a docstring's line breaks mid-sentence."""
+    for sub in getattr(command, "commands", {}).values():
+        if sub.short_help is None and sub.help:
+            sub.short_help = " ".join(sub.help.split("\n\n")[0].split())
+        _one_line_summaries(sub)
 
 
 def _one_line(exc: Exception) -> int:
