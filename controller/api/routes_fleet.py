@@ -6,7 +6,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from controller.access.directory import encode_owners
 from controller.alerts.events import EventNotFound
@@ -18,6 +18,7 @@ from controller.api.snapshots import TooSoon
 from controller.api.visibility import Visibility
 from controller.fleet.forget import GatewayOnline, UnknownGateway, forget_gateway
 from controller.fleet.tags import MAX_TAGS, TagError, set_tags
+from strictmodel import StrictModel
 
 router = APIRouter(tags=["fleet"])
 
@@ -66,7 +67,7 @@ def list_gateways(
     return fleet.list_gateways(ctx.engine, visibility(ctx, who), ctx.clock(), tag=tag)
 
 
-class TagsBody(BaseModel):
+class TagsBody(StrictModel):
     tags: list[str] = Field(
         max_length=MAX_TAGS, description="The gateway's whole set of tags (replaces the old)."
     )
