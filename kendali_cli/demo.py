@@ -23,7 +23,14 @@ from controller.fleet.view import fleet_rows, render_table
 from controller.store.repo import Store
 from kendali_cli.demo_config import DemoConfig
 from kendali_cli.demo_rollout import DemoRollouts
-from sim.demo import BROKEN_VERSION, DEMO_SITES, ENROLLED_GATEWAY, GOOD_VERSION, DemoStack
+from sim.demo import (
+    BROKEN_VERSION,
+    DEMO_API_PORT,
+    DEMO_SITES,
+    ENROLLED_GATEWAY,
+    GOOD_VERSION,
+    DemoStack,
+)
 
 # Demo logins (loopback only, a throwaway database): one operator per agency and an admin from
 # the command center's own staff, who sees everything.
@@ -166,7 +173,7 @@ def prepare_operators(stack: DemoStack) -> list[str]:
 
 def run_demo(gateways: int, workdir: Path, duration: float) -> int:
     console = Console()
-    stack = DemoStack(workdir.resolve(), gateways)
+    stack = DemoStack(workdir.resolve(), gateways, console_port=DEMO_API_PORT)
     stop = {"now": False}
 
     def request_stop(*_: object) -> None:

@@ -148,6 +148,9 @@ class DemoStack:
     gateways: int = 3
     camera_port: int = 0
     api_port: int = 0
+    # The console's port: ``kendali demo`` asks for 8080 (taken when free, else any free port);
+    # 0, for tests and benchmarks that run side by side, is always a free port.
+    console_port: int = 0
     broker: Broker | None = None
     tls_port: int = 0
     updates: AgentUpdates = field(default_factory=AgentUpdates)
@@ -237,8 +240,8 @@ class DemoStack:
 
     def _start_controller(self) -> None:
         assert self.broker is not None
-        # The console on the usual port when it is free, any free port otherwise.
-        self.api_port = DEMO_API_PORT if port_free(DEMO_API_PORT) else free_port()
+        wanted = self.console_port
+        self.api_port = wanted if wanted and port_free(wanted) else free_port()
         cfg = self._write(
             "controller.yaml",
             {
