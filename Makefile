@@ -49,7 +49,7 @@ lint: venv
 	shellcheck deploy/install.sh
 
 test: venv lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: venv
 	$(BIN)/python -m benchmarks
