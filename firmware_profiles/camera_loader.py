@@ -7,42 +7,21 @@ import fnmatch
 from functools import cache
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from firmware_profiles.camera import CameraProfile
-from firmware_profiles.loader import ProfileError
+from firmware_profiles.loader import parse_document, read_profile
 
 CAMERA_DIR = Path(__file__).parent / "cameras"
 
 
 def parse_camera_profile(text: str, file: Path | str = "<string>") -> CameraProfile:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(file, "<yaml>", str(exc).replace("\n", " ")) from exc
-    if not isinstance(data, dict):
-        raise ProfileError(file, "<root>", "a profile must be a mapping")
-    try:
-        profile = CameraProfile.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise ProfileError(file, path, first["msg"].removeprefix("Value error, ")) from exc
-    if str(file) != "<string>" and Path(file).stem != profile.model:
-        raise ProfileError(file, "model", f"model {profile.model!r} must match the file name")
-    return profile
+    return parse_document(text, file, CameraProfile)
 
 
 def load_camera_profiles(directory: Path = CAMERA_DIR) -> dict[str, CameraProfile]:
     """Every ``*.yaml`` in ``directory`` by profile name; the first bad file raises."""
     out: dict[str, CameraProfile] = {}
     for path in sorted(directory.glob("*.yaml")):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ProfileError(path, "<file>", exc.strerror or str(exc)) from exc
-        profile = parse_camera_profile(text, path)
+        profile = parse_camera_profile(read_profile(path), path)
         out[profile.model] = profile
     return out
 

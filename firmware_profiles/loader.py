@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -17,6 +18,14 @@ from firmware_profiles.schema import FirmwareProfile
 log = logging.getLogger(__name__)
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+class _Named(Protocol):
+    @property
+    def model(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Named)
 
 
 class ProfileError(ValueError):
@@ -29,8 +38,9 @@ class ProfileError(ValueError):
         self.reason = reason
 
 
-def parse_profile(text: str, file: Path | str = "<string>") -> FirmwareProfile:
-    """Validate one profile document; raise ProfileError on the first problem."""
+def parse_document(text: str, file: Path | str, kind: type[P]) -> P:
+    """Validate one profile document of ``kind`` (sensor or camera profile, named by its
+    ``model``, which must match the file's name); raise ProfileError on the first problem."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -38,7 +48,7 @@ def parse_profile(text: str, file: Path | str = "<string>") -> FirmwareProfile:
     if not isinstance(data, dict):
         raise ProfileError(file, "<root>", "a profile must be a mapping")
     try:
-        profile = FirmwareProfile.model_validate(data)
+        profile: P = kind.model_validate(data)  # type: ignore[attr-defined]
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in first["loc"]) or "<root>"
@@ -52,12 +62,20 @@ def parse_profile(text: str, file: Path | str = "<string>") -> FirmwareProfile:
     return profile
 
 
-def load_profile_file(path: Path) -> FirmwareProfile:
+def read_profile(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(path, "<file>", exc.strerror or str(exc)) from exc
-    return parse_profile(text, path)
+
+
+def parse_profile(text: str, file: Path | str = "<string>") -> FirmwareProfile:
+    """Validate one sensor/gateway profile document; raise ProfileError on the first problem."""
+    return parse_document(text, file, FirmwareProfile)
+
+
+def load_profile_file(path: Path) -> FirmwareProfile:
+    return parse_profile(read_profile(path), path)
 
 
 def load_profiles(directory: Path = PROFILE_DIR) -> dict[str, FirmwareProfile]:
