@@ -19,7 +19,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from common.mosquitto import free_port, mosquitto_binary
+from controller.access.users import UserStore
+from controller.store.repo import Store
 from provisioning.ca_dir import CaDir
+from tests.helpers import ControllerProc, write_yaml
 
 REPO_ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "kendali.acl"
 HOST = "127.0.0.1"
@@ -178,3 +181,31 @@ def connect(
         return out
     out.close()
     return None
+
+
+def tls_controller(
+    tmp: Path, ca: CaDir, broker: TlsBroker, users: dict[str, tuple[str, str]]
+) -> tuple[ControllerProc, Store]:
+    """The real controller on the TLS broker with its two identities (ingest, alert publisher),
+    the API on a free port, and ``users`` (name -> (password, role), all agencies)."""
+    url = f"sqlite:///{tmp / 'controller.db'}"
+    path = write_yaml(
+        tmp / "controller.yaml",
+        {
+            "broker": {
+                "host": broker.host,
+                "port": broker.port,
+                "client_id": "kendali-controller",
+                "tls": tls_section(ca, "kendali-controller"),
+            },
+            "database": {"url": url},
+            "config_key_file": str(tmp / "config.key"),
+            "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
+            "notifications": {"mqtt": {"tls": tls_section(ca, "kendali-controller-alerts")}},
+            "api": {"port": 0},
+        },
+    )
+    store = Store(url)
+    for name, (password, role) in users.items():
+        UserStore(store.engine).create(name, password, role, [], all_agencies=True)
+    return ControllerProc(["controller", "--config", str(path)], tmp / "controller.log"), store

@@ -17,15 +17,22 @@ from typing import Any
 import httpx
 import pytest
 
-from controller.access.users import UserStore
 from controller.commands.store import CommandStore
 from controller.store.repo import Store
 from firmware_profiles.loader import get_profile
 from protocol.codec import encode, new_id
 from provisioning.ca_dir import CaDir
 from sim.sensor import PtySensor
-from tests.helpers import ControllerProc, Proc, agent_proc, gateway, wait_for, write_yaml
-from tests.tls_fleet.rig import Client, TlsBroker, connect, foreign_identity, identity, tls_section
+from tests.helpers import ControllerProc, Proc, agent_proc, gateway, wait_for
+from tests.tls_fleet.rig import (
+    Client,
+    TlsBroker,
+    connect,
+    foreign_identity,
+    identity,
+    tls_controller,
+    tls_section,
+)
 
 PASSWORD = "tls fleet admin password"
 LISTENING = re.compile(r"api listening on (http://[0-9.]+:[0-9]+)")
@@ -57,29 +64,6 @@ class Fleet:
         return client
 
 
-def _controller(tmp: Path, ca: CaDir, broker: TlsBroker) -> tuple[ControllerProc, Store]:
-    url = f"sqlite:///{tmp / 'controller.db'}"
-    path = write_yaml(
-        tmp / "controller.yaml",
-        {
-            "broker": {
-                "host": broker.host,
-                "port": broker.port,
-                "client_id": "kendali-controller",
-                "tls": tls_section(ca, "kendali-controller"),
-            },
-            "database": {"url": url},
-            "config_key_file": str(tmp / "config.key"),
-            "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
-            "notifications": {"mqtt": {"tls": tls_section(ca, "kendali-controller-alerts")}},
-            "api": {"port": 0},
-        },
-    )
-    store = Store(url)
-    UserStore(store.engine).create("admin", PASSWORD, "admin", [], all_agencies=True)
-    return ControllerProc(["controller", "--config", str(path)], tmp / "controller.log"), store
-
-
 def _sensors(link: Path) -> dict[str, Any]:
     return {
         "telemetry_interval_s": 0.5,
@@ -101,7 +85,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     link = tmp / "river"
     sensor = PtySensor(get_profile("qdy30a"), scripts={"level": lambda _t: 42.0}, link=link)
     sensor.start()
-    controller, store = _controller(tmp, ca, broker)
+    controller, store = tls_controller(tmp, ca, broker, {"admin": (PASSWORD, "admin")})
     agents = {
         gw: agent_proc(
             tmp,

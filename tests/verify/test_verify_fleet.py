@@ -20,13 +20,12 @@ import httpx
 import pytest
 
 from common.mosquitto import free_port
-from controller.access.users import UserStore
 from controller.store.repo import Store
 from firmware_profiles.loader import get_profile
 from provisioning.ca_dir import CaDir
 from sim.sensor import PtySensor
-from tests.helpers import KENDALI, ControllerProc, Proc, agent_proc, gateway, wait_for, write_yaml
-from tests.tls_fleet.rig import TlsBroker, tls_section
+from tests.helpers import KENDALI, Proc, agent_proc, gateway, wait_for
+from tests.tls_fleet.rig import TlsBroker, tls_controller, tls_section
 
 VERIFY = [*KENDALI, "provision", "verify"]
 PASSWORD = "verify admin password"
@@ -88,30 +87,6 @@ class CameraSim(Proc):
         return super().stop(timeout)
 
 
-def _controller(tmp: Path, ca: CaDir, broker: TlsBroker) -> tuple[ControllerProc, Store]:
-    url = f"sqlite:///{tmp / 'controller.db'}"
-    path = write_yaml(
-        tmp / "controller.yaml",
-        {
-            "broker": {
-                "host": broker.host,
-                "port": broker.port,
-                "client_id": "kendali-controller",
-                "tls": tls_section(ca, "kendali-controller"),
-            },
-            "database": {"url": url},
-            "config_key_file": str(tmp / "config.key"),
-            "presence": {"check_interval_s": 0.2, "grace_s": 1.0},
-            "notifications": {"mqtt": {"tls": tls_section(ca, "kendali-controller-alerts")}},
-            "api": {"port": 0},
-        },
-    )
-    store = Store(url)
-    UserStore(store.engine).create("admin", PASSWORD, "admin", [], all_agencies=True)
-    UserStore(store.engine).create("viewer", PASSWORD, "viewer", [], all_agencies=True)
-    return ControllerProc(["controller", "--config", str(path)], tmp / "controller.log"), store
-
-
 def _agent(tmp: Path, ca: CaDir, broker: TlsBroker, cam: CameraSim, link: Path) -> Proc:
     camera = {
         "id": "gate",
@@ -155,7 +130,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     link = tmp / "river"
     sensor = PtySensor(get_profile("qdy30a"), scripts={"level": lambda _t: 80.0}, link=link)
     cam = CameraSim(tmp)
-    controller, store = _controller(tmp, ca, broker)
+    controller, store = tls_controller(
+        tmp, ca, broker, {"admin": (PASSWORD, "admin"), "viewer": (PASSWORD, "viewer")}
+    )
     agent: Proc | None = None
     try:
         broker.start()
