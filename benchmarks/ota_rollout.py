@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -43,12 +41,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 import urllib.request
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,32 +73,9 @@ CONFIG_RE = re.compile(r"/(gw-\d+)/agent\.yaml$")
 # -- the release -----------------------------------------------------------------------------
 
 
-def _record(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
 def payload_wheel(folder: Path, version: str, payload: int) -> Path:
     """``sim.releases.agent_wheel`` plus ``payload`` random bytes that pip installs too."""
-    folder.mkdir(parents=True, exist_ok=True)
-    info = f"kendali-{version}.dist-info"
-    site = sysconfig.get_paths()["purelib"]
-    shim = simrel.SHIM.format(repo=str(simrel.REPO), site=site, crash=False, version=version)
-    files = {
-        "kendali_shim/__init__.py": shim.encode(),
-        "kendali_shim/payload.bin": os.urandom(payload),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: kendali-bench\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-        f"{info}/entry_points.txt": b"[console_scripts]\nkendali = kendali_shim:main\n",
-    }
-    lines = [_record(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
-    path = folder / f"kendali-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return path
+    return simrel.agent_wheel(folder, version, data={"payload.bin": os.urandom(payload)})
 
 
 def make_release(root: Path, payload: int) -> tuple[Path, Path]:

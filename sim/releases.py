@@ -55,13 +55,17 @@ def _record(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def script_wheel(folder: Path, version: str, module: str, source: str) -> Path:
+def script_wheel(
+    folder: Path, version: str, module: str, source: str, data: dict[str, bytes] | None = None
+) -> Path:
     """A real, installable wheel of a package named ``kendali`` at ``version``: one module
-    ``module`` holding ``source``, whose ``main()`` is the ``kendali`` console script."""
+    ``module`` holding ``source``, whose ``main()`` is the ``kendali`` console script, and
+    ``data`` (file name -> bytes) installed beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     info = f"kendali-{version}.dist-info"
     files = {
         f"{module}/__init__.py": source.encode(),
+        **{f"{module}/{name}": blob for name, blob in (data or {}).items()},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: kendali\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: kendali-sim\nRoot-Is-Purelib: true\n"
         b"Tag: py3-none-any\n",
@@ -71,17 +75,20 @@ def script_wheel(folder: Path, version: str, module: str, source: str) -> Path:
     files[f"{info}/RECORD"] = ("\n".join(lines) + "\n").encode()
     path = folder / f"kendali-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
+        for name, content in files.items():
+            zf.writestr(name, content)
     return path
 
 
-def agent_wheel(folder: Path, version: str, *, crash: bool = False) -> Path:
+def agent_wheel(
+    folder: Path, version: str, *, crash: bool = False, data: dict[str, bytes] | None = None
+) -> Path:
     """An installable ``kendali`` wheel of ``version`` whose console script is the real agent
-    of this checkout. ``crash``: the script exits 3 at once, as a release that cannot start."""
+    of this checkout. ``crash``: the script exits 3 at once, as a release that cannot start;
+    ``data``: more files installed with it (a benchmark's payload)."""
     site = sysconfig.get_paths()["purelib"]
     shim = SHIM.format(repo=str(REPO), site=site, crash=crash, version=version)
-    return script_wheel(folder, version, "kendali_shim", shim)
+    return script_wheel(folder, version, "kendali_shim", shim, data)
 
 
 def base_slot(folder: Path) -> Path:
