@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.engine import Connection
 
 from controller.store.schema import commands
 from protocol.codec import new_id
@@ -55,6 +56,31 @@ def _row(r: Any) -> CommandRow:
     )
 
 
+def insert_command(
+    conn: Connection,
+    gateway_id: str,
+    name: str,
+    args: dict[str, Any],
+    *,
+    now: float,
+    expires_at: float,
+) -> str:
+    """A pending command row in the caller's transaction (the dispatcher sends it); its id."""
+    cmd_id = new_id()
+    conn.execute(
+        commands.insert().values(
+            id=cmd_id,
+            gateway_id=gateway_id,
+            name=name,
+            args=json.dumps(args),
+            status="pending",
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return cmd_id
+
+
 class CommandStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -63,20 +89,8 @@ class CommandStore:
         self, gateway_id: str, name: str, args: dict[str, Any], timeout_s: float, now: float = 0.0
     ) -> str:
         now = now or time.time()
-        cmd_id = new_id()
         with self.engine.begin() as conn:
-            conn.execute(
-                commands.insert().values(
-                    id=cmd_id,
-                    gateway_id=gateway_id,
-                    name=name,
-                    args=json.dumps(args),
-                    status="pending",
-                    created_at=now,
-                    expires_at=now + timeout_s,
-                )
-            )
-        return cmd_id
+            return insert_command(conn, gateway_id, name, args, now=now, expires_at=now + timeout_s)
 
     def get(self, cmd_id: str) -> CommandRow | None:
         with self.engine.connect() as conn:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from controller.access import audit
+from controller.commands.store import insert_command
 from controller.rollouts import cameras, observe, views
 from controller.rollouts.engine import (
     ACTIVE,
@@ -342,20 +343,16 @@ class RolloutStore:
                     row["finished_at"] = now
                 gateway_id, camera_id = _split(loaded, change.gateway_id)
                 if change.start:
-                    cmd_id = new_id()
-                    row.update(command_id=cmd_id, started_at=now, progress=None)
                     name, args = _command(loaded, camera_id)
-                    conn.execute(
-                        commands.insert().values(
-                            id=cmd_id,
-                            gateway_id=gateway_id,
-                            name=name,
-                            args=json.dumps(args),
-                            status="pending",
-                            created_at=now,
-                            expires_at=now + policy.gateway_timeout_s,
-                        )
+                    cmd_id = insert_command(
+                        conn,
+                        gateway_id,
+                        name,
+                        args,
+                        now=now,
+                        expires_at=now + policy.gateway_timeout_s,
                     )
+                    row.update(command_id=cmd_id, started_at=now, progress=None)
                 conn.execute(
                     update(rollout_gateways)
                     .where(
