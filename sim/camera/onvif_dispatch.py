@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sim.camera import onvif_device, onvif_media
+from sim.camera import onvif_device, onvif_events, onvif_media, onvif_ptz
 from sim.camera.context import CameraContext
 from sim.camera.onvif_ops import OnvifFault, OnvifRequest
 from sim.camera.soap import (
@@ -31,7 +31,12 @@ HTML_401 = (
     b"<!DOCTYPE html><html><head><title>Document Error: Unauthorized</title></head>"
     b"<body><h2>Access Error: 401 -- Unauthorized</h2><p>Authentication Error</p></body></html>"
 )
-_SERVICES = {NS["tds"]: onvif_device.HANDLERS, NS["trt"]: onvif_media.HANDLERS}
+_SERVICES = {
+    NS["tds"]: onvif_device.HANDLERS,
+    NS["trt"]: onvif_media.HANDLERS,
+    NS["tev"]: onvif_events.HANDLERS,
+    NS["tptz"]: onvif_ptz.HANDLERS,
+}
 
 
 @dataclass

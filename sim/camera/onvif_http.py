@@ -172,7 +172,7 @@ class OnvifServer:
     def soap_paths(self) -> set[str]:
         """Where SOAP is answered: advertised paths plus the ONVIF default all clients try."""
         p = self.ctx.personality
-        paths = {"/onvif/device_service", p.device_path, p.media_path}
+        paths = {"/onvif/device_service", p.device_path, p.media_path, p.events_path, p.ptz_path}
         if self.ctx.quirks.single_service_xaddr:
             paths.add(self.ctx.quirks.single_service_xaddr)
         return paths

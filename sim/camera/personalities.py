@@ -29,6 +29,8 @@ class Personality(SimModel):
     serial: str = "SIM0000000001"
     device_path: str = Field(default="/onvif/device_service", description="Device service path")
     media_path: str = Field(default="/onvif/media_service", description="Media service path")
+    events_path: str = Field(default="/onvif/event_service", description="Event service path")
+    ptz_path: str = Field(default="/onvif/ptz_service", description="PTZ service path")
     snapshot_path: str | None = Field(
         default="/onvif/snapshot", description="HTTP path of the JPEG snapshot; None = no snapshot"
     )
@@ -105,6 +107,8 @@ _ALL = [
         serial="ACCC8E012345",
         device_path="/onvif/services",
         media_path="/onvif/services",
+        events_path="/onvif/services",
+        ptz_path="/onvif/services",
         snapshot_path="/axis-cgi/jpg/image.cgi",
         realm="AXIS_ACCC8E012345",
         main=StreamNames(
