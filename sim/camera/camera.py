@@ -17,6 +17,7 @@ from sim.camera.hub import StreamHub, StreamSpec
 from sim.camera.models import Condition, Failure, Quirks, TimelineFile, TimelineStep
 from sim.camera.onvif_http import OnvifServer
 from sim.camera.personalities import Personality, get_personality
+from sim.camera.ptz import PtzHead
 from sim.camera.rtsp_server import RtspServer
 from sim.camera.scene import Scene
 from sim.camera.timeline import Timeline
@@ -230,11 +231,26 @@ class SimCamera:
     def encoder_running(self, stream: str) -> bool:
         return self.ctx.hubs[stream].running
 
+    # ---- PTZ (with the ptz quirk) -----------------------------------------------------------
+    @property
+    def ptz(self) -> PtzHead:
+        """The head: ``presets``, ``status()`` -> ((pan, tilt, zoom), moving), ``moves`` and
+        ``requests`` (PTZ operations asked over ONVIF, by name, refused ones included)."""
+        return self.ctx.ptz
+
+    def goto_preset(self, token: str, seconds: float | None = None) -> None:
+        """Move to a preset as GotoPreset would (``seconds`` default: the ptz_move_s quirk)."""
+        move_s = self.ctx.quirks.ptz_move_s if seconds is None else seconds
+        if not self.ctx.ptz.goto_preset(token, move_s):
+            known = ", ".join(p.token for p in self.ctx.ptz.presets)
+            raise ValueError(f"preset: unknown {token!r}; known: {known}")
+
     # ---- frames ---------------------------------------------------------------------------
     def _frame(self, width: int, height: int) -> np.ndarray:
         state = self.timeline.state()
         clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.ctx.camera_time()))
-        return self.scene.render(width, height, state.condition, state.elapsed, clock)
+        pan = self.ctx.ptz.status()[0][0] if self.ctx.quirks.ptz else 0.0
+        return self.scene.render(width, height, state.condition, state.elapsed, clock, pan=pan)
 
     def snapshot_frame(self) -> np.ndarray:
         """The picture a snapshot would return now (main resolution)."""

@@ -16,6 +16,7 @@ from sim.camera.firmware import FirmwareUpgrader
 from sim.camera.hub import StreamHub
 from sim.camera.models import Condition, Failure, Quirks
 from sim.camera.personalities import Personality
+from sim.camera.ptz import PtzHead
 from sim.camera.timeline import Timeline
 
 STREAMS = ("main", "sub")
@@ -36,6 +37,7 @@ class CameraContext:
     hubs: dict[str, StreamHub] = field(default_factory=dict)
     endpoint_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     upgrader: FirmwareUpgrader = field(default_factory=FirmwareUpgrader)
+    ptz: PtzHead = field(default_factory=PtzHead)  # moves only with the ptz quirk
     _digest: DigestAuth | None = None
 
     @property
@@ -90,7 +92,8 @@ class CameraContext:
         return best
 
     def xaddr(self, service: str, reached_host: str) -> str:
-        """The address a reply advertises for ``service`` ("device" or "media"), quirks applied."""
+        """The address a reply advertises for ``service`` ("device", "media", "ptz"), quirks
+        applied."""
         q = self.quirks
         host = q.wrong_xaddr_host or reached_host
         port = (

@@ -149,6 +149,18 @@ class Quirks(SimModel):
     firmware_upload_500: bool = Field(
         default=False, description="the upload answers HTTP 500 (device error), nothing changes"
     )
+    ptz: bool = Field(
+        default=False, description="a PTZ head: the PTZ service with presets, moves and status"
+    )
+    ptz_move_s: float = Field(
+        default=3.0, ge=0, le=60, description="seconds a preset or absolute move takes"
+    )
+    ptz_refuse: bool = Field(
+        default=False, description="PTZ listed in the services, but every PTZ call is refused"
+    )
+    ptz_no_move_status: bool = Field(
+        default=False, description="GetStatus leaves MoveStatus out (position only)"
+    )
 
 
 class TimelineStep(SimModel):

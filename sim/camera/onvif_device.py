@@ -65,6 +65,8 @@ def get_capabilities(req: OnvifRequest) -> str:
             "<tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP>"
             "<tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>"
         )
+    if category in ("All", "PTZ") and req.ctx.quirks.ptz:
+        parts.append(f"<tt:PTZ>{el('tt:XAddr', req.ctx.xaddr('ptz', req.reached_host))}</tt:PTZ>")
     return wrap("tds:GetCapabilitiesResponse", wrap("tds:Capabilities", *parts))
 
 
@@ -72,6 +74,8 @@ def get_services(req: OnvifRequest) -> str:
     if req.ctx.quirks.no_get_services:
         raise not_supported("GetServices")
     services = [(NS["tds"], "device", 2, 60), (NS["trt"], "media", 2, 60)]
+    if req.ctx.quirks.ptz:
+        services.append((NS["tptz"], "ptz", 2, 60))
     items = "".join(
         wrap(
             "tds:Service",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sim.camera import onvif_ptz
 from sim.camera.hub import StreamSpec
 from sim.camera.onvif_ops import Handler, OnvifFault, OnvifRequest, not_supported
 from sim.camera.soap import el, find_text, wrap
@@ -41,9 +42,10 @@ def _source() -> str:
 
 def _profile(req: OnvifRequest, stream: str, tag: str) -> str:
     names = getattr(req.ctx.personality, stream)
+    ptz = onvif_ptz.configuration("tt:PTZConfiguration") if req.ctx.quirks.ptz else ""
     return (
         f'<{tag} token="{names.profile}" fixed="true">{el("tt:Name", names.name)}{_source()}'
-        f"{_encoder(req, stream, 'tt:VideoEncoderConfiguration')}</{tag}>"
+        f"{_encoder(req, stream, 'tt:VideoEncoderConfiguration')}{ptz}</{tag}>"
     )
 
 

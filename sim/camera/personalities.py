@@ -56,6 +56,7 @@ _ALL = [
         firmware="1.0.0",
         main=StreamNames(profile="profile_main", name="MainStream", rtsp_path="/media/main"),
         sub=StreamNames(profile="profile_sub", name="SubStream", rtsp_path="/media/sub"),
+        quirks=_q(ptz=True),
     ),
     Personality(
         name="hikvision",
@@ -76,7 +77,7 @@ _ALL = [
             rtsp_path="/Streaming/Channels/102?transportmode=unicast&profile=Profile_2",
         ),
         server_header="App-webs/",
-        quirks=_q(zulu_created_only=True, rtsp_max_clients=6),
+        quirks=_q(zulu_created_only=True, rtsp_max_clients=6, ptz=True),
     ),
     Personality(
         name="dahua",

@@ -14,6 +14,7 @@ import numpy as np
 from sim.camera.models import Condition
 
 MOVE_FRACTION = 0.18  # how far a knocked camera's view shifts, as a share of the width
+PAN_WIDTHS = 1.0  # a PTZ pan from 0 to ±1 moves the view by this many frame widths
 WALK_SECONDS = 6.0  # time the figure takes to cross the frame
 _NOISE_FRAMES = 4
 
@@ -52,6 +53,15 @@ def _background(width: int, height: int, seed: int) -> Frame:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def _panorama(width: int, height: int, seed: int, middle: Frame) -> Frame:
+    """The street seen by a PTZ head: ``middle`` (the home view, unchanged) with more street
+    on each side, one pan span wide, so a pan brings new content in at the edge."""
+    span = int(width * PAN_WIDTHS)
+    left = _background(span, height, seed + 101)[:, :span]
+    right = _background(span, height, seed + 102)[:, :span]
+    return np.ascontiguousarray(np.hstack((left, middle, right)))
+
+
 def _draw_person(frame: Frame, progress: float) -> None:
     """A walking figure crossing left to right; ``progress`` runs 0..1."""
     h, w = frame.shape[:2]
@@ -83,6 +93,7 @@ class Scene:
         self._backgrounds: dict[tuple[int, int], Frame] = {}
         self._noise: dict[tuple[int, int], list[Frame]] = {}
         self._last: dict[tuple[int, int], Frame] = {}
+        self._panoramas: dict[tuple[int, int], Frame] = {}
         self._tick = 0
 
     def _assets(self, width: int, height: int) -> tuple[Frame, list[Frame]]:
@@ -97,15 +108,35 @@ class Scene:
                 ]
             return self._backgrounds[key], self._noise[key]
 
+    def _panorama(self, width: int, height: int) -> Frame:
+        key = (width, height)
+        background, _ = self._assets(width, height)
+        with self._lock:
+            if key not in self._panoramas:
+                self._panoramas[key] = _panorama(width, height, self.seed, background)
+            return self._panoramas[key]
+
     def render(
-        self, width: int, height: int, condition: Condition, elapsed: float, clock_text: str
+        self,
+        width: int,
+        height: int,
+        condition: Condition,
+        elapsed: float,
+        clock_text: str,
+        *,
+        pan: float = 0.0,
     ) -> Frame:
-        """A BGR frame for ``condition``, which has been active for ``elapsed`` seconds."""
+        """A BGR frame for ``condition``, which has been active for ``elapsed`` seconds, seen
+        by a head panned to ``pan`` (-1..1, 0 = home)."""
         key = (width, height)
         if condition is Condition.FROZEN and key in self._last:
             return self._last[key]
         background, noise = self._assets(width, height)
         x0 = int(width * MOVE_FRACTION) if condition is Condition.MOVED else 0
+        if pan:  # the home view stays the plain background, as before PTZ existed
+            background = self._panorama(width, height)
+            span = int(width * PAN_WIDTHS)
+            x0 = max(0, min(background.shape[1] - width, span + round(pan * span) + x0))
         frame = np.ascontiguousarray(background[:, x0 : x0 + width])
         self._tick += 1
         frame = cv2.add(frame, noise[self._tick % _NOISE_FRAMES])
