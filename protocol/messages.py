@@ -159,6 +159,28 @@ class LinkStat(WireModel):
     )
 
 
+class PtzPreset(WireModel):
+    token: Label
+    name: Label = ""
+
+
+class PtzHealth(WireModel):
+    """A camera's pan-tilt-zoom moves: from ONVIF PTZ status where the camera has it, and from
+    the motion detector's own estimate of a moving picture (``source`` "image") where not."""
+
+    state: Label = Field(description="polling, unsupported, error or image (no PTZ status).")
+    reason: ErrorText = Field(default="", description="Why PTZ status is unsupported or failing.")
+    presets: list[PtzPreset] = Field(default_factory=list, max_length=64)
+    preset: Label | None = Field(default=None, description="The preset the head rests at.")
+    last_preset: Label | None = Field(default=None, description="The last preset it rested at.")
+    moving: bool = False
+    moves: Count = 0
+    last_move_at: float | None = Field(default=None, ge=0, description="Wall time of the start.")
+    source: Literal["onvif", "image"] | None = Field(
+        default=None, description="What saw the last move: PTZ status or the picture."
+    )
+
+
 class CameraHealth(WireModel):
     """One camera's stream and ONVIF state. ``inventory`` repeats the camera's identity once the
     agent has visited it: the visit usually ends after the birth went out (docs/protocol.md)."""
@@ -181,6 +203,21 @@ class CameraHealth(WireModel):
     restarts: Count = 0
     conditions: list[Label] = Field(default_factory=list, max_length=32)
     inventory: CameraInventory | None = None
+    ptz: PtzHealth | None = Field(
+        default=None, description="Camera moves; left out when the camera has reported none."
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Sections added later are left out, not sent as null (see GatewayHealth)."""
+        out: dict[str, Any] = handler(self)
+        for key in _CAMERA_LEFT_OUT_WHEN_ABSENT:
+            if out.get(key, 0) is None:
+                del out[key]
+        return out
+
+
+_CAMERA_LEFT_OUT_WHEN_ABSENT = ("ptz",)
 
 
 class SensorCounters(WireModel):
