@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.camera.context import CameraContext
 from sim.camera.discovery import DiscoveryResponder
+from sim.camera.event_broker import message_xml
 from sim.camera.firmware import build_image
 from sim.camera.hub import StreamHub, StreamSpec
 from sim.camera.models import Condition, Failure, Quirks, TimelineFile, TimelineStep
@@ -107,6 +108,7 @@ class SimCamera:
 
     def stop(self) -> None:
         """Stop servers, encoders and their threads; safe to call twice."""
+        self.ctx.events.close()  # long-polling PullMessages answer now, not at their timeout
         for server in (self._discovery, self._onvif, self._rtsp):
             if server is not None:
                 server.stop()
@@ -223,6 +225,37 @@ class SimCamera:
     @clock_offset.setter
     def clock_offset(self, seconds: float) -> None:
         self.ctx.clock_offset = seconds
+
+    @property
+    def event_subscriptions(self) -> int:
+        """Live PullPoint subscriptions (expired ones freed first)."""
+        return self.ctx.events.count()
+
+    def event_requests(self, operation: str | None = None) -> int:
+        """Event-service requests received (``operation`` e.g. CreatePullPointSubscription)."""
+        counts = self.ctx.events.requests
+        return counts[operation] if operation else sum(counts.values())
+
+    def inject_event(
+        self,
+        topic: str,
+        data: dict[str, str],
+        source: dict[str, str] | None = None,
+        *,
+        operation: str = "Changed",
+    ) -> int:
+        """Queue one notification for every subscription that wants ``topic``; returns how
+        many got it. For a malformed one use :meth:`inject_raw_event`."""
+        xml = message_xml(
+            topic, self.ctx.camera_time(), operation, list((source or {}).items()),
+            list(data.items()),
+        )  # fmt: skip
+        return self.ctx.events.inject(xml, topic)
+
+    def inject_raw_event(self, xml: str) -> int:
+        """Queue a prepared wsnt:NotificationMessage (any XML, even nonsense) for every
+        subscription; prefixes wsnt, tt, tns1 and tnsaxis are declared around it."""
+        return self.ctx.events.inject(xml)
 
     @property
     def rtsp_sessions(self) -> int:

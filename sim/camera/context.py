@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from sim.camera.digest import DigestAuth
+from sim.camera.event_broker import EventBroker
 from sim.camera.firmware import FirmwareUpgrader
 from sim.camera.hub import StreamHub
 from sim.camera.models import Condition, Failure, Quirks
@@ -38,6 +39,7 @@ class CameraContext:
     endpoint_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     upgrader: FirmwareUpgrader = field(default_factory=FirmwareUpgrader)
     ptz: PtzHead = field(default_factory=PtzHead)  # moves only with the ptz quirk
+    events: EventBroker = field(default_factory=EventBroker)  # PullPoint subscriptions
     _digest: DigestAuth | None = None
 
     @property

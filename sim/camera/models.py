@@ -149,6 +149,27 @@ class Quirks(SimModel):
     firmware_upload_500: bool = Field(
         default=False, description="the upload answers HTTP 500 (device error), nothing changes"
     )
+    events_pullpoint: bool = Field(
+        default=True,
+        description="event service offers PullPoint; False: WSPullPointSupport is false and "
+        "CreatePullPointSubscription is refused (cheap OEMs)",
+    )
+    events_max_pullpoints: int = Field(
+        default=8, ge=1, le=64, description="subscription slots; a full table refuses new ones"
+    )
+    events_reference_parameters: bool = Field(
+        default=False,
+        description="subscriptions share one address and are told apart by a SubscriptionId "
+        "reference parameter the client must echo as a header, else InvalidArgs (Axis)",
+    )
+    events_require_termination: bool = Field(
+        default=False,
+        description="CreatePullPointSubscription without InitialTerminationTime answers "
+        "HTTP 500 (Tapo)",
+    )
+    events_bool_style: Literal["true", "1"] = Field(
+        default="true", description='boolean event data written "true"/"false" or "1"/"0"'
+    )
     ptz: bool = Field(
         default=False, description="a PTZ head: the PTZ service with presets, moves and status"
     )

@@ -59,6 +59,15 @@ def get_capabilities(req: OnvifRequest) -> str:
             "<tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tt:SupportedVersions>"
             "</tt:System></tt:Device>"
         )
+    if category in ("All", "Events"):
+        pullpoint = "true" if req.ctx.quirks.events_pullpoint else "false"
+        parts.append(
+            f"<tt:Events>{el('tt:XAddr', req.ctx.xaddr('events', req.reached_host))}"
+            "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
+            f"<tt:WSPullPointSupport>{pullpoint}</tt:WSPullPointSupport>"
+            "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
+            "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>"
+        )
     if category in ("All", "Media"):
         parts.append(
             f"<tt:Media>{el('tt:XAddr', media)}<tt:StreamingCapabilities>"
@@ -74,6 +83,7 @@ def get_services(req: OnvifRequest) -> str:
     if req.ctx.quirks.no_get_services:
         raise not_supported("GetServices")
     services = [(NS["tds"], "device", 2, 60), (NS["trt"], "media", 2, 60)]
+    services.append((NS["tev"], "events", 2, 60))
     if req.ctx.quirks.ptz:
         services.append((NS["tptz"], "ptz", 2, 60))
     items = "".join(

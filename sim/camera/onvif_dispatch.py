@@ -36,6 +36,7 @@ _SERVICES = {
     NS["trt"]: onvif_media.HANDLERS,
     NS["tev"]: onvif_events.HANDLERS,
     NS["tptz"]: onvif_ptz.HANDLERS,
+    onvif_events.WSNT: onvif_events.SUBSCRIPTION_HANDLERS,
 }
 
 
@@ -98,7 +99,9 @@ class Dispatcher:
         )
         return verify(header, policy, self.nonces)  # type: ignore[arg-type]
 
-    def handle(self, data: bytes, reached_host: str, http_auth: str | None) -> Reply:
+    def handle(
+        self, data: bytes, reached_host: str, http_auth: str | None, path: str = ""
+    ) -> Reply:
         try:
             header, op = parse_request(data)
         except SoapParseError as exc:
@@ -114,7 +117,8 @@ class Dispatcher:
         if error is not None:
             return _unauthorised(self.ctx, error)
         try:
-            body = envelope(handler(OnvifRequest(self.ctx, op, reached_host)), style_of(self.ctx))
+            request = OnvifRequest(self.ctx, op, reached_host, path, header)
+            body = envelope(handler(request), style_of(self.ctx))
             return _soap_reply(self.ctx, 200, body)
         except OnvifFault as exc:
             return _fault_reply(self.ctx, exc)

@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is None:
             owner = self.server.owner
             reply = owner.dispatcher.handle(
-                data, self._reached_host(), self.headers.get("Authorization")
+                data, self._reached_host(), self.headers.get("Authorization"), self.path
             )
         if reply.status:
             self._reply(reply)

@@ -14,6 +14,8 @@ class OnvifRequest:
     ctx: CameraContext
     op: ET.Element  # the first Body child
     reached_host: str  # host the client used, from the HTTP Host header
+    path: str = ""  # request path with query (subscription addresses carry their id there)
+    header: ET.Element | None = None  # the SOAP Header, for WS-Addressing and reference params
 
 
 class OnvifFault(Exception):

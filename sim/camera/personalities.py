@@ -98,7 +98,9 @@ _ALL = [
             rtsp_path="/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif",
         ),
         server_header="Webs",
-        quirks=_q(h265_main=True, digest_only_401=True, rtsp_max_clients=6),
+        quirks=_q(
+            h265_main=True, digest_only_401=True, rtsp_max_clients=6, events_bool_style="1"
+        ),
     ),
     Personality(
         name="axis",
@@ -124,7 +126,12 @@ _ALL = [
         ),
         server_header="Apache",
         quirks=_q(
-            auth_all_requests=True, no_get_services=True, wsse_max_skew=2.0, rtsp_max_clients=20
+            auth_all_requests=True,
+            no_get_services=True,
+            wsse_max_skew=2.0,
+            rtsp_max_clients=20,
+            events_reference_parameters=True,
+            events_bool_style="1",
         ),
     ),
     Personality(
@@ -139,7 +146,11 @@ _ALL = [
         sub=StreamNames(profile="profile_2", name="minorStream", rtsp_path="/stream2"),
         default_onvif_port=2020,
         quirks=_q(
-            single_service_xaddr="/onvif/service", snapshot_unsupported=True, rtsp_max_clients=2
+            single_service_xaddr="/onvif/service",
+            snapshot_unsupported=True,
+            rtsp_max_clients=2,
+            events_require_termination=True,
+            events_max_pullpoints=2,
         ),
     ),
     Personality(
@@ -163,6 +174,7 @@ _ALL = [
             rtsp_max_clients=2,
             rtsp_session_timeout=30,
             discovery_types="nvt",
+            events_pullpoint=False,
         ),
     ),
 ]
