@@ -74,6 +74,12 @@ class Background:
         self._limits()
         self._refresh()
 
+    def forget_sway(self) -> None:
+        """Forget which pixels sway: the camera turned to another view."""
+        self.flicker.fill(0)
+        self._observed = 0
+        self._settled.fill(255)
+
     def still(self, frame: Luma) -> Luma:
         """255 where ``frame`` matches the background: within the threshold and the learned
         noise (``limit``) of the mean, or inside its neighbourhood's background range widened

@@ -156,20 +156,48 @@ def to_box(blob: Blob, width: int, height: int, score: float) -> Box:
 
 
 def zone_hits(
-    moving: Luma, blobs: list[Blob], boxes: list[Box], areas: list[ZoneArea]
+    moving: Luma,
+    blobs: list[Blob],
+    boxes: list[Box],
+    areas: list[ZoneArea],
+    first_seen: list[float] | None = None,
 ) -> dict[str, ZoneHit]:
-    """Zones holding at least their minimum of moving pixels from one accepted blob."""
+    """Zones holding at least their minimum of moving pixels from one accepted blob (in a
+    depth-aware zone, the minimum at the blob's foot row). ``first_seen`` (per blob) dates the
+    movement each hit stands for."""
     hits: dict[str, ZoneHit] = {}
     for area in areas:
-        inside = []
-        for blob, box in zip(blobs, boxes, strict=True):
+        inside, since = [], None
+        for k, (blob, box) in enumerate(zip(blobs, boxes, strict=True)):
             x, y, w, h = blob.rect
-            if blob.pixels < area.min_pixels:
+            least = area.min_at(blob.rect)
+            if blob.pixels < least:
                 continue
             overlap = cv2.bitwise_and(moving[y : y + h, x : x + w], area.mask[y : y + h, x : x + w])
-            if cv2.countNonZero(overlap) >= area.min_pixels:
+            if cv2.countNonZero(overlap) >= least:
                 inside.append(box)
+                if first_seen is not None:
+                    since = min(first_seen[k], since if since is not None else first_seen[k])
         if inside:
             name = area.zone.name
-            hits[name] = ZoneHit(name, tuple(inside), max(b.score for b in inside))
+            hits[name] = ZoneHit(name, tuple(inside), max(b.score for b in inside), since)
     return hits
+
+
+def merge_hits(a: dict[str, ZoneHit], b: dict[str, ZoneHit]) -> dict[str, ZoneHit]:
+    """Hits of two blob passes on one frame, per zone: boxes together, the best score, the
+    earliest first movement."""
+    out = dict(a)
+    for name, hit in b.items():
+        other = out.get(name)
+        if other is None:
+            out[name] = hit
+            continue
+        firsts = [t for t in (other.first_seen, hit.first_seen) if t is not None]
+        out[name] = ZoneHit(
+            name,
+            other.boxes + hit.boxes,
+            max(other.score, hit.score),
+            min(firsts) if firsts else None,
+        )
+    return out

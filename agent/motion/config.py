@@ -93,6 +93,22 @@ class Zone(MotionModel):
         le=0.5,
         description="Smallest moving object inside the zone, as a share of the frame area.",
     )
+    person_height: float | None = Field(
+        default=None,
+        ge=0.02,
+        le=1,
+        description="How tall a standing person appears in this zone, as a share of the frame "
+        "height (0.094 for 34 px of 360). When set, the smallest object follows the expected "
+        "person size at the blob's foot row instead of min_area; with person_height_far this "
+        "is the size at the zone's bottom edge.",
+    )
+    person_height_far: float | None = Field(
+        default=None,
+        ge=0.02,
+        le=1,
+        description="How tall a person appears at the zone's top edge (the far side); sizes "
+        "in between are interpolated by the foot row. Needs person_height.",
+    )
     min_duration_s: float = Field(
         default=0.1, ge=0, le=60, description="Movement must last this long before an alert."
     )
@@ -102,6 +118,12 @@ class Zone(MotionModel):
         description="When the zone is armed; empty means always. Night only: [{start: '18:00', "
         "end: '06:00'}].",
     )
+
+    @model_validator(mode="after")
+    def _far_needs_near(self) -> Self:
+        if self.person_height_far is not None and self.person_height is None:
+            raise ValueError("person_height_far needs person_height (the near size)")
+        return self
 
 
 class MotionConfig(MotionModel):

@@ -15,7 +15,9 @@ Per frame, on a ~160x90 copy of the luma plane:
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
+from dataclasses import dataclass, field
 
 import cv2
 
@@ -24,13 +26,16 @@ from agent.motion.blobs import (
     Blob,
     find_blobs,
     light_tests,
+    merge_hits,
     to_box,
     zone_hits,
 )
 from agent.motion.config import MotionConfig
 from agent.motion.scale import analysis_size, downscale
+from agent.motion.shift import ShiftEstimator
+from agent.motion.tracks import Tracker
 from agent.motion.types import KERNEL, Box, Detection, Luma, ZoneHit
-from agent.motion.zones import ZoneMap
+from agent.motion.zones import ZoneArea, ZoneMap
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,32 @@ SLOW_STREAM_S = 0.12  # frame intervals above this (below ~8 fps) widen the pers
 EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
 LEARN_S = 2.0  # after the first frame, which parts of the scene sway is learnt before reporting
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
+MOVE_CHECK = 0.2  # share of the frame moving at once worth asking whether the camera moved
+MOVE_START_PX = 1.5  # whole-frame shift per frame (analysis pixels) that is a camera move
+MOVE_END_PX = 0.5  # a move goes on while the picture shifts at least this much per frame
+CAMERA_MOVE = "camera_move"
+
+
+@dataclass
+class _Found:
+    """What one frame's blob passes found."""
+
+    blobs: list[Blob] = field(default_factory=list)  # tested (kept or rejected)
+    boxes: list[Box] = field(default_factory=list)
+    hits: dict[str, ZoneHit] = field(default_factory=dict)
+    rejected: int = 0
+
+    def add(
+        self, tested: list[Blob], kept: list[Blob], boxes: list[Box], hits: dict[str, ZoneHit]
+    ) -> None:
+        self.blobs += tested
+        self.boxes += boxes
+        self.rejected += len(tested) - len(kept)
+        self.hits = merge_hits(self.hits, hits)
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 class MotionDetector:
@@ -59,6 +90,11 @@ class MotionDetector:
         self._last_ts = float("-inf")
         self._settle_until = float("-inf")
         self._learn_until = float("-inf")
+        self._prev_small: Luma | None = None
+        self._shift: ShiftEstimator | None = None
+        self._tracker = Tracker()
+        self._ptz_moving = False  # the camera says it moves (camera_moving)
+        self._self_moving = False  # this detector saw the whole picture shift
         self.frames = 0
 
     def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
@@ -69,36 +105,121 @@ class MotionDetector:
         assert bg is not None
         armed = zones.armed_areas(ts if wall_ts is None else wall_ts)
         names = zones.names if armed is zones.areas else frozenset(a.zone.name for a in armed)
-        reason = self._light_change(small, ts)
+        prev, self._prev_small = self._prev_small, small
+        reason = self._camera(prev, small, ts, self._light_change(small, ts))
         if reason is not None:
             return Detection(ts, armed=names, suppressed=reason)
         small = self._compensate(small, bg)
         still = bg.still(small)  # masked pixels are always still (folded into the bounds)
         count = still.size - cv2.countNonZero(still)
-        if count > self.config.global_change * zones.analysed:
-            self._relearn(small, ts, "global change")
-            return Detection(ts, armed=names, suppressed="global")
+        if count > MOVE_CHECK * zones.analysed:
+            reason = self._large_change(prev, self._prev_small, ts, count)
+            if reason is not None:
+                return Detection(ts, armed=names, suppressed=reason)
         settled = bg.settled(still)  # every frame: it keeps the flicker average
         # a frame with too few moving pixels for the smallest zone cannot hold an object
-        moving = self._persistent(still, settled, count * MERGE_GROWTH >= zones.min_pixels)
-        boxes: list[Box] = []
-        hits: dict[str, ZoneHit] = {}
-        rejected = 0
-        if moving is not None and cv2.countNonZero(moving) * MERGE_GROWTH >= zones.min_pixels:
-            merged = cv2.dilate(moving, KERNEL)
-            # a blob counts merged pixels inside its box: too few in the whole mask, no blob
-            if cv2.countNonZero(merged) >= zones.min_pixels:
-                blobs = find_blobs(merged, zones.min_pixels)
-                # only blobs that could hit an armed zone are worth the light tests
-                blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
-                kept, boxes = self._objects(small, bg.mean, moving, blobs)
-                rejected = len(blobs) - len(kept)
-                hits = zone_hits(merged, kept, boxes, armed)
+        enough = count * MERGE_GROWTH >= zones.min_pixels
+        moving = self._persistent(still, settled, enough)
+        found = _Found()
+        if moving is not None:
+            self._confirmed(found, small, moving, armed, ts)
+        if enough:
+            self._tracked(found, small, cv2.subtract(settled, still), armed, ts)
+        else:
+            self._tracker.clear()
         bg.update(small)
         self._moving_prev = moving
         if ts < self._learn_until:
             return Detection(ts, armed=names, suppressed="learning")
-        return Detection(ts, tuple(boxes), hits, names, None, rejected)
+        return Detection(ts, tuple(found.boxes), found.hits, names, None, found.rejected)
+
+    def camera_moving(self, moving: bool, ts: float) -> None:
+        """The camera reports (ONVIF PTZ status) that it is moving or has stopped. While it
+        moves every frame is suppressed as ``camera_move`` and relearnt; after it stops the
+        background is relearnt for ``settle_s`` (``settling``), then detection resumes."""
+        if moving:
+            self._ptz_moving = True
+        elif self._ptz_moving:
+            self._ptz_moving = False
+            self._settle_until = max(self._settle_until, ts + self.config.settle_s)
+
+    def _camera(self, prev: Luma | None, small: Luma, ts: float, reason: str | None) -> str | None:
+        """``camera_move`` while the camera moves (reported, or a move this detector found and
+        that goes on), relearning each frame; else ``reason``."""
+        if self._ptz_moving:
+            self._relearn(small, ts, "camera moving", moved=True)
+            return CAMERA_MOVE
+        if not self._self_moving:
+            return reason
+        shift = None if prev is None else self._shift_of(prev, small)
+        if shift is not None and math.hypot(*shift) >= MOVE_END_PX:
+            self._relearn(small, ts, "camera still moving", moved=True)
+            return CAMERA_MOVE
+        self._self_moving = False  # the picture stopped shifting: settle, then detect
+        self._relearn(small, ts, "camera move ended")
+        return "settling"
+
+    def _large_change(self, prev: Luma | None, small: Luma, ts: float, count: int) -> str | None:
+        """A large share of the frame moved: the camera turned (the whole picture shifts), the
+        light changed (more than ``global_change`` moved without a shift), or neither."""
+        assert self._zones is not None
+        shift = None if prev is None else self._shift_of(prev, small)
+        if shift is not None and math.hypot(*shift) >= MOVE_START_PX:
+            self._self_moving = True
+            self._relearn(small, ts, "camera move {:.1f}, {:.1f} px".format(*shift), moved=True)
+            return CAMERA_MOVE
+        if count > self.config.global_change * self._zones.analysed:
+            self._relearn(small, ts, "global change")
+            return "global"
+        return None
+
+    def _shift_of(self, prev: Luma, small: Luma) -> tuple[float, float] | None:
+        assert self._shift is not None
+        return self._shift.shift(prev, small, self.sensitivity.threshold)
+
+    def _confirmed(
+        self, found: _Found, small: Luma, moving: Luma, armed: list[ZoneArea], ts: float
+    ) -> None:
+        """Blobs of pixels that moved on consecutive frames (walkers overlap themselves)."""
+        zones = self._zones
+        assert zones is not None
+        assert self._bg is not None
+        if cv2.countNonZero(moving) * MERGE_GROWTH < zones.min_pixels:
+            return
+        merged = cv2.dilate(moving, KERNEL)
+        # a blob counts merged pixels inside its box: too few in the whole mask, no blob
+        if cv2.countNonZero(merged) < zones.min_pixels:
+            return
+        blobs = find_blobs(merged, zones.min_pixels)
+        # only blobs that could hit an armed zone are worth the light tests
+        blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
+        kept, boxes = self._objects(small, self._bg.mean, moving, blobs)
+        since = ts - self._interval_s * (self.sensitivity.persistence_frames - 1)
+        found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, [since] * len(kept)))
+
+    def _tracked(
+        self, found: _Found, small: Luma, raw: Luma, armed: list[ZoneArea], ts: float
+    ) -> None:
+        """Blobs of this frame's moving pixels that a track confirms: objects too fast to
+        overlap themselves (see tracks.py). Blobs the persistent pass already holds are left
+        out."""
+        zones = self._zones
+        assert zones is not None
+        assert self._bg is not None
+        merged = cv2.dilate(raw, KERNEL)
+        blobs = find_blobs(merged, zones.min_pixels)
+        confirmed = [
+            (b, first)
+            for b, first in self._tracker.update(blobs, ts)
+            if not any(_overlaps(b.rect, k.rect) for k in found.blobs)
+            and any(a.may_hold(b.rect, b.pixels) for a in armed)
+        ]
+        if not confirmed:
+            return
+        fast = [b for b, _ in confirmed]
+        kept, boxes = self._objects(small, self._bg.mean, raw, fast)
+        firsts = [first for b, first in confirmed if b in kept]
+        found.add(fast, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
 
     def _prepare(self, luma: Luma, ts: float) -> Luma:
         shape = (int(luma.shape[0]), int(luma.shape[1]))
@@ -109,6 +230,8 @@ class MotionDetector:
             cfg = self.config
             self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
             self._bg = Background(small, self.sensitivity.threshold, self._zones.include)
+            self._shift = ShiftEstimator(small.shape)
+            self._prev_small = None
             self._learn_until = ts + LEARN_S
             self._recent.clear()
             self._mean_prev = -1.0
@@ -135,11 +258,16 @@ class MotionDetector:
             return "settling"
         return None
 
-    def _relearn(self, small: Luma, ts: float, why: str) -> None:
+    def _relearn(self, small: Luma, ts: float, why: str, moved: bool = False) -> None:
+        """Start the background over from ``small``; after a camera move the view is new, so
+        which parts of it sway is unknown too."""
         assert self._bg is not None
         log.debug("motion: relearning background (%s)", why)
         self._bg.reset(small)
+        if moved:
+            self._bg.forget_sway()
         self._recent.clear()
+        self._tracker.clear()
         self._moving_prev = None
         self._settle_until = ts + self.config.settle_s
 

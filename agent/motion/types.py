@@ -30,11 +30,14 @@ class Box:
 
 @dataclass(frozen=True)
 class ZoneHit:
-    """Movement inside one armed zone on one frame; ``score`` is the best blob's (0..1)."""
+    """Movement inside one armed zone on one frame; ``score`` is the best blob's (0..1).
+    ``first_seen`` is when the confirmed movement began (its first frame, before persistence
+    or tracking confirmed it), so the lifecycle can count the minimum duration from there."""
 
     zone: str
     boxes: tuple[Box, ...]
     score: float
+    first_seen: float | None = None
 
 
 @dataclass(frozen=True)

@@ -51,14 +51,29 @@ def armed(schedule: list[Window], wall_ts: float, tz: zoneinfo.ZoneInfo) -> bool
     return False
 
 
+PERSON_WIDTH = 0.4  # a standing person is about this wide for their height
+PERSON_SHARE = 0.5  # the smallest object in a depth-aware zone, as a share of a person's area
+PERSON_FLOOR = 12  # ... but never fewer merged pixels than this (rain specks, noise)
+
+
 @dataclass(frozen=True)
 class ZoneArea:
-    """A zone at one analysis resolution."""
+    """A zone at one analysis resolution. ``min_pixels`` is the smallest object anywhere in
+    the zone; ``by_row`` (depth-aware zones only) the smallest object whose foot is on a row."""
 
     zone: Zone
     mask: Mask
     min_pixels: int
     rect: tuple[int, int, int, int]  # x, y, w, h of the zone's pixels
+    by_row: tuple[int, ...] = ()  # indexed by foot row - rect's y
+
+    def min_at(self, rect: tuple[int, int, int, int]) -> int:
+        """The smallest object for a blob with this box: by its foot row in a depth-aware zone
+        (clamped to the zone's rows), the zone's one minimum otherwise."""
+        if not self.by_row:
+            return self.min_pixels
+        foot = rect[1] + rect[3] - 1 - self.rect[1]
+        return self.by_row[min(len(self.by_row) - 1, max(0, foot))]
 
     def may_hold(self, rect: tuple[int, int, int, int], pixels: int) -> bool:
         """Whether a blob with this box and size could hit the zone at all (cheap pre-test)."""
@@ -68,6 +83,34 @@ class ZoneArea:
         return overlaps and pixels >= self.min_pixels
 
 
+def person_pixels(zone: Zone, rect: tuple[int, int, int, int], height: int) -> tuple[int, ...]:
+    """Per row of the zone's box (top to bottom), the smallest object whose foot is on it:
+    ``PERSON_SHARE`` of the area a standing person has there, the height interpolated from
+    ``person_height_far`` on the zone's top row to ``person_height`` on its bottom row (on flat
+    ground a person's apparent height grows linearly with the foot's distance below the
+    horizon)."""
+    near = zone.person_height
+    if near is None:
+        return ()
+    far = near if zone.person_height_far is None else zone.person_height_far
+    rows = rect[3]
+    out = []
+    for k in range(rows):
+        p = k / (rows - 1) if rows > 1 else 1.0
+        tall = (far + p * (near - far)) * height
+        out.append(max(PERSON_FLOOR, round(PERSON_SHARE * PERSON_WIDTH * tall * tall)))
+    return tuple(out)
+
+
+def zone_area(zone: Zone, width: int, height: int) -> ZoneArea:
+    mask = rasterise([zone.polygon], width, height)
+    x, y, w, h = cv2.boundingRect(mask)
+    rect = (x, y, w, h)
+    by_row = person_pixels(zone, rect, height)
+    least = min(by_row) if by_row else max(1, round(zone.min_area * width * height))
+    return ZoneArea(zone, mask, least, rect, by_row)
+
+
 class ZoneMap:
     """All zones and the exclusion mask of one camera at one analysis resolution."""
 
@@ -75,12 +118,7 @@ class ZoneMap:
         self, zones: list[Zone], masks: list[Polygon], width: int, height: int, tz: str
     ) -> None:
         self.width, self.height = width, height
-        pixels = width * height
-        self.areas = []
-        for z in zones:
-            mask = rasterise([z.polygon], width, height)
-            x, y, w, h = cv2.boundingRect(mask)
-            self.areas.append(ZoneArea(z, mask, max(1, round(z.min_area * pixels)), (x, y, w, h)))
+        self.areas = [zone_area(z, width, height) for z in zones]
         excluded = rasterise(masks, width, height)
         self.include: Mask | None = cv2.bitwise_not(excluded) if masks else None
         self.analysed = width * height - cv2.countNonZero(excluded)

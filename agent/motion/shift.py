@@ -1,0 +1,62 @@
+"""Global motion: is the whole picture shifting (the camera pans, tilts or is turned), or is
+something big moving in front of a still scene, or did the light change?
+
+Phase correlation of two consecutive analysis frames finds the dominant translation. It is
+only believed when shifting the previous frame by it explains most of what changed: a pan moves
+everything, so the shifted frame matches where the unshifted one did not; a bus filling half
+the frame leaves the other half still, which the shift then breaks; a change of light has its
+peak at no shift at all. Callers run this only when a large share of the frame moved, so a
+quiet frame never pays for the two small DFTs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from agent.motion.types import Luma
+
+EXPLAINED = 0.35  # the shift must leave at most this share of the unshifted mismatch
+MIN_MISMATCH = 0.01  # share of the frame that must differ at all: otherwise nothing moved
+
+
+class ShiftEstimator:
+    """Keeps the Hanning window of one analysis size (it tames the frame's borders, which a
+    pan replaces with new content)."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self._window = cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F)
+
+    def shift(self, prev: Luma, cur: Luma, threshold: int) -> tuple[float, float] | None:
+        """(dx, dy) in analysis pixels taking ``prev`` to ``cur`` when the whole frame follows
+        it, else None (a local or no movement, a change of light)."""
+        a, b = prev.astype(np.float32), cur.astype(np.float32)
+        (dx, dy), _ = cv2.phaseCorrelate(a, b, self._window)
+        if math.hypot(dx, dy) < 0.5:
+            return None
+        level_a, level_b = cv2.mean(prev)[0], cv2.mean(cur)[0]
+        same = prev if abs(level_a - level_b) < 1 else _scaled(prev, level_b / max(1.0, level_a))
+        m = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
+        h, w = prev.shape
+        moved = cv2.warpAffine(same, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        mx, my = math.ceil(abs(dx)) + 1, math.ceil(abs(dy)) + 1
+        inner = (slice(my, h - my), slice(mx, w - mx))
+        if inner[0].start >= inner[0].stop or inner[1].start >= inner[1].stop:
+            return None
+        unshifted = _mismatch(same[inner], cur[inner], threshold)
+        shifted = _mismatch(moved[inner], cur[inner], threshold)
+        area = (h - 2 * my) * (w - 2 * mx)
+        if unshifted < MIN_MISMATCH * area or shifted > EXPLAINED * unshifted:
+            return None
+        return float(dx), float(dy)
+
+
+def _scaled(frame: Luma, gain: float) -> Luma:
+    return cv2.convertScaleAbs(frame, alpha=gain)
+
+
+def _mismatch(a: Luma, b: Luma, threshold: int) -> int:
+    _, over = cv2.threshold(cv2.absdiff(a, b), threshold, 255, cv2.THRESH_BINARY)
+    return int(cv2.countNonZero(over))
