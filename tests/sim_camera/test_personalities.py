@@ -82,7 +82,7 @@ def test_generic_malformed_xaddr_and_wrong_host(make_camera):
 def test_tapo_xaddrs_single_service_path(make_camera):
     cam = make_camera("tapo", discovery_port=None)
     xaddrs = text_of(call(cam.onvif_url, "<tds:GetCapabilities/>").content, "XAddr")
-    assert xaddrs == [f"http://127.0.0.1:{cam.onvif_port}/onvif/service"] * 2
+    assert xaddrs == [f"http://127.0.0.1:{cam.onvif_port}/onvif/service"] * 3  # device events media
     info = call(
         xaddrs[0], "<tds:GetDeviceInformation/>", security_header(cam.username, cam.password)
     )
