@@ -181,6 +181,27 @@ class PtzHealth(WireModel):
     )
 
 
+class CameraEventsHealth(WireModel):
+    """The camera's own ONVIF events (PullPoint subscription), when configured."""
+
+    state: Label = Field(
+        description="starting, subscribed, refused, unsupported, auth_failed, retrying, stopped."
+    )
+    reason: ErrorText = Field(default="", description="Why not subscribed (redacted).")
+    retry_in_s: float | None = Field(default=None, ge=0, description="Next attempt, if waiting.")
+    expires_in_s: float | None = Field(default=None, ge=0, description="Lifetime left.")
+    subscriptions: Count = Field(default=0, description="Subscriptions made.")
+    refusals: Count = Field(default=0, description="Subscriptions the camera refused.")
+    renewals: Count = 0
+    pulls: Count = 0
+    notifications: Count = 0
+    events_published: Count = 0
+    folded: Count = Field(default=0, description="Camera motion merged into an edge event.")
+    malformed: Count = Field(default=0, description="Notifications that could not be read.")
+    last_malformed: ErrorText = ""
+    errors: Count = Field(default=0, description="Transport errors and faults.")
+
+
 class CameraHealth(WireModel):
     """One camera's stream and ONVIF state. ``inventory`` repeats the camera's identity once the
     agent has visited it: the visit usually ends after the birth went out (docs/protocol.md)."""
@@ -206,6 +227,9 @@ class CameraHealth(WireModel):
     ptz: PtzHealth | None = Field(
         default=None, description="Camera moves; left out when the camera has reported none."
     )
+    events: CameraEventsHealth | None = Field(
+        default=None, description="The camera's own events; left out when not configured."
+    )
 
     @model_serializer(mode="wrap")
     def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -217,7 +241,7 @@ class CameraHealth(WireModel):
         return out
 
 
-_CAMERA_LEFT_OUT_WHEN_ABSENT = ("ptz",)
+_CAMERA_LEFT_OUT_WHEN_ABSENT = ("ptz", "events")
 
 
 class SensorCounters(WireModel):
