@@ -1,12 +1,12 @@
 """The labeled clip set: per distractor class, clips with people or vehicles entering the zone
 (positives) and clips where only the distractor and people outside the zone move (negatives).
-Ground truth comes from the drawn object masks: an object is in the zone while at least the
-zone's minimum area of it lies inside the zone polygon.
+Ground truth comes from the drawn object masks, per zone (see ``model.Area``): by default an
+object is in the zone while at least the zone's minimum area of it lies inside the zone polygon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -14,14 +14,55 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.clips import effects as fx
-from benchmarks.clips.scene import F32, night, paste, person, street, vehicle
+from benchmarks.clips import extended
+from benchmarks.clips.model import (
+    FPS,
+    HEIGHT,
+    SECONDS,
+    WARMUP_S,
+    WIDTH,
+    YARD,
+    ZONE,
+    ZONE_MIN_AREA,
+    Actor,
+    Area,
+    Clip,
+    Pan,
+    intruders,
+)
+from benchmarks.clips.scene import (
+    F32,
+    ir_light,
+    ir_remap,
+    motorbike,
+    night,
+    paste,
+    person,
+    street,
+    vehicle,
+)
 
-WIDTH, HEIGHT, FPS = 320, 180, 10
-SECONDS = 24.0
-WARMUP_S = 2.5
-ZONE = [(0.3, 0.55), (1.0, 0.55), (1.0, 1.0), (0.3, 1.0)]  # the yard, lower right
-ZONE_MIN_AREA = 0.004
-CLASSES = (
+__all__ = [
+    "CLASSES",
+    "FPS",
+    "HEIGHT",
+    "SECONDS",
+    "WARMUP_S",
+    "WIDTH",
+    "YARD",
+    "ZONE",
+    "ZONE_MIN_AREA",
+    "Actor",
+    "Area",
+    "Clip",
+    "Rendered",
+    "catalog",
+    "frames",
+    "render",
+    "zone_mask",
+]
+
+FIRST_CLASSES = (
     "clean",
     "rain",
     "lightning",
@@ -34,76 +75,49 @@ CLASSES = (
     "compression",
     "headlights",
 )
+CLASSES = FIRST_CLASSES + extended.CLASSES  # appended: the first classes' seeds stay put
 NIGHT_ONLY = {"insects", "headlights", "lightning"}
 DAY_ONLY = {"slow_light"}
 
 
-@dataclass(frozen=True)
-class Actor:
-    kind: str  # person | vehicle
-    t0: float
-    t1: float
-    x0: float  # relative x of the sprite's left edge at t0 and t1
-    x1: float
-    foot: float  # relative y of the sprite's bottom
-    size: float  # person height / vehicle length, relative
-
-
-@dataclass(frozen=True)
-class Clip:
-    name: str
-    cls: str
-    seed: int
-    night: bool
-    actors: tuple[Actor, ...] = ()
-    frames: int = int(SECONDS * FPS)
-
-
 @dataclass
 class Rendered:
-    """A rendered clip: luma frames and, per frame, whether an object is in the zone."""
+    """A rendered clip: luma frames and, per zone and frame, whether an object is in it."""
 
     clip: Clip
     frames: list[npt.NDArray[np.uint8]] = field(default_factory=list)
-    present: list[bool] = field(default_factory=list)
+    presence: dict[str, list[bool]] = field(default_factory=dict)
+
+    @property
+    def present(self) -> list[bool]:
+        """Presence in the clip's first zone (the yard)."""
+        return self.presence[self.clip.areas[0].name]
 
 
-def _actors(rng: np.random.Generator, positive: int, far: bool) -> tuple[Actor, ...]:
-    out = []
-    if positive:
-        t0 = float(rng.uniform(WARMUP_S + 1, 8))
-        left = bool(rng.integers(0, 2))
-        if positive == 2:  # a vehicle
-            dur, size, foot = float(rng.uniform(2.5, 4)), float(rng.uniform(0.22, 0.3)), 0.86
-        else:
-            dur, size, foot = float(rng.uniform(6, 10)), float(rng.uniform(0.32, 0.42)), 0.93
-        x0, x1 = (-0.3, 1.05) if left else (1.05, -0.3)
-        out.append(
-            Actor("vehicle" if positive == 2 else "person", t0, t0 + dur, x0, x1, foot, size)
-        )
-    if far:
-        t0 = float(rng.uniform(WARMUP_S, 12))
-        out.append(Actor("person", t0, t0 + float(rng.uniform(7, 11)), -0.1, 1.05, 0.5, 0.16))
-    return tuple(out)
-
-
-def catalog(per_class: int = 8) -> list[Clip]:
-    """Every clip of the benchmark, deterministic."""
+def catalog(per_class: int = 8, only: tuple[str, ...] | list[str] = ()) -> list[Clip]:
+    """Every clip of the benchmark (or of the classes in ``only``), deterministic."""
     clips = []
     for ci, cls in enumerate(CLASSES):
+        if only and cls not in only:
+            continue
+        if cls in extended.CLASSES:
+            clips += extended.clips(cls, ci, per_class)
+            continue
         for k in range(per_class):
             seed = 1000 * ci + k
             rng = np.random.default_rng(seed)
             positive = 0 if k >= per_class - 2 else (2 if k % 4 == 3 else 1)
             is_night = cls in NIGHT_ONLY or (cls not in DAY_ONLY and k % 2 == 1)
-            actors = _actors(rng, positive, far=k % 3 != 0 or positive == 0)
+            actors = intruders(rng, positive, far=k % 3 != 0 or positive == 0)
             clips.append(Clip(f"{cls}-{k}", cls, seed, is_night, actors))
     return clips
 
 
 def _effect(clip: Clip, rng: np.random.Generator) -> fx.Effect | None:
+    if clip.cls in extended.CLASSES:
+        return extended.effect(clip, rng)
     seconds = clip.frames / FPS
-    table: dict[str, fx.Effect] = {
+    table: dict[str, fx.Effect] = {  # every entry draws from rng: keep the order
         "rain": fx.Rain(rng),
         "lightning": fx.Lightning(rng, seconds),
         "slow_light": fx.SlowLight(rng, seconds),
@@ -117,48 +131,100 @@ def _effect(clip: Clip, rng: np.random.Generator) -> fx.Effect | None:
     return table.get(clip.cls)
 
 
-def zone_mask(width: int = WIDTH, height: int = HEIGHT) -> npt.NDArray[np.bool_]:
+def zone_mask(
+    width: int = WIDTH, height: int = HEIGHT, polygon: Sequence[tuple[float, float]] = ZONE
+) -> npt.NDArray[np.bool_]:
     mask = np.zeros((height, width), np.uint8)
-    pts = np.array([[x * (width - 1), y * (height - 1)] for x, y in ZONE], np.int32)
+    pts = np.array([[x * (width - 1), y * (height - 1)] for x, y in polygon], np.int32)
     cv2.fillPoly(mask, [pts], 1)
     return mask.astype(bool)
 
 
-def _sprites(
-    clip: Clip, rng: np.random.Generator
-) -> list[tuple[Actor, F32, npt.NDArray[np.bool_]]]:
+Sprite = tuple[Actor, F32, npt.NDArray[np.bool_]]
+
+
+def _sprites(clip: Clip, rng: np.random.Generator) -> list[Sprite]:
     out = []
     for actor in clip.actors:
         shade = float(rng.uniform(110, 170) if clip.night else rng.uniform(30, 200))
         if actor.kind == "person":
-            img, mask = person(rng, int(actor.size * HEIGHT), shade)
+            img, mask = person(rng, int(actor.size * HEIGHT), shade, actor.width)
+        elif actor.kind == "motorbike":
+            img, mask = motorbike(rng, int(actor.size * WIDTH), shade)
         else:
             img, mask = vehicle(rng, int(actor.size * WIDTH), shade)
         out.append((actor, img, mask))
     return out
 
 
-def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], bool]]:
-    """(luma frame, object in zone) for each frame of ``clip``."""
+def _ease(p: float) -> float:
+    p = min(1.0, max(0.0, p))
+    return p * p * (3 - 2 * p)
+
+
+def shift(pans: tuple[Pan, ...], t: float) -> float:
+    """How far (px) the view has panned since the clip's start, at ``t``."""
+    return sum(pan.dx * WIDTH * _ease((t - pan.t0) / pan.seconds) for pan in pans)
+
+
+def _pan_range(pans: tuple[Pan, ...]) -> tuple[float, float]:
+    """Lowest shift and the world's extra width the pans need."""
+    done = np.cumsum([0.0] + [pan.dx * WIDTH for pan in pans])
+    return float(done.min()), float(done.max() - done.min())
+
+
+class _Truth:
+    """Decides, per zone, whether a drawn object is in it (see ``model.Area``)."""
+
+    def __init__(self, areas: tuple[Area, ...]) -> None:
+        self.areas = [(a, zone_mask(polygon=a.polygon)) for a in areas]
+
+    def present(self, covered: npt.NDArray[np.bool_], sprite: Sprite) -> dict[str, bool]:
+        actor, img, mask = sprite
+        out = {}
+        for area, zone in self.areas:
+            inside = int(np.count_nonzero(covered & zone))
+            expected = area.expected_height(actor.foot)
+            if expected is None:
+                out[area.name] = inside >= area.min_area * WIDTH * HEIGHT
+            else:
+                big = img.shape[0] >= 0.5 * expected * HEIGHT
+                out[area.name] = big and inside >= 0.5 * int(np.count_nonzero(mask))
+        return out
+
+
+def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], dict[str, bool]]]:
+    """(luma frame, zone name -> object in that zone) for each frame of ``clip``."""
     rng = np.random.default_rng(clip.seed)
-    day_bg = street(rng, WIDTH, HEIGHT)
-    night_bg = night(day_bg, rng)
+    low, extra = _pan_range(clip.pans)
+    day_bg = street(rng, WIDTH + int(np.ceil(extra)), HEIGHT)
+    night_bg = night(day_bg, rng) if not clip.pans else ir_remap(day_bg, rng)
     sprites = _sprites(clip, rng)
     effect = _effect(clip, rng)
-    zone, need = zone_mask(), ZONE_MIN_AREA * WIDTH * HEIGHT
+    truth = _Truth(clip.areas)
     switch_at = float(rng.uniform(6, 16)) if clip.cls == "ir_switch" else None
     for i in range(clip.frames):
-        t = i / FPS
+        t = i / clip.fps
         is_night = clip.night != (switch_at is not None and t >= switch_at)
-        frame = (night_bg if is_night else day_bg).copy()
-        present = False
-        for actor, img, mask in sprites:
+        if clip.pans:
+            view = shift(clip.pans, t)
+            m = np.array([[1, 0, low - view], [0, 1, 0]], np.float32)
+            bg = night_bg if is_night else day_bg
+            warped = cv2.warpAffine(bg, m, (WIDTH, HEIGHT), borderMode=cv2.BORDER_REPLICATE)
+            frame = np.asarray(warped, np.float32)
+            frame = ir_light(frame) if is_night else frame
+        else:
+            view, frame = 0.0, (night_bg if is_night else day_bg).copy()
+        present = dict.fromkeys((a.name for a in clip.areas), False)
+        for sprite in sprites:
+            actor, img, mask = sprite
             if actor.t0 <= t <= actor.t1:
                 p = (t - actor.t0) / (actor.t1 - actor.t0)
-                x = int((actor.x0 + p * (actor.x1 - actor.x0)) * WIDTH)
+                x = int((actor.x0 + p * (actor.x1 - actor.x0)) * WIDTH - view)
                 y = int(actor.foot * HEIGHT) - img.shape[0]
                 covered = paste(frame, img, mask, x, y)
-                present |= int(np.count_nonzero(covered & zone)) >= need
+                for name, hit in truth.present(covered, sprite).items():
+                    present[name] |= hit
         if effect is not None:
             frame = effect(frame, t)
         if switch_at is not None and 0 <= t - switch_at < 0.2:
@@ -172,8 +238,9 @@ def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], bool]]:
 
 
 def render(clip: Clip) -> Rendered:
-    r = Rendered(clip)
+    r = Rendered(clip, presence={a.name: [] for a in clip.areas})
     for frame, present in frames(clip):
         r.frames.append(frame)
-        r.present.append(present)
+        for name, hit in present.items():
+            r.presence[name].append(hit)
     return r

@@ -199,3 +199,96 @@ class Compression:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
         decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else None
         return frame if decoded is None else np.asarray(decoded, np.float32)
+
+
+class CloudShadow:
+    """Shadows of fair-weather clouds drifting over the yard: large, soft-edged, irregular,
+    darkening the ground by a third to a half while its texture stays; the camera's exposure
+    brightens a little while much of the view is shaded."""
+
+    def __init__(self, rng: np.random.Generator, w: int, h: int, seconds: float) -> None:
+        self.w, self.h = w, h
+        self.shadows = []
+        start = float(rng.uniform(1.0, 4.0))
+        while start < seconds - 4:
+            field = self._field(rng, int(w * rng.uniform(0.6, 1.1)), int(h * 1.4))
+            speed = float(rng.uniform(15, 40)) * (1 if rng.integers(0, 2) else -1)
+            x0 = -field.shape[1] if speed > 0 else w
+            depth = float(rng.uniform(0.3, 0.55))
+            self.shadows.append((field, start, x0, speed, float(rng.uniform(-4, 4)), depth))
+            start += float(rng.uniform(6, 14))
+
+    @staticmethod
+    def _field(rng: np.random.Generator, fw: int, fh: int) -> F32:
+        """A cloud's outline: a few overlapping puffs, thresholded, edges blurred soft."""
+        field = np.zeros((fh, fw), np.float32)
+        for _ in range(int(rng.integers(4, 8))):
+            cx, cy = rng.uniform(0.25, 0.75) * fw, rng.uniform(0.25, 0.75) * fh
+            field += _blob(fh, fw, cx, cy, rng.uniform(0.12, 0.3) * fw, rng.uniform(0.12, 0.3) * fh)
+        hard = (field > 0.5).astype(np.float32)
+        return np.asarray(cv2.GaussianBlur(hard, (0, 0), float(rng.uniform(3, 8))), np.float32)
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        h, w = frame.shape
+        shade = np.zeros((h, w), np.float32)
+        for field, start, x0, speed, rise, depth in self.shadows:
+            x = x0 + speed * (t - start)
+            if t < start or x > w or x + field.shape[1] < 0:
+                continue
+            y = h * 0.1 - field.shape[0] * 0.2 + rise * (t - start)
+            m = np.array([[1, 0, x], [0, 1, y]], np.float32)
+            shade += depth * cv2.warpAffine(field, m, (w, h), borderValue=0.0)
+        if not shade.any():
+            return frame
+        exposure = 1 + 0.5 * float(shade.mean())
+        return frame * (1 - np.minimum(shade, 0.7)) * exposure
+
+
+class FlickerLamp:
+    """A failing street lamp at night: its pool of light on part of the yard and its head in
+    view go off, dim, come back, and at times flicker a few times a second, irregularly."""
+
+    def __init__(self, rng: np.random.Generator, w: int, h: int, seconds: float) -> None:
+        cx, cy = float(rng.uniform(0.45, 0.85)) * w, float(rng.uniform(0.7, 0.85)) * h
+        rx = float(rng.uniform(0.13, 0.2)) * w
+        self.pool = _blob(h, w, cx, cy, rx, rx * 0.55)
+        self.head = _blob(h, w, cx + rx * 0.3, float(rng.uniform(0.25, 0.38)) * h, 3, 2)
+        self.gain, self.add = float(rng.uniform(0.8, 1.6)), float(rng.uniform(15, 30))
+        self.changes = self._schedule(rng, seconds)
+
+    @staticmethod
+    def _schedule(rng: np.random.Generator, seconds: float) -> list[tuple[float, float]]:
+        """(time, level) steps: on for a while, then off, dim, flickering or on again."""
+        t, out = float(rng.uniform(2, 5)), [(0.0, 1.0)]
+        while t < seconds:
+            mode = int(rng.integers(0, 4))
+            length = float(rng.uniform(0.5, 3.0))
+            if mode == 0:
+                out.append((t, float(rng.uniform(0.0, 0.1))))
+            elif mode == 1:
+                out.append((t, float(rng.uniform(0.3, 0.6))))
+            elif mode == 2:
+                end, on = t + length, False
+                while t < end:
+                    level = rng.uniform(0.7, 1.0) if on else rng.uniform(0.0, 0.2)
+                    out.append((t, float(level)))
+                    t, on = t + float(rng.uniform(0.08, 0.3)), not on
+                continue
+            else:
+                out.append((t, 1.0))
+            t += length
+        return out
+
+    def level(self, t: float) -> float:
+        current = 1.0
+        for start, level in self.changes:
+            if start > t:
+                break
+            current = level
+        return current
+
+    def __call__(self, frame: F32, t: float) -> F32:
+        lit = self.level(t)
+        return frame * (1 + self.gain * lit * self.pool) + lit * (
+            self.add * self.pool + 150 * self.head
+        )

@@ -3,6 +3,8 @@ and palms. Everything is float32 0..255 until the end of a frame so effects can 
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -44,16 +46,36 @@ def street(rng: np.random.Generator, w: int, h: int) -> F32:
 
 def night(day: F32, rng: np.random.Generator) -> F32:
     """Night under IR: dark, lit from the camera (bright centre-bottom), reflectance remapped."""
+    return ir_light(ir_remap(day, rng))
+
+
+def ir_remap(day: F32, rng: np.random.Generator) -> F32:
+    """How the scene reflects IR, before the camera's lamp lights it (a panning camera carries
+    its lamp along: the light stays put while the scene moves)."""
     h, w = day.shape
+    return np.asarray(
+        0.55 * day + 0.25 * (255 - day) * 0.3 + _texture(rng, h, w, coarse=4, fine=3), np.float32
+    )
+
+
+def ir_light(remap: F32) -> F32:
+    """The IR lamp beside the lens lights the view: bright centre-bottom, dark corners."""
+    return np.asarray(np.clip(remap * _ir_lamp(*remap.shape) * 0.8, 0, 255), np.float32)
+
+
+@functools.cache
+def _ir_lamp(h: int, w: int) -> F32:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     lamp = np.exp(-(((xx - w / 2) / (0.7 * w)) ** 2 + ((yy - h) / (0.9 * h)) ** 2))
-    remap = 0.55 * day + 0.25 * (255 - day) * 0.3 + _texture(rng, h, w, coarse=4, fine=3)
-    return np.asarray(np.clip(remap * (0.35 + 0.75 * lamp) * 0.8, 0, 255), np.float32)
+    return np.asarray(0.35 + 0.75 * lamp, np.float32)
 
 
-def person(rng: np.random.Generator, tall: int, shade: float) -> tuple[F32, Mask]:
-    """A walking figure sprite (luma, mask) ``tall`` pixels high, clothes with some texture."""
-    w = max(6, tall // 3)
+def person(
+    rng: np.random.Generator, tall: int, shade: float, width: int | None = None
+) -> tuple[F32, Mask]:
+    """A walking figure sprite (luma, mask) ``tall`` pixels high (``width`` wide, by default a
+    third of that), clothes with some texture."""
+    w = width or max(6, tall // 3)
     img = np.zeros((tall, w), np.float32)
     mask = np.zeros((tall, w), np.uint8)
     cx = w // 2
@@ -78,6 +100,30 @@ def vehicle(rng: np.random.Generator, length: int, shade: float) -> tuple[F32, M
     for wx in (length // 5, length * 4 // 5):
         cv2.circle(img, (wx, h - 3), max(2, h // 5), 15.0, -1)
     return img, mask
+
+
+def motorbike(rng: np.random.Generator, length: int, shade: float) -> tuple[F32, Mask]:
+    """A rider on a small motorbike, side view: two wheels, the bike's body, a rider with a
+    helmet. ``length`` is the bike's length in pixels; the sprite is about as tall."""
+    h = max(10, int(length * 0.95))
+    img = np.full((h, length), shade, np.float32) + rng.normal(0, 8, (h, length)).astype(np.float32)
+    mask = np.zeros((h, length), np.uint8)
+    r = max(2, length // 7)
+    for wx in (r + 1, length - r - 2):
+        cv2.circle(mask, (wx, h - r - 1), r, 1, -1)
+        cv2.circle(img, (wx, h - r - 1), r, 20.0, -1)
+    body = np.array(
+        [[r, h - 2 * r], [length - r, h - 2 * r - 1], [length - 2, h - r], [r + 2, h - r]],
+        np.int32,
+    )
+    cv2.fillPoly(mask, [body], 1)
+    seat_y, seat_x = h - 2 * r - 2, length // 2 - 1
+    head_r = max(2, length // 10)
+    cv2.line(mask, (seat_x, seat_y), (seat_x + length // 8, head_r * 2 + 1), 1, max(2, r))
+    cv2.line(mask, (seat_x + length // 8, h // 3), (length - r - 2, h - 2 * r - 2), 1, 2)
+    cv2.circle(mask, (seat_x + length // 8, head_r + 1), head_r, 1, -1)
+    img[: head_r * 2 + 2] = shade * 0.5 + 60  # helmet
+    return np.clip(img, 0, 255), mask.astype(bool)
 
 
 def palm(rng: np.random.Generator, size: int) -> tuple[F32, Mask]:
