@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.cameras.ptz_moves import CameraMoves
 from protocol import messages as wire
 
 
@@ -62,6 +63,7 @@ class CameraHealth:
     # camera reports the "upgrading" condition and raises no stream or tamper events.
     quiet_until: float | None = None
     fps: FpsMeter = field(default_factory=FpsMeter)
+    moves: CameraMoves = field(default_factory=CameraMoves)  # PTZ and picture moves
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def planned_outage(self, until: float | None) -> None:
@@ -116,6 +118,7 @@ class CameraHealth:
                 restarts=self.restarts,
                 conditions=self._conditions(now),
                 inventory=self.inventory,
+                ptz=self.moves.report(),
             )
 
     def _conditions(self, now: float) -> list[str]:

@@ -98,6 +98,15 @@ class OnvifClient:
         are not part of the visit); only our exceptions come out."""
         return self._call(self._device, operation, **kwargs)
 
+    def proxy(self, kind: str, url: str) -> Any:
+        """An authenticated proxy for another of the camera's services ("media", "ptz"), on
+        this client's session, WS-Security clock offset and redaction."""
+        return make_proxy(kind, url, self._token, self._transport)
+
+    def request(self, proxy: Any, operation: str, **kwargs: Any) -> Any:
+        """One operation on a proxy from :meth:`proxy`; only our exceptions come out."""
+        return self._call(proxy, operation, **kwargs)
+
     # -- clock -------------------------------------------------------------------------------
 
     def _measure(self, reply: Any) -> float | None:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 BINDINGS = {
     "device": ("devicemgmt.wsdl", "http://www.onvif.org/ver10/device/wsdl", "DeviceBinding"),
     "media": ("media.wsdl", "http://www.onvif.org/ver10/media/wsdl", "MediaBinding"),
+    "ptz": ("ptz.wsdl", "http://www.onvif.org/ver20/ptz/wsdl", "PTZBinding"),
 }
 _docs: dict[str, Document] = {}
 _docs_lock = threading.Lock()
@@ -154,7 +155,7 @@ def fault_error(fault: soap_reply.Fault, where: str, secrets: list[str]) -> Came
 
 
 def make_proxy(kind: str, address: str, token: ClockedToken | None, transport: Transport) -> Any:
-    """A zeep service proxy for ``kind`` ("device", "media") bound to ``address``."""
+    """A zeep service proxy for ``kind`` ("device", "media", "ptz") bound to ``address``."""
     filename, namespace, binding = BINDINGS[kind]
     client = zeep.Client(
         wsdl=_document(filename),

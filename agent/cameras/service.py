@@ -21,9 +21,11 @@ from agent.cameras.analysis import FrameCallback
 from agent.cameras.camera import CameraRuntime
 from agent.cameras.config import CameraConfig
 from agent.cameras.frames import FrameHub
+from agent.cameras.ptz_moves import IMAGE
+from agent.cameras.ptz_poller import PtzPoller, PtzTiming
 from agent.cameras.sources import FrameSource
 from agent.link.publisher import Publisher
-from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker
+from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker, WorkerTarget
 from protocol.messages import CameraInventory, Snapshot
 
 log = logging.getLogger(__name__)
@@ -44,30 +46,25 @@ class CameraService:
         source_factory: Callable[[CameraConfig, str], FrameSource] | None = None,
         supervisor: Supervisor | None = None,
         policy: RestartPolicy = DEVICE,
+        ptz_timing: PtzTiming | None = None,
     ) -> None:
         """Without ``supervisor`` the service runs its own (tools, tests, benchmarks); the
-        agent passes its one supervisor so every worker is reported in one place."""
+        agent passes its one supervisor so every worker is reported in one place.
+        ``ptz_timing`` overrides how often PTZ status is asked (tests)."""
         ids = [c.id for c in configs]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
             raise ValueError(f"duplicate camera ids: {sorted(duplicates)}")
         self._clock, self._wall = clock, wall_clock
         self._publisher, self._factory, self._policy = publisher, source_factory, policy
+        self._ptz_timing = ptz_timing
+        self.pollers: dict[str, PtzPoller] = {}
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
         }
         self._own = supervisor is None
         self.supervisor = supervisor or Supervisor(clock=clock, wall=wall_clock)
-        self._workers = [
-            worker
-            for cam in self._cameras.values()
-            for worker in (
-                Worker(cam_worker(cam.config.id, "reader"), cam.run_reader, policy,
-                       on_restart=_count_restart(cam)),
-                Worker(cam_worker(cam.config.id, "analyzer"), cam.analyzer.run, policy,
-                       on_restart=_count_restart(cam)),
-            )
-        ]  # fmt: skip
+        self._workers = [w for cam in self._cameras.values() for w in self._workers_of(cam)]
         self._started = False
 
     def start(self) -> None:
@@ -110,11 +107,7 @@ class CameraService:
         if config.id in self._cameras:
             raise ValueError(f"camera {config.id} already runs")
         cam = CameraRuntime(config, self._publisher, self._clock, self._wall, self._factory)
-        count = _count_restart(cam)
-        workers = [
-            Worker(cam_worker(config.id, role), target, self._policy, on_restart=count)
-            for role, target in (("reader", cam.run_reader), ("analyzer", cam.analyzer.run))
-        ]
+        workers = self._workers_of(cam)
         self._cameras = {**self._cameras, config.id: cam}
         self._workers = [*self._workers, *workers]
         if self._started:
@@ -124,11 +117,40 @@ class CameraService:
 
     def remove_camera(self, camera_id: str, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Stop one camera's workers (its RTSP session ends) and forget it; the others go on."""
-        names = [cam_worker(camera_id, role) for role in ("reader", "analyzer")]
+        names = [cam_worker(camera_id, role) for role in ("reader", "analyzer", "ptz")]
         self.supervisor.remove(timeout_s, names)
+        self.pollers = {k: v for k, v in self.pollers.items() if k != camera_id}
         self._workers = [w for w in self._workers if w.name not in names]
         self._cameras = {k: v for k, v in self._cameras.items() if k != camera_id}
         log.info("camera %s removed", camera_id)
+
+    def _workers_of(self, cam: CameraRuntime) -> list[Worker]:
+        """A camera's workers: reader and analyzer, and the PTZ status poller when the camera
+        has an ONVIF address (a camera without PTZ is found out and asked again rarely)."""
+        count = _count_restart(cam)
+        cam_id = cam.config.id
+        roles: list[tuple[str, WorkerTarget]] = [
+            ("reader", cam.run_reader), ("analyzer", cam.analyzer.run)
+        ]  # fmt: skip
+        if cam.config.device_url() is not None:
+            poller = PtzPoller(cam.config, cam.health.moves, self._ptz_timing, self._clock)
+            self.pollers = {**self.pollers, cam_id: poller}
+            roles.append(("ptz", poller.run))
+        return [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count) for r, t in roles]
+
+    def on_camera_move(
+        self, camera_id: str, callback: Callable[[bool], None]
+    ) -> Callable[[], None]:
+        """``callback(moving)`` when the camera's PTZ status says a move started or ended (told
+        at once if one is under way); returns the unsubscribe function."""
+        return self._cameras[camera_id].health.moves.listen(callback)
+
+    def note_camera_move(self, camera_id: str, moving: bool) -> None:
+        """The motion detector saw the whole picture start (or stop) sliding: counted in the
+        camera's PTZ health with source "image" (one move seen by both sources counts once)."""
+        cam = self._cameras.get(camera_id)
+        if cam is not None:
+            cam.health.moves.set_moving(IMAGE, moving)
 
     def health(self) -> dict[str, Any]:
         """JSON-serialisable per-camera health; the agent puts it under ``extra["cameras"]``."""
@@ -178,7 +200,8 @@ class CameraService:
 
 
 def cam_worker(camera_id: str, role: str) -> str:
-    """The supervised worker's name for one of a camera's loops (``reader``, ``analyzer``)."""
+    """The supervised worker's name for one of a camera's loops (``reader``, ``analyzer``,
+    ``ptz``)."""
     return f"camera-{camera_id}-{role}"
 
 

@@ -1,5 +1,7 @@
 """Motion detection as an agent capability: one runner per camera, fed by the camera service's
-shared analysis frames (the same RTSP connection that health and tamper use).
+shared analysis frames (the same RTSP connection that health and tamper use). Camera moves
+known from PTZ status suspend the runner's detection; moves the detector finds in the picture
+itself are counted in the camera's PTZ health.
 
 Each camera's motion is one supervised worker (``motion-<camera>``): it holds the frame
 subscription while it runs, so a runner whose analysis keeps failing is unsubscribed, restarted
@@ -71,7 +73,8 @@ class MotionCapability:
 
     def _runner(self, camera_id: str, config: MotionConfig) -> MotionRunner:
         colour = partial(self.service.colour_frame, camera_id)
-        return MotionRunner(camera_id, config, self._publisher, colour=colour)
+        moved = partial(self.service.note_camera_move, camera_id)
+        return MotionRunner(camera_id, config, self._publisher, colour=colour, on_camera_move=moved)
 
     def configs(self) -> dict[str, MotionConfig]:
         """The motion configuration each camera's runner uses now, by camera id."""
@@ -110,9 +113,11 @@ class MotionCapability:
     def _target(self, camera_id: str, runner: MotionRunner) -> Callable[[threading.Event], None]:
         def run(stop: threading.Event) -> None:
             unsubscribe = self.service.subscribe(camera_id, _feeder(runner))
+            unlisten = self.service.on_camera_move(camera_id, runner.camera_moving)
             try:
                 runner.serve(stop)
             finally:
+                unlisten()
                 unsubscribe()
 
         return run

@@ -28,6 +28,7 @@ from protocol.messages import Event, MessageKind, Snapshot
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "motion"
+CAMERA_MOVE = "camera_move"  # Detection.suppressed while the camera moves
 ColourFrame = Callable[[], "np.ndarray | None"]  # the camera's own (colour) picture, or None
 
 # One camera's analysis at a time, process-wide. A frame's analysis is ~30 short OpenCV calls on
@@ -81,11 +82,14 @@ class MotionRunner:
         detector: Detector | None = None,
         new_id: Callable[[], str] | None = None,
         colour: ColourFrame | None = None,
+        on_camera_move: Callable[[bool], None] | None = None,
     ) -> None:
         """``colour`` fetches the camera's own picture (its snapshot URI: colour, and usually
         the main stream's resolution). The analysis stream is decoded as luma only, so the
         start goes out at once with a grey snapshot and an update follows with the colour one
-        when it arrives, fetched on a thread of its own so frames keep flowing."""
+        when it arrives, fetched on a thread of its own so frames keep flowing.
+        ``on_camera_move(moving)`` hears when the detector itself finds the whole picture
+        sliding (a camera without PTZ status, or before the next status poll), for health."""
         self.camera_id = camera_id
         self.config = config
         self.detector: Detector = detector or MotionDetector(config)
@@ -101,6 +105,12 @@ class MotionRunner:
         self._colour_jobs: queue.Queue[Transition] = queue.Queue(maxsize=16)
         self._serving = False
         self.failure: BaseException | None = None
+        self._on_camera_move = on_camera_move
+        self._move_lock = threading.Lock()
+        self._move_pending: bool | None = None  # camera_moving() not yet applied to a frame
+        self._ptz_moving = False  # as last applied to the detector
+        self._image_moving = False  # the detector's own verdict, without PTZ status
+        self.camera_moves = 0  # moves the detector found by itself
 
     def _to_wall(self, ts: float) -> float:
         return max(1.0, self._wall() - (self._clock() - ts))
@@ -112,7 +122,9 @@ class MotionRunner:
         self.frames += 1
         try:
             with _ANALYSIS:
+                self._apply_camera_move(ts)
                 det = self.detector.detect(frame_luma, ts, self._to_wall(ts))
+                self._note_image_move(det)
                 transitions = self.tracker.observe(det, self.frames)
                 self._keep_best(det, frame_bgr if frame_bgr is not None else frame_luma)
         except Exception as exc:
@@ -123,6 +135,41 @@ class MotionRunner:
             return
         for t in transitions:
             self._publish(t)
+
+    def camera_moving(self, moving: bool) -> None:
+        """The camera's PTZ status says it started (or stopped) moving. Safe from any thread:
+        the detector hears it with the next frame, on the frame's own clock, so detection is
+        suspended (and the background relearnt) exactly from that frame on."""
+        with self._move_lock:
+            self._move_pending = moving
+
+    def _apply_camera_move(self, ts: float) -> None:
+        with self._move_lock:
+            moving, self._move_pending = self._move_pending, None
+        if moving is None:
+            return
+        self._ptz_moving = moving
+        tell = getattr(self.detector, "camera_moving", None)  # a baseline detector has none
+        if tell is not None:
+            tell(moving, ts)
+        log.info("camera %s: camera %s; detection %s", self.camera_id,
+                 "moving" if moving else "still", "suspended" if moving else "resumes")  # fmt: skip
+
+    def _note_image_move(self, det: Detection) -> None:
+        """Report moves the detector finds in the picture itself (not those PTZ status told it
+        about) to ``on_camera_move``; the callback runs on this frame's thread and is cheap."""
+        moving = det.suppressed == CAMERA_MOVE and not self._ptz_moving
+        if moving == self._image_moving:
+            return
+        self._image_moving = moving
+        if moving:
+            self.camera_moves += 1
+            log.info("camera %s: the picture slides: camera moving", self.camera_id)
+        if self._on_camera_move is not None:
+            try:
+                self._on_camera_move(moving)
+            except Exception:  # health bookkeeping must not cost the analysis
+                log.exception("camera %s: camera move report failed", self.camera_id)
 
     def serve(self, stop: threading.Event) -> None:
         """The camera's motion worker (the frames come from the camera's subscription): sends
@@ -152,6 +199,9 @@ class MotionRunner:
             self.config = config
             self.detector = MotionDetector(config)
             self.tracker = EventTracker(config, self._new_id)
+            with self._move_lock:  # a move under way goes on for the new detector too
+                if self._move_pending is None and self._ptz_moving:
+                    self._move_pending = True
         for t in ended:
             self._publish(t)
         self._best.clear()
