@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, StringConstraints, model_validator
 
+from agent.cameras.events_config import CameraEventsConfig
 from agent.motion.config import MotionConfig
 from strictmodel import StrictModel
 
@@ -203,6 +204,11 @@ class CameraConfig(CameraModel):
     motion: MotionConfig | None = Field(
         default=None, description="Motion detection on the analysis stream; off when absent."
     )
+    events: CameraEventsConfig | None = Field(
+        default=None,
+        description="The camera's own ONVIF events (motion, tamper, line crossing, intrusion "
+        "from its analytics); off when absent. Needs an ONVIF address.",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Self:
@@ -212,6 +218,12 @@ class CameraConfig(CameraModel):
             raise ValueError("onvif_url must be an http(s) URL")
         if self.rtsp_url and urlsplit(self.rtsp_url).scheme not in ("rtsp", "rtsps", "file", ""):
             raise ValueError("rtsp_url must be an rtsp URL (or a file path for tests)")
+        return self
+
+    @model_validator(mode="after")
+    def _events_need_onvif(self) -> Self:
+        if self.events is not None and self.events.enabled and self.device_url() is None:
+            raise ValueError("events: the camera's own events need onvif_url or host")
         return self
 
     @model_validator(mode="after")

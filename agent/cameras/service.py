@@ -19,12 +19,16 @@ import numpy as np
 
 from agent.cameras.analysis import FrameCallback
 from agent.cameras.camera import CameraRuntime
+from agent.cameras.camera_events import CameraEvents, Zones, zones_for
 from agent.cameras.config import CameraConfig
+from agent.cameras.events_config import CameraEventsConfig
 from agent.cameras.frames import FrameHub
+from agent.cameras.motion_merge import MotionMerge
 from agent.cameras.ptz_moves import IMAGE
 from agent.cameras.ptz_poller import PtzPoller, PtzTiming
 from agent.cameras.sources import FrameSource
 from agent.link.publisher import Publisher
+from agent.motion.config import MotionConfig
 from common.supervision import DEVICE, RestartPolicy, Supervisor, Worker, WorkerTarget
 from protocol.messages import CameraInventory, Snapshot
 
@@ -59,6 +63,9 @@ class CameraService:
         self._publisher, self._factory, self._policy = publisher, source_factory, policy
         self._ptz_timing = ptz_timing
         self.pollers: dict[str, PtzPoller] = {}
+        self.subscribers: dict[str, CameraEvents] = {}  # the camera's own events, by camera
+        self._merges: dict[str, MotionMerge] = {}  # kept across camera restarts
+        self._motion: dict[str, Callable[[], MotionConfig | None]] = {}
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
         }
@@ -117,9 +124,10 @@ class CameraService:
 
     def remove_camera(self, camera_id: str, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Stop one camera's workers (its RTSP session ends) and forget it; the others go on."""
-        names = [cam_worker(camera_id, role) for role in ("reader", "analyzer", "ptz")]
+        names = [cam_worker(camera_id, role) for role in ("reader", "analyzer", "ptz", "events")]
         self.supervisor.remove(timeout_s, names)
         self.pollers = {k: v for k, v in self.pollers.items() if k != camera_id}
+        self.subscribers = {k: v for k, v in self.subscribers.items() if k != camera_id}
         self._workers = [w for w in self._workers if w.name not in names]
         self._cameras = {k: v for k, v in self._cameras.items() if k != camera_id}
         log.info("camera %s removed", camera_id)
@@ -136,6 +144,13 @@ class CameraService:
             poller = PtzPoller(cam.config, cam.health.moves, self._ptz_timing, self._clock)
             self.pollers = {**self.pollers, cam_id: poller}
             roles.append(("ptz", poller.run))
+        events = cam.config.events
+        if events is not None and events.enabled and cam.config.device_url() is not None:
+            subscriber = CameraEvents(cam.config, events, self._publisher,
+                                      self.motion_merge(cam_id), self._zones(cam_id, events),
+                                      clock=self._clock, wall_clock=self._wall)  # fmt: skip
+            self.subscribers = {**self.subscribers, cam_id: subscriber}
+            roles.append(("events", subscriber.run))
         return [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count) for r, t in roles]
 
     def on_camera_move(
@@ -152,10 +167,45 @@ class CameraService:
         if cam is not None:
             cam.health.moves.set_moving(IMAGE, moving)
 
+    # -- the camera's own events and edge motion (agent.cameras.camera_events) --------------
+
+    def motion_merge(self, camera_id: str) -> MotionMerge:
+        """The camera's one place where edge and camera motion become one event per zone."""
+        merge = self._merges.get(camera_id)
+        if merge is None:
+            merge = MotionMerge(camera_id, self._publisher, self._wall)
+            self._merges = {**self._merges, camera_id: merge}
+        return merge
+
+    def attach_motion(self, camera_id: str, runner: Any) -> None:
+        """Route a motion runner's events through the camera's merge (so the camera's own
+        motion in the same zone folds into it) and let the merge read the runner's zones."""
+        runner.send = self.motion_merge(camera_id).edge
+        self._motion = {**self._motion, camera_id: lambda: runner.config}
+
+    def _zones(self, camera_id: str, events: CameraEventsConfig) -> Zones:
+        def zones(rule: str) -> list[str] | None:
+            motion = self._motion.get(camera_id)
+            config = motion() if motion is not None else None
+            if config is None:
+                cam = self._cameras.get(camera_id)
+                config = cam.config.motion if cam is not None else None
+            return zones_for(rule, events.zones, config, self._wall())
+
+        return zones
+
     def health(self) -> dict[str, Any]:
         """JSON-serialisable per-camera health; the agent puts it under ``extra["cameras"]``."""
         now = self._clock()
-        return {cam_id: cam.health.as_dict(now) for cam_id, cam in self._cameras.items()}
+        out = {}
+        for cam_id, cam in self._cameras.items():
+            report = cam.health.report(now)
+            subscriber = self.subscribers.get(cam_id)
+            if subscriber is not None:
+                events = subscriber.health.report(now, subscriber.merge.folded)
+                report = report.model_copy(update={"events": events})
+            out[cam_id] = report.model_dump(mode="json")
+        return out
 
     def inventory(self) -> list[CameraInventory]:
         """Camera identities and streams (redacted) for the birth message."""
@@ -201,7 +251,7 @@ class CameraService:
 
 def cam_worker(camera_id: str, role: str) -> str:
     """The supervised worker's name for one of a camera's loops (``reader``, ``analyzer``,
-    ``ptz``)."""
+    ``ptz``, ``events``)."""
     return f"camera-{camera_id}-{role}"
 
 

@@ -74,7 +74,11 @@ class MotionCapability:
     def _runner(self, camera_id: str, config: MotionConfig) -> MotionRunner:
         colour = partial(self.service.colour_frame, camera_id)
         moved = partial(self.service.note_camera_move, camera_id)
-        return MotionRunner(camera_id, config, self._publisher, colour=colour, on_camera_move=moved)
+        runner = MotionRunner(
+            camera_id, config, self._publisher, colour=colour, on_camera_move=moved
+        )
+        self.service.attach_motion(camera_id, runner)  # one event per zone with camera motion
+        return runner
 
     def configs(self) -> dict[str, MotionConfig]:
         """The motion configuration each camera's runner uses now, by camera id."""

@@ -71,6 +71,10 @@ class MotionRunner:
     meanwhile are skipped. Run alone (tools, tests), a failure is logged and the next frame
     analysed, and the colour picture is fetched inline."""
 
+    send: Callable[[Event], None] | None = None
+    """Where events go instead of the publisher when set: the camera service's motion merge,
+    which folds the camera's own motion in the same zone into one event (thread-safe)."""
+
     def __init__(
         self,
         camera_id: str,
@@ -242,9 +246,7 @@ class MotionRunner:
         if t.phase == "end":
             self._best.pop(t.zone, None)
         try:
-            self._publisher.publish(
-                MessageKind.EVENT, event, source=self.camera_id, priority=Priority.EVENT
-            )
+            self._emit(event)
         except Exception:
             log.exception("camera %s: could not publish motion %s", self.camera_id, t.phase)
             return
@@ -259,6 +261,15 @@ class MotionRunner:
                 self._colour_jobs.put_nowait(t)
             except queue.Full:
                 log.warning("camera %s: colour pictures queued up; skipped one", self.camera_id)
+
+    def _emit(self, event: Event) -> None:
+        """Hand one event out: to ``send`` when set, else straight to the publisher."""
+        if self.send is not None:
+            self.send(event)
+        else:
+            self._publisher.publish(
+                MessageKind.EVENT, event, source=self.camera_id, priority=Priority.EVENT
+            )
 
     def _send_colour(self, start: Transition) -> None:
         """The start's update with the camera's colour picture, boxes drawn in. Skipped when
@@ -277,12 +288,7 @@ class MotionRunner:
             update = dataclasses.replace(start, phase="update", at=self._clock())
             event = to_event(update, self.camera_id, self._to_wall)
             event.attributes["snapshot_source"] = "camera"
-            self._publisher.publish(
-                MessageKind.EVENT,
-                event.model_copy(update={"snapshot": snapshot}),
-                source=self.camera_id,
-                priority=Priority.EVENT,
-            )
+            self._emit(event.model_copy(update={"snapshot": snapshot}))
         except Exception:
             log.exception("camera %s: colour picture for %s failed", self.camera_id, start.event_id)
             return

@@ -55,6 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("onvif http: %s", format % args)
 
     def _reply(self, reply: Reply) -> None:
+        try:
+            self._send(reply)
+        except (BrokenPipeError, ConnectionResetError):  # a client that gave up (a long poll)
+            log.debug("onvif http: client left before the answer")
+            self.close_connection = True
+
+    def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Server", self.server.owner.ctx.personality.server_header)
         for name, value in reply.headers.items():

@@ -1,0 +1,430 @@
+"""The camera's own ONVIF events for one camera: a supervised worker that keeps one PullPoint
+subscription alive and turns its notifications into our events.
+
+The life of a subscription, and why:
+
+- Created with a bounded lifetime (``PT600S`` by default, in seconds because some cameras read
+  ``PT10M`` as ten seconds) and renewed ``renew_margin_s`` before it ends. A client that dies
+  without unsubscribing then blocks a slot for ten minutes at most, not until the camera reboots.
+- Pulled with long polls (``PullMessages`` up to ``pull_timeout_s``).
+- Ended with ``Unsubscribe`` whenever the worker stops (errors ignored, but always attempted):
+  that is what keeps restarts from filling the camera's handful of slots.
+- Replaced only when the camera says, with a SOAP fault, that it is gone (or its lifetime
+  passed without a successful renewal). A timeout or a refused connection is not a reason: a
+  new subscription on every hiccup is exactly how cameras get exhausted.
+- A camera that refuses to subscribe (fault, HTTP 500, no PullPoint) is reported in health
+  and asked again on a slow back-off, never in a storm.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.cameras.config import CameraConfig
+from agent.cameras.errors import AuthError, CameraError, NotSupportedError, ProtocolError
+from agent.cameras.event_map import EVENT_TYPES, CameraSignal, PropertyStates, classify
+from agent.cameras.event_parse import (
+    Notification,
+    NotificationError,
+    PullResult,
+    normalise_topic,
+)
+from agent.cameras.events_config import CameraEventsConfig
+from agent.cameras.motion_merge import CAMERA, MotionMerge
+from agent.cameras.onvif_client import OnvifClient
+from agent.cameras.onvif_soap import ClockedToken
+from agent.cameras.pullpoint import EventFault, PullPointClient, Stopped, Subscription
+from agent.link.publisher import Priority, Publisher
+from agent.motion.config import MotionConfig
+from agent.motion.zones import armed
+from common.redact import redact
+from protocol import messages as wire
+
+log = logging.getLogger(__name__)
+
+Zones = Callable[[str], list[str] | None]  # rule -> zones it covers now; None: drop (disarmed)
+MAX_REFUSED_FACTOR = 6  # refusal back-off doubles up to this multiple of refused_retry_s
+
+
+class Refused(CameraError):
+    """The camera will not give us a subscription."""
+
+
+@dataclass
+class EventsHealth:
+    """Counters and state of one camera's subscriber, read by the health publisher."""
+
+    state: str = "starting"
+    reason: str = ""
+    retry_at: float | None = None
+    expires_at: float | None = None
+    subscriptions: int = 0
+    refusals: int = 0
+    renewals: int = 0
+    pulls: int = 0
+    notifications: int = 0
+    events_published: int = 0
+    malformed: int = 0
+    last_malformed: str = ""
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, state: str, reason: str = "", retry_at: float | None = None) -> None:
+        with self.lock:
+            self.state, self.reason, self.retry_at = state, redact(reason)[:512], retry_at
+
+    def report(self, now: float, folded: int) -> wire.CameraEventsHealth:
+        with self.lock:
+            return wire.CameraEventsHealth(
+                state=self.state,
+                reason=self.reason,
+                retry_in_s=None
+                if self.retry_at is None
+                else round(max(0.0, self.retry_at - now), 1),
+                expires_in_s=(
+                    None if self.expires_at is None else round(max(0.0, self.expires_at - now), 1)
+                ),
+                subscriptions=self.subscriptions,
+                refusals=self.refusals,
+                renewals=self.renewals,
+                pulls=self.pulls,
+                notifications=self.notifications,
+                events_published=self.events_published,
+                folded=folded,
+                malformed=self.malformed,
+                last_malformed=self.last_malformed[:512],
+                errors=self.errors,
+            )
+
+
+class _Gone(Exception):
+    """The subscription no longer exists on the camera: make a new one."""
+
+
+class CameraEvents:
+    """One camera's subscriber; :meth:`run` is its supervised worker."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        events: CameraEventsConfig,
+        publisher: Publisher,
+        merge: MotionMerge,
+        zones: Zones,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.settings = events
+        self.merge = merge
+        self.health = EventsHealth()
+        self._publisher = publisher
+        self._zones = zones
+        self._clock, self._wall = clock, wall_clock
+        self._states = PropertyStates()
+        self._open: dict[str, tuple[str, float]] = {}  # non-motion property key -> (id, start)
+        self._refused_wait = events.refused_retry_s
+        self._error_wait = events.error_retry_s
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Subscribe, pull, renew; unsubscribe and end open events when ``stop`` is set."""
+        try:
+            while not stop.is_set():
+                wait = self._attempt(stop)
+                if wait > 0:
+                    with self.health.lock:
+                        self.health.retry_at = self._clock() + wait
+                    stop.wait(wait)
+        finally:
+            self._end_all()
+            self.health.set("stopped")
+
+    def _attempt(self, stop: threading.Event) -> float:  # noqa: PLR0911 - one return per outcome
+        """One subscription's life; returns how long to wait before the next."""
+        try:
+            client = self._connect(stop)
+            sub = self._subscribe(client, stop)
+        except Stopped:
+            return 0.0
+        except AuthError as exc:
+            self.health.set("auth_failed", str(exc))
+            return self.config.recheck_after_s
+        except Refused as exc:
+            return self._refused(str(exc))
+        except CameraError as exc:
+            return self._error(str(exc))
+        self._refused_wait = self.settings.refused_retry_s
+        gone = False
+        try:
+            self._session(client, sub, stop)
+        except _Gone as exc:
+            gone = True
+            self.health.set("retrying", f"subscription gone: {exc}")
+            return self._error(f"subscription gone: {exc}")
+        except Stopped:
+            pass
+        except AuthError as exc:
+            self.health.set("auth_failed", str(exc))
+            return self.config.recheck_after_s
+        finally:
+            if not gone:  # stopping, or anything unexpected: never leave the slot taken
+                self._unsubscribe(client, sub)
+        return 0.0
+
+    def _refused(self, reason: str) -> float:
+        wait = self._refused_wait
+        self._refused_wait = min(wait * 2, self.settings.refused_retry_s * MAX_REFUSED_FACTOR)
+        with self.health.lock:
+            self.health.refusals += 1
+        self.health.set("refused", reason, self._clock() + wait)
+        log.warning("camera %s: events refused (%s); asking again in %.0f s", self.config.id,
+                    reason, wait)  # fmt: skip
+        return wait
+
+    def _error(self, reason: str) -> float:
+        wait = self._error_wait
+        cap = max(60.0, self.settings.error_retry_s * MAX_REFUSED_FACTOR)
+        self._error_wait = min(wait * 2, cap)
+        with self.health.lock:
+            self.health.errors += 1
+        if self.health.state != "retrying":
+            self.health.set("retrying", reason, self._clock() + wait)
+        log.info("camera %s: events: %s; again in %.0f s", self.config.id, reason, wait)
+        return wait
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _connect(self, stop: threading.Event) -> PullPointClient:
+        """Clock and service addresses (a short visit), then the event service client."""
+        url = self.config.device_url()
+        if url is None:
+            raise Refused("no ONVIF address configured")
+        password = self.config.password.get_secret_value()
+        onvif = OnvifClient(url, self.config.username, password,
+                            timeout_s=self.config.onvif_timeout_s,
+                            max_skew_s=self.config.max_clock_skew_s)  # fmt: skip
+        skew = onvif.sync_clock()
+        events_url = onvif.services().get("events", url)
+        token = None
+        if self.config.username:
+            token = ClockedToken(self.config.username, password)
+            token.offset_s = skew or 0.0
+        secrets = [password] if password else []
+        timeout = self.config.onvif_timeout_s
+        return PullPointClient(
+            events_url, url, token, timeout_s=timeout, secrets=secrets, clock=self._clock
+        )
+
+    def _subscribe(self, client: PullPointClient, stop: threading.Event) -> Subscription:
+        supported = client.pullpoint_supported(stop)
+        try:
+            sub = client.subscribe(self.settings.subscription_s, self.settings.topics, stop)
+        except (NotSupportedError, ProtocolError) as exc:
+            note = " (the camera says it has no PullPoint support)" if supported is False else ""
+            raise Refused(f"subscription refused{note}: {exc}") from exc
+        with self.health.lock:
+            self.health.subscriptions += 1
+            self.health.expires_at = sub.created_at + sub.lifetime_s
+        self._error_wait = self.settings.error_retry_s
+        self.health.set("subscribed")
+        log.info("camera %s: subscribed to its events for %.0f s", self.config.id, sub.lifetime_s)
+        return sub
+
+    def _renew_due(self, sub: Subscription, since: float) -> float:
+        margin = min(float(self.settings.renew_margin_s), sub.lifetime_s / 2)
+        return since + sub.lifetime_s - margin
+
+    def _session(self, client: PullPointClient, sub: Subscription, stop: threading.Event) -> None:
+        since = sub.created_at
+        renew_at = self._renew_due(sub, since)
+        expires = since + sub.lifetime_s
+        while not stop.is_set():
+            now = self._clock()
+            if now >= renew_at:
+                since, renew_at, expires = self._renew(client, sub, stop, renew_at, expires)
+                continue
+            timeout = max(1, min(self.settings.pull_timeout_s, int(renew_at - now)))
+            try:
+                result = client.pull(sub, timeout, self.settings.message_limit, stop)
+            except EventFault as exc:
+                raise _Gone(str(exc)) from exc
+            except (Stopped, AuthError):
+                raise
+            except CameraError as exc:  # timeout, connection: the subscription may well live
+                if self._clock() >= expires:
+                    raise _Gone(f"expired while unreachable: {exc}") from exc
+                stop.wait(self._error(str(exc)))
+                continue
+            self._error_wait = self.settings.error_retry_s
+            if self.health.state != "subscribed":
+                self.health.set("subscribed")
+            self._handle(result)
+
+    def _renew(
+        self, client: PullPointClient, sub: Subscription, stop: threading.Event,
+        renew_at: float, expires: float,
+    ) -> tuple[float, float, float]:  # fmt: skip
+        """Renew; a fault means the subscription is gone. A transport failure is tried again
+        shortly until the lifetime runs out."""
+        try:
+            granted = client.renew(sub, self.settings.subscription_s, stop)
+        except EventFault as exc:
+            raise _Gone(str(exc)) from exc
+        except (Stopped, AuthError):
+            raise
+        except CameraError as exc:
+            if self._clock() >= expires:
+                raise _Gone(f"not renewed in time: {exc}") from exc
+            wait = min(self._error(str(exc)), max(1.0, (expires - self._clock()) / 2))
+            return renew_at - sub.lifetime_s, self._clock() + wait, expires
+        now = self._clock()
+        sub.lifetime_s = granted
+        with self.health.lock:
+            self.health.renewals += 1
+            self.health.expires_at = now + granted
+        return now, self._renew_due(sub, now), now + granted
+
+    def _unsubscribe(self, client: PullPointClient, sub: Subscription) -> None:
+        try:
+            client.unsubscribe(sub)
+            log.info("camera %s: unsubscribed from its events", self.config.id)
+        except CameraError as exc:
+            log.info("camera %s: unsubscribe failed (ignored): %s", self.config.id, exc)
+        with self.health.lock:
+            self.health.expires_at = None
+
+    # -- notifications -----------------------------------------------------------------------
+
+    def _handle(self, result: PullResult) -> None:
+        with self.health.lock:
+            self.health.pulls += 1
+            self.health.notifications += len(result.notifications)
+        for reason in result.malformed:
+            self._malformed(reason)
+        for n in result.notifications:
+            try:
+                self._notification(n)
+            except NotificationError as exc:
+                self._malformed(str(exc))
+            except Exception as exc:  # one odd notification must not end the subscription
+                log.exception("camera %s: notification %s failed", self.config.id, n.path)
+                self._malformed(f"{n.path}: {type(exc).__name__}")
+
+    def _malformed(self, reason: str) -> None:
+        with self.health.lock:
+            self.health.malformed += 1
+            self.health.last_malformed = redact(reason)[:512]
+        log.warning("camera %s: unreadable notification: %s", self.config.id, reason)
+
+    def _wanted(self, n: Notification) -> bool:
+        topics = self.settings.topics
+        if not topics:
+            return True
+        return any(n.path.startswith(normalise_topic(t)) for t in topics)
+
+    def _notification(self, n: Notification) -> None:
+        if not self._wanted(n):
+            return
+        signal = classify(n)
+        if signal is None:
+            return
+        phase = self._states.observe(signal)
+        if phase is not None:
+            self._emit(signal, phase)
+
+    def _attributes(self, signal: CameraSignal) -> dict[str, Any]:
+        return {
+            "origin": CAMERA,
+            "topic": signal.topic,
+            **({"rule": signal.rule} if signal.rule else {}),
+            "source_items": dict(list(signal.source.items())[:8]),
+        }
+
+    def _emit(self, signal: CameraSignal, phase: str) -> None:
+        zones = self._zones(signal.rule)
+        if signal.kind == "motion":
+            if zones is None:
+                return  # the zone is not armed now
+            attributes = {**self._attributes(signal), "sources": [CAMERA]}
+            if self.merge.camera(signal.key, phase == "start", zones, attributes):
+                self._count_published()
+            return
+        attributes = self._attributes(signal)
+        if zones:
+            attributes["zones"] = zones
+        now = self._wall()
+        if phase == "instant":
+            event_id, started = self._new_id(), now
+        elif phase == "start":
+            event_id, started = self._new_id(), now
+            self._open[signal.key] = (event_id, started)
+        else:
+            event_id, started = self._open.pop(signal.key, (self._new_id(), now))
+        self._publish(wire.Event(
+            event_id=event_id,
+            type=EVENT_TYPES[signal.kind],
+            phase=phase,  # type: ignore[arg-type]
+            source=self.config.id,
+            severity="critical" if signal.kind == "tamper" else "warning",
+            started_at=started,
+            ended_at=max(started, now) if phase == "end" else None,
+            attributes=attributes,
+        ))  # fmt: skip
+
+    @staticmethod
+    def _new_id() -> str:
+        return uuid.uuid4().hex
+
+    def _publish(self, event: wire.Event) -> None:
+        try:
+            self._publisher.publish(
+                wire.MessageKind.EVENT, event, source=self.config.id, priority=Priority.EVENT
+            )
+        except Exception:
+            log.exception("camera %s: could not publish %s", self.config.id, event.type)
+            return
+        self._count_published()
+        log.info("camera %s: camera's %s %s", self.config.id, event.type, event.phase)
+
+    def _count_published(self) -> None:
+        with self.health.lock:
+            self.health.events_published += 1
+
+    def _end_all(self) -> None:
+        """The subscriber stops: events it opened end, so the controller does not keep them."""
+        for signal in self._states.clear():
+            try:
+                self._emit(signal, "end")
+            except Exception:
+                log.exception("camera %s: could not end %s", self.config.id, signal.kind)
+
+
+def zones_for(
+    rule: str,
+    mapping: dict[str, str],
+    motion: MotionConfig | None,
+    wall_ts: float,
+) -> list[str] | None:
+    """The motion zones a camera report from ``rule`` covers at ``wall_ts``; None when the
+    zone it maps to (or, unmapped, every zone) is not armed now. Without a motion config
+    there is nothing to arm: the mapped zone, else "all"."""
+    mapped = mapping.get(rule) if rule else None
+    if motion is None:
+        return [mapped or "all"]
+    tz = zoneinfo.ZoneInfo(motion.timezone)
+    zones = motion.effective_zones()
+    armed_now = [z.name for z in zones if armed(z.schedule, wall_ts, tz)]
+    if mapped is not None:
+        known = {z.name for z in zones}
+        return [mapped] if mapped in armed_now or mapped not in known else None
+    return armed_now or None

@@ -1,0 +1,70 @@
+"""Configuration of one camera's own ONVIF events (the ``events`` section of a camera)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from strictmodel import StrictModel
+
+TopicFilter = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_:./-]{1,200}$", strip_whitespace=True)
+]
+RuleName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+ZoneRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class CameraEventsConfig(StrictModel):
+    """Subscribe to the camera's own analytics (motion, tamper, line crossing, intrusion)
+    through an ONVIF PullPoint subscription. Lifetimes are short and renewed, and the
+    subscription is always ended on stop, so restarts never fill the camera's few slots."""
+
+    enabled: bool = Field(default=True, description="Subscribe to the camera's events.")
+    topics: list[TopicFilter] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Topic prefixes to receive, e.g. tns1:RuleEngine/CellMotionDetector; "
+        "empty = every topic. Sent to the camera as a filter and applied here too.",
+    )
+    zones: dict[RuleName, ZoneRef] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Camera rule name (the Rule source item, e.g. MyMotionDetectorRule) -> "
+        "motion zone. Camera motion from an unmapped rule covers every armed zone.",
+    )
+    subscription_s: int = Field(
+        default=600,
+        ge=5,
+        le=3600,
+        description="Lifetime asked for (sent as PT<n>S: some cameras read PT10M as seconds).",
+    )
+    renew_margin_s: int = Field(
+        default=120, ge=1, le=1800, description="Renew this long before the subscription ends."
+    )
+    pull_timeout_s: int = Field(
+        default=30, ge=1, le=60, description="Longest wait of one PullMessages (long poll)."
+    )
+    message_limit: int = Field(
+        default=100, ge=1, le=1000, description="Most notifications asked for per pull."
+    )
+    refused_retry_s: float = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="A camera that refuses subscriptions (fault, HTTP 500, no PullPoint) is "
+        "asked again after this long, doubling up to six times as long: never in a storm.",
+    )
+    error_retry_s: float = Field(
+        default=10,
+        ge=0.5,
+        le=600,
+        description="After a transport error (timeout, refused connection) the next try "
+        "waits this long, doubling up to 60 s or six times this, whichever is more.",
+    )
+
+    @model_validator(mode="after")
+    def _margin(self) -> Self:
+        if self.renew_margin_s >= self.subscription_s:
+            raise ValueError("renew_margin_s must be shorter than subscription_s")
+        return self

@@ -1,0 +1,278 @@
+"""A PullPoint subscription on one camera: create, pull, renew, synchronise, unsubscribe.
+
+Written as plain SOAP rather than through zeep: the notification payload is ``xsd:any``, the
+subscription manager needs WS-Addressing headers (Action, MessageID, To; several cameras answer
+HTTP 400 without them) and Axis needs its ``SubscriptionId`` reference parameter echoed as a
+header, all of which is simpler to write than to coax out of zeep. WS-Security is zeep's token
+(:class:`~agent.cameras.onvif_soap.ClockedToken`, Z timestamps, the camera's clock offset), and
+every reply goes through :mod:`agent.cameras.soap_reply` like the rest of the camera client.
+
+A pull waits on the socket in slices so a stop request ends it at once: the subscriber then
+unsubscribes on a fresh connection instead of leaving the camera's slot taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import select
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from agent.cameras import soap_reply
+from agent.cameras.errors import (
+    AuthError,
+    CameraError,
+    CameraTimeout,
+    NotSupportedError,
+    ProtocolError,
+    UnreachableError,
+)
+from agent.cameras.event_parse import PullResult, local, parse_time, read_pull
+from agent.cameras.onvif_soap import ClockedToken
+from agent.cameras.redact import redact_text, redact_url
+from agent.cameras.streams import rewrite_xaddr
+
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+WSA = "http://www.w3.org/2005/08/addressing"
+TEV = "http://www.onvif.org/ver10/events/wsdl"
+WSNT = "http://docs.oasis-open.org/wsn/b-2"
+TNS1 = "http://www.onvif.org/ver10/topics"
+CONCRETE_SET = "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet"
+ACTIONS = {
+    "GetServiceCapabilities": f"{TEV}/EventPortType/GetServiceCapabilitiesRequest",
+    "CreatePullPointSubscription": f"{TEV}/EventPortType/CreatePullPointSubscriptionRequest",
+    "PullMessages": f"{TEV}/PullPointSubscription/PullMessagesRequest",
+    "SetSynchronizationPoint": f"{TEV}/PullPointSubscription/SetSynchronizationPointRequest",
+    "Renew": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest",
+    "Unsubscribe": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest",
+}
+SLICE_S = 0.2  # how often a waiting request looks at the stop event
+MAX_REPLY = 4 << 20
+
+
+class EventFault(ProtocolError):
+    """The camera answered with a SOAP fault: an explicit statement, unlike a timeout."""
+
+    def __init__(self, message: str, codes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.codes = codes
+
+
+class Stopped(CameraError):
+    """The stop event ended a request."""
+
+
+@dataclass
+class Subscription:
+    """What CreatePullPointSubscription handed out."""
+
+    address: str
+    reference: list[etree._Element] = field(default_factory=list)  # echoed as headers
+    lifetime_s: float = 0.0  # TerminationTime - CurrentTime as the camera wrote them
+    created_at: float = 0.0  # monotonic
+
+
+def _lifetime(current: dt.datetime | None, termination: dt.datetime | None, asked: float) -> float:
+    """Seconds the camera granted; the asked lifetime when its times are missing or silly."""
+    if current is None or termination is None:
+        return asked
+    granted = (termination - current).total_seconds()
+    return granted if 0 < granted <= 10 * asked else asked
+
+
+class PullPointClient:
+    """One camera's event service. Not thread-safe except :meth:`abort`-free stopping, which
+    goes through the ``stop`` event every call takes."""
+
+    def __init__(
+        self,
+        events_url: str,
+        device_url: str,
+        token: ClockedToken | None,
+        *,
+        timeout_s: float,
+        secrets: list[str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.events_url = events_url
+        self.device_url = device_url
+        self._token = token
+        self._timeout = timeout_s
+        self._secrets = secrets
+        self._clock = clock
+
+    # -- envelopes ---------------------------------------------------------------------------
+
+    def _envelope(
+        self, action: str, to: str, body: etree._Element, reference: list[etree._Element]
+    ) -> bytes:
+        env = etree.Element(f"{{{SOAP12}}}Envelope", nsmap={"s": SOAP12, "wsa": WSA})
+        header = etree.SubElement(env, f"{{{SOAP12}}}Header")
+        etree.SubElement(header, f"{{{WSA}}}Action").text = action
+        etree.SubElement(header, f"{{{WSA}}}MessageID").text = f"urn:uuid:{uuid.uuid4()}"
+        etree.SubElement(header, f"{{{WSA}}}To").text = to
+        for param in reference:
+            copy = etree.fromstring(etree.tostring(param))
+            copy.set(f"{{{WSA}}}IsReferenceParameter", "true")
+            header.append(copy)
+        etree.SubElement(env, f"{{{SOAP12}}}Body").append(body)
+        if self._token is not None:
+            self._token.apply(env, {})
+        return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _post(
+        self,
+        url: str,
+        operation: str,
+        body: etree._Element,
+        stop: threading.Event,
+        *,
+        reference: list[etree._Element] | None = None,
+        wait_s: float = 0.0,
+    ) -> etree._Element:
+        """POST one operation; the reply's Body child. ``wait_s`` is how long the camera may
+        legitimately take before it answers (a long poll), on top of the request timeout."""
+        shown = f"{operation} at {redact_url(url)}"
+        data = self._envelope(ACTIONS[operation], url, body, reference or [])
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise NotSupportedError(f"{shown}: only http event addresses are supported")
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=self._timeout)
+        try:
+            kind = f'application/soap+xml; charset=utf-8; action="{ACTIONS[operation]}"'
+            conn.request("POST", path, data, {"Content-Type": kind})
+            self._await(conn, shown, stop, self._clock() + wait_s + self._timeout)
+            response = conn.getresponse()
+            raw = response.read(MAX_REPLY)
+            status, charset = response.status, response.getheader("Content-Type")
+        except TimeoutError as exc:
+            raise CameraTimeout(f"{shown}: no answer in time") from exc
+        except (ConnectionError, OSError, http.client.HTTPException) as exc:
+            raise UnreachableError(f"{shown}: connection failed ({type(exc).__name__})") from exc
+        finally:
+            conn.close()
+        return self._read(raw, status, soap_reply.charset_of(charset), shown)
+
+    def _await(
+        self, conn: http.client.HTTPConnection, shown: str, stop: threading.Event, until: float
+    ) -> None:
+        """Wait for the first byte of the answer in slices, so ``stop`` ends the wait."""
+        sock = conn.sock
+        if sock is None:
+            return
+        while True:
+            ready, _, _ = select.select([sock], [], [], SLICE_S)
+            if ready:
+                return
+            if stop.is_set():
+                raise Stopped(f"{shown}: stopped")
+            if self._clock() > until:
+                raise CameraTimeout(f"{shown}: no answer in time")
+
+    def _read(self, raw: bytes, status: int, charset: str | None, shown: str) -> etree._Element:
+        if status in (401, 403):
+            raise AuthError(f"{shown}: HTTP {status}")
+        try:
+            reply = soap_reply.read_reply(raw, charset)
+        except soap_reply.ReplyError as exc:
+            raise ProtocolError(f"{shown}: HTTP {status}, not SOAP") from exc
+        if not reply.is_envelope:
+            raise ProtocolError(f"{shown}: HTTP {status}, not SOAP")
+        if reply.fault is not None:
+            detail = redact_text(f"{'/'.join(reply.fault.codes[-2:])}: {reply.fault.reason}",
+                                 self._secrets)[:200]  # fmt: skip
+            if reply.fault.kind == "auth":
+                raise AuthError(f"{shown}: credentials rejected ({detail})")
+            if reply.fault.kind == "unsupported":
+                raise NotSupportedError(f"{shown}: not supported ({detail})")
+            raise EventFault(f"{shown}: HTTP {status}, SOAP fault ({detail})", reply.fault.codes)
+        if status >= 300:
+            raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
+        root = etree.fromstring(reply.body)
+        body = next((c for c in root if local(c.tag) == "Body"), None)
+        if body is None or len(body) == 0:
+            raise ProtocolError(f"{shown}: empty SOAP body")
+        return body[0]
+
+    # -- operations --------------------------------------------------------------------------
+
+    def pullpoint_supported(self, stop: threading.Event) -> bool | None:
+        """WSPullPointSupport from GetServiceCapabilities; None when the camera will not say."""
+        try:
+            reply = self._post(self.events_url, "GetServiceCapabilities",
+                               etree.Element(f"{{{TEV}}}GetServiceCapabilities"), stop)  # fmt: skip
+        except (NotSupportedError, EventFault, ProtocolError):
+            return None
+        caps = next((c for c in reply.iter() if local(c.tag) == "Capabilities"), None)
+        flag = None if caps is None else caps.get("WSPullPointSupport")
+        return None if flag is None else flag.strip().lower() in ("true", "1")
+
+    def subscribe(self, lifetime_s: int, topics: list[str], stop: threading.Event) -> Subscription:
+        body = etree.Element(f"{{{TEV}}}CreatePullPointSubscription", nsmap={"wsnt": WSNT})
+        if topics:
+            flt = etree.SubElement(body, f"{{{TEV}}}Filter")
+            expr = etree.SubElement(
+                flt, f"{{{WSNT}}}TopicExpression", Dialect=CONCRETE_SET, nsmap={"tns1": TNS1}
+            )
+            expr.text = "|".join(topics)
+        # PT600S rather than PT10M: some cameras read the minutes as seconds.
+        etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = f"PT{lifetime_s}S"
+        reply = self._post(self.events_url, "CreatePullPointSubscription", body, stop)
+        ref = next((c for c in reply.iter() if local(c.tag) == "SubscriptionReference"), None)
+        address = None if ref is None else next((c for c in ref if local(c.tag) == "Address"), None)
+        if address is None or not (address.text or "").strip():
+            raise ProtocolError("CreatePullPointSubscription: no subscription address")
+        params = next((c for c in ref if local(c.tag) == "ReferenceParameters"), None)  # type: ignore[union-attr]
+        times = {
+            local(c.tag): c.text
+            for c in reply
+            if local(c.tag) in ("CurrentTime", "TerminationTime")
+        }
+        return Subscription(
+            address=rewrite_xaddr((address.text or "").strip(), self.device_url),
+            reference=[c for c in params if isinstance(c.tag, str)] if params is not None else [],
+            lifetime_s=_lifetime(parse_time(times.get("CurrentTime")),
+                                 parse_time(times.get("TerminationTime")), lifetime_s),
+            created_at=self._clock(),
+        )  # fmt: skip
+
+    def pull(
+        self, sub: Subscription, timeout_s: int, limit: int, stop: threading.Event
+    ) -> PullResult:
+        body = etree.Element(f"{{{TEV}}}PullMessages")
+        etree.SubElement(body, f"{{{TEV}}}Timeout").text = f"PT{timeout_s}S"
+        etree.SubElement(body, f"{{{TEV}}}MessageLimit").text = str(limit)
+        reply = self._post(sub.address, "PullMessages", body, stop, reference=sub.reference,
+                           wait_s=timeout_s)  # fmt: skip
+        return read_pull(reply)
+
+    def renew(self, sub: Subscription, lifetime_s: int, stop: threading.Event) -> float:
+        """Extend the subscription; returns the lifetime granted from now."""
+        body = etree.Element(f"{{{WSNT}}}Renew")
+        etree.SubElement(body, f"{{{WSNT}}}TerminationTime").text = f"PT{lifetime_s}S"
+        reply = self._post(sub.address, "Renew", body, stop, reference=sub.reference)
+        times = {local(c.tag): c.text for c in reply}
+        return _lifetime(parse_time(times.get("CurrentTime")),
+                         parse_time(times.get("TerminationTime")), lifetime_s)  # fmt: skip
+
+    def synchronise(self, sub: Subscription, stop: threading.Event) -> None:
+        self._post(sub.address, "SetSynchronizationPoint",
+                   etree.Element(f"{{{TEV}}}SetSynchronizationPoint"), stop,
+                   reference=sub.reference)  # fmt: skip
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Free the camera's slot; its own short deadline, whatever the stop event says."""
+        self._post(sub.address, "Unsubscribe", etree.Element(f"{{{WSNT}}}Unsubscribe"),
+                   threading.Event(), reference=sub.reference)  # fmt: skip
