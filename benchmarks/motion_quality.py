@@ -224,11 +224,11 @@ def report(results: dict[str, dict[str, Score]]) -> bool:
     return all(met for _, met in checks)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--per-class", type=int, default=8, help="clips per distractor class")
     parser.add_argument("--only", nargs="*", default=[], choices=CLASSES, help="classes to run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     results = run(args.per_class, args.only)
     ok = report(results)

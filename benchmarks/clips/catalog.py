@@ -80,13 +80,18 @@ NIGHT_ONLY = {"insects", "headlights", "lightning"}
 DAY_ONLY = {"slow_light"}
 
 
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels; may reach out of the frame
+
+
 @dataclass
 class Rendered:
-    """A rendered clip: luma frames and, per zone and frame, whether an object is in it."""
+    """A rendered clip: luma frames, per zone and frame whether an object is in it, and per
+    frame where each actor on stage was drawn (actor index -> box; for tests)."""
 
     clip: Clip
     frames: list[npt.NDArray[np.uint8]] = field(default_factory=list)
     presence: dict[str, list[bool]] = field(default_factory=dict)
+    boxes: list[dict[int, Box]] = field(default_factory=list)
 
     @property
     def present(self) -> list[bool]:
@@ -193,8 +198,10 @@ class _Truth:
         return out
 
 
-def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], dict[str, bool]]]:
-    """(luma frame, zone name -> object in that zone) for each frame of ``clip``."""
+def frames(
+    clip: Clip,
+) -> Iterator[tuple[npt.NDArray[np.uint8], dict[str, bool], dict[int, Box]]]:
+    """(luma frame, zone name -> object in that zone, actor -> box) for each frame of ``clip``."""
     rng = np.random.default_rng(clip.seed)
     low, extra = _pan_range(clip.pans)
     day_bg = street(rng, WIDTH + int(np.ceil(extra)), HEIGHT)
@@ -216,13 +223,15 @@ def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], dict[str, bool]]
         else:
             view, frame = 0.0, (night_bg if is_night else day_bg).copy()
         present = dict.fromkeys((a.name for a in clip.areas), False)
-        for sprite in sprites:
+        boxes = {}
+        for index, sprite in enumerate(sprites):
             actor, img, mask = sprite
             if actor.t0 <= t <= actor.t1:
                 p = (t - actor.t0) / (actor.t1 - actor.t0)
                 x = int((actor.x0 + p * (actor.x1 - actor.x0)) * WIDTH - view)
                 y = int(actor.foot * HEIGHT) - img.shape[0]
                 covered = paste(frame, img, mask, x, y)
+                boxes[index] = (x, y, img.shape[1], img.shape[0])
                 for name, hit in truth.present(covered, sprite).items():
                     present[name] |= hit
         if effect is not None:
@@ -234,13 +243,14 @@ def frames(clip: Clip) -> Iterator[tuple[npt.NDArray[np.uint8], dict[str, bool]]
         if clip.cls != "compression":  # every substream is compressed a little
             _, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 50])
             out = np.asarray(cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE), np.uint8)
-        yield out, present
+        yield out, present, boxes
 
 
 def render(clip: Clip) -> Rendered:
     r = Rendered(clip, presence={a.name: [] for a in clip.areas})
-    for frame, present in frames(clip):
+    for frame, present, boxes in frames(clip):
         r.frames.append(frame)
+        r.boxes.append(boxes)
         for name, hit in present.items():
             r.presence[name].append(hit)
     return r

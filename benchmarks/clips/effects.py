@@ -258,10 +258,10 @@ class FlickerLamp:
 
     @staticmethod
     def _schedule(rng: np.random.Generator, seconds: float) -> list[tuple[float, float]]:
-        """(time, level) steps: on for a while, then off, dim, flickering or on again."""
-        t, out = float(rng.uniform(2, 5)), [(0.0, 1.0)]
+        """(time, level) steps: on for a while, then a burst of flicker (the lamp starts to
+        fail), then off, dim, flickering or on again."""
+        t, out, mode = float(rng.uniform(2, 5)), [(0.0, 1.0)], 2
         while t < seconds:
-            mode = int(rng.integers(0, 4))
             length = float(rng.uniform(0.5, 3.0))
             if mode == 0:
                 out.append((t, float(rng.uniform(0.0, 0.1))))
@@ -273,10 +273,11 @@ class FlickerLamp:
                     level = rng.uniform(0.7, 1.0) if on else rng.uniform(0.0, 0.2)
                     out.append((t, float(level)))
                     t, on = t + float(rng.uniform(0.08, 0.3)), not on
-                continue
+                length = 0.0  # the burst already moved t on
             else:
                 out.append((t, 1.0))
             t += length
+            mode = int(rng.integers(0, 4))
         return out
 
     def level(self, t: float) -> float:
