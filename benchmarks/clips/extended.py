@@ -54,6 +54,7 @@ class Plan:
     seconds: float = SECONDS
     pans: tuple[Pan, ...] = ()
     areas: tuple[Area, ...] = (YARD,)
+    effect: str = ""
 
 
 Builder = Callable[[np.random.Generator, int, bool], Plan]
@@ -114,7 +115,8 @@ def _fps5(rng: np.random.Generator, k: int, positive: bool) -> Plan:
     if not positive or k % 3:
         t0 = float(rng.uniform(WARMUP_S, 14))
         actors.append(_crossing(rng, "person", t0, float(rng.uniform(8, 20)), fps, 0.16, 0.5))
-    return Plan(tuple(actors), (k // 2) % 2 == 1, fps=fps)
+    rain = "rain" if k % 2 else ""  # half of them in the rain: streaks jump between frames too
+    return Plan(tuple(actors), (k // 2) % 2 == 1, fps=fps, effect=rain)
 
 
 def _small_walker(rng: np.random.Generator, t0: float, foot: float) -> Actor:
@@ -188,6 +190,7 @@ BUILDERS: dict[str, Builder] = {
 EFFECTS: dict[str, Callable[[np.random.Generator, int, int, float], fx.Effect]] = {
     "cloud_shadow": fx.CloudShadow,
     "flicker_lamp": fx.FlickerLamp,
+    "rain": lambda rng, w, h, seconds: fx.Rain(rng),
 }
 
 
@@ -209,7 +212,7 @@ def clips(cls: str, index: int, per_class: int) -> list[Clip]:
                 fps=plan.fps,
                 pans=plan.pans,
                 areas=plan.areas,
-                effect=cls if cls in EFFECTS else "",
+                effect=cls if cls in EFFECTS else plan.effect,
             )
         )
     return out
