@@ -53,7 +53,7 @@ ACTIONS = {
     "Renew": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest",
     "Unsubscribe": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest",
 }
-SLICE_S = 0.2  # how often a waiting request looks at the stop event
+SLICE_S = 0.1  # how often a waiting request looks at the stop event
 MAX_REPLY = 4 << 20
 
 
