@@ -142,7 +142,12 @@ class MotionMerge:
             severity="warning",
             started_at=host.started_at,
             ended_at=max(host.started_at, self._wall()) if phase == "end" else None,
-            attributes={"zones": sorted(host.zones), **attributes},
+            attributes={
+                **attributes,
+                "zones": sorted(host.zones),
+                "origin": host.origin,  # the source that opened the event
+                "sources": sorted(host.sources),
+            },
         )
 
     # -- shared ------------------------------------------------------------------------------
