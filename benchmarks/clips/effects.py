@@ -208,6 +208,8 @@ class CloudShadow:
 
     def __init__(self, rng: np.random.Generator, w: int, h: int, seconds: float) -> None:
         self.w, self.h = w, h
+        rows = np.arange(h, dtype=np.float32) / h
+        self.ground = np.clip((rows - 0.2) / 0.25, 0, 1)[:, None]  # no shadow on the sky
         self.shadows = []
         start = float(rng.uniform(1.0, 4.0))
         while start < seconds - 4:
@@ -240,6 +242,7 @@ class CloudShadow:
             shade += depth * cv2.warpAffine(field, m, (w, h), borderValue=0.0)
         if not shade.any():
             return frame
+        shade *= self.ground
         exposure = 1 + 0.5 * float(shade.mean())
         return frame * (1 - np.minimum(shade, 0.7)) * exposure
 
