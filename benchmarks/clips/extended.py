@@ -8,7 +8,7 @@ Sizes and speeds are in pixels of the 320x180 clip (half of a 640x360 substream'
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -60,12 +60,13 @@ class Plan:
 Builder = Callable[[np.random.Generator, int, bool], Plan]
 
 
-def _crossing(rng: np.random.Generator, kind: str, t0: float, step: float, fps: int, size: float,
-              foot: float, width: int | None = None) -> Actor:  # fmt: skip
+def _crossing(
+    rng: np.random.Generator, kind: str, t0: float, step: float, fps: int, size: float, foot: float
+) -> Actor:
     """``kind`` crosses the whole view at ``step`` px per frame, from a random side."""
     x0, x1 = (-0.25, 1.05) if rng.integers(0, 2) else (1.05, -0.25)
     seconds = abs(x1 - x0) * WIDTH / (step * fps)
-    return Actor(kind, t0, t0 + seconds, x0, x1, foot, size, width)
+    return Actor(kind, t0, t0 + seconds, x0, x1, foot, size)
 
 
 def _far_walker(rng: np.random.Generator) -> Actor:
@@ -159,11 +160,11 @@ def _ptz(rng: np.random.Generator, k: int, positive: bool) -> Plan:
     if k % 2 == 0:
         pan = Pan(float(rng.uniform(3, 6)), PAN_SECONDS, dx)
         t0 = pan.t0 + PAN_SECONDS + float(rng.uniform(1.0, 3.0))
-        actor = Actor(actor.kind, t0, t0 + length, actor.x0 + dx, actor.x1 + dx, actor.foot,
-                      actor.size)  # fmt: skip
+        # in view coordinates after the pan: the world has moved by dx
+        actor = replace(actor, t0=t0, t1=t0 + length, x0=actor.x0 + dx, x1=actor.x1 + dx)
     else:
         t0 = float(rng.uniform(3, 4))
-        actor = Actor(actor.kind, t0, t0 + length, actor.x0, actor.x1, actor.foot, actor.size)
+        actor = replace(actor, t0=t0, t1=t0 + length)
         pan = Pan(actor.t1 + 3 + 10 + float(rng.uniform(0.5, 1.5)), PAN_SECONDS, dx)
     return Plan((actor,), (k // 2) % 2 == 1, seconds=PTZ_SECONDS, pans=(pan,))
 
