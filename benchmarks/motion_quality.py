@@ -225,7 +225,9 @@ def report(results: dict[str, dict[str, Score]]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--per-class", type=int, default=8, help="clips per distractor class")
     parser.add_argument("--only", nargs="*", default=[], choices=CLASSES, help="classes to run")
     args = parser.parse_args(argv)
