@@ -27,6 +27,9 @@ TYPE_DEFAULTS: Rules = {
     ),
     "controller.quarantine": RuleSettings(severity="warning", hold_s=600),
     "motion": RuleSettings(severity="major"),
+    # The camera's own analytics (origin "camera"): a crossing is an instant, an intrusion lasts.
+    "camera.intrusion": RuleSettings(severity="major"),
+    "camera.line_crossing": RuleSettings(severity="major"),
     "flood.*": RuleSettings(levels={"siaga_ii": "major", "siaga_iii": "minor"}),
     # The agent's own link notices (e.g. link.restored) are journal material, not alarms.
     "link.*": RuleSettings(enabled=False),

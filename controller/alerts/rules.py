@@ -6,7 +6,9 @@ Edge events (protocol ``Event``; types from the agent): ``motion`` (only from ar
 ``sensor.threshold`` or a rule's own ``event_type`` (attributes ``level``, ``value``,
 ``threshold``, ``resource``), ``sensor.rate_of_rise``, ``sensor.stale``. A threshold event whose
 level is a Siaga level is a flood alert (type ``flood.level``), whatever the rule called it:
-the flood agency owns ``flood.*`` wherever the sensor stands.
+the flood agency owns ``flood.*`` wherever the sensor stands. The camera's own analytics add
+``camera.line_crossing`` (instant) and ``camera.intrusion``, and send ``motion`` and
+``camera.covered`` too, with ``attributes.origin`` "camera" (absent means the edge).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ LEVEL_NAMES = {"siaga_i": "Siaga I", "siaga_ii": "Siaga II", "siaga_iii": "Siaga
 # Edge severities (info/warning/critical) on the alert scale, when nothing else decides.
 MAX_DETAILS = 4096  # bytes of JSON of an event's attributes copied into its alert
 EDGE_SEVERITY = {"critical": "critical", "warning": "minor", "info": "warning"}
+# Events the camera's own analytics raise (agent.cameras.camera_events), by type.
+CAMERA_ANALYTICS = {"camera.line_crossing": "Line crossed", "camera.intrusion": "Intrusion"}
 
 
 def alert_type(event: Event) -> str:
@@ -71,8 +75,19 @@ def _title(event: Event, kind: str, device: str) -> str:
     if kind == "motion":
         zones = a.get("zones")
         where = f" in {', '.join(str(z) for z in zones)}" if isinstance(zones, list) else ""
-        return f"Motion{where} at {device}"
-    return f"{kind} at {device}"
+        return f"Motion{where} at {device}{_by_camera(a)}"
+    if kind in CAMERA_ANALYTICS:
+        rule = f" ({a['rule']})" if isinstance(a.get("rule"), str) and a.get("rule") else ""
+        return f"{CAMERA_ANALYTICS[kind]}{rule} at {device}{_by_camera(a)}"
+    return f"{kind} at {device}{_by_camera(a)}"
+
+
+def _by_camera(attributes: dict[str, Any]) -> str:
+    """Events from the camera's own analytics say so (``origin`` "camera"; absent = edge)."""
+    sources = attributes.get("sources")
+    if isinstance(sources, list) and len(sources) > 1:
+        return " (edge and camera)"
+    return " (camera analytics)" if attributes.get("origin") == "camera" else ""
 
 
 def _short(value: Any) -> bool:
