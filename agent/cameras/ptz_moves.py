@@ -24,6 +24,7 @@ ONVIF = "onvif"
 IMAGE = "image"
 Position = tuple[float, float, float]  # pan, tilt, zoom as the camera reports them
 MoveListener = Callable[[bool], None]
+SampleListener = Callable[[bool, float], None]  # (moving, monotonic time the sample was asked)
 POSITION_EPSILON = 0.002  # smaller changes are rounding in the camera's reply, not a move
 PRESET_TOLERANCE = 0.01  # a head this close to a preset's position rests at that preset
 
@@ -113,6 +114,8 @@ class CameraMoves:
     _active: set[str] = field(default_factory=set)
     _seen: set[str] = field(default_factory=set)
     _listeners: list[MoveListener] = field(default_factory=list)
+    _samplers: list[SampleListener] = field(default_factory=list)
+    wake: threading.Event = field(default_factory=threading.Event)  # asks the poller now
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def listen(self, callback: MoveListener) -> Callable[[], None]:
@@ -129,6 +132,36 @@ class CameraMoves:
                 self._listeners = [c for c in self._listeners if c is not callback]
 
         return unsubscribe
+
+    def watch(self, callback: SampleListener) -> Callable[[], None]:
+        """``callback(moving, at)`` after every PTZ status sample; returns the unsubscribe."""
+        with self.lock:
+            self._samplers = [*self._samplers, callback]
+
+        def unsubscribe() -> None:
+            with self.lock:
+                self._samplers = [c for c in self._samplers if c is not callback]
+
+        return unsubscribe
+
+    def request_sample(self) -> bool:
+        """Ask the poller for a status sample now; False when PTZ status is not being polled
+        (no PTZ, or failing), so nobody waits for an answer that will not come."""
+        with self.lock:
+            if self.state != "polling":
+                return False
+        self.wake.set()
+        return True
+
+    def sampled(self, moving: bool, at: float) -> None:
+        """The poller took a status sample (asked at ``at``, monotonic)."""
+        with self.lock:
+            samplers = self._samplers
+        for callback in samplers:
+            try:
+                callback(moving, at)
+            except Exception:  # a listener's failure must not stop the poller
+                log.exception("PTZ sample listener failed")
 
     @property
     def moving(self) -> bool:

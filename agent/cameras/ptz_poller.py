@@ -28,6 +28,7 @@ from agent.cameras.ptz_moves import ONVIF, CameraMoves, MoveTracker, at_preset
 log = logging.getLogger(__name__)
 
 POLLING, UNSUPPORTED, ERROR = "polling", "unsupported", "error"
+WAKE_SLICE_S = 0.1  # how soon a stop is noticed while waiting for the next poll
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class PtzPoller:
         polled = False
         try:
             while not stop.is_set():
+                asked_at = self._clock()
+                self.moves.wake.clear()
                 try:
                     status = link.status()
                 except CameraError as exc:
@@ -108,10 +111,20 @@ class PtzPoller:
                     self.moves.set_moving(ONVIF, change)
                 if not tracker.moving:
                     self.moves.rest_at(at_preset(status.position, self.moves.presets))
-                stop.wait(self.timing.moving_s if tracker.moving else self.timing.idle_s)
+                self.moves.sampled(tracker.moving, asked_at)
+                self._pause(stop, self.timing.moving_s if tracker.moving else self.timing.idle_s)
         finally:
             if tracker.moving:  # never leave detection suspended on a lost connection
                 self.moves.set_moving(ONVIF, False)
+
+    def _pause(self, stop: threading.Event, seconds: float) -> None:
+        """Wait ``seconds``, cut short by a stop or by a sample asked for (a motion start
+        waiting to know whether the camera moves)."""
+        deadline = self._clock() + seconds
+        while not stop.is_set():
+            left = deadline - self._clock()
+            if left <= 0 or self.moves.wake.wait(min(left, WAKE_SLICE_S)):
+                return
 
     def _connect(self) -> PtzLink:
         url = self.config.device_url()

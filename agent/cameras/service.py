@@ -160,6 +160,19 @@ class CameraService:
         at once if one is under way); returns the unsubscribe function."""
         return self._cameras[camera_id].health.moves.listen(callback)
 
+    def on_ptz_sample(
+        self, camera_id: str, callback: Callable[[bool, float], None]
+    ) -> Callable[[], None]:
+        """``callback(moving, at)`` after every PTZ status sample of the camera (``at``: when it
+        was asked, monotonic); returns the unsubscribe function."""
+        return self._cameras[camera_id].health.moves.watch(callback)
+
+    def request_ptz_sample(self, camera_id: str) -> bool:
+        """Ask the camera's PTZ poller for a status sample now; False when its PTZ status is
+        not being polled (then no sample will come)."""
+        cam = self._cameras.get(camera_id)
+        return cam is not None and cam.health.moves.request_sample()
+
     def note_camera_move(self, camera_id: str, moving: bool) -> None:
         """The motion detector saw the whole picture start (or stop) sliding: counted in the
         camera's PTZ health with source "image" (one move seen by both sources counts once)."""

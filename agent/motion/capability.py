@@ -1,7 +1,8 @@
 """Motion detection as an agent capability: one runner per camera, fed by the camera service's
 shared analysis frames (the same RTSP connection that health and tamper use). Camera moves
-known from PTZ status suspend the runner's detection; moves the detector finds in the picture
-itself are counted in the camera's PTZ health.
+known from PTZ status suspend the runner's detection, and on a camera with PTZ status an event
+start waits for a status sample that says the camera is still; moves the detector finds in the
+picture itself are counted in the camera's PTZ health.
 
 Each camera's motion is one supervised worker (``motion-<camera>``): it holds the frame
 subscription while it runs, so a runner whose analysis keeps failing is unsubscribed, restarted
@@ -74,9 +75,11 @@ class MotionCapability:
     def _runner(self, camera_id: str, config: MotionConfig) -> MotionRunner:
         colour = partial(self.service.colour_frame, camera_id)
         moved = partial(self.service.note_camera_move, camera_id)
+        still = partial(self.service.request_ptz_sample, camera_id)
         runner = MotionRunner(
-            camera_id, config, self._publisher, colour=colour, on_camera_move=moved
-        )
+            camera_id, config, self._publisher, colour=colour, on_camera_move=moved,
+            confirm_still=still,
+        )  # fmt: skip
         self.service.attach_motion(camera_id, runner)  # one event per zone with camera motion
         return runner
 
@@ -118,9 +121,11 @@ class MotionCapability:
         def run(stop: threading.Event) -> None:
             unsubscribe = self.service.subscribe(camera_id, _feeder(runner))
             unlisten = self.service.on_camera_move(camera_id, runner.camera_moving)
+            unwatch = self.service.on_ptz_sample(camera_id, runner.ptz_sample)
             try:
                 runner.serve(stop)
             finally:
+                unwatch()
                 unlisten()
                 unsubscribe()
 

@@ -21,6 +21,7 @@ from agent.link.publisher import Priority, Publisher
 from agent.motion.config import MotionConfig
 from agent.motion.detector import MotionDetector
 from agent.motion.lifecycle import EventTracker, Transition
+from agent.motion.ptz_hold import StartHold
 from agent.motion.snapshot import bounded_jpeg, outline
 from agent.motion.types import Box, Detection, Detector, Luma
 from protocol.messages import Event, MessageKind, Snapshot
@@ -87,13 +88,16 @@ class MotionRunner:
         new_id: Callable[[], str] | None = None,
         colour: ColourFrame | None = None,
         on_camera_move: Callable[[bool], None] | None = None,
+        confirm_still: Callable[[], bool] | None = None,
     ) -> None:
         """``colour`` fetches the camera's own picture (its snapshot URI: colour, and usually
         the main stream's resolution). The analysis stream is decoded as luma only, so the
         start goes out at once with a grey snapshot and an update follows with the colour one
         when it arrives, fetched on a thread of its own so frames keep flowing.
         ``on_camera_move(moving)`` hears when the detector itself finds the whole picture
-        sliding (a camera without PTZ status, or before the next status poll), for health."""
+        sliding (a camera without PTZ status, or before the next status poll), for health.
+        ``confirm_still()`` asks for a PTZ status sample now and says whether one will come:
+        then each event start waits for it (see :mod:`agent.motion.ptz_hold`)."""
         self.camera_id = camera_id
         self.config = config
         self.detector: Detector = detector or MotionDetector(config)
@@ -115,6 +119,8 @@ class MotionRunner:
         self._ptz_moving = False  # as last applied to the detector
         self._image_moving = False  # the detector's own verdict, without PTZ status
         self.camera_moves = 0  # moves the detector found by itself
+        self.hold = StartHold(confirm_still, camera_id)
+        self._order = threading.Lock()  # transitions of one event go out in order
 
     def _to_wall(self, ts: float) -> float:
         return max(1.0, self._wall() - (self._clock() - ts))
@@ -137,8 +143,23 @@ class MotionRunner:
             else:
                 log.exception("camera %s: motion analysis failed", self.camera_id)
             return
-        for t in transitions:
-            self._publish(t)
+        self._deliver(transitions, ts)
+
+    def _deliver(self, transitions: list[Transition], now: float | None = None) -> None:
+        """Publish, except starts waiting for PTZ status (and what follows them)."""
+        with self._order:
+            out = [t for t in transitions if not self.hold.offer(t)]
+            if now is not None:
+                out += self.hold.overdue(now)
+            for t in out:
+                self._publish(t)
+
+    def ptz_sample(self, moving: bool, at: float) -> None:
+        """A PTZ status sample taken at ``at`` (monotonic; any thread): releases the event
+        starts it confirms, or drops them when the camera was moving."""
+        with self._order:
+            for t in self.hold.sample(moving, at):
+                self._publish(t)
 
     def camera_moving(self, moving: bool) -> None:
         """The camera's PTZ status says it started (or stopped) moving. Safe from any thread:
@@ -206,8 +227,7 @@ class MotionRunner:
             with self._move_lock:  # a move under way goes on for the new detector too
                 if self._move_pending is None and self._ptz_moving:
                     self._move_pending = True
-        for t in ended:
-            self._publish(t)
+        self._deliver(ended)
         self._best.clear()
         log.info("camera %s: motion reconfigured", self.camera_id)
 
@@ -216,8 +236,10 @@ class MotionRunner:
         while not self._colour_jobs.empty():
             self._colour_jobs.get_nowait()  # pictures for events about to end: not worth a wait
         now = self._clock()
-        for t in self.tracker.flush(now, self.frames):
-            self._publish(t)
+        self._deliver(self.tracker.flush(now, self.frames))
+        with self._order:
+            for t in self.hold.flush():
+                self._publish(t)
 
     def _keep_best(self, det: Detection, image: np.ndarray) -> None:
         for zone in self.tracker.improved:

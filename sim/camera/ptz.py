@@ -33,8 +33,8 @@ DEFAULT_PRESETS = (
 
 @dataclass(frozen=True)
 class Move:
-    """One move: eased towards ``target`` over ``duration`` seconds, or at ``velocity`` (units
-    per second) for ``duration`` seconds (None: until Stop)."""
+    """One move: to ``target`` over ``duration`` seconds (ramped, see ``_ease``), or at
+    ``velocity`` (units per second) for ``duration`` seconds (None: until Stop)."""
 
     start: Position
     started_at: float
@@ -48,10 +48,23 @@ def _clamp(p: Position) -> Position:
     return (max(-1.0, min(1.0, pan)), max(-1.0, min(1.0, tilt)), max(0.0, min(1.0, zoom)))
 
 
-def _ease(u: float) -> float:
-    """Smoothstep: a head accelerates and brakes rather than jumping to full speed."""
-    u = max(0.0, min(1.0, u))
-    return u * u * (3.0 - 2.0 * u)
+RAMP_S = 0.2  # a PTZ motor reaches its preset speed (and stops) within about this long
+
+
+def _ease(elapsed: float, duration: float) -> float:
+    """Share of the way covered after ``elapsed`` of ``duration`` seconds: constant
+    acceleration for ``RAMP_S``, cruise, constant braking (a trapezoidal speed profile, as PTZ
+    motors move), so the picture slides at full speed almost from the start."""
+    if duration <= 0 or elapsed >= duration:
+        return 1.0
+    ramp = min(RAMP_S, duration / 3)
+    cruise = 1.0 / (duration - ramp)  # speed in shares per second; ramps cover half of theirs
+    if elapsed < ramp:
+        return 0.5 * cruise / ramp * elapsed * elapsed
+    if elapsed <= duration - ramp:
+        return cruise * (elapsed - ramp / 2)
+    left = duration - elapsed
+    return 1.0 - 0.5 * cruise / ramp * left * left
 
 
 def position_at(move: Move | None, rest: Position, now: float) -> tuple[Position, bool]:
@@ -61,8 +74,7 @@ def position_at(move: Move | None, rest: Position, now: float) -> tuple[Position
     elapsed = max(0.0, now - move.started_at)
     done = move.duration is not None and elapsed >= move.duration
     if move.target is not None:
-        span = move.duration or 0.0
-        k = 1.0 if done or span <= 0 else _ease(elapsed / span)
+        k = 1.0 if done else _ease(elapsed, move.duration or 0.0)
         pos = tuple(a + (b - a) * k for a, b in zip(move.start, move.target, strict=True))
         return _clamp(pos), not done  # type: ignore[arg-type]
     velocity = move.velocity or HOME

@@ -13,7 +13,9 @@ from agent.cameras.ptz import PtzUnsupported
 from agent.cameras.ptz_moves import CameraMoves, MoveTracker, PresetInfo, PtzStatus, at_preset
 from agent.cameras.ptz_poller import PtzTiming
 from agent.motion import MotionConfig, MotionRunner
-from agent.motion.types import Detection
+from agent.motion.lifecycle import Transition
+from agent.motion.ptz_hold import StartHold
+from agent.motion.types import Box, Detection, ZoneHit
 from tests.ptz.helpers import failed_attempt
 
 HOME = (0.0, 0.0, 0.0)
@@ -135,3 +137,64 @@ def test_runner_applies_a_move_on_the_next_frame_and_reports_only_its_own_finds(
     runner.feed(frame, 2.2)
     assert found == [True, False]
     assert runner.camera_moves == 1
+
+
+def _t(phase: str, event_id: str, at: float) -> Transition:
+    return Transition(phase, event_id, "yard", at, at, 1, 0.5, ())  # type: ignore[arg-type]
+
+
+def test_a_start_waits_for_a_status_sample_taken_after_it() -> None:
+    asked: list[bool] = []
+    hold = StartHold(lambda: asked.append(True) or True)
+    assert hold.offer(_t("start", "a", 10.0)) and asked == [True]
+    assert hold.offer(_t("update", "a", 10.1))  # queued behind its start
+    assert hold.sample(False, 9.9) == []  # asked before the start: proves nothing
+    released = hold.sample(False, 10.05)
+    assert [(t.phase, t.event_id) for t in released] == [("start", "a"), ("update", "a")]
+    assert not hold.offer(_t("end", "a", 12.0))  # released events flow straight on
+
+
+def test_a_start_while_the_camera_moves_is_dropped_with_all_that_follows_it() -> None:
+    hold = StartHold(lambda: True)
+    hold.offer(_t("start", "b", 20.0))
+    assert hold.sample(True, 20.1) == [] and hold.dropped == 1
+    assert hold.offer(_t("update", "b", 21.0)) and hold.offer(_t("end", "b", 22.0))
+    assert not hold.offer(_t("update", "b", 23.0))  # the id is forgotten after its end
+
+
+def test_no_answer_releases_after_max_s_and_no_ptz_holds_nothing() -> None:
+    hold = StartHold(lambda: True, max_s=1.0)
+    hold.offer(_t("start", "c", 30.0))
+    assert hold.overdue(30.5) == []
+    assert [t.event_id for t in hold.overdue(31.2)] == ["c"]  # fail open: raise it anyway
+    hold.offer(_t("start", "d", 40.0))
+    assert [t.event_id for t in hold.flush()] == ["d"]
+    assert not StartHold(lambda: False).offer(_t("start", "e", 1.0))
+    assert not StartHold(None).offer(_t("start", "e", 1.0))
+
+
+def test_runner_publishes_a_held_start_when_ptz_status_says_still() -> None:
+    class Walker(FakeDetector):
+        def detect(self, luma: Any, ts: float, wall_ts: float | None = None) -> Detection:
+            box = Box(0.6, 0.5, 0.7, 0.9, 0.01, 0.9)
+            hit = ZoneHit("all", (box,), 0.9)
+            return Detection(ts, (box,), {"all": hit}, frozenset({"all"}))
+
+    sent: list[Any] = []
+
+    class Pub:
+        def publish(self, kind: str, body: Any, **_: Any) -> None:
+            sent.append(body)
+
+    runner = MotionRunner(
+        "cam-1", MotionConfig(), Pub(),  # type: ignore[arg-type]
+        clock=lambda: 5.0, wall_clock=lambda: 1_700_000_005.0, detector=Walker(),
+        confirm_still=lambda: True,
+    )  # fmt: skip
+    frame = np.zeros((36, 64), np.uint8)
+    for i in range(10):
+        runner.feed(frame, 1.0 + i / 10)
+    assert sent == [] and runner.hold.holding == 1
+    runner.ptz_sample(False, 1.95)
+    assert [e.phase for e in sent] == ["start"]
+    assert sent[0].started_at < 1_700_000_002.0  # the frame's own time, not the release time
