@@ -59,6 +59,7 @@ class CameraRuntime:
         self.health = CameraHealth(expected_fps=config.expected_fps)
         self.hub = FrameHub()
         self.monitor = TamperMonitor(config.tamper)
+        self.health.moves.listen(self.monitor.camera_moving)  # PTZ moves are not tamper
         self.probe: ProbeResult | None = None
         self._clock = clock
         self._source_factory = source_factory or _opencv_source

@@ -97,6 +97,11 @@ class Baseline:
     def ready(self) -> bool:
         return self.layout is not None
 
+    @property
+    def seen(self) -> int:
+        """Samples learnt so far (before ready)."""
+        return len(self._seen)
+
     def learn(self, stats: FrameStats) -> None:
         if self.ready:
             return
@@ -133,6 +138,13 @@ class TamperMonitor:
         self._last_detail_at = 0.0
         self._identical_since: float | None = None
         self.last_metrics: dict[str, float] = {}
+        self._ptz_moving = False  # set from the PTZ poller's thread; read at each sample
+
+    def camera_moving(self, moving: bool) -> None:
+        """PTZ status says the camera turns on purpose (safe from any thread). While it moves
+        the view is not compared with the old one (every preset move would be "moved"), and
+        the view it stops at becomes the new reference, learnt like the first one."""
+        self._ptz_moving = moving
 
     def wants_sample(self, now: float) -> bool:
         """Analyse at most one frame per ``sample_interval_s``."""
@@ -151,10 +163,12 @@ class TamperMonitor:
     def observe(self, stats: FrameStats, now: float) -> list[Transition]:
         """Judge one analysed frame."""
         self._last_sample = now
+        if self._ptz_moving and (self.baseline.ready or self.baseline.seen):
+            self.baseline = Baseline(self.limits.learn_samples)  # relearnt once it stops
         signals = self._signals(stats, now)
         if all(v is False for v in signals.values()) and not self.active():
             self.baseline.follow(stats)
-        elif not self.baseline.ready and not any(signals.values()):
+        elif not self.baseline.ready and not any(signals.values()) and not self._ptz_moving:
             self.baseline.learn(stats)
         return self._apply(signals, now)
 

@@ -1,6 +1,6 @@
 """A real agent, controller and broker with a PTZ camera simulator, over real RTSP and MQTT: a 3 s
-preset move is reported in camera health and raises no motion event; a person walking in
-after the camera settled still raises one."""
+preset move is reported in camera health and raises no motion (nor a "camera moved" tamper)
+event; a person walking in after the camera settled still raises one."""
 
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ def _motion_frames(store: Store) -> int:
     return int(motion.get("cam-ptz", {}).get("frames", 0))
 
 
-def _motion_starts(store: Store) -> list[dict[str, Any]]:
+def _starts(store: Store, type_: str = "motion") -> list[dict[str, Any]]:
     return [
         r["body"]
         for r in store.message_rows(GID, "event")
-        if r["body"]["type"] == "motion" and r["body"]["phase"] == "start"
+        if r["body"]["type"] == type_ and r["body"]["phase"] == "start"
     ]
 
 
@@ -53,7 +53,7 @@ def test_a_preset_move_is_reported_and_raises_no_motion_but_a_person_after_it_do
             wait_for(lambda: (_camera(store).get("ptz") or {}).get("state") == "polling", 60,
                      what="PTZ status polled")  # fmt: skip
             wait_for(lambda: _motion_frames(store) >= 40, 60, what="motion learnt the scene")
-            assert _motion_starts(store) == []  # a still street: nothing yet
+            assert _starts(store) == []  # a still street: nothing yet
             cam.goto_preset("2")
             wait_for(lambda: cam.ptz.status()[1], 5, what="the head moving")
             moved = wait_for(
@@ -65,9 +65,10 @@ def test_a_preset_move_is_reported_and_raises_no_motion_but_a_person_after_it_do
             assert [p["token"] for p in moved["presets"]] == ["1", "2", "3"]
             frames = _motion_frames(store)
             wait_for(lambda: _motion_frames(store) >= frames + 30, 30, what="settled frames")
-            assert _motion_starts(store) == [], "the camera's own move raised motion"
+            assert _starts(store) == [], "the camera's own move raised motion"
+            assert _starts(store, "camera.moved") == [], "a preset move is not tampering"
             cam.set_condition("person")
-            starts = wait_for(lambda: _motion_starts(store), 30, what="motion from the walker")
+            starts = wait_for(lambda: _starts(store), 30, what="motion from the walker")
             assert starts[0]["source"] == "cam-ptz"
         finally:
             agent.stop()

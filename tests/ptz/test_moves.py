@@ -198,3 +198,17 @@ def test_runner_publishes_a_held_start_when_ptz_status_says_still() -> None:
     runner.ptz_sample(False, 1.95)
     assert [e.phase for e in sent] == ["start"]
     assert sent[0].started_at < 1_700_000_002.0  # the frame's own time, not the release time
+
+
+def test_a_ptz_move_is_not_tamper_but_a_knock_afterwards_still_is() -> None:
+    from tests.cameras import synthetic as syn
+    from tests.cameras.test_tamper import Feed
+
+    feed = Feed()
+    assert feed.run(5) == []  # the home view is learnt
+    feed.monitor.camera_moving(True)
+    assert feed.run(4, syn.moved) == []  # turning: not compared with the old view
+    feed.monitor.camera_moving(False)
+    assert feed.run(8, syn.moved) == []  # the preset's view becomes the reference
+    started = feed.run(5)  # back to the old view without any PTZ move: knocked
+    assert {t.condition.value for t in started if t.phase == "start"} == {"moved"}
