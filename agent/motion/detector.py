@@ -41,13 +41,14 @@ log = logging.getLogger(__name__)
 
 GAIN_TOLERANCE = 0.03  # exposure differences below 3 % are left to the background update
 MAX_GAP_S = 5.0  # a pause in frames longer than this relearns the background
-SLOW_STREAM_S = 0.12  # frame intervals above this (below ~8 fps) widen the persistence test
 EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
 LEARN_S = 2.0  # after the first frame, which parts of the scene sway is learnt before reporting
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
-MOVE_CHECK = 0.2  # share of the frame moving at once worth asking whether the camera moved
-MOVE_START_PX = 1.5  # whole-frame shift per frame (analysis pixels) that is a camera move
+MOVE_CHECK = 0.03  # share of the frame moving on consecutive frames worth asking whether the
+# camera turned (rain stays far below: its streaks do not persist)
+MOVE_START_PX = 1.0  # whole-frame shift per frame (analysis pixels) that is a camera move
 MOVE_END_PX = 0.5  # a move goes on while the picture shifts at least this much per frame
+EARLY_SIZE = 2  # blobs this many times the smallest object date from their track's start
 CAMERA_MOVE = "camera_move"
 
 
@@ -67,6 +68,16 @@ class _Found:
         self.boxes += boxes
         self.rejected += len(tested) - len(kept)
         self.hits = merge_hits(self.hits, hits)
+
+
+@dataclass(frozen=True)
+class _Fast:
+    """This frame's moving pixels (not only persistent ones), merged, and the blobs in them
+    that a track confirms, with the track's first sighting."""
+
+    raw: Luma
+    merged: Luma
+    confirmed: list[tuple[Blob, float]]
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -112,21 +123,23 @@ class MotionDetector:
         small = self._compensate(small, bg)
         still = bg.still(small)  # masked pixels are always still (folded into the bounds)
         count = still.size - cv2.countNonZero(still)
-        if count > MOVE_CHECK * zones.analysed:
-            reason = self._large_change(prev, self._prev_small, ts, count)
-            if reason is not None:
-                return Detection(ts, armed=names, suppressed=reason)
+        if count > self.config.global_change * zones.analysed:
+            reason = self._large_change(prev, self._prev_small, ts)
+            return Detection(ts, armed=names, suppressed=reason)
         settled = bg.settled(still)  # every frame: it keeps the flicker average
         # a frame with too few moving pixels for the smallest zone cannot hold an object
         enough = count * MERGE_GROWTH >= zones.min_pixels
         moving = self._persistent(still, settled, enough)
+        persistent = 0 if moving is None else cv2.countNonZero(moving)
+        # a pan moves every edge of the view on every frame; rain does not persist
+        if persistent > MOVE_CHECK * zones.analysed and self._turned(prev, self._prev_small, ts):
+            return Detection(ts, armed=names, suppressed=CAMERA_MOVE)
         found = _Found()
-        if moving is not None:
+        fast = self._track(cv2.subtract(settled, still), ts) if enough else None
+        if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
-        if enough:
-            self._tracked(found, small, cv2.subtract(settled, still), armed, ts)
-        else:
-            self._tracker.clear()
+        if fast is not None:
+            self._fast(found, small, fast, armed)
         bg.update(small)
         self._moving_prev = moving
         if ts < self._learn_until:
@@ -159,19 +172,23 @@ class MotionDetector:
         self._relearn(small, ts, "camera move ended")
         return "settling"
 
-    def _large_change(self, prev: Luma | None, small: Luma, ts: float, count: int) -> str | None:
-        """A large share of the frame moved: the camera turned (the whole picture shifts), the
-        light changed (more than ``global_change`` moved without a shift), or neither."""
-        assert self._zones is not None
-        shift = None if prev is None else self._shift_of(prev, small)
-        if shift is not None and math.hypot(*shift) >= MOVE_START_PX:
-            self._self_moving = True
-            self._relearn(small, ts, "camera move {:.1f}, {:.1f} px".format(*shift), moved=True)
+    def _large_change(self, prev: Luma | None, small: Luma, ts: float) -> str:
+        """More than ``global_change`` of the frame moved: the camera turned (the whole
+        picture shifts) or the light changed."""
+        if self._turned(prev, small, ts):
             return CAMERA_MOVE
-        if count > self.config.global_change * self._zones.analysed:
-            self._relearn(small, ts, "global change")
-            return "global"
-        return None
+        self._relearn(small, ts, "global change")
+        return "global"
+
+    def _turned(self, prev: Luma | None, small: Luma, ts: float) -> bool:
+        """Whether the whole picture shifted since ``prev`` (a camera without PTZ status
+        turning): then relearn, and keep suppressing until the picture stops shifting."""
+        shift = None if prev is None else self._shift_of(prev, small)
+        if shift is None or math.hypot(*shift) < MOVE_START_PX:
+            return False
+        self._self_moving = True
+        self._relearn(small, ts, "camera move {:.1f}, {:.1f} px".format(*shift), moved=True)
+        return True
 
     def _shift_of(self, prev: Luma, small: Luma) -> tuple[float, float] | None:
         assert self._shift is not None
@@ -184,8 +201,6 @@ class MotionDetector:
         zones = self._zones
         assert zones is not None
         assert self._bg is not None
-        if cv2.countNonZero(moving) * MERGE_GROWTH < zones.min_pixels:
-            return
         merged = cv2.dilate(moving, KERNEL)
         # a blob counts merged pixels inside its box: too few in the whole mask, no blob
         if cv2.countNonZero(merged) < zones.min_pixels:
@@ -194,32 +209,35 @@ class MotionDetector:
         # only blobs that could hit an armed zone are worth the light tests
         blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
         kept, boxes = self._objects(small, self._bg.mean, moving, blobs)
-        since = ts - self._interval_s * (self.sensitivity.persistence_frames - 1)
-        found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, [since] * len(kept)))
+        # a blob just past the size filter gets no credit: two specks of rain meeting twice
+        early = EARLY_SIZE * zones.min_pixels
+        firsts = [self._tracker.since(b.rect, ts) if b.pixels >= early else ts for b in kept]
+        found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
 
-    def _tracked(
-        self, found: _Found, small: Luma, raw: Luma, armed: list[ZoneArea], ts: float
-    ) -> None:
-        """Blobs of this frame's moving pixels that a track confirms: objects too fast to
-        overlap themselves (see tracks.py). Blobs the persistent pass already holds are left
-        out."""
-        zones = self._zones
-        assert zones is not None
-        assert self._bg is not None
+    def _track(self, raw: Luma, ts: float) -> _Fast:
+        """Feeds this frame's blobs (of pixels moving now, persistent or not) to the tracks;
+        returns those a track confirms."""
+        assert self._zones is not None
         merged = cv2.dilate(raw, KERNEL)
-        blobs = find_blobs(merged, zones.min_pixels)
+        blobs = find_blobs(merged, self._zones.min_pixels)
+        return _Fast(raw, merged, self._tracker.update(blobs, ts))
+
+    def _fast(self, found: _Found, small: Luma, fast: _Fast, armed: list[ZoneArea]) -> None:
+        """Confirmed tracks' blobs: objects too fast to overlap themselves (see tracks.py).
+        Blobs the persistent pass already holds are left out."""
+        assert self._bg is not None
         confirmed = [
             (b, first)
-            for b, first in self._tracker.update(blobs, ts)
+            for b, first in fast.confirmed
             if not any(_overlaps(b.rect, k.rect) for k in found.blobs)
             and any(a.may_hold(b.rect, b.pixels) for a in armed)
         ]
         if not confirmed:
             return
-        fast = [b for b, _ in confirmed]
-        kept, boxes = self._objects(small, self._bg.mean, raw, fast)
+        blobs = [b for b, _ in confirmed]
+        kept, boxes = self._objects(small, self._bg.mean, fast.raw, blobs)
         firsts = [first for b, first in confirmed if b in kept]
-        found.add(fast, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
+        found.add(blobs, kept, boxes, zone_hits(fast.merged, kept, boxes, armed, firsts))
 
     def _prepare(self, luma: Luma, ts: float) -> Luma:
         shape = (int(luma.shape[0]), int(luma.shape[1]))
@@ -290,27 +308,19 @@ class MotionDetector:
 
     def _persistent(self, still: Luma, settled: Luma, enough: bool) -> Luma | None:
         """Settled pixels moving now and on each of the last frames: rain streaks and sparkle
-        land somewhere new every frame; a body overlaps itself from one frame to the next. On a
-        slow substream (5 fps and below is common) a walker moves further than its own width
-        between frames, so earlier masks are widened by the distance a figure covers in that
-        time (eroding a still mask widens the moving part). For binary masks ``subtract`` is
-        "and not". None when nothing can come of it (too little moves, or too little history)."""
+        land somewhere new every frame; a body overlaps itself from one frame to the next.
+        Objects too fast for that (a runner, anyone on a 5 fps substream) are left to the
+        tracks (tracks.py); widening the test for slow streams instead made heavy rain at
+        5 fps persist. For binary masks ``subtract`` is "and not". None when nothing can come
+        of it (too little moves, or too little history)."""
         full = not self._recent.maxlen or len(self._recent) == self._recent.maxlen
         moving: Luma | None = None
         if enough and full:
             moving = cv2.subtract(settled, still)
             for previous in self._recent:
-                moving = cv2.subtract(moving, self._reach(previous))
+                moving = cv2.subtract(moving, previous)
         self._recent.appendleft(still)
         return moving
-
-    def _reach(self, still: Luma) -> Luma:
-        interval = self._interval_s
-        if interval <= SLOW_STREAM_S:
-            return still
-        radius = min(4, round((interval - SLOW_STREAM_S) / 0.05))
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-        return cv2.erode(still, kernel)
 
     def _objects(
         self, small: Luma, mean: Luma, moving: Luma, blobs: list[Blob]

@@ -98,7 +98,10 @@ class EventTracker:
         self, zone: str, t: _Track, hit: ZoneHit, ts: float, frame: int
     ) -> list[Transition]:
         if t.state == "idle":
-            t.state, t.since, t.best, t.hits, t.frames = "pending", ts, 0.0, 0, 0
+            # the minimum duration counts from the movement's first frame, which persistence
+            # or a track confirmed only now
+            since = ts if hit.first_seen is None else min(ts, hit.first_seen)
+            t.state, t.since, t.best, t.hits, t.frames = "pending", since, 0.0, 0, 0
         t.last_hit, t.boxes = ts, hit.boxes
         t.hits, t.frames = t.hits + 1, t.frames + 1
         if hit.score > t.best:

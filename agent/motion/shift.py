@@ -32,8 +32,7 @@ class ShiftEstimator:
     def shift(self, prev: Luma, cur: Luma, threshold: int) -> tuple[float, float] | None:
         """(dx, dy) in analysis pixels taking ``prev`` to ``cur`` when the whole frame follows
         it, else None (a local or no movement, a change of light)."""
-        a, b = prev.astype(np.float32), cur.astype(np.float32)
-        (dx, dy), _ = cv2.phaseCorrelate(a, b, self._window)
+        dx, dy = self._estimate(prev, cur)
         if math.hypot(dx, dy) < 0.5:
             return None
         level_a, level_b = cv2.mean(prev)[0], cv2.mean(cur)[0]
@@ -51,6 +50,14 @@ class ShiftEstimator:
         if unshifted < MIN_MISMATCH * area or shifted > EXPLAINED * unshifted:
             return None
         return float(dx), float(dy)
+
+    def _estimate(self, prev: Luma, cur: Luma) -> tuple[float, float]:
+        """Phase correlation at analysis size (at half size its sub-pixel estimate is too
+        coarse for the check below)."""
+        (dx, dy), _ = cv2.phaseCorrelate(
+            prev.astype(np.float32), cur.astype(np.float32), self._window
+        )
+        return dx, dy
 
 
 def _scaled(frame: Luma, gain: float) -> Luma:

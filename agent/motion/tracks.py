@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from dataclasses import dataclass, field
 
 from agent.motion.blobs import Blob
@@ -25,11 +26,13 @@ MAX_SPEED = 10.0  # body sizes per second: a motorbike at speed covers ~7
 MIN_STEP = 0.4  # share of its width an object must move per frame to be confirmed here:
 # slower ones overlap themselves and persistence confirms them; fronds move less
 SIZE_RATIO = 1.5  # width and height may change by this factor between sightings
-TURN_COS = 0.5  # consecutive steps may turn by at most 60 degrees
-SPEED_RATIO = 2.5  # ... and change speed by at most this factor
+TURN_COS = 0.7  # consecutive steps may turn by at most 45 degrees
+SPEED_RATIO = 1.7  # ... and change speed by at most this factor
 CONFIRM = 3  # sightings before a track confirms its blob (two steps, one direction test)
-CLUTTER = 6  # more blobs than this on a frame (rain, a crowd of specks) ...
-CLUTTERED_CONFIRM = 5  # ... and a track needs this many sightings
+CLUTTER = 6  # more blobs than this on a frame (heavy rain, a crowd of specks) ...
+CLUTTERED_CONFIRM = 4  # ... and a track needs this many sightings
+STAND_OUT = 2.5  # ... of blobs this many times the frame's median blob (rain clusters
+# scrape past the size filter; a runner is several times larger)
 KEEP = CLUTTERED_CONFIRM  # sightings kept per track
 MAX_TRACKS = 32  # a frame full of blobs (a downpour) cannot grow the list without bound
 
@@ -73,12 +76,13 @@ class Track:
 
     def gate(self, s: Sighting) -> float:
         """How far from the prediction ``s`` may lie: anywhere an object of its size could
-        have reached for a new track, half a body (or half a step) once the velocity is known."""
+        have reached for a new track; a third of a body (or of a step) once its velocity is
+        known."""
         last = self.seen[-1]
         if len(self.seen) < 2:
             return MAX_SPEED * s.size * (s.ts - last.ts)
         prev = self.seen[-2]
-        return max(0.5 * s.size, 0.5 * math.hypot(last.x - prev.x, last.y - prev.y))
+        return max(0.3 * s.size, 0.3 * math.hypot(last.x - prev.x, last.y - prev.y))
 
     def confirmed(self, need: int = CONFIRM) -> bool:
         """``need`` sightings, each step uncrowded, fast for the object's width and plausible,
@@ -130,7 +134,9 @@ class Tracker:
         biggest = sorted(blobs, key=lambda b: -b.pixels)[:MAX_TRACKS]
         sightings = [Sighting.of(b, ts) for b in biggest]
         free = set(range(len(sightings)))
-        need = CLUTTERED_CONFIRM if len(blobs) > CLUTTER else CONFIRM
+        cluttered = len(blobs) > CLUTTER
+        need = CLUTTERED_CONFIRM if cluttered else CONFIRM
+        least = STAND_OUT * statistics.median(b.pixels for b in blobs) if cluttered else 0
         kept: list[Track] = []
         out: list[tuple[Blob, float]] = []
         for track in sorted(self.tracks, key=lambda t: -len(t.seen)):
@@ -139,13 +145,31 @@ class Tracker:
                 continue
             k = fits[0]
             free.discard(k)
-            track.extend(sightings[k], crowded=len(fits) > 1)
+            # a step among look-alikes proves nothing: it may be any of them
+            track.extend(sightings[k], crowded=len(fits) > 1 or biggest[k].pixels < least)
             kept.append(track)
             if track.confirmed(need):
                 out.append((biggest[k], track.first_ts))
         kept += [Track([sightings[k]], ts) for k in sorted(free)]
         self.tracks = kept
         return out
+
+    def since(self, rect: tuple[int, int, int, int], ts: float) -> float:
+        """When the object in ``rect`` was first seen: the first sighting of a track that
+        holds it on this frame and also held it (uncrowded) on the frame before; ``ts``
+        when there is none. Persistence confirms a walker on its second frame; the track
+        says it already moved on the first."""
+        x, y, w, h = rect
+        firsts = [
+            t.first_ts
+            for t in self.tracks
+            if len(t.seen) >= 2
+            and t.seen[-1].ts == ts
+            and not t.crowded[-1]
+            and x <= t.seen[-1].x <= x + w
+            and y <= t.seen[-1].y <= y + h
+        ]
+        return min(firsts, default=ts)
 
 
 def _fitting(track: Track, sightings: list[Sighting], free: set[int]) -> list[int]:
