@@ -34,6 +34,7 @@ CAMERA_FIGURES = (
     "stream_error",
     "stream_parked",
     "conditions",
+    "ptz",  # presets and camera moves, when the camera has reported any
 )
 
 

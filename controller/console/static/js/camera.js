@@ -120,9 +120,19 @@ export function mountCamera(container, [gw, cam]) {
       pair("fleet.state", cameraBadge(c)),
       pair("fleet.camera.lastframe", age(c.last_frame_age_s)),
       pair("fleet.model", [c.manufacturer, c.model, c.firmware].filter(Boolean).join(" ") || t("none")),
+      c.ptz && (c.ptz.state !== "unsupported" || c.ptz.moves)
+        ? pair("camera.ptz", ptzText(c.ptz)) : null,
       c.problems?.length ? pair("fleet.problems", c.problems.join("; ")) : null));
   }).catch((error) => { if (error.status !== 401) showError(error); });
   reload();
+
+  function ptzText(p) {
+    if (p.state === "error") return p.reason || p.state;
+    const named = (token) => p.presets?.find((x) => x.token === token)?.name || token;
+    const where = p.moving ? t("camera.ptz.moving")
+      : p.preset ? named(p.preset) : t("camera.ptz.between");
+    return t("camera.ptz.summary", { where, moves: p.moves ?? 0 });
+  }
 
   function stop() {
     stopped = true;
