@@ -353,8 +353,9 @@ class CameraEvents:
     def _emit(self, signal: CameraSignal, phase: str) -> None:
         zones = self._zones(signal.rule)
         if signal.kind == "motion":
-            if zones is None:
-                return  # the zone is not armed now
+            if zones is None and phase == "start":
+                return  # the zone is not armed now (an end always goes through: it may be open)
+            zones = zones or []
             attributes = {**self._attributes(signal), "sources": [CAMERA]}
             if self.merge.camera(signal.key, phase == "start", zones, attributes):
                 self._count_published()

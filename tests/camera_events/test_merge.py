@@ -111,3 +111,23 @@ def test_zones_follow_the_rule_map_and_the_schedule() -> None:
     assert zones_for("Elsewhere", mapping, motion, noon) == ["street"]  # not a motion zone
     assert zones_for("Any", mapping, None, noon) == ["all"]
     assert zones_for("GateRule", mapping, None, noon) == ["gate"]
+
+
+def test_camera_motion_ends_even_after_its_zone_was_disarmed() -> None:
+    from agent.cameras.camera_events import CameraEvents
+    from agent.cameras.config import CameraConfig
+    from agent.cameras.event_map import CameraSignal
+
+    config = CameraConfig.model_validate({"id": "cam1", "onvif_url": "http://127.0.0.1:9/x",
+                                          "events": {}})  # fmt: skip
+    m, pub = merge()
+    armed = {"now": True}
+    assert config.events is not None
+    worker = CameraEvents(config, config.events, pub, m,
+                          lambda _rule: ["yard"] if armed["now"] else None)  # fmt: skip
+    signal = CameraSignal("motion", "k", True, "", "tns1:VideoSource/MotionAlarm")
+    worker._emit(signal, "start")
+    armed["now"] = False  # the schedule closes the zone while the motion goes on
+    worker._emit(signal, "end")
+    worker._emit(signal, "start")  # and nothing new starts while it is closed
+    assert [e.phase for e in pub.events()] == ["start", "end"]
