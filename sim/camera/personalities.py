@@ -98,9 +98,7 @@ _ALL = [
             rtsp_path="/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif",
         ),
         server_header="Webs",
-        quirks=_q(
-            h265_main=True, digest_only_401=True, rtsp_max_clients=6, events_bool_style="1"
-        ),
+        quirks=_q(h265_main=True, digest_only_401=True, rtsp_max_clients=6, events_bool_style="1"),
     ),
     Personality(
         name="axis",
