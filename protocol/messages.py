@@ -182,7 +182,7 @@ class PtzHealth(WireModel):
 
 
 class CameraEventsHealth(WireModel):
-    """The camera's own ONVIF events (PullPoint subscription), when configured."""
+    """The camera's own ONVIF events (PullPoint or push subscription), when configured."""
 
     state: Label = Field(
         description="starting, subscribed, refused, unsupported, auth_failed, retrying, stopped."
@@ -200,6 +200,28 @@ class CameraEventsHealth(WireModel):
     malformed: Count = Field(default=0, description="Notifications that could not be read.")
     last_malformed: ErrorText = ""
     errors: Count = Field(default=0, description="Transport errors and faults.")
+    mode: Label | None = Field(
+        default=None, description="pullpoint or push: how the subscription receives events."
+    )
+    notifies: Count | None = Field(default=None, description="Push: Notify requests received.")
+    notifies_refused: Count | None = Field(
+        default=None, description="Push: requests on this camera's paths refused (403/411/413/400)."
+    )
+    sync_faults: Count | None = Field(
+        default=None, description="SetSynchronizationPoint faults (ignored)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Fields added later are left out, not sent as null (see GatewayHealth)."""
+        out: dict[str, Any] = handler(self)
+        for key in _EVENTS_LEFT_OUT_WHEN_ABSENT:
+            if out.get(key, 0) is None:
+                del out[key]
+        return out
+
+
+_EVENTS_LEFT_OUT_WHEN_ABSENT = ("mode", "notifies", "notifies_refused", "sync_faults")
 
 
 class CameraHealth(WireModel):

@@ -1,5 +1,7 @@
 """The camera's own ONVIF events for one camera: a supervised worker that keeps one PullPoint
-subscription alive and turns its notifications into our events.
+subscription alive (or, where the camera has no PullPoint, one push subscription delivering to
+the agent's :class:`~agent.cameras.push_consumer.NotifyConsumer`) and turns its notifications
+into our events.
 
 The life of a subscription, and why:
 
@@ -12,13 +14,22 @@ The life of a subscription, and why:
 - Replaced only when the camera says, with a SOAP fault, that it is gone (or its lifetime
   passed without a successful renewal). A timeout or a refused connection is not a reason: a
   new subscription on every hiccup is exactly how cameras get exhausted.
-- A camera that refuses to subscribe (fault, HTTP 500, no PullPoint) is reported in health
-  and asked again on a slow back-off, never in a storm.
+- Right after a PullPoint subscription is made, one SetSynchronizationPoint asks for the
+  current state of every property (not every camera sends it on subscribe); a fault is
+  counted and ignored (some firmwares lack the operation).
+- Where PullPoint is missing (WSPullPointSupport false and the create refused, or the create
+  "not supported"), the camera is asked for a push subscription (Subscribe with a consumer
+  address on the agent), renewed and ended the same way; what it POSTs is read, mapped and
+  de-duplicated exactly like pulled messages, on this worker's thread.
+- A camera that refuses to subscribe (fault, HTTP 500) is reported ``refused``, one that has
+  neither PullPoint nor push ``unsupported``; both are asked again on a slow back-off, never
+  in a storm.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -26,9 +37,16 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.cameras.config import CameraConfig
-from agent.cameras.errors import AuthError, CameraError, NotSupportedError, ProtocolError
+from agent.cameras.errors import (
+    AuthError,
+    CameraError,
+    NotSupportedError,
+    ProtocolError,
+    UnreachableError,
+)
 from agent.cameras.event_map import EVENT_TYPES, CameraSignal, PropertyStates, classify
 from agent.cameras.event_parse import (
     Notification,
@@ -41,6 +59,7 @@ from agent.cameras.motion_merge import CAMERA, MotionMerge
 from agent.cameras.onvif_client import OnvifClient
 from agent.cameras.onvif_soap import ClockedToken
 from agent.cameras.pullpoint import EventFault, PullPointClient, Stopped, Subscription
+from agent.cameras.push_consumer import Inbox, NotifyConsumer
 from agent.link.publisher import Priority, Publisher
 from agent.motion.config import MotionConfig
 from agent.motion.zones import armed
@@ -55,6 +74,14 @@ MAX_REFUSED_FACTOR = 6  # refusal back-off doubles up to this multiple of refuse
 
 class Refused(CameraError):
     """The camera will not give us a subscription."""
+
+    state = "refused"
+
+
+class Unsupported(Refused):
+    """The camera has neither PullPoint nor push subscriptions (or push is off here)."""
+
+    state = "unsupported"
 
 
 @dataclass
@@ -74,6 +101,11 @@ class EventsHealth:
     malformed: int = 0
     last_malformed: str = ""
     errors: int = 0
+    mode: str | None = None  # "pullpoint" or "push" while (or since last) subscribed
+    notifies: int = 0  # push: Notify requests received
+    notifies_refused: int = 0  # push: refused on our paths (wrong sender, too large, unread)
+    sync_faults: int = 0  # SetSynchronizationPoint faults (ignored)
+    inbox: Inbox | None = None  # the live push subscription's inbox
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set(self, state: str, reason: str = "", retry_at: float | None = None) -> None:
@@ -101,6 +133,18 @@ class EventsHealth:
                 malformed=self.malformed,
                 last_malformed=self.last_malformed[:512],
                 errors=self.errors,
+                mode=self.mode,
+                notifies=(
+                    self.notifies + (self.inbox.received if self.inbox else 0)
+                    if self.mode == "push"
+                    else None
+                ),
+                notifies_refused=(
+                    self.notifies_refused + (self.inbox.refused if self.inbox else 0)
+                    if self.mode == "push"
+                    else None
+                ),
+                sync_faults=self.sync_faults or None,
             )
 
 
@@ -121,8 +165,12 @@ class CameraEvents:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        consumer: NotifyConsumer | None = None,
     ) -> None:
+        """``consumer``: the agent's push consumer; without it a camera lacking PullPoint is
+        reported unsupported."""
         self.config = config
+        self.consumer = consumer
         self.settings = events
         self.merge = merge
         self.health = EventsHealth()
@@ -153,20 +201,20 @@ class CameraEvents:
         """One subscription's life; returns how long to wait before the next."""
         try:
             client = self._connect(stop)
-            sub = self._subscribe(client, stop)
+            sub, inbox = self._subscribe(client, stop)
         except Stopped:
             return 0.0
         except AuthError as exc:
             self.health.set("auth_failed", str(exc))
             return self.config.recheck_after_s
         except Refused as exc:
-            return self._refused(str(exc))
+            return self._refused(str(exc), exc.state)
         except CameraError as exc:
             return self._error(str(exc))
         self._refused_wait = self.settings.refused_retry_s
         gone = False
         try:
-            self._session(client, sub, stop)
+            self._session(client, sub, stop, inbox)
         except _Gone as exc:
             gone = True
             self.health.set("retrying", f"subscription gone: {exc}")
@@ -179,14 +227,17 @@ class CameraEvents:
         finally:
             if not gone:  # stopping, or anything unexpected: never leave the slot taken
                 self._unsubscribe(client, sub)
+            if inbox is not None:
+                self._close_inbox(inbox)
         return 0.0
 
-    def _refused(self, reason: str) -> float:
+    def _refused(self, reason: str, state: str = "refused") -> float:
         wait = self._refused_wait
         self._refused_wait = min(wait * 2, self.settings.refused_retry_s * MAX_REFUSED_FACTOR)
         with self.health.lock:
             self.health.refusals += 1
-        self.health.set("refused", reason, self._clock() + wait)
+            self.health.mode = None
+        self.health.set(state, reason, self._clock() + wait)
         log.warning("camera %s: events refused (%s); asking again in %.0f s", self.config.id,
                     reason, wait)  # fmt: skip
         return wait
@@ -225,35 +276,120 @@ class CameraEvents:
             events_url, url, token, timeout_s=timeout, secrets=secrets, clock=self._clock
         )
 
-    def _subscribe(self, client: PullPointClient, stop: threading.Event) -> Subscription:
+    def _subscribe(
+        self, client: PullPointClient, stop: threading.Event
+    ) -> tuple[Subscription, Inbox | None]:
+        """A PullPoint subscription, else (PullPoint missing) a push one with its inbox."""
         supported = client.pullpoint_supported(stop)
+        inbox = None
         try:
             sub = client.subscribe(self.settings.subscription_s, self.settings.topics, stop)
         except (NotSupportedError, ProtocolError) as exc:
             note = " (the camera says it has no PullPoint support)" if supported is False else ""
-            raise Refused(f"subscription refused{note}: {exc}") from exc
+            if supported is not False and not isinstance(exc, NotSupportedError):
+                raise Refused(f"subscription refused: {exc}") from exc  # a full table, say
+            sub, inbox = self._subscribe_push(client, stop, f"PullPoint refused{note}: {exc}")
+        mode = "pullpoint" if inbox is None else "push"
         with self.health.lock:
             self.health.subscriptions += 1
             self.health.expires_at = sub.created_at + sub.lifetime_s
+            self.health.mode = mode
+            self.health.inbox = inbox
         self._error_wait = self.settings.error_retry_s
         self.health.set("subscribed")
-        log.info("camera %s: subscribed to its events for %.0f s", self.config.id, sub.lifetime_s)
-        return sub
+        log.info("camera %s: subscribed to its events (%s) for %.0f s", self.config.id, mode,
+                 sub.lifetime_s)  # fmt: skip
+        return sub, inbox
+
+    def _subscribe_push(
+        self, client: PullPointClient, stop: threading.Event, why: str
+    ) -> tuple[Subscription, Inbox]:
+        """Subscribe with a consumer address on this agent; Unsupported when the camera (or
+        this agent's configuration) has no push either."""
+        push = self.settings.push
+        if not push.enabled or self.consumer is None:
+            raise Unsupported(f"{why}; push subscriptions are off")
+        local_ip, camera_ip = self._route(client.events_url)
+        host = str(push.host) if push.host is not None else local_ip
+        try:
+            inbox = self.consumer.register(self.config.id, camera_ip, host, push.port)
+        except OSError as exc:
+            raise CameraError(f"push consumer cannot listen on {host}:{push.port}: {exc}") from exc
+        try:
+            sub = client.subscribe_push(inbox.url, self.settings.subscription_s,
+                                        self.settings.topics, stop)  # fmt: skip
+        except NotSupportedError as exc:
+            self.consumer.unregister(inbox)
+            raise Unsupported(f"{why}; push Subscribe refused too: {exc}") from exc
+        except ProtocolError as exc:
+            self.consumer.unregister(inbox)
+            raise Refused(f"{why}; push subscription refused: {exc}") from exc
+        except BaseException:
+            self.consumer.unregister(inbox)
+            raise
+        return sub, inbox
+
+    def _route(self, events_url: str) -> tuple[str, str]:
+        """(our address, the camera's address) on a connection to the event service: the
+        address the camera can reach us at, and the only sender its Notify is taken from."""
+        parts = urlsplit(events_url)
+        try:
+            with socket.create_connection((parts.hostname or "", parts.port or 80),
+                                          timeout=self.config.onvif_timeout_s) as sock:  # fmt: skip
+                return str(sock.getsockname()[0]), str(sock.getpeername()[0])
+        except OSError as exc:
+            raise UnreachableError(f"event service not reachable: {exc}") from exc
+
+    def _close_inbox(self, inbox: Inbox) -> None:
+        if self.consumer is not None:
+            self.consumer.unregister(inbox)
+        with self.health.lock:
+            self.health.notifies_refused += inbox.refused
+            self.health.notifies += inbox.received
+            self.health.inbox = None
+
+    def _synchronise(
+        self, client: PullPointClient, sub: Subscription, stop: threading.Event
+    ) -> None:
+        """Ask once for every property's current state; a fault is counted, not fatal."""
+        try:
+            client.synchronise(sub, stop)
+        except Stopped:
+            raise
+        except CameraError as exc:
+            with self.health.lock:
+                self.health.sync_faults += 1
+            log.info("camera %s: SetSynchronizationPoint failed (ignored): %s",
+                     self.config.id, exc)  # fmt: skip
 
     def _renew_due(self, sub: Subscription, since: float) -> float:
         margin = min(float(self.settings.renew_margin_s), sub.lifetime_s / 2)
         return since + sub.lifetime_s - margin
 
-    def _session(self, client: PullPointClient, sub: Subscription, stop: threading.Event) -> None:
+    def _session(
+        self,
+        client: PullPointClient,
+        sub: Subscription,
+        stop: threading.Event,
+        inbox: Inbox | None = None,
+    ) -> None:
+        """Receive until stopped, renewing on time: pulled, or (``inbox``) pushed to us."""
         since = sub.created_at
         renew_at = self._renew_due(sub, since)
         expires = since + sub.lifetime_s
+        if inbox is None:
+            self._synchronise(client, sub, stop)
         while not stop.is_set():
             now = self._clock()
             if now >= renew_at:
                 since, renew_at, expires = self._renew(client, sub, stop, renew_at, expires)
                 continue
             timeout = max(1, min(self.settings.pull_timeout_s, int(renew_at - now)))
+            if inbox is not None:
+                pushed = inbox.take(timeout, stop)
+                if pushed is not None:
+                    self._handle(pushed, pulled=False)
+                continue
             try:
                 result = client.pull(sub, timeout, self.settings.message_limit, stop)
             except EventFault as exc:
@@ -305,9 +441,10 @@ class CameraEvents:
 
     # -- notifications -----------------------------------------------------------------------
 
-    def _handle(self, result: PullResult) -> None:
+    def _handle(self, result: PullResult, *, pulled: bool = True) -> None:
         with self.health.lock:
-            self.health.pulls += 1
+            if pulled:
+                self.health.pulls += 1
             self.health.notifications += len(result.notifications)
         for reason in result.malformed:
             self._malformed(reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, IPvAnyAddress, StringConstraints, model_validator
 
 from strictmodel import StrictModel
 
@@ -13,6 +13,27 @@ TopicFilter = Annotated[
 ]
 RuleName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 ZoneRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class PushConfig(StrictModel):
+    """Push (WS-BaseNotification Subscribe) where the camera has no PullPoint: the camera POSTs
+    its events to the agent's consumer, which must be reachable from the camera."""
+
+    enabled: bool = Field(
+        default=True, description="Fall back to push when the camera has no PullPoint."
+    )
+    host: IPvAnyAddress | None = Field(
+        default=None,
+        description="Address the consumer listens on and gives the camera. Default: the "
+        "gateway's own address on its connection to the camera.",
+    )
+    port: int = Field(
+        default=8780,
+        ge=0,
+        le=65535,
+        description="Consumer port (0: any free port). The gateway's firewall must accept "
+        "HTTP from its cameras on it.",
+    )
 
 
 class CameraEventsConfig(StrictModel):
@@ -54,6 +75,10 @@ class CameraEventsConfig(StrictModel):
         le=86_400,
         description="A camera that refuses subscriptions (fault, HTTP 500, no PullPoint) is "
         "asked again after this long, doubling up to six times as long: never in a storm.",
+    )
+    push: PushConfig = Field(
+        default_factory=PushConfig,
+        description="Push subscription where the camera has no PullPoint.",
     )
     error_retry_s: float = Field(
         default=10,

@@ -1,4 +1,6 @@
-"""A PullPoint subscription on one camera: create, pull, renew, synchronise, unsubscribe.
+"""A PullPoint subscription on one camera: create, pull, renew, synchronise, unsubscribe; and
+the push subscription (WS-BaseNotification Subscribe with a ConsumerReference) used where the
+camera has no PullPoint (renewed and ended the same way, on the same subscription manager).
 
 Written as plain SOAP rather than through zeep: the notification payload is ``xsd:any``, the
 subscription manager needs WS-Addressing headers (Action, MessageID, To; several cameras answer
@@ -50,6 +52,7 @@ ACTIONS = {
     "CreatePullPointSubscription": f"{TEV}/EventPortType/CreatePullPointSubscriptionRequest",
     "PullMessages": f"{TEV}/PullPointSubscription/PullMessagesRequest",
     "SetSynchronizationPoint": f"{TEV}/PullPointSubscription/SetSynchronizationPointRequest",
+    "Subscribe": "http://docs.oasis-open.org/wsn/bw-2/NotificationProducer/SubscribeRequest",
     "Renew": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest",
     "Unsubscribe": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest",
 }
@@ -230,10 +233,31 @@ class PullPointClient:
         # PT600S rather than PT10M: some cameras read the minutes as seconds.
         etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = f"PT{lifetime_s}S"
         reply = self._post(self.events_url, "CreatePullPointSubscription", body, stop)
+        return self._subscription(reply, lifetime_s, "CreatePullPointSubscription")
+
+    def subscribe_push(
+        self, consumer_url: str, lifetime_s: int, topics: list[str], stop: threading.Event
+    ) -> Subscription:
+        """WS-BaseNotification Subscribe: the camera POSTs Notify messages to ``consumer_url``
+        until the subscription ends (renewed and unsubscribed like a PullPoint one)."""
+        body = etree.Element(f"{{{WSNT}}}Subscribe", nsmap={"wsnt": WSNT, "wsa": WSA})
+        consumer = etree.SubElement(body, f"{{{WSNT}}}ConsumerReference")
+        etree.SubElement(consumer, f"{{{WSA}}}Address").text = consumer_url
+        if topics:
+            flt = etree.SubElement(body, f"{{{WSNT}}}Filter")
+            expr = etree.SubElement(
+                flt, f"{{{WSNT}}}TopicExpression", Dialect=CONCRETE_SET, nsmap={"tns1": TNS1}
+            )
+            expr.text = "|".join(topics)
+        etree.SubElement(body, f"{{{WSNT}}}InitialTerminationTime").text = f"PT{lifetime_s}S"
+        reply = self._post(self.events_url, "Subscribe", body, stop)
+        return self._subscription(reply, lifetime_s, "Subscribe")
+
+    def _subscription(self, reply: etree._Element, lifetime_s: int, operation: str) -> Subscription:
         ref = next((c for c in reply.iter() if local(c.tag) == "SubscriptionReference"), None)
         address = None if ref is None else next((c for c in ref if local(c.tag) == "Address"), None)
         if address is None or not (address.text or "").strip():
-            raise ProtocolError("CreatePullPointSubscription: no subscription address")
+            raise ProtocolError(f"{operation}: no subscription address")
         params = next((c for c in ref if local(c.tag) == "ReferenceParameters"), None)  # type: ignore[union-attr]
         times = {
             local(c.tag): c.text

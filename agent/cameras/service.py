@@ -26,6 +26,7 @@ from agent.cameras.frames import FrameHub
 from agent.cameras.motion_merge import MotionMerge
 from agent.cameras.ptz_moves import IMAGE
 from agent.cameras.ptz_poller import PtzPoller, PtzTiming
+from agent.cameras.push_consumer import NotifyConsumer
 from agent.cameras.sources import FrameSource
 from agent.link.publisher import Publisher
 from agent.motion.config import MotionConfig
@@ -35,6 +36,7 @@ from protocol.messages import CameraInventory, Snapshot
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0  # a reader stuck in an open or an ONVIF call past this is abandoned
+PUSH_WORKER = "camera-events-push"  # the one consumer of pushed camera events
 
 
 class CameraService:
@@ -66,6 +68,8 @@ class CameraService:
         self.subscribers: dict[str, CameraEvents] = {}  # the camera's own events, by camera
         self._merges: dict[str, MotionMerge] = {}  # kept across camera restarts
         self._motion: dict[str, Callable[[], MotionConfig | None]] = {}
+        self.push_consumer = NotifyConsumer()  # listens only once a camera needs push
+        self._push_worker: Worker | None = None
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
         }
@@ -95,6 +99,7 @@ class CameraService:
             self.supervisor.stop(timeout_s)
         else:
             self.supervisor.stop(timeout_s, [w.name for w in self._workers])
+        self.push_consumer.close()
         self._started = False
 
     @property
@@ -148,10 +153,17 @@ class CameraService:
         if events is not None and events.enabled and cam.config.device_url() is not None:
             subscriber = CameraEvents(cam.config, events, self._publisher,
                                       self.motion_merge(cam_id), self._zones(cam_id, events),
-                                      clock=self._clock, wall_clock=self._wall)  # fmt: skip
+                                      clock=self._clock, wall_clock=self._wall,
+                                      consumer=self.push_consumer)  # fmt: skip
             self.subscribers = {**self.subscribers, cam_id: subscriber}
             roles.append(("events", subscriber.run))
-        return [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count) for r, t in roles]
+        workers = [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count)
+                   for r, t in roles]  # fmt: skip
+        if "events" in dict(roles) and self._push_worker is None:
+            # One consumer for the whole process, serving whichever cameras push.
+            self._push_worker = Worker(PUSH_WORKER, self.push_consumer.run, self._policy)
+            workers.append(self._push_worker)
+        return workers
 
     def on_camera_move(
         self, camera_id: str, callback: Callable[[bool], None]

@@ -4,18 +4,26 @@ a queue per subscription, and the camera's analytics turned into notifications.
 Real cameras keep a handful of subscription slots and free one only at its termination time
 (or on Unsubscribe): a client that subscribes again after every restart without unsubscribing
 fills the table, and then nobody gets events until the old ones expire. The broker acts that
-out. It needs no thread of its own: the scene is sampled whenever the event service is asked
-something, and a long-polling PullMessages samples it every 0.1 s while it waits.
+out. PullPoint needs no thread of its own: the scene is sampled whenever the event service is
+asked something, and a long-polling PullMessages samples it every 0.1 s while it waits.
+
+A push subscription (WS-BaseNotification Subscribe with a ConsumerReference) has no one asking:
+while any exists, one pusher thread samples the scene every 0.1 s and POSTs what is queued for
+each to its consumer address as a Notify, as cameras do. A POST that fails is counted and its
+messages are dropped (cameras do not keep them); the subscription lives on until it ends.
 """
 
 from __future__ import annotations
 
+import http.client
+import logging
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from sim.camera.event_topics import Analytic, SceneState, scene_state, source_items, topics_for
@@ -23,8 +31,17 @@ from sim.camera.event_topics import Analytic, SceneState, scene_state, source_it
 if TYPE_CHECKING:
     from sim.camera.context import CameraContext
 
+log = logging.getLogger(__name__)
+
 MAX_QUEUE = 1000  # messages kept per subscription; older ones are dropped
 POLL_S = 0.1
+PUSH_TIMEOUT_S = 2.0
+NOTIFY_ACTION = "http://docs.oasis-open.org/wsn/bw-2/NotificationConsumer/Notify"
+NOTIFY_DECLARE = (
+    'xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema" '
+    'xmlns:tns1="http://www.onvif.org/ver10/topics" '
+    'xmlns:tnsaxis="http://www.axis.com/2009/event/topics"'
+)
 
 
 class SubscriptionsFull(Exception):
@@ -78,6 +95,7 @@ class Subscription:
     topics: tuple[str, ...] | None  # normalised topic prefixes; None = everything
     expires: float  # on the broker's monotonic clock
     queue: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_QUEUE))
+    consumer: str | None = None  # push: the ConsumerReference address Notify is POSTed to
 
     def wants(self, topic: str) -> bool:
         if self.topics is None:
@@ -98,8 +116,13 @@ class EventBroker:
         self._last: SceneState | None = None
         self.closed = False
         self.requests: Counter[str] = Counter()  # event-service operations asked, by name
-        self.refused = 0  # subscriptions refused (full table, no PullPoint)
+        self.refused = 0  # subscriptions refused (full table, no PullPoint, no push)
         self.expired = 0  # subscriptions freed at their termination time
+        self.pushed = 0  # Notify messages POSTed and answered 2xx
+        self.push_failures = 0  # Notify POSTs refused or not answered (messages dropped)
+        self.push_statuses: Counter[int] = Counter()  # HTTP status of each Notify answered
+        self._ctx: CameraContext | None = None  # the camera, for the pusher's scene samples
+        self._pusher: threading.Thread | None = None
 
     # -- table -------------------------------------------------------------------------------
 
@@ -110,8 +133,13 @@ class EventBroker:
             return len(self._subs)
 
     def subscribe(
-        self, ctx: CameraContext, topics: tuple[str, ...] | None, lifetime_s: float
+        self,
+        ctx: CameraContext,
+        topics: tuple[str, ...] | None,
+        lifetime_s: float,
+        consumer: str | None = None,
     ) -> Subscription:
+        """A new subscription; with ``consumer`` a push one (Notify POSTed there)."""
         with self._cond:
             self._expire()
             self._sample(ctx)
@@ -119,10 +147,20 @@ class EventBroker:
                 self.refused += 1
                 raise SubscriptionsFull(f"all {ctx.quirks.events_max_pullpoints} slots in use")
             sub = Subscription(str(self._next_id), topics, self._clock() + lifetime_s)
+            sub.consumer = consumer
             self._next_id += 1
             self._subs[sub.sid] = sub
             self._initialise(ctx, sub)  # devices send the current states on subscribe
+            if consumer is not None:
+                self._start_pusher(ctx)
+            self._cond.notify_all()
             return sub
+
+    def consumers(self) -> list[str]:
+        """Consumer addresses of the live push subscriptions."""
+        with self._cond:
+            self._expire()
+            return [s.consumer for s in self._subs.values() if s.consumer is not None]
 
     def get(self, sid: str) -> Subscription:
         with self._cond:
@@ -188,10 +226,76 @@ class EventBroker:
             return len(targets)
 
     def close(self) -> None:
-        """Camera stopping: waiting pulls answer at once."""
+        """Camera stopping: waiting pulls answer at once, the pusher ends."""
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+            pusher = self._pusher
+        if pusher is not None:
+            pusher.join(PUSH_TIMEOUT_S + 1)
+
+    # -- push --------------------------------------------------------------------------------
+
+    def _start_pusher(self, ctx: CameraContext) -> None:
+        """Caller holds the lock."""
+        self._ctx = ctx
+        if self._pusher is None or not self._pusher.is_alive():
+            self._pusher = threading.Thread(target=self._push_loop, name="sim-events-push",
+                                            daemon=True)  # fmt: skip
+            self._pusher.start()
+
+    def _push_loop(self) -> None:
+        """Sample the scene and POST what each push subscription has queued, until the camera
+        closes or no push subscription is left."""
+        while True:
+            with self._cond:
+                self._expire()
+                pushing = [s for s in self._subs.values() if s.consumer is not None]
+                if self.closed or not pushing:
+                    self._pusher = None
+                    return
+                if self._ctx is not None:
+                    self._sample(self._ctx)
+                batches = [(s.consumer, list(s.queue)) for s in pushing if s.queue]
+                for s in pushing:
+                    s.queue.clear()
+                if not batches:
+                    self._cond.wait(POLL_S)
+                    continue
+            for consumer, messages in batches:
+                assert consumer is not None
+                self._post_notify(consumer, messages)
+
+    def _post_notify(self, consumer: str, messages: list[str]) -> None:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:wsa="http://www.w3.org/2005/08/addressing"><s:Header>'
+            f"<wsa:Action>{NOTIFY_ACTION}</wsa:Action><wsa:To>{escape(consumer)}</wsa:To>"
+            f"</s:Header><s:Body><wsnt:Notify {NOTIFY_DECLARE}>{''.join(messages)}</wsnt:Notify>"
+            "</s:Body></s:Envelope>"
+        ).encode()
+        parts = urlsplit(consumer)
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80,
+                                          timeout=PUSH_TIMEOUT_S)  # fmt: skip
+        try:
+            conn.request("POST", parts.path or "/", body, {
+                "Content-Type": f'application/soap+xml; charset=utf-8; action="{NOTIFY_ACTION}"'
+            })  # fmt: skip
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException) as exc:
+            log.info("sim events: Notify to %s failed: %s", consumer, exc)
+            with self._cond:
+                self.push_failures += 1
+            return
+        finally:
+            conn.close()
+        with self._cond:
+            self.push_statuses[status] += 1
+            if 200 <= status < 300:
+                self.pushed += 1
+            else:
+                self.push_failures += 1
 
     # -- analytics ---------------------------------------------------------------------------
 

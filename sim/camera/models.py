@@ -154,6 +154,16 @@ class Quirks(SimModel):
         description="event service offers PullPoint; False: WSPullPointSupport is false and "
         "CreatePullPointSubscription is refused (cheap OEMs)",
     )
+    events_push: bool = Field(
+        default=True,
+        description="event service accepts a WS-BaseNotification Subscribe with a "
+        "ConsumerReference and POSTs Notify messages to it; False: Subscribe is refused",
+    )
+    events_sync_point: bool = Field(
+        default=True,
+        description="SetSynchronizationPoint works; False: it answers ActionNotSupported "
+        "(firmwares that lack it)",
+    )
     events_max_pullpoints: int = Field(
         default=8, ge=1, le=64, description="subscription slots; a full table refuses new ones"
     )

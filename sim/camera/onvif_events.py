@@ -1,10 +1,13 @@
-"""ONVIF event service of the simulated camera (PullPoint subscriptions).
+"""ONVIF event service of the simulated camera (PullPoint and push subscriptions).
 
 Operations: GetServiceCapabilities, GetEventProperties, CreatePullPointSubscription,
-PullMessages, SetSynchronizationPoint (tev namespace) and Renew, Unsubscribe (WS-BaseNotification
-namespace, as on the subscription manager). A subscription's address is the event service path
-with ``?sub=ID``; on Axis (quirk ``events_reference_parameters``) it is the shared service path
-and the identity is a ``SubscriptionId`` reference parameter the client must echo as a header.
+PullMessages, SetSynchronizationPoint (tev namespace) and Subscribe, Renew, Unsubscribe
+(WS-BaseNotification namespace, as on the notification producer and subscription manager).
+Subscribe takes a ConsumerReference; the camera then POSTs Notify messages to that address
+(quirk ``events_push``, on by default) until the subscription ends. A subscription's address
+is the event service path with ``?sub=ID``; on Axis (quirk ``events_reference_parameters``) it
+is the shared service path and the identity is a ``SubscriptionId`` reference parameter the
+client must echo as a header.
 """
 
 from __future__ import annotations
@@ -202,6 +205,52 @@ def _filter(op: ET.Element) -> tuple[str, ...] | None:
     return topics or None
 
 
+def _reference(req: OnvifRequest, sub: Subscription) -> str:
+    base = req.ctx.xaddr("events", req.reached_host)
+    if req.ctx.quirks.events_reference_parameters:
+        return (
+            f"<wsa:Address>{base}</wsa:Address><wsa:ReferenceParameters>"
+            f'<dom0:SubscriptionId xmlns:dom0="{AXIS_EVENT}">{sub.sid}</dom0:SubscriptionId>'
+            "</wsa:ReferenceParameters>"
+        )
+    return f"<wsa:Address>{base}?sub={sub.sid}</wsa:Address>"
+
+
+def _consumer(op: ET.Element) -> str:
+    """The ConsumerReference address of a Subscribe: an http URL, else InvalidArgVal."""
+    for child in op.iter():
+        if split_tag(child.tag)[1] == "ConsumerReference":
+            address = find_text(child, "Address")
+            parts = urlsplit(address or "")
+            if parts.scheme == "http" and parts.hostname and len(address or "") <= 512:
+                return address or ""
+            break
+    raise OnvifFault("Sender", "ter:InvalidArgVal", "ConsumerReference: no http Address")
+
+
+def subscribe(req: OnvifRequest) -> str:
+    """WS-BaseNotification Subscribe: a push subscription to the ConsumerReference."""
+    _count(req)
+    q = req.ctx.quirks
+    if not q.events_push:
+        broker(req).refused += 1
+        raise not_supported("Subscribe")
+    consumer = _consumer(req.op)
+    when = find_text(req.op, "InitialTerminationTime")
+    if not when and q.events_require_termination:
+        raise OnvifFault("Receiver", "ter:Action", "internal error", 500)
+    lifetime = _lifetime(req, when)
+    try:
+        sub = broker(req).subscribe(req.ctx, _filter(req.op), lifetime, consumer)
+    except SubscriptionsFull as exc:
+        raise OnvifFault("Receiver", "ter:Action", f"too many subscriptions: {exc}", 500) from None
+    return (
+        f"<wsnt:SubscribeResponse {DECLARE}>"
+        f"<wsnt:SubscriptionReference>{_reference(req, sub)}</wsnt:SubscriptionReference>"
+        f"{_times(req, sub, 'wsnt')}</wsnt:SubscribeResponse>"
+    )
+
+
 def create_pull_point_subscription(req: OnvifRequest) -> str:
     _count(req)
     q = req.ctx.quirks
@@ -216,18 +265,9 @@ def create_pull_point_subscription(req: OnvifRequest) -> str:
         sub = broker(req).subscribe(req.ctx, _filter(req.op), lifetime)
     except SubscriptionsFull as exc:
         raise OnvifFault("Receiver", "ter:Action", f"too many subscriptions: {exc}", 500) from None
-    base = req.ctx.xaddr("events", req.reached_host)
-    if q.events_reference_parameters:
-        reference = (
-            f"<wsa:Address>{base}</wsa:Address><wsa:ReferenceParameters>"
-            f'<dom0:SubscriptionId xmlns:dom0="{AXIS_EVENT}">{sub.sid}</dom0:SubscriptionId>'
-            "</wsa:ReferenceParameters>"
-        )
-    else:
-        reference = f"<wsa:Address>{base}?sub={sub.sid}</wsa:Address>"
     return (
         f"<tev:CreatePullPointSubscriptionResponse {DECLARE}>"
-        f"<tev:SubscriptionReference>{reference}</tev:SubscriptionReference>"
+        f"<tev:SubscriptionReference>{_reference(req, sub)}</tev:SubscriptionReference>"
         f"{_times(req, sub, 'wsnt')}</tev:CreatePullPointSubscriptionResponse>"
     )
 
@@ -258,6 +298,8 @@ def pull_messages(req: OnvifRequest) -> str:
 
 def set_synchronization_point(req: OnvifRequest) -> str:
     _count(req)
+    if not req.ctx.quirks.events_sync_point:
+        raise not_supported("SetSynchronizationPoint")
     sub = _subscription(req)
     broker(req).synchronise(req.ctx, sub.sid)
     return "<tev:SetSynchronizationPointResponse/>"
@@ -295,5 +337,10 @@ HANDLERS: dict[str, Handler] = {
 }
 """Event service operations (tev namespace)."""
 
-SUBSCRIPTION_HANDLERS: dict[str, Handler] = {"Renew": renew, "Unsubscribe": unsubscribe}
-"""Subscription manager operations (WS-BaseNotification namespace)."""
+SUBSCRIPTION_HANDLERS: dict[str, Handler] = {
+    "Subscribe": subscribe,
+    "Renew": renew,
+    "Unsubscribe": unsubscribe,
+}
+"""Notification producer and subscription manager operations (WS-BaseNotification
+namespace)."""

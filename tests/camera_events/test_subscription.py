@@ -84,6 +84,7 @@ def test_no_leak_across_fifty_restarts() -> None:
 def test_refusing_camera_reported_and_not_stormed() -> None:
     publisher = RecordingPublisher()
     with SimCamera("generic", discovery_port=None) as cam:  # no PullPoint support
+        # No push consumer given here: a camera without PullPoint is then unsupported.
         worker = subscriber(camera_config(cam, {"refused_retry_s": 1}), publisher)
         with running(worker):
             wait_for(lambda: worker.health.refusals >= 2, 10, "second refusal")
@@ -92,7 +93,7 @@ def test_refusing_camera_reported_and_not_stormed() -> None:
             elapsed = time.monotonic() - started
             report = worker.health.report(time.monotonic(), 0)
             attempts = cam.event_requests("CreatePullPointSubscription")
-    assert report.state == "refused"
+    assert report.state == "unsupported"
     assert "no PullPoint support" in report.reason and "not supported" in report.reason
     assert report.retry_in_s is not None
     assert attempts <= 3 + int(elapsed // 2), attempts

@@ -1,0 +1,269 @@
+"""The agent's one HTTP consumer of pushed ONVIF events (WS-BaseNotification Notify).
+
+A camera without PullPoint can still push: it is given a consumer address in a ``Subscribe``
+and POSTs ``Notify`` messages there. One consumer serves every camera of the agent process; it
+runs as one supervised worker and listens on the address (and port) the cameras are told: by
+default the gateway's own address on the route to the camera, so it never listens on every
+interface. Each subscription gets its own short, unguessable path (cameras limit URL lengths);
+the path says which camera a Notify is for, and the sender must be that camera's address.
+
+Refused, counted and logged (never queued): an unknown path (404), a sender that is not the
+camera (403), a body over :data:`MAX_BODY` or without a length (413/411), anything but POST
+(405). A Notify that is accepted is parsed with the PullPoint parser and handed to the camera's
+subscriber thread through its :class:`Inbox`; mapping and de-duplication happen there, exactly
+as for pulled messages.
+"""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import logging
+import queue
+import secrets
+import select
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from agent.cameras import soap_reply
+from agent.cameras.event_parse import PullResult, local, read_pull
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 << 10  # a Notify of a few dozen messages is well under this
+PATH_PREFIX = "/e/"
+TOKEN_BYTES = 12  # 16 URL-safe characters: unguessable, and short for cameras' URL limits
+POLL_S = 0.1
+REQUEST_TIMEOUT_S = 5.0  # a sender that stalls mid-request is dropped
+LOG_EVERY = 100  # refusals after the first few are logged once per this many
+
+
+@dataclass
+class Inbox:
+    """One push subscription's mailbox: Notify batches for the camera's subscriber thread."""
+
+    camera_id: str
+    source_ip: str  # the only address a Notify for this path is accepted from
+    path: str
+    url: str = ""
+    received: int = 0  # Notify requests accepted
+    refused: int = 0  # requests on this path refused (wrong sender, too large, unreadable)
+    _results: queue.SimpleQueue[PullResult] = field(default_factory=queue.SimpleQueue)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, result: PullResult) -> None:
+        with self._lock:
+            self.received += 1
+        self._results.put(result)
+
+    def count_refused(self) -> None:
+        with self._lock:
+            self.refused += 1
+
+    def take(self, timeout_s: float, stop: threading.Event) -> PullResult | None:
+        """Everything delivered so far as one result, waiting up to ``timeout_s`` for the first
+        (in slices, so ``stop`` ends the wait); None when nothing came."""
+        waited = 0.0
+        while True:
+            try:
+                first = self._results.get(timeout=POLL_S)
+                break
+            except queue.Empty:
+                waited += POLL_S
+                if stop.is_set() or waited >= timeout_s:
+                    return None
+        out = PullResult(list(first.notifications), list(first.malformed))
+        while True:
+            try:
+                more = self._results.get_nowait()
+            except queue.Empty:
+                return out
+            out.notifications.extend(more.notifications)
+            out.malformed.extend(more.malformed)
+
+
+def _same_ip(a: str, b: str) -> bool:
+    """Equal addresses, an IPv4-mapped IPv6 sender counting as its IPv4 address."""
+    try:
+        x, y = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+    x = getattr(x, "ipv4_mapped", None) or x
+    y = getattr(y, "ipv4_mapped", None) or y
+    return x == y
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, host: str, port: int, consumer: NotifyConsumer) -> None:
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.consumer = consumer
+        super().__init__((host, port), _Handler)
+        self.timeout = 0.0  # handle_request after select: never wait again
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+    timeout = REQUEST_TIMEOUT_S
+    protocol_version = "HTTP/1.0"
+
+    def do_POST(self) -> None:
+        self.server.consumer.handle(self)
+
+    def _refuse(self) -> None:
+        self.server.consumer.refuse(self, 405, "method not allowed", None)
+
+    do_GET = do_PUT = do_DELETE = do_HEAD = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the consumer logs refusals itself, with reasons and throttling."""
+
+    def answer(self, status: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+
+class NotifyConsumer:
+    """The process's consumer: listening sockets by (host, port), inboxes by path."""
+
+    def __init__(self, max_body: int = MAX_BODY) -> None:
+        self.max_body = max_body
+        self.stats: Counter[str] = Counter()  # accepted, unknown_path, wrong_source, ...
+        self._lock = threading.Lock()
+        self._servers: dict[tuple[str, int], _Server] = {}
+        self._inboxes: dict[str, Inbox] = {}
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    def register(self, camera_id: str, source_ip: str, host: str, port: int) -> Inbox:
+        """A new inbox for one subscription of ``camera_id``, listening on ``host``:``port``
+        (bound now if not yet; port 0 picks a free one). Raises OSError when it cannot bind."""
+        server = self._listen(host, port)
+        path = PATH_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+        bound = server.server_address[1]
+        inbox = Inbox(camera_id, source_ip, path, f"http://{url_host(host)}:{bound}{path}")
+        with self._lock:
+            self._inboxes[path] = inbox
+        return inbox
+
+    def unregister(self, inbox: Inbox) -> None:
+        """Forget the inbox: a late Notify on its path is then refused as unknown."""
+        with self._lock:
+            self._inboxes.pop(inbox.path, None)
+
+    def inboxes(self) -> int:
+        with self._lock:
+            return len(self._inboxes)
+
+    def _listen(self, host: str, port: int) -> _Server:
+        with self._lock:
+            server = self._servers.get((host, port))
+            if server is None:
+                server = _Server(host, port, self)
+                self._servers[(host, port)] = server
+                log.info("camera events: push consumer listening on http://%s:%d/",
+                         url_host(host), server.server_address[1])  # fmt: skip
+            return server
+
+    # -- the worker --------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve every listening socket until ``stop``; each request on its own thread."""
+        while not stop.is_set():
+            with self._lock:
+                servers = list(self._servers.values())
+            if not servers:
+                stop.wait(POLL_S * 2)
+                continue
+            try:
+                ready, _, _ = select.select(servers, [], [], POLL_S * 2)
+            except (OSError, ValueError):  # a socket closed under us: look again
+                continue
+            for server in ready:
+                server.handle_request()
+
+    def close(self) -> None:
+        """Close every listening socket (the agent stops)."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.server_close()
+
+    # -- requests (on the request's thread) --------------------------------------------------
+
+    def refuse(
+        self, handler: _Handler, status: int, reason: str, inbox: Inbox | None, key: str = ""
+    ) -> None:
+        key = key or f"http_{status}"
+        with self._lock:
+            self.stats[key] += 1
+            count = self.stats[key]
+        if inbox is not None:
+            inbox.count_refused()
+        if count <= 5 or count % LOG_EVERY == 0:
+            who = f" for camera {inbox.camera_id}" if inbox is not None else ""
+            log.warning("camera events: Notify from %s%s refused with %d: %s (%d so far)",
+                        handler.client_address[0], who, status, reason, count)  # fmt: skip
+        handler.answer(status)
+
+    def handle(self, handler: _Handler) -> None:
+        path = handler.path.split("?", 1)[0]
+        with self._lock:
+            inbox = self._inboxes.get(path)
+        if inbox is None:
+            self.refuse(handler, 404, "unknown path", None, "unknown_path")
+            return
+        sender = handler.client_address[0]
+        if not _same_ip(sender, inbox.source_ip):
+            self.refuse(handler, 403, f"not the camera's address {inbox.source_ip}", inbox,
+                        "wrong_source")  # fmt: skip
+            return
+        length = handler.headers.get("Content-Length", "")
+        if not length.strip().isdigit():
+            self.refuse(handler, 411, "no Content-Length", inbox, "no_length")
+            return
+        if int(length) > self.max_body:
+            self.refuse(handler, 413, f"body of {int(length)} bytes", inbox, "too_large")
+            return
+        try:
+            raw = handler.rfile.read(int(length))
+        except OSError:
+            self.refuse(handler, 400, "body not received", inbox, "unreadable")
+            return
+        result = self._parse(raw, handler.headers.get("Content-Type"))
+        if result is None:
+            self.refuse(handler, 400, "not a SOAP Notify", inbox, "not_notify")
+            return
+        with self._lock:
+            self.stats["accepted"] += 1
+        inbox.put(result)
+        handler.answer(200)
+
+    @staticmethod
+    def _parse(raw: bytes, content_type: str | None) -> PullResult | None:
+        try:
+            reply = soap_reply.read_reply(raw, soap_reply.charset_of(content_type))
+            if not reply.is_envelope or reply.fault is not None:
+                return None
+            root = etree.fromstring(reply.body)
+        except (soap_reply.ReplyError, etree.XMLSyntaxError, ValueError):
+            return None
+        body = next((c for c in root if local(c.tag) == "Body"), None)
+        notify = None if body is None or len(body) == 0 else body[0]
+        if notify is None or local(notify.tag) != "Notify":
+            return None
+        return read_pull(notify)
