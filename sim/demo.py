@@ -313,7 +313,8 @@ class DemoStack:
             time.sleep(0.05)
 
     def _start_camera(self) -> None:
-        """A Hikvision-like street camera: people walk by, and now and then the lights go out."""
+        """A Hikvision-like street camera: people walk by, now and then the lights go out, and
+        its PTZ head turns to the gate preset and back (no motion alarm for that)."""
         self.camera_port, rtsp_port = free_port(), free_port()
         timeline = self._write(
             "camera-timeline.yaml",
@@ -324,6 +325,8 @@ class DemoStack:
                     {"at": 10, "condition": "person", "duration": 20},
                     {"at": 30, "condition": "dark", "duration": 20},
                     {"at": 50, "condition": "normal", "duration": 10},
+                    {"at": 5, "preset": "1"},  # home for the walkers
+                    {"at": 52, "preset": "2"},  # the gate, until the next round
                 ],
             },
         )

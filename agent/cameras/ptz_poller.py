@@ -102,15 +102,15 @@ class PtzPoller:
                     self._report(ERROR, str(exc))
                     return
                 self.polls += 1
-                if not polled:
-                    polled = True
-                    self._report(POLLING)
                 change = tracker.observe(status, self._clock())
                 if change is not None:
                     log.info("camera %s: PTZ %s", self.config.id, "moving" if change else "still")
                     self.moves.set_moving(ONVIF, change)
                 if not tracker.moving:
                     self.moves.rest_at(at_preset(status.position, self.moves.presets))
+                if not polled:  # health says "polling" once the first answer is in it
+                    polled = True
+                    self._report(POLLING)
                 self.moves.sampled(tracker.moving, asked_at)
                 self._pause(stop, self.timing.moving_s if tracker.moving else self.timing.idle_s)
         finally:

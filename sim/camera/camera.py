@@ -79,6 +79,7 @@ class SimCamera:
             StreamSpec("sub", 640, 360, fps, 400),
         )
         self.ctx.hubs = {s.name: StreamHub(self.name, s, self._frame, linger) for s in specs}
+        self.ctx.ptz.script = self._ptz_order
         self._rtsp: RtspServer | None = None
         self._onvif: OnvifServer | None = None
         self._discovery: DiscoveryResponder | None = None
@@ -277,6 +278,16 @@ class SimCamera:
         if not self.ctx.ptz.goto_preset(token, move_s):
             known = ", ".join(p.token for p in self.ctx.ptz.presets)
             raise ValueError(f"preset: unknown {token!r}; known: {known}")
+
+    def _ptz_order(self) -> tuple[object, str, float, float] | None:
+        """The timeline's newest preset move, with the move time (PTZ cameras only)."""
+        if not self.ctx.quirks.ptz:
+            return None
+        order = self.timeline.preset_order()
+        if order is None:
+            return None
+        key, token, at = order
+        return key, token, at, self.ctx.quirks.ptz_move_s
 
     # ---- frames ---------------------------------------------------------------------------
     def _frame(self, width: int, height: int) -> np.ndarray:

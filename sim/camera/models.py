@@ -203,11 +203,14 @@ class TimelineStep(SimModel):
         default=None, gt=0, description="seconds the condition lasts; None = until the next step"
     )
     firmware: str | None = Field(default=None, description="firmware version reported from now on")
+    preset: str | None = Field(
+        default=None, min_length=1, max_length=64, description="PTZ preset to move to (ptz quirk)"
+    )
 
     @model_validator(mode="after")
     def _does_something(self) -> TimelineStep:
-        if self.condition is None and self.firmware is None:
-            raise ValueError("a step needs a condition or a firmware")
+        if self.condition is None and self.firmware is None and self.preset is None:
+            raise ValueError("a step needs a condition, a firmware or a preset")
         return self
 
 

@@ -97,6 +97,10 @@ class PtzHead:
         self._rest: Position = HOME
         self._move: Move | None = None
         self.moves = 0  # moves started (preset, absolute, continuous)
+        # The timeline's newest preset order and the move time: followed whenever the head
+        # is asked where it is, so a scripted move happens even with nobody watching.
+        self.script: Callable[[], tuple[object, str, float, float] | None] | None = None
+        self._script_done: object = None
         self.requests: Counter[str] = Counter()  # PTZ operations asked, answered or refused
 
     def count(self, operation: str) -> None:
@@ -117,7 +121,24 @@ class PtzHead:
         with self._lock:
             return self._settle(self._clock())
 
+    def _follow_script(self) -> None:
+        """Start the scripted move once, at the time the script ordered it (caller holds the
+        lock)."""
+        order = self.script() if self.script is not None else None
+        if order is None or order[0] == self._script_done:
+            return
+        key, token, at, move_s = order
+        self._script_done = key
+        preset = self._presets.get(token)
+        if preset is None:
+            return
+        here, _ = position_at(self._move, self._rest, at)
+        self._rest = here
+        self._move = Move(start=here, started_at=at, duration=move_s, target=preset.position)
+        self.moves += 1
+
     def _settle(self, now: float) -> tuple[Position, bool]:
+        self._follow_script()
         pos, moving = position_at(self._move, self._rest, now)
         if not moving and self._move is not None:
             self._rest, self._move = pos, None

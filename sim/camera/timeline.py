@@ -53,6 +53,27 @@ def evaluate(steps: list[TimelineStep], t: float, loop: bool) -> TimelineState:
     return TimelineState(condition=condition, elapsed=elapsed, firmware=firmware)
 
 
+def preset_order(
+    steps: list[TimelineStep], t: float, loop: bool
+) -> tuple[tuple[int, int], str, float] | None:
+    """The newest preset move the script has ordered by ``t`` seconds after it started:
+    ((cycle, step index), preset token, seconds after the start at which it was ordered)."""
+    moves = [(i, s) for i, s in enumerate(steps) if s.preset is not None]
+    if not moves:
+        return None
+    period = _period(steps)
+    cycle = int(t // period) if loop and period > 0 else 0
+    looped = t - cycle * period
+    due = [(i, s) for i, s in moves if s.at <= looped]
+    if not due:
+        if cycle == 0:
+            return None
+        cycle, due = cycle - 1, moves  # the previous round's last move still holds
+    index, step = due[-1]
+    assert step.preset is not None
+    return (cycle, index), step.preset, cycle * period + step.at
+
+
 def load_timeline(path: Path) -> TimelineFile:
     """Read a timeline YAML file: either ``{loop, steps}`` or a bare list of steps."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -93,6 +114,17 @@ class Timeline:
     def set_firmware(self, firmware: str | None) -> None:
         with self._lock:
             self._firmware_override = firmware
+
+    def preset_order(self) -> tuple[tuple[float, int, int], str, float] | None:
+        """The newest scripted preset move: (its identity, preset token, the monotonic time it
+        was ordered), or None."""
+        with self._lock:
+            steps, loop, start = self._steps, self._loop, self._start
+        order = preset_order(steps, self._clock() - start, loop)
+        if order is None:
+            return None
+        key, token, at = order
+        return (start, *key), token, start + at  # a new script's moves are new moves
 
     def state(self) -> TimelineState:
         with self._lock:

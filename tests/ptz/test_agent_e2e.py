@@ -56,11 +56,14 @@ def test_a_preset_move_is_reported_and_raises_no_motion_but_a_person_after_it_do
             assert _starts(store) == []  # a still street: nothing yet
             cam.goto_preset("2")
             wait_for(lambda: cam.ptz.status()[1], 5, what="the head moving")
-            moved = wait_for(
-                lambda: (p := _camera(store).get("ptz") or {}).get("moves") == 1
-                and not p["moving"] and p.get("preset") == "2" and p,
-                20, what="the move reported over",
-            )  # fmt: skip
+
+            def move_over() -> dict[str, Any] | None:
+                ptz = _camera(store).get("ptz") or {}
+                done = ptz.get("moves") == 1 and not ptz["moving"] and ptz.get("preset") == "2"
+                return ptz if done else None
+
+            moved = wait_for(move_over, 20, what="the move reported over")
+            assert moved is not None
             assert moved["source"] == "onvif" and moved["last_preset"] == "2"
             assert [p["token"] for p in moved["presets"]] == ["1", "2", "3"]
             frames = _motion_frames(store)

@@ -145,7 +145,12 @@ def _t(phase: str, event_id: str, at: float) -> Transition:
 
 def test_a_start_waits_for_a_status_sample_taken_after_it() -> None:
     asked: list[bool] = []
-    hold = StartHold(lambda: asked.append(True) or True)
+
+    def ask() -> bool:
+        asked.append(True)
+        return True
+
+    hold = StartHold(ask)
     assert hold.offer(_t("start", "a", 10.0)) and asked == [True]
     assert hold.offer(_t("update", "a", 10.1))  # queued behind its start
     assert hold.sample(False, 9.9) == []  # asked before the start: proves nothing
@@ -187,7 +192,7 @@ def test_runner_publishes_a_held_start_when_ptz_status_says_still() -> None:
             sent.append(body)
 
     runner = MotionRunner(
-        "cam-1", MotionConfig(), Pub(),  # type: ignore[arg-type]
+        "cam-1", MotionConfig(), Pub(),
         clock=lambda: 5.0, wall_clock=lambda: 1_700_000_005.0, detector=Walker(),
         confirm_still=lambda: True,
     )  # fmt: skip

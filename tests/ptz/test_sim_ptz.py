@@ -10,7 +10,7 @@ from agent.cameras.errors import NotSupportedError
 from agent.cameras.onvif_client import OnvifClient
 from agent.cameras.ptz import PtzLink, PtzUnsupported
 from sim.camera import SimCamera
-from sim.camera.models import Condition
+from sim.camera.models import Condition, TimelineStep
 from sim.camera.scene import PAN_WIDTHS, Scene
 from tests.helpers import wait_for
 
@@ -71,3 +71,25 @@ def test_the_picture_pans_with_the_head_and_new_street_comes_in_at_the_edge() ->
     assert np.abs(panned[:, w - step :] - home[:, w - step :]).mean() > 10
     # ... and the home view itself is the scene as it was before PTZ existed.
     assert np.abs(scene.render(w, h, Condition.NORMAL, 0.0, "", pan=0.0) - home).mean() < 4
+
+
+def test_a_timeline_moves_the_head_to_its_presets_in_time() -> None:
+    from sim.camera.timeline import preset_order
+
+    steps = [
+        TimelineStep(at=1, preset="2"),
+        TimelineStep(at=2, condition=Condition.PERSON, duration=4),
+        TimelineStep(at=5, preset="1"),
+    ]
+    assert preset_order(steps, 0.5, loop=True) is None
+    assert preset_order(steps, 1.5, loop=True) == ((0, 0), "2", 1.0)
+    assert preset_order(steps, 6.5, loop=True) == ((0, 2), "1", 5.0)  # wrapped: still home
+    assert preset_order(steps, 7.2, loop=True) == ((1, 0), "2", 7.0)
+    assert preset_order(steps, 30.0, loop=False) == ((0, 2), "1", 5.0)
+    with SimCamera("textbook", discovery_port=None, quirks={"ptz_move_s": 0.5}) as cam:
+        cam.script([{"at": 0.2, "preset": "3"}])
+        # the head follows the script whenever it is asked where it is (here, or GetStatus)
+        wait_for(lambda: not cam.ptz.status()[1] and cam.ptz.moves == 1, 5, what="the move")
+        assert cam.ptz.status()[0] == pytest.approx((-0.5, 0.05, 0.2))
+        cam.script([{"at": 0, "preset": "3"}])  # a new script: its moves are new moves
+        wait_for(lambda: cam.ptz.status() and cam.ptz.moves == 2, 5, what="the new move")
