@@ -38,8 +38,9 @@ class PushConfig(StrictModel):
 
 class CameraEventsConfig(StrictModel):
     """Subscribe to the camera's own analytics (motion, tamper, line crossing, intrusion)
-    through an ONVIF PullPoint subscription. Lifetimes are short and renewed, and the
-    subscription is always ended on stop, so restarts never fill the camera's few slots."""
+    through an ONVIF PullPoint subscription, or a push subscription where the camera has no
+    PullPoint. Lifetimes are short and renewed, and the subscription is always ended on stop,
+    so restarts never fill the camera's few slots."""
 
     enabled: bool = Field(default=True, description="Subscribe to the camera's events.")
     topics: list[TopicFilter] = Field(
@@ -73,8 +74,9 @@ class CameraEventsConfig(StrictModel):
         default=300,
         ge=1,
         le=86_400,
-        description="A camera that refuses subscriptions (fault, HTTP 500, no PullPoint) is "
-        "asked again after this long, doubling up to six times as long: never in a storm.",
+        description="A camera that refuses subscriptions (fault, HTTP 500) or has neither "
+        "PullPoint nor push is asked again after this long, doubling up to six times as long: "
+        "never in a storm.",
     )
     push: PushConfig = Field(
         default_factory=PushConfig,

@@ -5,6 +5,7 @@ one HTTP consumer against the simulated camera, over loopback HTTP both ways."""
 from __future__ import annotations
 
 import http.client
+import itertools
 import socket
 import threading
 import time
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agent.cameras.camera_events import CameraEvents
 from agent.cameras.push_consumer import NotifyConsumer
+from agent.cameras.service import PUSH_WORKER, CameraService
+from agent.cameras.sources import SyntheticSource
 from sim.camera import SimCamera
 from tests.cameras.conftest import RecordingPublisher
 
@@ -129,13 +133,17 @@ def test_forged_and_oversized_notify_refused(consumer: NotifyConsumer) -> None:
         with running(worker):
             wait_for(lambda: worker.health.state == "subscribed", 10, "subscribed")
             (url,) = cam.ctx.events.consumers()
+            inbox = worker.health.inbox
+            assert inbox is not None
+            # The camera pushes its current states on subscribe: that one is genuine.
+            accepted = wait_for(lambda: inbox.received, 10, "the initial states' Notify")
             base = url.rsplit("/", 1)[0]
             assert _post(base + "/guessed-path", MOTION_ON) == 404
             assert _post(url, MOTION_ON, source="127.0.0.2") == 403  # not the camera
             assert _declared_length(url, 10 << 20) == 413
             assert _post(url, b"<not-soap") == 400
-            time.sleep(0.3)  # nothing forged may come through; give it a chance to
-            assert publisher.events("motion") == []
+            # Each answer is given after the decision: nothing refused reached the inbox.
+            assert inbox.received == accepted and publisher.events("motion") == []
             # The camera's own Notify on the same path still works.
             assert _post(url, MOTION_ON) == 200
             wait_for(lambda: _first(publisher, "motion", "start"), 10, "genuine motion")
@@ -231,3 +239,38 @@ def test_synchronization_point_fault_counted_and_tolerated() -> None:
         assert cam.event_requests("SetSynchronizationPoint") == 1
         assert cam.event_subscriptions == 0
     assert report.model_dump(mode="json")["sync_faults"] == 1
+
+
+def test_camera_service_runs_one_push_consumer_worker() -> None:
+    """Under the camera service the consumer is one supervised worker for every camera; the
+    health of a pushing camera says so, and the service's stop frees slot and socket."""
+    frames = itertools.cycle([np.zeros((90, 160), np.uint8)])
+    publisher = RecordingPublisher()
+    with SimCamera("generic", discovery_port=None) as cam:
+        config = camera_config(cam, PUSH)
+        service = CameraService(
+            [config, config.model_copy(update={"id": "cam2"})],
+            publisher,  # type: ignore[arg-type]
+            source_factory=lambda _c, _u: SyntheticSource(frames, fps=5),
+        )
+        service.start()
+        try:
+            health = wait_for(
+                lambda: (
+                    all(
+                        h.get("events", {}).get("mode") == "push" for h in service.health().values()
+                    )
+                    and service.health()
+                ),
+                15,
+                "both cameras pushing",
+            )
+            names = service.worker_names
+            assert cam.event_subscriptions == 2 and service.push_consumer.inboxes() == 2
+        finally:
+            service.stop()
+        assert cam.event_subscriptions == 0
+    assert names.count(PUSH_WORKER) == 1
+    assert {"camera-cam1-events", "camera-cam2-events"} <= set(names)
+    assert health["cam1"]["events"]["state"] == "subscribed"
+    assert service.push_consumer.inboxes() == 0 and service.push_consumer._servers == {}
