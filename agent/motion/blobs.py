@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from agent.motion.types import Box, Luma, ZoneHit
+from agent.motion.types import KERNEL, Box, Luma, ZoneHit
 from agent.motion.zones import ZoneArea
 
 FLAT = 1.2  # mean |high-pass| below this (luma levels) counts as untextured
@@ -51,6 +51,32 @@ def find_blobs(merged: Luma, min_pixels: int) -> list[Blob]:
             if pixels >= min_pixels:
                 blobs.append(Blob((x, y, w, h), pixels))
     return blobs
+
+
+_ACROSS_3 = np.ones((1, 2), np.uint8)
+_WIDE_5X3 = np.ones((3, 4), np.uint8)
+CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its core
+MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
+
+
+def moving_blobs(raw: Luma, min_pixels: int, busy: int) -> tuple[Luma | None, list[Blob]]:
+    """The merged mask and blobs of ``raw`` (this frame's moving pixels), for tracking.
+
+    On an ordinary frame, all of them: a textured runner's mask is full of holes and the
+    3x3 merge joins its fragments. On a frame with over ``busy`` pixels in thin strokes (a
+    downpour), thin strokes are dropped first: an erosion across (1x3) takes away streaks a
+    pixel or two wide and a 5x3 dilation gives bodies their width back plus the merge, so
+    the search does not wade through hundreds of streaks (which would also only form
+    crowded steps). None when nothing is left."""
+    core = cv2.erode(raw, _ACROSS_3)
+    kept = cv2.countNonZero(core)
+    if cv2.countNonZero(raw) - kept <= busy:
+        merged = cv2.dilate(raw, KERNEL)
+    elif kept * CORE_GROWTH >= min_pixels:
+        merged = cv2.dilate(core, _WIDE_5X3)
+    else:
+        return None, []
+    return merged, find_blobs(merged, min_pixels)
 
 
 # Nine times (the pixel minus its 3x3 mean): whole-number weights, so on a uint8 patch or a

@@ -23,10 +23,12 @@ import cv2
 
 from agent.motion.background import Background
 from agent.motion.blobs import (
+    MERGE_GROWTH_RAW,
     Blob,
     find_blobs,
     light_tests,
     merge_hits,
+    moving_blobs,
     to_box,
     zone_hits,
 )
@@ -46,8 +48,11 @@ LEARN_S = 2.0  # after the first frame, which parts of the scene sway is learnt 
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
 MOVE_CHECK = 0.03  # share of the frame moving on consecutive frames worth asking whether the
 # camera turned (rain stays far below: its streaks do not persist)
+MOVE_SPREAD = 0.5  # ... and moving in at least this share of the frame's cells (not local)
+SPREAD_CELLS = (8, 6)
 MOVE_START_PX = 1.0  # whole-frame shift per frame (analysis pixels) that is a camera move
 MOVE_END_PX = 0.5  # a move goes on while the picture shifts at least this much per frame
+THIN_BUSY = 0.01  # share of the frame moving in thin strokes that makes a frame busy (rain)
 EARLY_SIZE = 2  # blobs this many times the smallest object date from their track's start
 CAMERA_MOVE = "camera_move"
 
@@ -60,6 +65,7 @@ class _Found:
     boxes: list[Box] = field(default_factory=list)
     hits: dict[str, ZoneHit] = field(default_factory=dict)
     rejected: int = 0
+    persistent: Luma | None = None  # the persistent pass's merged mask
 
     def add(
         self, tested: list[Blob], kept: list[Blob], boxes: list[Box], hits: dict[str, ZoneHit]
@@ -70,14 +76,13 @@ class _Found:
         self.hits = merge_hits(self.hits, hits)
 
 
-@dataclass(frozen=True)
-class _Fast:
-    """This frame's moving pixels (not only persistent ones), merged, and the blobs in them
-    that a track confirms, with the track's first sighting."""
-
-    raw: Luma
-    merged: Luma
-    confirmed: list[tuple[Blob, float]]
+def _spread(moving: Luma | None) -> float:
+    """The share of the frame's 8x6 cells where something moves: a pan moves every textured
+    part of the view, a person close to the camera only the cells they cover."""
+    if moving is None:
+        return 0.0
+    cells = cv2.resize(moving, SPREAD_CELLS, interpolation=cv2.INTER_AREA)
+    return cv2.countNonZero(cv2.threshold(cells, 5, 255, cv2.THRESH_BINARY)[1]) / cells.size
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -132,14 +137,20 @@ class MotionDetector:
         moving = self._persistent(still, settled, enough)
         persistent = 0 if moving is None else cv2.countNonZero(moving)
         # a pan moves every edge of the view on every frame; rain does not persist
-        if persistent > MOVE_CHECK * zones.analysed and self._turned(prev, self._prev_small, ts):
+        if (
+            persistent > MOVE_CHECK * zones.analysed
+            and _spread(moving) >= MOVE_SPREAD
+            and self._turned(prev, self._prev_small, ts)
+        ):
             return Detection(ts, armed=names, suppressed=CAMERA_MOVE)
         found = _Found()
-        fast = self._track(cv2.subtract(settled, still), ts) if enough else None
         if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
-        if fast is not None:
-            self._fast(found, small, fast, armed)
+        # a fast object needs pixels that the persistent pass did not take
+        if (count - persistent) * MERGE_GROWTH_RAW >= zones.min_pixels:
+            self._fast(found, small, cv2.subtract(settled, still), armed, ts)
+        else:
+            self._tracker.clear()  # nothing moved: every track lost its object
         bg.update(small)
         self._moving_prev = moving
         if ts < self._learn_until:
@@ -209,35 +220,39 @@ class MotionDetector:
         # only blobs that could hit an armed zone are worth the light tests
         blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
         kept, boxes = self._objects(small, self._bg.mean, moving, blobs)
-        # a blob just past the size filter gets no credit: two specks of rain meeting twice
-        early = EARLY_SIZE * zones.min_pixels
-        firsts = [self._tracker.since(b.rect, ts) if b.pixels >= early else ts for b in kept]
+        # its pixels moved on the frame before too: a blob of a clear size was an object
+        # already then (one just past the size filter may be two specks meeting twice)
+        early = ts - self._interval_s * (self.sensitivity.persistence_frames - 1)
+        least = EARLY_SIZE * zones.min_pixels
+        firsts = [early if b.pixels >= least else ts for b in kept]
         found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
+        found.persistent = merged
 
-    def _track(self, raw: Luma, ts: float) -> _Fast:
-        """Feeds this frame's blobs (of pixels moving now, persistent or not) to the tracks;
-        returns those a track confirms."""
-        assert self._zones is not None
-        merged = cv2.dilate(raw, KERNEL)
-        blobs = find_blobs(merged, self._zones.min_pixels)
-        return _Fast(raw, merged, self._tracker.update(blobs, ts))
-
-    def _fast(self, found: _Found, small: Luma, fast: _Fast, armed: list[ZoneArea]) -> None:
-        """Confirmed tracks' blobs: objects too fast to overlap themselves (see tracks.py).
-        Blobs the persistent pass already holds are left out."""
+    def _fast(
+        self, found: _Found, small: Luma, raw: Luma, armed: list[ZoneArea], ts: float
+    ) -> None:
+        """Objects too fast to overlap themselves, confirmed by their tracks (tracks.py),
+        among the blobs of this frame's moving pixels: all of them on an ordinary frame, the
+        thick ones on a busy frame (a downpour's streaks would cost a long search and only
+        form crowded steps). Blobs the persistent pass already holds are not added twice."""
+        zones = self._zones
+        assert zones is not None
         assert self._bg is not None
+        merged, blobs = moving_blobs(raw, zones.min_pixels, round(THIN_BUSY * zones.analysed))
+        if not blobs and not self._tracker.tracks:
+            return
         confirmed = [
             (b, first)
-            for b, first in fast.confirmed
+            for b, first in self._tracker.update(blobs, ts)
             if not any(_overlaps(b.rect, k.rect) for k in found.blobs)
             and any(a.may_hold(b.rect, b.pixels) for a in armed)
         ]
-        if not confirmed:
+        if not confirmed or merged is None:
             return
-        blobs = [b for b, _ in confirmed]
-        kept, boxes = self._objects(small, self._bg.mean, fast.raw, blobs)
+        fast = [b for b, _ in confirmed]
+        kept, boxes = self._objects(small, self._bg.mean, raw, fast)
         firsts = [first for b, first in confirmed if b in kept]
-        found.add(blobs, kept, boxes, zone_hits(fast.merged, kept, boxes, armed, firsts))
+        found.add(fast, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
 
     def _prepare(self, luma: Luma, ts: float) -> Luma:
         shape = (int(luma.shape[0]), int(luma.shape[1]))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from agent.motion.blobs import Blob
 
-MAX_SPEED = 10.0  # body sizes per second: a motorbike at speed covers ~7
+MAX_SPEED = 15.0  # body sizes per second: a motorbike at speed covers ~10
 MIN_STEP = 0.4  # share of its width an object must move per frame to be confirmed here:
 # slower ones overlap themselves and persistence confirms them; fronds move less
 SIZE_RATIO = 1.5  # width and height may change by this factor between sightings
@@ -80,7 +80,7 @@ class Track:
         known."""
         last = self.seen[-1]
         if len(self.seen) < 2:
-            return MAX_SPEED * s.size * (s.ts - last.ts)
+            return MAX_SPEED * max(s.size, last.size) * (s.ts - last.ts)
         prev = self.seen[-2]
         return max(0.3 * s.size, 0.3 * math.hypot(last.x - prev.x, last.y - prev.y))
 
@@ -153,23 +153,6 @@ class Tracker:
         kept += [Track([sightings[k]], ts) for k in sorted(free)]
         self.tracks = kept
         return out
-
-    def since(self, rect: tuple[int, int, int, int], ts: float) -> float:
-        """When the object in ``rect`` was first seen: the first sighting of a track that
-        holds it on this frame and also held it (uncrowded) on the frame before; ``ts``
-        when there is none. Persistence confirms a walker on its second frame; the track
-        says it already moved on the first."""
-        x, y, w, h = rect
-        firsts = [
-            t.first_ts
-            for t in self.tracks
-            if len(t.seen) >= 2
-            and t.seen[-1].ts == ts
-            and not t.crowded[-1]
-            and x <= t.seen[-1].x <= x + w
-            and y <= t.seen[-1].y <= y + h
-        ]
-        return min(firsts, default=ts)
 
 
 def _fitting(track: Track, sightings: list[Sighting], free: set[int]) -> list[int]:

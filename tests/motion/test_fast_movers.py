@@ -52,11 +52,11 @@ def test_figure_shown_for_one_frame_is_not_confirmed() -> None:
     assert not any(d.hits for d in seen)
 
 
-def test_figures_flashing_at_random_places_are_not_confirmed() -> None:
-    """A figure-sized blob each frame, somewhere new (never on its last place): no
-    consistent track."""
+def test_figures_flashing_back_and_forth_are_not_confirmed() -> None:
+    """A figure-sized blob each frame, somewhere new, alternately in the left and the right
+    half (a moth circling the lamp): each step reverses the last, no consistent track."""
     rng = np.random.default_rng(1)
-    spots = np.cumsum(rng.uniform(40, hd.W - 70, 100)) % (hd.W - 30)
+    spots = rng.uniform(0, hd.W / 2 - 30, 100) + (np.arange(100) % 2) * hd.W / 2
 
     def paint(view: np.ndarray, t: float) -> None:
         if t >= 3.0:
