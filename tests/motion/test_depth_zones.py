@@ -57,7 +57,7 @@ def test_zone_without_person_height_keeps_min_area() -> None:
 def test_sizes_are_interpolated_by_foot_row() -> None:
     zone = Zone(name="yard", polygon=NEAR, person_height=0.4, person_height_far=0.2)
     (area,) = ZoneMap([zone], [], 160, 90, "UTC").areas
-    x, y, w, h = area.rect
+    x, y, _, h = area.rect
     top, bottom = area.min_at((x, y - 5, 4, 6)), area.min_at((x, y + h - 8, 4, 8))
     middle = area.min_at((x, y, 4, h // 2))
     assert top < middle < bottom
