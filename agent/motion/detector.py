@@ -3,13 +3,19 @@ its own, no I/O, so tests drive it with synthetic frames and the CLI and the ben
 exact code the agent runs.
 
 Per frame, on a ~160x90 copy of the luma plane:
-1. a jump of mean brightness (lightning, IR switch, lights off) or a large share of the frame
-   changing at once suppresses the frame and relearns the background until exposure settles;
+1. a jump of mean brightness (lightning, IR switch, lights off) suppresses the frame and
+   relearns the background until exposure settles; so does a camera move, reported by the
+   camera (``camera_moving``) or seen here (the whole picture shifts, shift.py);
 2. a slow or partial change of exposure is compensated by scaling the frame to the background;
-3. pixels outside the background envelope by more than threshold and learned noise move;
-4. only pixels that moved on consecutive frames count (rain streaks and sparkle do not repeat);
-5. blobs below the zone size are dropped; those whose background texture survives are light;
-6. the rest are assigned to armed zones.
+3. pixels outside the background envelope by more than threshold and learned noise move; more
+   than ``global_change`` of the frame at once is a light change (or a pan, if it shifts);
+4. pixels that moved on consecutive frames form blobs (rain streaks and sparkle do not
+   repeat; a walker overlaps itself);
+5. objects too fast to overlap themselves (a runner, a motorbike, a 5 fps substream) are
+   confirmed by short tracks of this frame's blobs instead (tracks.py);
+6. blobs below the zone's size (fixed, or a person's size at the blob's foot row) are dropped;
+   those whose background texture survives are light; the rest hit armed zones, dated from
+   their first movement so the minimum duration need not wait for a third frame.
 """
 
 from __future__ import annotations
@@ -126,23 +132,36 @@ class MotionDetector:
         if reason is not None:
             return Detection(ts, armed=names, suppressed=reason)
         small = self._compensate(small, bg)
+        found = self._analyse(prev, small, armed, ts)
+        if isinstance(found, str):
+            return Detection(ts, armed=names, suppressed=found)
+        if ts < self._learn_until:
+            return Detection(ts, armed=names, suppressed="learning")
+        return Detection(ts, tuple(found.boxes), found.hits, names, None, found.rejected)
+
+    def _analyse(
+        self, prev: Luma | None, small: Luma, armed: list[ZoneArea], ts: float
+    ) -> _Found | str:
+        """What moves in ``small`` (exposure-compensated), or why the frame says nothing."""
+        zones, bg, raw_small = self._zones, self._bg, self._prev_small
+        assert zones is not None
+        assert bg is not None
+        assert raw_small is not None  # this frame, before compensation
         still = bg.still(small)  # masked pixels are always still (folded into the bounds)
         count = still.size - cv2.countNonZero(still)
         if count > self.config.global_change * zones.analysed:
-            reason = self._large_change(prev, self._prev_small, ts)
-            return Detection(ts, armed=names, suppressed=reason)
+            return self._large_change(prev, raw_small, ts)
         settled = bg.settled(still)  # every frame: it keeps the flicker average
         # a frame with too few moving pixels for the smallest zone cannot hold an object
-        enough = count * MERGE_GROWTH >= zones.min_pixels
-        moving = self._persistent(still, settled, enough)
+        moving = self._persistent(still, settled, count * MERGE_GROWTH >= zones.min_pixels)
         persistent = 0 if moving is None else cv2.countNonZero(moving)
         # a pan moves every edge of the view on every frame; rain does not persist
         if (
             persistent > MOVE_CHECK * zones.analysed
             and _spread(moving) >= MOVE_SPREAD
-            and self._turned(prev, self._prev_small, ts)
+            and self._turned(prev, raw_small, ts)
         ):
-            return Detection(ts, armed=names, suppressed=CAMERA_MOVE)
+            return CAMERA_MOVE
         found = _Found()
         if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
@@ -153,9 +172,7 @@ class MotionDetector:
             self._tracker.clear()  # nothing moved: every track lost its object
         bg.update(small)
         self._moving_prev = moving
-        if ts < self._learn_until:
-            return Detection(ts, armed=names, suppressed="learning")
-        return Detection(ts, tuple(found.boxes), found.hits, names, None, found.rejected)
+        return found
 
     def camera_moving(self, moving: bool, ts: float) -> None:
         """The camera reports (ONVIF PTZ status) that it is moving or has stopped. While it
