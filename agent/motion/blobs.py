@@ -53,8 +53,8 @@ def find_blobs(merged: Luma, min_pixels: int) -> list[Blob]:
     return blobs
 
 
-_ACROSS_3 = np.ones((1, 2), np.uint8)
-_WIDE_5X3 = np.ones((3, 4), np.uint8)
+_ACROSS = np.ones((1, 2), np.uint8)
+_NEAR_CORE = np.ones((7, 7), np.uint8)
 CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its core
 MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
 
@@ -64,16 +64,17 @@ def moving_blobs(raw: Luma, min_pixels: int, busy: int) -> tuple[Luma | None, li
 
     On an ordinary frame, all of them: a textured runner's mask is full of holes and the
     3x3 merge joins its fragments. On a frame with over ``busy`` pixels in thin strokes (a
-    downpour), thin strokes are dropped first: an erosion across (1x3) takes away streaks a
-    pixel or two wide and a 5x3 dilation gives bodies their width back plus the merge, so
-    the search does not wade through hundreds of streaks (which would also only form
-    crowded steps). None when nothing is left."""
-    core = cv2.erode(raw, _ACROSS_3)
+    downpour), only moving pixels near a thick core are kept: an erosion across (1x2) takes
+    away streaks a pixel wide, and what lies within three pixels of what is left (a body's
+    own thin parts) stays, so the search does not wade through hundreds of streaks (which
+    would only form crowded steps anyway). None when nothing thick moved."""
+    core = cv2.erode(raw, _ACROSS)
     kept = cv2.countNonZero(core)
     if cv2.countNonZero(raw) - kept <= busy:
         merged = cv2.dilate(raw, KERNEL)
     elif kept * CORE_GROWTH >= min_pixels:
-        merged = cv2.dilate(core, _WIDE_5X3)
+        # the body's own thin parts (a textured runner is full of them) lie near its core
+        merged = cv2.bitwise_and(cv2.dilate(raw, KERNEL), cv2.dilate(core, _NEAR_CORE))
     else:
         return None, []
     return merged, find_blobs(merged, min_pixels)
