@@ -53,8 +53,9 @@ def find_blobs(merged: Luma, min_pixels: int) -> list[Blob]:
     return blobs
 
 
-_ACROSS = np.ones((1, 2), np.uint8)
+_ACROSS = np.ones((2, 2), np.uint8)
 _NEAR_CORE = np.ones((7, 7), np.uint8)
+SOLID_SHARE = 8  # even a textured body has an eighth of its merged size in 2x2 solid parts
 CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its core
 MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
 
@@ -64,12 +65,14 @@ def moving_blobs(raw: Luma, min_pixels: int, busy: int) -> tuple[Luma | None, li
 
     On an ordinary frame, all of them: a textured runner's mask is full of holes and the
     3x3 merge joins its fragments. On a frame with over ``busy`` pixels in thin strokes (a
-    downpour), only moving pixels near a thick core are kept: an erosion across (1x2) takes
-    away streaks a pixel wide, and what lies within three pixels of what is left (a body's
+    downpour), only moving pixels near a thick core are kept: a 2x2 erosion takes away
+    streaks a pixel wide, and what lies within three pixels of what is left (a body's
     own thin parts) stays, so the search does not wade through hundreds of streaks (which
     would only form crowded steps anyway). None when nothing thick moved."""
     core = cv2.erode(raw, _ACROSS)
     kept = cv2.countNonZero(core)
+    if kept * SOLID_SHARE < min_pixels:
+        return None, []  # scattered pixels (noise, a changing clock digit): no body at all
     if cv2.countNonZero(raw) - kept <= busy:
         merged = cv2.dilate(raw, KERNEL)
     elif kept * CORE_GROWTH >= min_pixels:

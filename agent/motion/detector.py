@@ -165,11 +165,11 @@ class MotionDetector:
         found = _Found()
         if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
-        # a fast object needs pixels that the persistent pass did not take
-        if (count - persistent) * MERGE_GROWTH_RAW >= zones.min_pixels:
-            self._fast(found, small, cv2.subtract(settled, still), armed, ts)
+        raw = self._unexplained(found, settled, still, count - persistent)
+        if raw is not None:
+            self._fast(found, small, raw, armed, ts)
         else:
-            self._tracker.clear()  # nothing moved: every track lost its object
+            self._tracker.clear()  # nothing else moved: every track lost its object
         bg.update(small)
         self._moving_prev = moving
         return found
@@ -244,6 +244,19 @@ class MotionDetector:
         firsts = [early if b.pixels >= least else ts for b in kept]
         found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
         found.persistent = merged
+
+    def _unexplained(self, found: _Found, settled: Luma, still: Luma, outside: int) -> Luma | None:
+        """This frame's moving pixels, when enough of them lie outside the persistent pass's
+        blobs for a fast object (a walker's own edges lie within its merged blob); else None.
+        ``outside`` is a cheap upper bound of that count."""
+        assert self._zones is not None
+        if outside * MERGE_GROWTH_RAW < self._zones.min_pixels:
+            return None
+        raw = cv2.subtract(settled, still)
+        if found.persistent is None:
+            return raw
+        rest = cv2.countNonZero(cv2.subtract(raw, found.persistent))
+        return raw if rest * MERGE_GROWTH_RAW >= self._zones.min_pixels else None
 
     def _fast(
         self, found: _Found, small: Luma, raw: Luma, armed: list[ZoneArea], ts: float
