@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
+import numpy as np
 
 from agent.motion.background import Background
 from agent.motion.blobs import (
@@ -80,6 +81,9 @@ class _Found:
         self.boxes += boxes
         self.rejected += len(tested) - len(kept)
         self.hits = merge_hits(self.hits, hits)
+
+
+_REACH = np.ones((5, 5), np.uint8)  # a walker's edges move at most this far beyond its blob
 
 
 def _spread(moving: Luma | None) -> float:
@@ -247,7 +251,8 @@ class MotionDetector:
 
     def _unexplained(self, found: _Found, settled: Luma, still: Luma, outside: int) -> Luma | None:
         """This frame's moving pixels, when enough of them lie outside the persistent pass's
-        blobs for a fast object (a walker's own edges lie within its merged blob); else None.
+        blobs (grown by a step) for a fast object; else None. A walker's own edges lie within
+        that reach, while a fast object is further than its own width from where it was.
         ``outside`` is a cheap upper bound of that count."""
         assert self._zones is not None
         if outside * MERGE_GROWTH_RAW < self._zones.min_pixels:
@@ -255,7 +260,7 @@ class MotionDetector:
         raw = cv2.subtract(settled, still)
         if found.persistent is None:
             return raw
-        rest = cv2.countNonZero(cv2.subtract(raw, found.persistent))
+        rest = cv2.countNonZero(cv2.subtract(raw, cv2.dilate(found.persistent, _REACH)))
         return raw if rest * MERGE_GROWTH_RAW >= self._zones.min_pixels else None
 
     def _fast(
