@@ -66,7 +66,13 @@ def test_slow_subscribers_move_off_the_reader_and_come_back() -> None:
         assert "analysis" in {t for _, t in fed}
         slow["s"] = 0.0
         deliver(CALM_FRAMES + 10)
-        wait_for(lambda: analyzer.inline, 5, what="subscribers back on the reader")
+
+        def calm_again() -> bool:
+            # a loaded machine can push a round over its 4 ms budget: keep frames coming
+            deliver(1)
+            return analyzer.inline
+
+        wait_for(calm_again, 30, interval=0, what="subscribers back on the reader")
         deliver(3)
         assert fed[-1][1] == threading.current_thread().name
         seqs = [s for s, _ in fed]

@@ -99,6 +99,10 @@ def secured_broker(tmp_path: Path) -> Broker:
     return broker
 
 
+def attempts(broker: Broker) -> int:
+    return broker.log.read_text().count("New connection from") if broker.log.exists() else 0
+
+
 def test_controller_refused_by_the_broker_backs_off(tmp_path: Path) -> None:
     broker = secured_broker(tmp_path)
     broker.start()
@@ -110,13 +114,16 @@ def test_controller_refused_by_the_broker_backs_off(tmp_path: Path) -> None:
     cfg.chmod(0o600)  # it holds a password: the controller refuses it open to others
     ctl = Proc(["controller", "--config", str(cfg)], tmp_path / "controller.log").start()
     try:
+        # the window starts at the first attempt: a loaded machine may take a while to start
+        # the controller at all
+        wait_for(lambda: attempts(broker) >= 1, 30, what="the controller's first connection")
         time.sleep(6)
         assert ctl.running
     finally:
         ctl.stop()
         broker.stop()
-    attempts = broker.log.read_text().count("New connection from")
-    assert 2 <= attempts <= 6, f"{attempts} connection attempts in 6 s"
+    tries = attempts(broker)
+    assert 2 <= tries <= 7, f"{tries} connection attempts in 6 s after the first"
     assert "refused the controller" in ctl.text() and "Not-The-Pw-9" not in ctl.text()
 
 
