@@ -60,20 +60,28 @@ CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its 
 MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
 
 
-def moving_blobs(raw: Luma, min_pixels: int, busy: int) -> tuple[Luma | None, list[Blob]]:
+def is_busy(raw: Luma, busy: int) -> tuple[Luma, bool]:
+    """The 2x2-solid core of ``raw`` and whether over ``busy`` of its pixels are thin
+    strokes (a downpour)."""
+    core = cv2.erode(raw, _ACROSS)
+    return core, cv2.countNonZero(raw) - cv2.countNonZero(core) > busy
+
+
+def moving_blobs(
+    raw: Luma, core: Luma, busy: bool, min_pixels: int
+) -> tuple[Luma | None, list[Blob]]:
     """The merged mask and blobs of ``raw`` (this frame's moving pixels), for tracking.
 
     On an ordinary frame, all of them: a textured runner's mask is full of holes and the
-    3x3 merge joins its fragments. On a frame with over ``busy`` pixels in thin strokes (a
-    downpour), only moving pixels near a thick core are kept: a 2x2 erosion takes away
+    3x3 merge joins its fragments. On a ``busy`` frame (see is_busy), only moving pixels
+    near a thick core are kept: a 2x2 erosion takes away
     streaks a pixel wide, and what lies within three pixels of what is left (a body's
     own thin parts) stays, so the search does not wade through hundreds of streaks (which
     would only form crowded steps anyway). None when nothing thick moved."""
-    core = cv2.erode(raw, _ACROSS)
     kept = cv2.countNonZero(core)
     if kept * SOLID_SHARE < min_pixels:
         return None, []  # scattered pixels (noise, a changing clock digit): no body at all
-    if cv2.countNonZero(raw) - kept <= busy:
+    if not busy:
         merged = cv2.dilate(raw, KERNEL)
     elif kept * CORE_GROWTH >= min_pixels:
         # the body's own thin parts (a textured runner is full of them) lie near its core
