@@ -21,7 +21,6 @@ Per frame, on a ~160x90 copy of the luma plane:
 from __future__ import annotations
 
 import logging
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -42,7 +41,7 @@ from agent.motion.blobs import (
 )
 from agent.motion.config import MotionConfig
 from agent.motion.scale import analysis_size, downscale
-from agent.motion.shift import ShiftEstimator
+from agent.motion.shift import CameraMoves
 from agent.motion.tracks import Tracker
 from agent.motion.types import KERNEL, Box, Detection, Luma, ZoneHit
 from agent.motion.zones import ZoneArea, ZoneMap
@@ -54,12 +53,6 @@ MAX_GAP_S = 5.0  # a pause in frames longer than this relearns the background
 EDGE_MIN = 0.16  # blobs with softer outlines than this are glow or light (see blobs.py)
 LEARN_S = 2.0  # after the first frame, which parts of the scene sway is learnt before reporting
 MERGE_GROWTH = 3  # the 3x3 merge grows a figure's pixel count at most about this much
-MOVE_CHECK = 0.03  # share of the frame moving on consecutive frames worth asking whether the
-# camera turned (rain stays far below: its streaks do not persist)
-MOVE_SPREAD = 0.5  # ... and moving in at least this share of the frame's cells (not local)
-SPREAD_CELLS = (8, 6)
-MOVE_START_PX = 1.0  # whole-frame shift per frame (analysis pixels) that is a camera move
-MOVE_END_PX = 0.5  # a move goes on while the picture shifts at least this much per frame
 BUSY_SKIP_S = 0.15  # below this frame interval, busy frames are searched every second frame
 THIN_BUSY = 0.01  # share of the frame moving in thin strokes that makes a frame busy (rain)
 EARLY_SIZE = 2  # blobs this many times the smallest object date from their track's start
@@ -88,15 +81,6 @@ class _Found:
 _REACH = np.ones((5, 5), np.uint8)  # a walker's edges move at most this far beyond its blob
 
 
-def _spread(moving: Luma | None) -> float:
-    """The share of the frame's 8x6 cells where something moves: a pan moves every textured
-    part of the view, a person close to the camera only the cells they cover."""
-    if moving is None:
-        return 0.0
-    cells = cv2.resize(moving, SPREAD_CELLS, interpolation=cv2.INTER_AREA)
-    return cv2.countNonZero(cv2.threshold(cells, 5, 255, cv2.THRESH_BINARY)[1]) / cells.size
-
-
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
@@ -119,10 +103,8 @@ class MotionDetector:
         self._settle_until = float("-inf")
         self._learn_until = float("-inf")
         self._prev_small: Luma | None = None
-        self._shift: ShiftEstimator | None = None
         self._tracker = Tracker()
-        self._ptz_moving = False  # the camera says it moves (camera_moving)
-        self._self_moving = False  # this detector saw the whole picture shift
+        self._moves = CameraMoves(self.sensitivity.threshold)
         self.frames = 0
 
     def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
@@ -162,10 +144,8 @@ class MotionDetector:
         moving = self._persistent(still, settled, count * MERGE_GROWTH >= zones.min_pixels)
         persistent = 0 if moving is None else cv2.countNonZero(moving)
         # a pan moves every edge of the view on every frame; rain does not persist
-        if (
-            persistent > MOVE_CHECK * zones.analysed
-            and _spread(moving) >= MOVE_SPREAD
-            and self._turned(prev, raw_small, ts)
+        if self._moves.worth_asking(moving, persistent, zones.analysed) and self._turned(
+            prev, raw_small, ts
         ):
             return CAMERA_MOVE
         found = _Found()
@@ -184,25 +164,18 @@ class MotionDetector:
         """The camera reports (ONVIF PTZ status) that it is moving or has stopped. While it
         moves every frame is suppressed as ``camera_move`` and relearnt; after it stops the
         background is relearnt for ``settle_s`` (``settling``), then detection resumes."""
-        if moving:
-            self._ptz_moving = True
-        elif self._ptz_moving:
-            self._ptz_moving = False
+        if self._moves.report(moving):
             self._settle_until = max(self._settle_until, ts + self.config.settle_s)
 
     def _camera(self, prev: Luma | None, small: Luma, ts: float, reason: str | None) -> str | None:
         """``camera_move`` while the camera moves (reported, or a move this detector found and
-        that goes on), relearning each frame; else ``reason``."""
-        if self._ptz_moving:
+        that goes on), relearning each frame; ``settling`` on the frame it stops; else
+        ``reason``."""
+        if not self._moves.moving:
+            return reason
+        if self._moves.goes_on(prev, small):
             self._relearn(small, ts, "camera moving", moved=True)
             return CAMERA_MOVE
-        if not self._self_moving:
-            return reason
-        shift = None if prev is None else self._shift_of(prev, small)
-        if shift is not None and math.hypot(*shift) >= MOVE_END_PX:
-            self._relearn(small, ts, "camera still moving", moved=True)
-            return CAMERA_MOVE
-        self._self_moving = False  # the picture stopped shifting: settle, then detect
         self._relearn(small, ts, "camera move ended")
         return "settling"
 
@@ -217,16 +190,11 @@ class MotionDetector:
     def _turned(self, prev: Luma | None, small: Luma, ts: float) -> bool:
         """Whether the whole picture shifted since ``prev`` (a camera without PTZ status
         turning): then relearn, and keep suppressing until the picture stops shifting."""
-        shift = None if prev is None else self._shift_of(prev, small)
-        if shift is None or math.hypot(*shift) < MOVE_START_PX:
+        shift = self._moves.started(prev, small)
+        if shift is None:
             return False
-        self._self_moving = True
         self._relearn(small, ts, "camera move {:.1f}, {:.1f} px".format(*shift), moved=True)
         return True
-
-    def _shift_of(self, prev: Luma, small: Luma) -> tuple[float, float] | None:
-        assert self._shift is not None
-        return self._shift.shift(prev, small, self.sensitivity.threshold)
 
     def _confirmed(
         self, found: _Found, small: Luma, moving: Luma, armed: list[ZoneArea], ts: float
@@ -304,7 +272,7 @@ class MotionDetector:
             cfg = self.config
             self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
             self._bg = Background(small, self.sensitivity.threshold, self._zones.include)
-            self._shift = ShiftEstimator(small.shape)
+            self._moves.resize(small.shape)
             self._prev_small = None
             self._learn_until = ts + LEARN_S
             self._recent.clear()
