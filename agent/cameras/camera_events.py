@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 Zones = Callable[[str], list[str] | None]  # rule -> zones it covers now; None: drop (disarmed)
 MAX_REFUSED_FACTOR = 6  # refusal back-off doubles up to this multiple of refused_retry_s
+LOG_MALFORMED, LOG_EVERY = 5, 100  # unreadable notifications: the first few logged, then 1 in 100
 
 
 class Refused(CameraError):
@@ -448,6 +449,9 @@ class CameraEvents:
             self.health.notifications += len(result.notifications)
         for reason in result.malformed:
             self._malformed(reason)
+        if result.dropped:  # a camera flooding one reply: the rest is counted, not read
+            self._malformed(f"{result.dropped} notifications over the per-reply limit dropped",
+                            result.dropped)  # fmt: skip
         for n in result.notifications:
             try:
                 self._notification(n)
@@ -457,11 +461,14 @@ class CameraEvents:
                 log.exception("camera %s: notification %s failed", self.config.id, n.path)
                 self._malformed(f"{n.path}: {type(exc).__name__}")
 
-    def _malformed(self, reason: str) -> None:
+    def _malformed(self, reason: str, count: int = 1) -> None:
         with self.health.lock:
-            self.health.malformed += 1
+            before = self.health.malformed
+            self.health.malformed += count
             self.health.last_malformed = redact(reason)[:512]
-        log.warning("camera %s: unreadable notification: %s", self.config.id, reason)
+        if before < LOG_MALFORMED or before // LOG_EVERY != (before + count) // LOG_EVERY:
+            log.warning("camera %s: unreadable notification: %s (%d so far)", self.config.id,
+                        reason, before + count)  # fmt: skip
 
     def _wanted(self, n: Notification) -> bool:
         topics = self.settings.topics

@@ -21,6 +21,12 @@ _DURATION = re.compile(
     r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 MAX_ITEMS = 16  # simple items kept per Source/Data; more is not a camera we understand
+# Notifications read from one reply (a pull asks for at most 1,000; a camera that sends more,
+# or a Notify with thousands, has the rest dropped and counted, not read).
+MAX_PER_REPLY = 1000
+# No entity expansion, no network, libxml2's depth (256) and size limits: a camera's reply is
+# hostile input like any other.
+SAFE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
 class NotificationError(ValueError):
@@ -42,6 +48,7 @@ class Notification:
 class PullResult:
     notifications: list[Notification]
     malformed: list[str]  # one reason per notification that could not be read
+    dropped: int = 0  # notifications over the per-reply limit, not read
     current: dt.datetime | None = None
     termination: dt.datetime | None = None
 
@@ -137,12 +144,18 @@ def read_notification(element: etree._Element) -> Notification:
     )
 
 
-def read_pull(body: etree._Element) -> PullResult:
-    """The PullMessagesResponse element (or any element holding NotificationMessages)."""
+def read_pull(body: etree._Element, limit: int = MAX_PER_REPLY) -> PullResult:
+    """The PullMessagesResponse element (or any element holding NotificationMessages); at most
+    ``limit`` notifications are read, the rest only counted as ``dropped``."""
     notifications: list[Notification] = []
     malformed: list[str] = []
+    dropped = 0
+    limit = min(limit, MAX_PER_REPLY)
     for child in body:
         if local(child.tag) != "NotificationMessage":
+            continue
+        if len(notifications) + len(malformed) >= limit:
+            dropped += 1
             continue
         try:
             notifications.append(read_notification(child))
@@ -151,6 +164,7 @@ def read_pull(body: etree._Element) -> PullResult:
     return PullResult(
         notifications,
         malformed,
+        dropped,
         current=parse_time(_text(body, "CurrentTime")),
         termination=parse_time(_text(body, "TerminationTime")),
     )

@@ -36,7 +36,7 @@ from agent.cameras.errors import (
     ProtocolError,
     UnreachableError,
 )
-from agent.cameras.event_parse import PullResult, local, parse_time, read_pull
+from agent.cameras.event_parse import SAFE_PARSER, PullResult, local, parse_time, read_pull
 from agent.cameras.onvif_soap import ClockedToken
 from agent.cameras.redact import redact_text, redact_url
 from agent.cameras.streams import rewrite_xaddr
@@ -203,7 +203,10 @@ class PullPointClient:
             raise EventFault(f"{shown}: HTTP {status}, SOAP fault ({detail})", reply.fault.codes)
         if status >= 300:
             raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
-        root = etree.fromstring(reply.body)
+        try:  # an entity left unresolved by the strict first parse is undefined here
+            root = etree.fromstring(reply.body, parser=SAFE_PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise ProtocolError(f"{shown}: HTTP {status}, unreadable XML") from exc
         body = next((c for c in root if local(c.tag) == "Body"), None)
         if body is None or len(body) == 0:
             raise ProtocolError(f"{shown}: empty SOAP body")
@@ -280,7 +283,7 @@ class PullPointClient:
         etree.SubElement(body, f"{{{TEV}}}MessageLimit").text = str(limit)
         reply = self._post(sub.address, "PullMessages", body, stop, reference=sub.reference,
                            wait_s=timeout_s)  # fmt: skip
-        return read_pull(reply)
+        return read_pull(reply, limit)
 
     def renew(self, sub: Subscription, lifetime_s: int, stop: threading.Event) -> float:
         """Extend the subscription; returns the lifetime granted from now."""

@@ -9,7 +9,9 @@ the path says which camera a Notify is for, and the sender must be that camera's
 
 Refused, counted and logged (never queued): an unknown path (404), a sender that is not the
 camera (403), a body over :data:`MAX_BODY` or without a length (413/411), anything but POST
-(405). A Notify that is accepted is parsed with the PullPoint parser and handed to the camera's
+(405), a Notify while 64 wait for the camera's thread (503); a connection beyond 16 being
+served at once is closed unanswered (counted as ``busy``). A Notify that is accepted is parsed
+with the PullPoint parser (no entity expansion, no network) and handed to the camera's
 subscriber thread through its :class:`Inbox`; mapping and de-duplication happen there, exactly
 as for pulled messages.
 """
@@ -31,7 +33,7 @@ from typing import Any
 from lxml import etree
 
 from agent.cameras import soap_reply
-from agent.cameras.event_parse import PullResult, local, read_pull
+from agent.cameras.event_parse import SAFE_PARSER, PullResult, local, read_pull
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,8 @@ TOKEN_BYTES = 12  # 16 URL-safe characters: unguessable, and short for cameras' 
 POLL_S = 0.1
 REQUEST_TIMEOUT_S = 5.0  # a sender that stalls mid-request is dropped
 LOG_EVERY = 100  # refusals after the first few are logged once per this many
+MAX_QUEUED = 64  # Notify batches waiting for one camera's thread; more are refused with 503
+MAX_HANDLERS = 16  # requests served at once; a connection beyond it is closed unanswered
 
 
 @dataclass
@@ -56,10 +60,15 @@ class Inbox:
     _results: queue.SimpleQueue[PullResult] = field(default_factory=queue.SimpleQueue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def put(self, result: PullResult) -> None:
+    def put(self, result: PullResult) -> bool:
+        """Queue one Notify; False (nothing queued) when :data:`MAX_QUEUED` wait already: the
+        camera's thread is behind, and a sender flooding us must not grow memory."""
         with self._lock:
+            if self._results.qsize() >= MAX_QUEUED:
+                return False
             self.received += 1
         self._results.put(result)
+        return True
 
     def count_refused(self) -> None:
         with self._lock:
@@ -77,14 +86,17 @@ class Inbox:
                 waited += POLL_S
                 if stop.is_set() or waited >= timeout_s:
                     return None
-        out = PullResult(list(first.notifications), list(first.malformed))
+        batch = [first]
         while True:
             try:
-                more = self._results.get_nowait()
+                batch.append(self._results.get_nowait())
             except queue.Empty:
-                return out
-            out.notifications.extend(more.notifications)
-            out.malformed.extend(more.malformed)
+                break
+        return PullResult(
+            [n for r in batch for n in r.notifications],
+            [m for r in batch for m in r.malformed],
+            sum(r.dropped for r in batch),
+        )
 
 
 def _same_ip(a: str, b: str) -> bool:
@@ -112,6 +124,21 @@ class _Server(http.server.ThreadingHTTPServer):
         self.consumer = consumer
         super().__init__((host, port), _Handler)
         self.timeout = 0.0  # handle_request after select: never wait again
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per request, but never more than :data:`MAX_HANDLERS` at once: a flood
+        of connections (or slow senders) beyond that is closed at once and counted."""
+        if not self.consumer.handlers.acquire(blocking=False):
+            self.consumer.count("busy", client_address[0])
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.consumer.handlers.release()
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -146,6 +173,7 @@ class NotifyConsumer:
         self._lock = threading.Lock()
         self._servers: dict[tuple[str, int], _Server] = {}
         self._inboxes: dict[str, Inbox] = {}
+        self.handlers = threading.BoundedSemaphore(MAX_HANDLERS)
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -205,13 +233,22 @@ class NotifyConsumer:
 
     # -- requests (on the request's thread) --------------------------------------------------
 
+    def count(self, key: str, sender: str) -> int:
+        """Count a refusal by reason; the first few and then one in :data:`LOG_EVERY` logged
+        (connections closed for lack of a free handler are only counted and logged so)."""
+        with self._lock:
+            self.stats[key] += 1
+            count = self.stats[key]
+        if key == "busy" and (count <= 5 or count % LOG_EVERY == 0):
+            log.warning("camera events: connection from %s closed: %d requests already being "
+                        "served (%d so far)", sender, MAX_HANDLERS, count)  # fmt: skip
+        return count
+
     def refuse(
         self, handler: _Handler, status: int, reason: str, inbox: Inbox | None, key: str = ""
     ) -> None:
         key = key or f"http_{status}"
-        with self._lock:
-            self.stats[key] += 1
-            count = self.stats[key]
+        count = self.count(key, handler.client_address[0])
         if inbox is not None:
             inbox.count_refused()
         if count <= 5 or count % LOG_EVERY == 0:
@@ -239,8 +276,12 @@ class NotifyConsumer:
         if int(length) > self.max_body:
             self.refuse(handler, 413, f"body of {int(length)} bytes", inbox, "too_large")
             return
+        self._deliver(handler, inbox, int(length))
+
+    def _deliver(self, handler: _Handler, inbox: Inbox, length: int) -> None:
+        """Read, parse and queue one Notify whose sender and length were accepted."""
         try:
-            raw = handler.rfile.read(int(length))
+            raw = handler.rfile.read(length)
         except OSError:
             self.refuse(handler, 400, "body not received", inbox, "unreadable")
             return
@@ -248,9 +289,11 @@ class NotifyConsumer:
         if result is None:
             self.refuse(handler, 400, "not a SOAP Notify", inbox, "not_notify")
             return
+        if not inbox.put(result):
+            self.refuse(handler, 503, f"{MAX_QUEUED} Notify already waiting", inbox, "queue_full")
+            return
         with self._lock:
             self.stats["accepted"] += 1
-        inbox.put(result)
         handler.answer(200)
 
     @staticmethod
@@ -259,7 +302,7 @@ class NotifyConsumer:
             reply = soap_reply.read_reply(raw, soap_reply.charset_of(content_type))
             if not reply.is_envelope or reply.fault is not None:
                 return None
-            root = etree.fromstring(reply.body)
+            root = etree.fromstring(reply.body, parser=SAFE_PARSER)
         except (soap_reply.ReplyError, etree.XMLSyntaxError, ValueError):
             return None
         body = next((c for c in root if local(c.tag) == "Body"), None)
