@@ -7,6 +7,7 @@ camera errors (see :mod:`agent.cameras.errors`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from agent.cameras.errors import NotSupportedError
@@ -31,15 +32,19 @@ def _get(obj: Any, *path: str) -> Any:
 
 
 def _position(vector: Any) -> Position | None:
-    """PanTilt x/y and Zoom x of a PTZVector; None when the camera gives no position."""
+    """PanTilt x/y and Zoom x of a PTZVector; None when the camera gives no position or one
+    that is not a finite number. Values outside the camera's declared space are kept as given:
+    they are only compared with the camera's own earlier values and presets."""
     pan, tilt = _get(vector, "PanTilt", "x"), _get(vector, "PanTilt", "y")
     zoom = _get(vector, "Zoom", "x")
     if pan is None and zoom is None:
         return None
     try:
-        return float(pan or 0.0), float(tilt or 0.0), float(zoom or 0.0)
-    except (TypeError, ValueError):
+        position = float(pan or 0.0), float(tilt or 0.0), float(zoom or 0.0)
+    except (TypeError, ValueError, OverflowError):
         return None
+    # NaN or infinity says nothing about where the head is (and would compare false forever).
+    return position if all(math.isfinite(v) for v in position) else None
 
 
 def _move_status(status: Any) -> bool | None:

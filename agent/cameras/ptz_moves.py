@@ -27,6 +27,14 @@ MoveListener = Callable[[bool], None]
 SampleListener = Callable[[bool, float], None]  # (moving, monotonic time the sample was asked)
 POSITION_EPSILON = 0.002  # smaller changes are rounding in the camera's reply, not a move
 PRESET_TOLERANCE = 0.01  # a head this close to a preset's position rests at that preset
+# The wire model's bounds: camera-chosen tokens and names are cut to them, never refused, so
+# a camera with 10 KB preset names cannot make the whole health message fail validation.
+LABEL = 128
+MAX_PRESETS = 64
+
+
+def _label(text: str | None) -> str | None:
+    return None if text is None else text[:LABEL]
 
 
 @dataclass(frozen=True)
@@ -220,10 +228,11 @@ class CameraMoves:
                 state=self.state or IMAGE,
                 reason=self.reason[:512],
                 presets=[
-                    wire.PtzPreset(token=p.token[:128], name=p.name[:128]) for p in self.presets
-                ][:64],
-                preset=self.preset,
-                last_preset=self.last_preset,
+                    wire.PtzPreset(token=p.token[:LABEL], name=p.name[:LABEL])
+                    for p in self.presets[:MAX_PRESETS]
+                ],
+                preset=_label(self.preset),
+                last_preset=_label(self.last_preset),
                 moving=bool(self._active),
                 moves=self.moves,
                 last_move_at=self.last_move_at,
