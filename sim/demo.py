@@ -380,6 +380,9 @@ class DemoStack:
                     "username": "admin",
                     "password": DEMO_CAMERA_PASSWORD,
                     "motion": {"off_delay_s": 3, "cooldown_s": 10},
+                    # the camera's own analytics too: line crossing and intrusion alerts, its
+                    # motion folded into the edge's event for the same zone
+                    "events": {},
                 }
             ]
         path = self._write(f"{gid}.yaml", cfg)
