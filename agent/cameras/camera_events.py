@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 Zones = Callable[[str], list[str] | None]  # rule -> zones it covers now; None: drop (disarmed)
 MAX_REFUSED_FACTOR = 6  # refusal back-off doubles up to this multiple of refused_retry_s
+MIN_EMPTY_PULL_S = 0.5  # an empty pull answered faster than this waits out the rest
 LOG_MALFORMED, LOG_EVERY = 5, 100  # unreadable notifications: the first few logged, then 1 in 100
 
 
@@ -391,6 +392,7 @@ class CameraEvents:
                 if pushed is not None:
                     self._handle(pushed, pulled=False)
                 continue
+            asked = self._clock()
             try:
                 result = client.pull(sub, timeout, self.settings.message_limit, stop)
             except EventFault as exc:
@@ -406,6 +408,16 @@ class CameraEvents:
             if self.health.state != "subscribed":
                 self.health.set("subscribed")
             self._handle(result)
+            self._pace(result, asked, stop)
+
+    def _pace(self, result: PullResult, asked: float, stop: threading.Event) -> None:
+        """A camera that answers an empty pull at once (it ignores Timeout) is asked again
+        only :data:`MIN_EMPTY_PULL_S` later: no busy loop against it."""
+        if result.notifications or result.malformed or result.dropped:
+            return
+        left = MIN_EMPTY_PULL_S - (self._clock() - asked)
+        if left > 0:
+            stop.wait(left)
 
     def _renew(
         self, client: PullPointClient, sub: Subscription, stop: threading.Event,

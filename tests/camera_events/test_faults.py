@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.cameras.camera_events import CameraEvents, EventsHealth
+from agent.cameras.camera_events import MIN_EMPTY_PULL_S, CameraEvents, EventsHealth, _Gone
 from agent.cameras.config import CameraConfig
 from agent.cameras.errors import CameraError, ProtocolError, UnreachableError
 from agent.cameras.event_parse import MAX_PER_REPLY, PullResult
@@ -121,6 +121,7 @@ def test_hostile_pull_replies_are_camera_errors_and_read_nothing(tmp_path: Path)
             )
         ).encode(),
         "deep nesting": ENV.format("<a>" * 2000 + "</a>" * 2000).encode(),
+        "oversized": ENV.format("<x>" + "z" * (5 << 20) + "</x>").encode(),  # read up to 4 MiB
         "unknown fault subcode": ENV.format(
             "<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>"
             "acme:FluxCapacitorDrained</s:Value></s:Subcode></s:Code>"
@@ -135,7 +136,7 @@ def test_hostile_pull_replies_are_camera_errors_and_read_nothing(tmp_path: Path)
             outcomes[name] = caught.value
     assert isinstance(outcomes["reset"], UnreachableError)
     for name in ("html", "garbage", "billion laughs", "external entity", "internal entity",
-                 "deep nesting"):  # fmt: skip
+                 "deep nesting", "oversized"):  # fmt: skip
         assert isinstance(outcomes[name], ProtocolError), (name, outcomes[name])
         assert not isinstance(outcomes[name], EventFault), name
     fault = outcomes["unknown fault subcode"]
@@ -314,3 +315,69 @@ def test_the_workers_own_crash_is_restarted_by_the_supervisor() -> None:
     assert "a bug in the subscriber" in entry["last_error"]
     assert len(crashes) >= 2
     assert isinstance(worker, CameraEvents) and worker.health.state == "stopped"
+
+
+def _worker() -> tuple[CameraEvents, RecordingPublisher]:
+    config = CameraConfig.model_validate(
+        {"id": "cam1", "onvif_url": "http://127.0.0.1:9/onvif/device_service", "events": FAST}
+    )
+    publisher = RecordingPublisher()
+    return subscriber(config, publisher), publisher
+
+
+def test_unknown_topics_are_counted_and_ignored() -> None:
+    worker, publisher = _worker()
+    unknown = _pull_reply(_message(1, "tns1:Acme/FluxCapacitor/Overheat") + _message(2, "x:/"))
+    with hostile_server(lambda _body: unknown) as url:
+        result = _client(url).pull(Subscription(url), 1, 10, threading.Event())
+    worker._handle(result)
+    report = worker.health.report(time.monotonic(), 0)
+    assert report.notifications == 1 and report.malformed == 1  # "x:/" normalises to nothing
+    assert publisher.events() == []
+
+
+def test_renew_refused_means_gone_and_a_failing_renew_is_retried_until_expiry() -> None:
+    worker, _ = _worker()
+    stop = threading.Event()
+    now = time.monotonic()
+    sub = Subscription("http://127.0.0.1:9/sub", lifetime_s=60, created_at=now)
+
+    class Refusing(PullPointClient):
+        error: CameraError = EventFault("Renew: SOAP fault", ("Sender", "ResourceUnknown"))
+
+        def renew(self, sub: Subscription, lifetime_s: int, stop: threading.Event) -> float:
+            raise self.error
+
+    client = Refusing("http://127.0.0.1:9/e", "http://127.0.0.1:9/d", None, timeout_s=1,
+                      secrets=[])  # fmt: skip
+    with pytest.raises(_Gone):
+        worker._renew(client, sub, stop, now, now + 60)
+    client.error = UnreachableError("Renew: connection failed")
+    _, renew_at, expires = worker._renew(client, sub, stop, now, now + 60)
+    assert expires == now + 60 and renew_at <= time.monotonic() + 30  # again well before expiry
+    with pytest.raises(_Gone):
+        worker._renew(client, sub, stop, now, now - 1)  # lifetime over: a new subscription
+
+
+def test_a_camera_answering_empty_pulls_at_once_is_not_hammered() -> None:
+    worker, _ = _worker()
+    pulls: list[float] = []
+
+    def instant(body: bytes) -> bytes:
+        if b"PullMessages" in body:
+            pulls.append(time.monotonic())
+        return _pull_reply("")
+
+    stop = threading.Event()
+    with hostile_server(instant) as url:
+        sub = Subscription(url, lifetime_s=600, created_at=time.monotonic())
+        thread = threading.Thread(target=worker._session, args=(_client(url), sub, stop))
+        started = time.monotonic()
+        thread.start()
+        wait_for(lambda: len(pulls) >= 4, 10, "four pulls")
+        stop.set()
+        thread.join(5)
+        window = time.monotonic() - started
+    # Pulls are asked at least MIN_EMPTY_PULL_S apart (without the pause: a millisecond).
+    assert len(pulls) <= window / MIN_EMPTY_PULL_S + 1, (len(pulls), window)
+    assert worker.health.pulls >= 4 and worker.health.errors == 0

@@ -129,3 +129,15 @@ def test_the_pollers_own_crash_is_restarted_by_the_supervisor() -> None:
             wait_for(lambda: moves.state == "polling", 15, what="polling after the restart")
             entry = supervisor.report()[NAME]
     assert entry["restarts"] == 1 and "a bug in the poller" in entry["last_error"]
+
+
+def test_an_unreadable_preset_list_still_polls_status() -> None:
+    with SimCamera("hikvision", discovery_port=None) as cam:
+        cam.ptz.set_preset("9", "bad \x1b name")  # a control character: not XML at all
+        moves = CameraMoves()
+        poller = PtzPoller(_config(cam), moves, FAST)
+        with supervised(poller):
+            wait_for(lambda: moves.state == "polling", 15, what="polling without presets")
+            wait_for(lambda: cam.ptz.requests["GetStatus"] >= 2, 10, what="status polled")
+            report = moves.report()
+    assert report is not None and report.presets == [] and report.preset is None
