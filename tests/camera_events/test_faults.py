@@ -26,9 +26,10 @@ from agent.cameras.event_parse import MAX_PER_REPLY, PullResult
 from agent.cameras.pullpoint import EventFault, PullPointClient, Subscription
 from agent.cameras.push_consumer import MAX_HANDLERS, MAX_QUEUED, NotifyConsumer
 from common.supervision import Supervisor, Worker
+from sim.camera import SimCamera
 from tests.cameras.conftest import RecordingPublisher
 
-from .helpers import FAST, running, subscriber, wait_for
+from .helpers import FAST, camera_config, running, subscriber, wait_for
 
 ENV = (
     '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>{}</s:Body></s:Envelope>'
@@ -381,3 +382,47 @@ def test_a_camera_answering_empty_pulls_at_once_is_not_hammered() -> None:
     # Pulls are asked at least MIN_EMPTY_PULL_S apart (without the pause: a millisecond).
     assert len(pulls) <= window / MIN_EMPTY_PULL_S + 1, (len(pulls), window)
     assert worker.health.pulls >= 4 and worker.health.errors == 0
+
+
+def test_the_push_consumers_own_crash_is_restarted_and_keeps_its_inboxes() -> None:
+    consumer = NotifyConsumer()
+    inbox = consumer.register("cam1", "127.0.0.1", "127.0.0.1", 0)
+    port = int(inbox.url.split(":")[2].split("/")[0])
+
+    class Broken:
+        def fileno(self) -> int:
+            consumer._servers.pop(("broken", 0), None)  # crashes once
+            raise RuntimeError("a bug in the consumer")
+
+    consumer._servers[("broken", 0)] = Broken()  # type: ignore[assignment]
+    supervisor = Supervisor()
+    supervisor.add(Worker("camera-events-push", consumer.run))
+    supervisor.start()
+    try:
+        wait_for(lambda: supervisor.report()["camera-events-push"]["restarts"] >= 1, 10,
+                 "restarted")  # fmt: skip
+        notify = ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">{_message(1)}</wsnt:Notify>')
+        assert _post(port, inbox.path, notify) == 200  # same port, same path after the restart
+        entry = supervisor.report()["camera-events-push"]
+    finally:
+        assert supervisor.stop(5.0) == []
+        consumer.close()
+    assert "a bug in the consumer" in entry["last_error"]
+    assert inbox.received == 1
+
+
+def test_push_port_already_taken_is_a_reported_error_not_a_crash() -> None:
+    consumer = NotifyConsumer()
+    with socket.socket() as taken, SimCamera("generic", discovery_port=None) as cam:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        events = {"push": {"host": "127.0.0.1", "port": port}}
+        worker = subscriber(camera_config(cam, events), RecordingPublisher())
+        worker.consumer = consumer
+        with running(worker):
+            wait_for(lambda: "cannot listen" in worker.health.reason, 10, "reported")
+            report = worker.health.report(time.monotonic(), 0)
+        assert cam.event_subscriptions == 0
+    consumer.close()
+    assert report.state == "retrying" and report.errors >= 1 and report.subscriptions == 0
