@@ -104,6 +104,7 @@ class MotionDetector:
         self._learn_until = float("-inf")
         self._prev_small: Luma | None = None
         self._tracker = Tracker()
+        self._busy = False  # the last searched frame was busy (rain): search every second
         self._moves = CameraMoves(self.sensitivity.threshold)
         self.frames = 0
 
@@ -151,10 +152,12 @@ class MotionDetector:
         found = _Found()
         if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
-        raw = self._unexplained(found, settled, still, count - persistent)
-        if raw is not None:
+        if self._busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
+            pass  # a downpour: tracks are fed every second frame (their gates follow)
+        elif (raw := self._unexplained(found, settled, still, count - persistent)) is not None:
             self._fast(found, small, raw, armed, ts)
         else:
+            self._busy = False
             self._tracker.clear()  # nothing else moved: every track lost its object
         bg.update(small)
         self._moving_prev = moving
@@ -245,8 +248,7 @@ class MotionDetector:
         assert zones is not None
         assert self._bg is not None
         core, busy = is_busy(raw, round(THIN_BUSY * zones.analysed))
-        if busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
-            return  # a downpour: tracks are fed every second frame (their gates follow)
+        self._busy = busy
         merged, blobs = moving_blobs(raw, core, busy, zones.min_pixels)
         if not blobs and not self._tracker.tracks:
             return
