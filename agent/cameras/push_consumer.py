@@ -10,15 +10,17 @@ the path says which camera a Notify is for, and the sender must be that camera's
 Refused, counted and logged (never queued): an unknown path (404), a sender that is not the
 camera (403), a body over :data:`MAX_BODY` or without a length (413/411), anything but POST
 (405), a Notify while 64 wait for the camera's thread (503); a connection beyond 16 being
-served at once is closed unanswered (counted as ``busy``). A Notify that is accepted is parsed
-with the PullPoint parser (no entity expansion, no network) and handed to the camera's
-subscriber thread through its :class:`Inbox`; mapping and de-duplication happen there, exactly
-as for pulled messages.
+served at once, or beyond 4 from one address, is closed unanswered (counted as ``busy``), and
+a request must arrive whole within 15 s however slowly it trickles. A Notify that is accepted
+is parsed with the PullPoint parser (no entity expansion, no network) and handed to the
+camera's subscriber thread through its :class:`Inbox`; mapping and de-duplication happen there,
+exactly as for pulled messages.
 """
 
 from __future__ import annotations
 
 import http.server
+import io
 import ipaddress
 import logging
 import queue
@@ -26,6 +28,7 @@ import secrets
 import select
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +45,11 @@ PATH_PREFIX = "/e/"
 TOKEN_BYTES = 12  # 16 URL-safe characters: unguessable, and short for cameras' URL limits
 POLL_S = 0.1
 REQUEST_TIMEOUT_S = 5.0  # a sender that stalls mid-request is dropped
+REQUEST_DEADLINE_S = 15.0  # the whole request, however slowly it trickles in
 LOG_EVERY = 100  # refusals after the first few are logged once per this many
 MAX_QUEUED = 64  # Notify batches waiting for one camera's thread; more are refused with 503
 MAX_HANDLERS = 16  # requests served at once; a connection beyond it is closed unanswered
+MAX_PER_SENDER = 4  # of those, from one address: a stranger's flood leaves room for cameras
 
 
 @dataclass
@@ -128,23 +133,49 @@ class _Server(http.server.ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         """A thread per request, but never more than :data:`MAX_HANDLERS` at once: a flood
         of connections (or slow senders) beyond that is closed at once and counted."""
-        if not self.consumer.handlers.acquire(blocking=False):
-            self.consumer.count("busy", client_address[0])
+        if not self.consumer.admit(client_address[0]):
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.consumer.release(client_address[0])
+            raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.consumer.handlers.release()
+            self.consumer.release(client_address[0])
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The request's socket read with one deadline for the whole request: a sender that
+    trickles a byte every few seconds (never tripping the per-read timeout) is cut off too."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request deadline passed")
+        self._sock.settimeout(min(left, REQUEST_TIMEOUT_S))
+        return self._sock.recv_into(buffer)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     timeout = REQUEST_TIMEOUT_S
     protocol_version = "HTTP/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        deadline = time.monotonic() + self.server.consumer.request_deadline_s
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, deadline))
 
     def do_POST(self) -> None:
         self.server.consumer.handle(self)
@@ -173,7 +204,8 @@ class NotifyConsumer:
         self._lock = threading.Lock()
         self._servers: dict[tuple[str, int], _Server] = {}
         self._inboxes: dict[str, Inbox] = {}
-        self.handlers = threading.BoundedSemaphore(MAX_HANDLERS)
+        self.request_deadline_s = REQUEST_DEADLINE_S
+        self._serving: Counter[str] = Counter()  # requests being served, by sender
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -233,6 +265,29 @@ class NotifyConsumer:
 
     # -- requests (on the request's thread) --------------------------------------------------
 
+    def admit(self, sender: str) -> bool:
+        """Take a request slot for ``sender``: False (counted as ``busy``) when
+        :data:`MAX_HANDLERS` are being served, or :data:`MAX_PER_SENDER` from that address."""
+        with self._lock:
+            ok = (self._serving.total() < MAX_HANDLERS
+                  and self._serving[sender] < MAX_PER_SENDER)  # fmt: skip
+            if ok:
+                self._serving[sender] += 1
+        if not ok:
+            self.count("busy", sender)
+        return ok
+
+    def release(self, sender: str) -> None:
+        with self._lock:
+            self._serving[sender] -= 1
+            if self._serving[sender] <= 0:
+                del self._serving[sender]
+
+    def serving(self) -> int:
+        """Requests being served now."""
+        with self._lock:
+            return self._serving.total()
+
     def count(self, key: str, sender: str) -> int:
         """Count a refusal by reason; the first few and then one in :data:`LOG_EVERY` logged
         (connections closed for lack of a free handler are only counted and logged so)."""
@@ -240,8 +295,9 @@ class NotifyConsumer:
             self.stats[key] += 1
             count = self.stats[key]
         if key == "busy" and (count <= 5 or count % LOG_EVERY == 0):
-            log.warning("camera events: connection from %s closed: %d requests already being "
-                        "served (%d so far)", sender, MAX_HANDLERS, count)  # fmt: skip
+            log.warning("camera events: connection from %s closed: %d requests (%d from one "
+                        "sender) already being served (%d so far)", sender, MAX_HANDLERS,
+                        MAX_PER_SENDER, count)  # fmt: skip
         return count
 
     def refuse(

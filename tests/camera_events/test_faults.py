@@ -24,7 +24,7 @@ from agent.cameras.config import CameraConfig
 from agent.cameras.errors import CameraError, ProtocolError, UnreachableError
 from agent.cameras.event_parse import MAX_PER_REPLY, PullResult
 from agent.cameras.pullpoint import EventFault, PullPointClient, Subscription
-from agent.cameras.push_consumer import MAX_HANDLERS, MAX_QUEUED, NotifyConsumer
+from agent.cameras.push_consumer import MAX_HANDLERS, MAX_PER_SENDER, MAX_QUEUED, NotifyConsumer
 from common.supervision import Supervisor, Worker
 from sim.camera import SimCamera
 from tests.cameras.conftest import RecordingPublisher
@@ -196,30 +196,40 @@ def test_termination_time_already_past_or_nonsense_keeps_the_asked_lifetime() ->
         assert sub.lifetime_s == 60
 
 
-def test_a_flood_of_connections_is_bounded_and_a_real_notify_still_gets_through() -> None:
+def _serving_threads() -> int:
+    return len([t for t in threading.enumerate() if "process_request" in t.name])
+
+
+def test_a_flood_of_connections_is_bounded_and_a_camera_still_gets_through() -> None:
     consumer = NotifyConsumer()
-    inbox = consumer.register("cam1", "127.0.0.1", "127.0.0.1", 0)
+    inbox = consumer.register("cam2", "127.0.0.2", "127.0.0.1", 0)
     port = int(inbox.url.split(":")[2].split("/")[0])
     stop = threading.Event()
     thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
     thread.start()
     idle: list[socket.socket] = []
+    notify = ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">{_message(1)}</wsnt:Notify>')
     try:
-        for _ in range(MAX_HANDLERS + 8):  # connect and say nothing: each would hold a thread
-            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
-        # Which ones are closed depends on when the first handlers time out; that some are is
-        # certain, and that no more than MAX_HANDLERS are ever served at once.
-        wait_for(lambda: consumer.stats["busy"] >= 1, 10, "extra connections closed")
-        serving = [t for t in threading.enumerate() if "process_request" in t.name]
-        assert len(serving) <= MAX_HANDLERS
+        # A stranger connects again and again and says nothing: each would hold a thread.
+        for _ in range(MAX_PER_SENDER + 8):
+            idle.append(socket.create_connection(("127.0.0.1", port), 5))
+        wait_for(lambda: consumer.stats["busy"] >= 1, 10, "the stranger's extra connections")
+        assert _serving_threads() <= MAX_PER_SENDER
+        assert _post(port, inbox.path, notify, "127.0.0.2") == 200  # the camera is served
+        # Many strangers: never more than MAX_HANDLERS threads in all.
+        for n in range(3, 3 + MAX_HANDLERS // MAX_PER_SENDER + 1):
+            for _ in range(MAX_PER_SENDER):
+                idle.append(socket.create_connection(("127.0.0.1", port), 5,
+                                                     (f"127.0.0.{n}", 0)))  # fmt: skip
+        busy = consumer.stats["busy"]
+        wait_for(lambda: consumer.stats["busy"] > busy, 10, "connections over the total closed")
+        assert _serving_threads() <= MAX_HANDLERS
         for sock in idle:
             sock.close()
-        wait_for(lambda: not [t for t in threading.enumerate() if "process_request" in t.name],
-                 10, "handlers freed")  # fmt: skip
-        notify = ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">{_message(1)}</wsnt:Notify>')
-        assert _post(port, inbox.path, notify) == 200
+        wait_for(lambda: _serving_threads() == 0 and consumer.serving() == 0, 10, "freed")
+        assert _post(port, inbox.path, notify, "127.0.0.2") == 200
         got = inbox.take(1, stop)
-        assert got is not None and len(got.notifications) == 1
+        assert got is not None and len(got.notifications) == 2
     finally:
         for sock in idle:
             sock.close()
@@ -228,8 +238,40 @@ def test_a_flood_of_connections_is_bounded_and_a_real_notify_still_gets_through(
         consumer.close()
 
 
-def _post(port: int, path: str, body: str) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def test_a_request_trickling_in_is_cut_off_at_its_deadline() -> None:
+    consumer = NotifyConsumer()
+    consumer.request_deadline_s = 1.0
+    inbox = consumer.register("cam1", "127.0.0.1", "127.0.0.1", 0)
+    port = int(inbox.url.split(":")[2].split("/")[0])
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
+    thread.start()
+    cut = False
+    try:
+        with socket.create_connection(("127.0.0.1", port), 5) as sock:
+            sock.sendall(f"POST {inbox.path} HTTP/1.0\r\nX-Slow: ".encode())
+            sock.settimeout(0.2)
+            for _ in range(50):  # a byte every 0.2 s: never a 5 s silence, for 10 s
+                try:
+                    sock.sendall(b"a")
+                    if sock.recv(1) == b"":
+                        cut = True
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    cut = True
+                    break
+        wait_for(lambda: consumer.serving() == 0, 10, "slot freed")
+    finally:
+        stop.set()
+        thread.join(5)
+        consumer.close()
+    assert cut, "the trickling request was never cut off"
+
+
+def _post(port: int, path: str, body: str, source: str = "127.0.0.1") -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
     try:
         conn.request("POST", path, body.encode(), {"Content-Type": "application/soap+xml"})
         return conn.getresponse().status
