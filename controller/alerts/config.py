@@ -63,6 +63,20 @@ class RuleSettings(WireModel):
         le=7 * 86_400,
         description="A critical alert unacknowledged this long is escalated.",
     )
+    settle_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="An edge event's end waits this long for a new start before the alert "
+        "clears (default: the engine's settle_s); camera.intrusion: 30, so a person pacing "
+        "in and out of a field is one intrusion counted, not a clear and a reopen per step.",
+    )
+    flapping: bool | None = Field(
+        default=None,
+        description="False: this type's condition coming and going is what it reports (a "
+        "person walking by), counted as occurrences and never marked flapping. Default false "
+        "for motion, camera.intrusion and camera.line_crossing.",
+    )
 
     @model_validator(mode="after")
     def _hysteresis(self) -> RuleSettings:

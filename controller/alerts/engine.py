@@ -259,7 +259,10 @@ class AlertEngine:
     # -- flapping -------------------------------------------------------------------
 
     def _changed(self, key: tuple[str, str], now: float, policy: Policy) -> bool:
-        """Record one condition change; True when the key now flaps."""
+        """Record one condition change; True when the key now flaps (never for a type whose
+        rule says ``flapping: false``: its comings and goings are occurrences)."""
+        if not policy.flapping:
+            return False
         changes = self._changes.setdefault(key, deque())
         changes.append(now)
         while changes and changes[0] < now - policy.flap_window_s:

@@ -26,10 +26,14 @@ TYPE_DEFAULTS: Rules = {
         levels={"expiring": "major", "expired": "critical"}, threshold=7
     ),
     "controller.quarantine": RuleSettings(severity="warning", hold_s=600),
-    "motion": RuleSettings(severity="major"),
+    # Event-like types: a person coming and going is an occurrence (counted, xN), not a device
+    # failing and recovering, so they are never held as flapping.
+    "motion": RuleSettings(severity="major", flapping=False),
     # The camera's own analytics (origin "camera"): a crossing is an instant, an intrusion lasts.
-    "camera.intrusion": RuleSettings(severity="major"),
-    "camera.line_crossing": RuleSettings(severity="major"),
+    # The edge's motion ends only after an off-delay; a camera's field detector ends the moment
+    # the person steps out, so an intrusion's end waits 30 s for the next step in.
+    "camera.intrusion": RuleSettings(severity="major", settle_s=30, flapping=False),
+    "camera.line_crossing": RuleSettings(severity="major", flapping=False),
     "flood.*": RuleSettings(levels={"siaga_ii": "major", "siaga_iii": "minor"}),
     # The agent's own link notices (e.g. link.restored) are journal material, not alarms.
     "link.*": RuleSettings(enabled=False),
@@ -48,6 +52,7 @@ class Policy:
     clear_below: float | None = None
     hold_s: float = 300.0
     settle_s: float = 2.0
+    flapping: bool = True  # False: condition changes never mark the alert flapping
     escalate_after_s: float = 300.0
     escalate_repeat_s: float = 600.0
     escalate_max: int = 3
@@ -103,6 +108,7 @@ class Policies:
                 escalate = layer.escalate_after_s
         values: dict[str, Any] = {
             "hold_s": e.instant_hold_s,
+            "settle_s": e.settle_s,
             "escalate_after_s": escalate,
         }
         sources = [TYPE_DEFAULTS, e.rules, self._fleet.rules]
@@ -116,7 +122,6 @@ class Policies:
             _lay(values, found)
         values["levels"] = levels
         return Policy(
-            settle_s=e.settle_s,
             escalate_repeat_s=e.escalate_repeat_s,
             escalate_max=e.escalate_max,
             flap_changes=e.flap_changes,
