@@ -24,6 +24,7 @@ EVENT_TYPES: dict[Kind, str] = {
 }
 VALUE_ITEMS = ("IsMotion", "State", "IsInside", "IsTamper", "IsPeople", "IsVehicle",
                "LogicalState", "active", "Active", "Value")  # fmt: skip
+MAX_ON = 256  # camera properties on at once; more is a camera inventing sources, not a scene
 _KINDS: tuple[tuple[Kind, tuple[str, ...]], ...] = (
     ("line", ("linedetector", "linecross", "crossed", "tripwire")),
     ("intrusion", ("fielddetector", "objectsinside", "intrusion", "regionentrance")),
@@ -96,10 +97,14 @@ class PropertyStates:
         self.on: dict[str, CameraSignal] = {}
 
     def observe(self, signal: CameraSignal) -> Literal["start", "end", "instant"] | None:
+        """NotificationError when a new property would pass :data:`MAX_ON` (a camera making
+        up a new source for every message must not open events without end)."""
         if signal.active is None:
             return "instant"
         was = signal.key in self.on
         if signal.active and not was:
+            if len(self.on) >= MAX_ON:
+                raise NotificationError(f"{signal.topic[:64]}: over {MAX_ON} properties on at once")
             self.on[signal.key] = signal
             return "start"
         if not signal.active and was:

@@ -22,7 +22,8 @@ import pytest
 from agent.cameras.camera_events import MIN_EMPTY_PULL_S, CameraEvents, EventsHealth, _Gone
 from agent.cameras.config import CameraConfig
 from agent.cameras.errors import CameraError, ProtocolError, UnreachableError
-from agent.cameras.event_parse import MAX_PER_REPLY, PullResult
+from agent.cameras.event_map import MAX_ON
+from agent.cameras.event_parse import MAX_PER_REPLY, Notification, PullResult
 from agent.cameras.pullpoint import EventFault, PullPointClient, Subscription
 from agent.cameras.push_consumer import MAX_HANDLERS, MAX_PER_SENDER, MAX_QUEUED, NotifyConsumer
 from common.supervision import Supervisor, Worker
@@ -468,3 +469,22 @@ def test_push_port_already_taken_is_a_reported_error_not_a_crash() -> None:
         assert cam.event_subscriptions == 0
     consumer.close()
     assert report.state == "retrying" and report.errors >= 1 and report.subscriptions == 0
+
+
+def test_a_camera_inventing_a_new_source_per_message_opens_a_bounded_number_of_events() -> None:
+    worker, publisher = _worker()
+    notes = [
+        Notification(
+            "tns1:RuleEngine/TamperDetector/Tamper",
+            "RuleEngine/TamperDetector/Tamper",
+            "Changed",
+            {"Source": f"s{i}"},
+            {"IsTamper": "true"},
+        )
+        for i in range(MAX_ON + 44)
+    ]
+    worker._handle(PullResult(notes, []))
+    starts = [e for e in publisher.events("camera.covered") if e.phase == "start"]
+    report = worker.health.report(time.monotonic(), 0)
+    assert len(starts) == MAX_ON and report.malformed == 44
+    assert "properties on at once" in report.last_malformed
