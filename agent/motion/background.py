@@ -107,7 +107,8 @@ class Background:
                 rate = max(FLICKER_RATE, 1 / (samples + FLICKER_WARMUP))
                 cv2.accumulateWeighted(cv2.bitwise_xor(still, prev), self.flicker, rate)
         if self._frames % UPDATE_EVERY == 0:
-            floor = FLICKER_BUSY + FLICKER_FLOOR * cv2.mean(self.flicker)[0]
+            average = cv2.sumElems(self.flicker)[0] * (1.0 / self.flicker.size)  # as cv2.mean
+            floor = FLICKER_BUSY + FLICKER_FLOOR * average
             # OpenCV takes a scalar for src2; its stubs only list arrays
             calm = cv2.compare(self.flicker, floor, cv2.CMP_LE)  # type: ignore[call-overload]
             self._settled = cv2.erode(calm, self._reach)  # == not(grown swaying area)
@@ -128,14 +129,16 @@ class Background:
             target = cv2.convertScaleAbs(diff, alpha=NOISE_GAIN)
             self.noise = cv2.addWeighted(self.noise, 1 - NOISE_RATE, target, NOISE_RATE, 0)
             self._limits()
-        self._refresh()
+            # the bounds follow at the noise updates: between them the mean moves by one step
+            # (2 levels), which the thresholds dwarf, and the refresh is the update's main cost
+            self._refresh()
 
     def _refresh(self) -> None:
         high = cv2.dilate(self.mean, KERNEL)
         low = cv2.erode(self.mean, KERNEL)
         self._up = cv2.max(cv2.add(high, self._half), cv2.add(self.mean, self._limit))
         self._down = cv2.min(cv2.subtract(low, self._half), cv2.subtract(self.mean, self._limit))
-        self.level = float(cv2.mean(self.mean)[0])
+        self.level = cv2.sumElems(self.mean)[0] * (1.0 / self.mean.size)  # as cv2.mean does
 
     def _limits(self) -> None:
         self._limit = cv2.max(self.noise, self._floor)
