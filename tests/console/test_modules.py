@@ -183,6 +183,30 @@ TITLES: list[tuple[dict[str, Any], str, str]] = [
         "Rapid rise at gw-01/lvl: up 12.5 cm in 10 min",
     ),
     (
+        {"type": "camera.line_crossing", "device": "gw-02/cam-pasar-baru",
+         "details": {"attributes": {"origin": "camera", "rule": "MyLineDetector1"}}},
+        "Garis dilintasi (MyLineDetector1) di gw-02/cam-pasar-baru (analitik kamera)",
+        "Line crossed (MyLineDetector1) at gw-02/cam-pasar-baru (camera analytics)",
+    ),
+    (
+        {"type": "camera.intrusion", "device": "gw-02/cam-pasar-baru",
+         "details": {"attributes": {"origin": "camera"}}},
+        "Intrusi area di gw-02/cam-pasar-baru (analitik kamera)",
+        "Intrusion at gw-02/cam-pasar-baru (camera analytics)",
+    ),
+    (
+        {"type": "motion", "device": "gw-02/cam-pasar-baru",
+         "details": {"attributes": {"zones": ["pavement"], "sources": ["camera", "edge"]}}},
+        "Gerakan di zona pavement pada gw-02/cam-pasar-baru (deteksi gateway dan kamera)",
+        "Motion in pavement at gw-02/cam-pasar-baru (edge and camera)",
+    ),
+    (
+        {"type": "camera.covered", "device": "gw-pasar/cam-yard",
+         "details": {"attributes": {"origin": "camera", "rule": "MyTamperRule"}}},
+        "Kamera tertutup di gw-pasar/cam-yard (analitik kamera)",
+        "Camera covered at gw-pasar/cam-yard (camera analytics)",
+    ),
+    (
         {"type": "crowd.dense", "device": "gw-01/cam", "title": "Crowd {device} at gw-01/cam"},
         "Crowd {device} at gw-01/cam",
         "Crowd {device} at gw-01/cam",
@@ -199,7 +223,8 @@ def check_alert_titles(b: Browser) -> None:
       i18n.setLanguage(lang, false);
       out[lang] = {
         titles: ALERTS.map(text.alertTitle),
-        labels: ["flood.level", "motion", "camera.covered", "crowd.dense"].map(text.typeLabel),
+        labels: ["flood.level", "motion", "camera.covered", "crowd.dense", "camera.line_crossing",
+          "camera.intrusion"].map(text.typeLabel),
       };
     }
     i18n.setLanguage("id", false);
@@ -212,7 +237,9 @@ def check_alert_titles(b: Browser) -> None:
     assert "error" not in out, out
     assert out["id"]["titles"] == [i for _, i, _ in TITLES]
     assert out["en"]["titles"] == [e for _, _, e in TITLES]
-    assert out["id"]["labels"] == ["Banjir", "Gerakan", "Kamera tertutup", "crowd.dense"]
-    assert out["en"]["labels"] == ["Flood", "Motion", "Camera covered", "crowd.dense"]
+    assert out["id"]["labels"] == ["Banjir", "Gerakan", "Kamera tertutup", "crowd.dense",
+                                   "Lintas garis", "Intrusi area"]  # fmt: skip
+    assert out["en"]["labels"] == ["Flood", "Motion", "Camera covered", "crowd.dense",
+                                   "Line crossing", "Intrusion"]  # fmt: skip
     focus = run(b, "feed.js", 'return ["42", undefined, "", "4x", "0", "-1"].map(m.focusId);')
     assert focus == [42, None, None, 0, 0, 0]

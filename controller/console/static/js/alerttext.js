@@ -105,6 +105,21 @@ function motionTitle(alert, f) {
   return t("title.motion.zones", { device: where(alert), zones: zones.join(", ") });
 }
 
+/** A camera analytics rule's title: "Line crossed (MyLineDetector1) at gw/cam". */
+function ruleTitle(key) {
+  return (alert, f) => {
+    const rule = typeof f.rule === "string" ? f.rule.trim() : "";
+    return rule ? t(`${key}.rule`, { rule, device: where(alert) }) : t(key, { device: where(alert) });
+  };
+}
+
+/** Who saw it: the camera's own analytics (``origin`` "camera"), or the edge and the camera
+ *  both (``sources`` of a merged motion event); null for the edge alone, the usual case. */
+export function originKey(f) {
+  if (Array.isArray(f.sources) && new Set(f.sources.map(String)).size > 1) return "title.origin.both";
+  return f.origin === "camera" ? "title.origin.camera" : null;
+}
+
 function riseTitle(alert, f) {
   const device = where(alert);
   if (!isNumber(f.rise)) return t("title.rise", { device });
@@ -131,6 +146,8 @@ function resourceTitle(key, unit) {
 const TITLES = {
   "flood.level": floodTitle,
   motion: motionTitle,
+  "camera.line_crossing": ruleTitle("title.line_crossing"),
+  "camera.intrusion": ruleTitle("title.intrusion"),
   "sensor.rate_of_rise": riseTitle,
   "sensor.threshold": thresholdTitle,
   "gateway.offline": (a, f) => withReason("title.gateway.offline", a, f),
@@ -156,7 +173,10 @@ export function alertTitle(alert) {
     return floodTitle(alert, f);
   }
   const render = TITLES[type];
-  if (render) return render(alert, f);
-  if (typeName(type)) return t("title.at", { what: typeName(type), device: where(alert) });
-  return String(alert?.title || type);
+  let title;
+  if (render) title = render(alert, f);
+  else if (typeName(type)) title = t("title.at", { what: typeName(type), device: where(alert) });
+  else return String(alert?.title || type);
+  const origin = originKey(f);
+  return origin ? t(origin, { title }) : title;
 }
