@@ -82,6 +82,9 @@ class ClockedToken(UsernameToken):
             self.created = None
 
 
+MAX_REPLY_BYTES = 4 << 20  # the largest SOAP reply read (GetProfiles of a 64-channel NVR is ~1 MB)
+
+
 class CameraTransport(Transport):
     """Remembers the camera's HTTP Date header (a clock hint when GetSystemDateAndTime needs
     authentication), turns HTTP 401/403 into AuthError whatever the body (HTML pages hide as
@@ -100,7 +103,17 @@ class CameraTransport(Transport):
         self.last_repair = ""  # why the last reply's text was repaired ("" = it was not)
 
     def post(self, address: str, message: Any, headers: Any) -> requests.Response:
-        response = super().post(address, message, headers)
+        """zeep's post without its debug log of whole messages (they carry the WS-Security
+        header), reading at most MAX_REPLY_BYTES: a camera answering without end is refused
+        instead of filling the gateway's memory."""
+        response = self.session.post(
+            address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+        )
+        with response:
+            body = response.raw.read(MAX_REPLY_BYTES + 1, decode_content=True)
+        if len(body) > MAX_REPLY_BYTES:
+            raise ProtocolError(f"{redact_url(address)}: reply over {MAX_REPLY_BYTES} bytes")
+        response._content = body
         self._note_date(response)
         if response.status_code in (401, 403):
             raise AuthError(f"{redact_url(address)}: HTTP {response.status_code}")
