@@ -57,6 +57,8 @@ BUSY_SKIP_S = 0.15  # below this frame interval, busy frames are searched every 
 THIN_BUSY = 0.01  # share of the frame moving in thin strokes that makes a frame busy (rain)
 EARLY_SIZE = 2  # blobs this many times the smallest object date from their track's start
 CAMERA_MOVE = "camera_move"
+SAME_SIZE = 1.5  # a kept blob this close in width and height to one kept on the frame before
+# is the same object (a walker's stride changes its height by up to a third)
 
 
 @dataclass
@@ -76,6 +78,32 @@ class _Found:
         self.boxes += boxes
         self.rejected += len(tested) - len(kept)
         self.hits = merge_hits(self.hits, hits)
+
+
+@dataclass(frozen=True)
+class _Solid:
+    """A blob the light tests kept (an object, not light): where, its texture similarity,
+    whether the same object was kept on the frame before too (``proven``) and whether this
+    frame tested it (``tested``) or took the last test's word."""
+
+    rect: tuple[int, int, int, int]
+    similarity: float
+    proven: bool
+    tested: bool
+
+
+def _matching(solids: list[_Solid], rect: tuple[int, int, int, int]) -> _Solid | None:
+    """The last frame's kept blob at about this place and size (a walker moves a little and
+    changes its outline little between frames), if any."""
+    for solid in solids:
+        w, h, sw, sh = rect[2], rect[3], solid.rect[2], solid.rect[3]
+        if (
+            _overlaps(rect, solid.rect)
+            and max(w, sw) <= SAME_SIZE * min(w, sw)
+            and max(h, sh) <= SAME_SIZE * min(h, sh)
+        ):
+            return solid
+    return None
 
 
 _REACH = np.ones((5, 5), np.uint8)  # a walker's edges move at most this far beyond its blob
@@ -105,11 +133,14 @@ class MotionDetector:
         self._prev_small: Luma | None = None
         self._tracker = Tracker()
         self._busy = False  # the last searched frame was busy (rain): search every second
+        self._prior: list[_Solid] = []  # the blobs kept on the last frame
+        self._solid: list[_Solid] = []  # ... and on this one
         self._moves = CameraMoves(self.sensitivity.threshold)
         self.frames = 0
 
     def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
         self.frames += 1
+        self._prior, self._solid = self._solid, []  # a frame that tests no blob forgets them
         small = self._prepare(luma, ts)
         zones, bg = self._zones, self._bg
         assert zones is not None  # set by _prepare
@@ -357,9 +388,15 @@ class MotionDetector:
         kept: list[Blob] = []
         boxes: list[Box] = []
         for blob in blobs:
-            similarity, sharpness = light_tests(small, mean, moving, blob.rect, limit)
-            if sharpness is None or sharpness < EDGE_MIN:
-                continue
+            before = _matching(self._prior, blob.rect)
+            if before is not None and before.proven and before.tested:
+                similarity = before.similarity  # solid on the last two tests: skip one
+                self._solid.append(_Solid(blob.rect, similarity, True, False))
+            else:
+                similarity, sharpness = light_tests(small, mean, moving, blob.rect, limit)
+                if sharpness is None or sharpness < EDGE_MIN:
+                    continue
+                self._solid.append(_Solid(blob.rect, similarity, before is not None, True))
             size = min(1.0, blob.pixels / (3 * self._zones_min()))
             kept.append(blob)
             boxes.append(to_box(blob, width, height, (1 - similarity) * size))
