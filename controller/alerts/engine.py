@@ -16,7 +16,9 @@ Siaga II is one alert whose severity rises, not a clear and a reopen.
 
 Flapping: more than ``flap_changes`` condition changes within ``flap_window_s`` mark the alert
 ``flapping``; it is held active and its raises and clears stop reaching the journal (and so the
-operators' phones) until the condition has stayed put for ``flap_quiet_s``.
+operators' phones) until the condition has stayed put for ``flap_quiet_s``. A type whose rule
+says ``flapping: false`` (motion, the camera's intrusion and line crossing) is never marked:
+a person coming and going again is occurrences, not a device failing and recovering.
 
 Escalation: a critical alert still ``active_unack`` ``escalate_after_s`` after it was raised is
 escalated (``escalation`` + 1, journal ``escalated``), again every ``escalate_repeat_s``, at most
