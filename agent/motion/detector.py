@@ -59,6 +59,7 @@ EARLY_SIZE = 2  # blobs this many times the smallest object date from their trac
 CAMERA_MOVE = "camera_move"
 SAME_SIZE = 1.5  # a kept blob this close in width and height to one kept on the frame before
 # is the same object (a walker's stride changes its height by up to a third)
+UNTESTED = 2  # such an object is tested again after this many frames on the last test's word
 
 
 @dataclass
@@ -83,13 +84,13 @@ class _Found:
 @dataclass(frozen=True)
 class _Solid:
     """A blob the light tests kept (an object, not light): where, its texture similarity,
-    whether the same object was kept on the frame before too (``proven``) and whether this
-    frame tested it (``tested``) or took the last test's word."""
+    whether the same object was kept on the frame before too (``proven``) and how many frames
+    ago it was last tested (``untested``; 0: on this one)."""
 
     rect: tuple[int, int, int, int]
     similarity: float
     proven: bool
-    tested: bool
+    untested: int
 
 
 def _matching(solids: list[_Solid], rect: tuple[int, int, int, int]) -> _Solid | None:
@@ -389,14 +390,14 @@ class MotionDetector:
         boxes: list[Box] = []
         for blob in blobs:
             before = _matching(self._prior, blob.rect)
-            if before is not None and before.proven and before.tested:
-                similarity = before.similarity  # solid on the last two tests: skip one
-                self._solid.append(_Solid(blob.rect, similarity, True, False))
+            if before is not None and before.proven and before.untested < UNTESTED:
+                similarity = before.similarity  # solid on two tests in a row: trust it a while
+                self._solid.append(_Solid(blob.rect, similarity, True, before.untested + 1))
             else:
                 similarity, sharpness = light_tests(small, mean, moving, blob.rect, limit)
                 if sharpness is None or sharpness < EDGE_MIN:
                     continue
-                self._solid.append(_Solid(blob.rect, similarity, before is not None, True))
+                self._solid.append(_Solid(blob.rect, similarity, before is not None, 0))
             size = min(1.0, blob.pixels / (3 * self._zones_min()))
             kept.append(blob)
             boxes.append(to_box(blob, width, height, (1 - similarity) * size))
