@@ -60,15 +60,16 @@ CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its 
 MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
 
 
-def is_busy(raw: Luma, busy: int) -> tuple[Luma, bool]:
-    """The 2x2-solid core of ``raw`` and whether over ``busy`` of its pixels are thin
-    strokes (a downpour)."""
+def is_busy(raw: Luma, busy: int) -> tuple[Luma, int, bool]:
+    """The 2x2-solid core of ``raw``, its pixel count, and whether over ``busy`` of the
+    moving pixels are thin strokes (a downpour)."""
     core = cv2.erode(raw, _ACROSS)
-    return core, cv2.countNonZero(raw) - cv2.countNonZero(core) > busy
+    kept = cv2.countNonZero(core)
+    return core, kept, cv2.countNonZero(raw) - kept > busy
 
 
 def moving_blobs(
-    raw: Luma, core: Luma, busy: bool, min_pixels: int
+    raw: Luma, core: Luma, kept: int, busy: bool, min_pixels: int
 ) -> tuple[Luma | None, list[Blob]]:
     """The merged mask and blobs of ``raw`` (this frame's moving pixels), for tracking.
 
@@ -77,8 +78,8 @@ def moving_blobs(
     near a thick core are kept: a 2x2 erosion takes away
     streaks a pixel wide, and what lies within three pixels of what is left (a body's
     own thin parts) stays, so the search does not wade through hundreds of streaks (which
-    would only form crowded steps anyway). None when nothing thick moved."""
-    kept = cv2.countNonZero(core)
+    would only form crowded steps anyway). None when nothing thick moved. ``kept`` counts
+    ``core`` (is_busy counted it)."""
     if kept * SOLID_SHARE < min_pixels:
         return None, []  # scattered pixels (noise, a changing clock digit): no body at all
     if not busy:
