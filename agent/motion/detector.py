@@ -279,9 +279,9 @@ class MotionDetector:
         zones = self._zones
         assert zones is not None
         assert self._bg is not None
-        core, kept, busy = is_busy(raw, round(THIN_BUSY * zones.analysed))
+        core, solid, busy = is_busy(raw, round(THIN_BUSY * zones.analysed))
         self._busy = busy
-        merged, blobs = moving_blobs(raw, core, kept, busy, zones.min_pixels)
+        merged, blobs = moving_blobs(raw, core, solid, busy, zones.min_pixels)
         if not blobs and not self._tracker.tracks:
             return
         confirmed = [
