@@ -383,7 +383,9 @@ class MotionDetector:
     def _objects(
         self, small: Luma, mean: Luma, moving: Luma, blobs: list[Blob]
     ) -> tuple[list[Blob], list[Box]]:
-        """Blobs that cover the scene (not light), with their boxes."""
+        """Blobs that cover the scene (not light), with their boxes. A blob kept on the last
+        two tests at about this place and size is kept on their word for ``UNTESTED`` frames;
+        one that failed is tested on every frame."""
         height, width = small.shape
         limit = self.sensitivity.texture_similarity
         kept: list[Blob] = []
