@@ -134,6 +134,7 @@ class MotionDetector:
         self._prev_small: Luma | None = None
         self._tracker = Tracker()
         self._busy = False  # the last searched frame was busy (rain): search every second
+        self._raw: Luma | None = None  # settled pixels moving on this frame, when computed
         self._prior: list[_Solid] = []  # the blobs kept on the last frame
         self._solid: list[_Solid] = []  # ... and on this one
         self._moves = CameraMoves(self.sensitivity.threshold)
@@ -262,7 +263,7 @@ class MotionDetector:
         assert self._zones is not None
         if outside * MERGE_GROWTH_RAW < self._zones.min_pixels:
             return None
-        raw = cv2.subtract(settled, still)
+        raw = self._raw if self._raw is not None else cv2.subtract(settled, still)
         if found.persistent is None:
             return raw
         rest = cv2.countNonZero(cv2.subtract(raw, cv2.dilate(found.persistent, _REACH)))
@@ -373,8 +374,9 @@ class MotionDetector:
         of it (too little moves, or too little history)."""
         full = not self._recent.maxlen or len(self._recent) == self._recent.maxlen
         moving: Luma | None = None
+        self._raw = None  # this frame's moving pixels, kept for the fast-mover check
         if enough and full:
-            moving = cv2.subtract(settled, still)
+            moving = self._raw = cv2.subtract(settled, still)
             for previous in self._recent:
                 moving = cv2.subtract(moving, previous)
         self._recent.appendleft(still)
