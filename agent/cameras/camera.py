@@ -152,7 +152,7 @@ class CameraRuntime:
 
     # -- snapshots ---------------------------------------------------------------------------
 
-    def _fetch_uri(self) -> bytes | None:
+    def _fetch_uri(self, timeout_s: float | None = None) -> bytes | None:
         """The JPEG behind the camera's snapshot URI; None when there is no HTTP URI or the
         policy says not to use it. Raises CameraError when the fetch fails."""
         policy = self.config.snapshot
@@ -163,9 +163,25 @@ class CameraRuntime:
             uri,
             self.config.username,
             self.config.password.get_secret_value(),
-            policy.timeout_s,
+            policy.timeout_s if timeout_s is None else timeout_s,
             allow_basic_over_http=self.config.allow_basic_over_http,
         )
+
+    def has_snapshot_uri(self) -> bool:
+        """Whether the camera's own picture can be fetched: an HTTP snapshot URI, and the
+        policy prefers it."""
+        uri = self.probe.snapshot_uri if self.probe else None
+        return bool(self.config.snapshot.prefer_uri and uri and uri.startswith("http"))
+
+    def camera_picture(self, timeout_s: float | None = None) -> Snapshot | None:
+        """The camera's own picture (snapshot URI), bounded like every snapshot; None when
+        it has none or the policy says not to use it. Raises CameraError (or ProtocolError
+        for a JPEG that does not decode) when the fetch fails."""
+        data = self._fetch_uri(timeout_s)
+        if data is None:
+            return None
+        policy = self.config.snapshot
+        return snapshot_from_jpeg(data, policy.max_bytes, policy.max_width)
 
     def snapshot(self) -> Snapshot | None:
         """A bounded JPEG: the camera's snapshot URI when configured and working, else the

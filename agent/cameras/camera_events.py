@@ -24,6 +24,11 @@ The life of a subscription, and why:
 - A camera that refuses to subscribe (fault, HTTP 500) is reported ``refused``, one that has
   neither PullPoint nor push ``unsupported``; both are asked again on a slow back-off, never
   in a storm.
+
+Pictures (:mod:`agent.cameras.event_pictures`): a start carries the latest hub frame at once,
+and the camera's colour picture follows as an update of the same event; an instant waits up to
+two seconds for the colour picture (off this worker's thread) and falls back to the hub frame.
+No fresh frame: no picture, and ``snapshot_missing`` says why.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from agent.cameras.event_parse import (
     PullResult,
     normalise_topic,
 )
+from agent.cameras.event_pictures import EventPictures
 from agent.cameras.events_config import CameraEventsConfig
 from agent.cameras.motion_merge import CAMERA, MotionMerge
 from agent.cameras.onvif_client import OnvifClient
@@ -168,9 +174,10 @@ class CameraEvents:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         consumer: NotifyConsumer | None = None,
+        pictures: EventPictures | None = None,
     ) -> None:
         """``consumer``: the agent's push consumer; without it a camera lacking PullPoint is
-        reported unsupported."""
+        reported unsupported. ``pictures``: snapshots for the events (none without)."""
         self.config = config
         self.consumer = consumer
         self.settings = events
@@ -181,6 +188,10 @@ class CameraEvents:
         self._clock, self._wall = clock, wall_clock
         self._states = PropertyStates()
         self._open: dict[str, tuple[str, float]] = {}  # non-motion property key -> (id, start)
+        self.pictures = pictures
+        # _open and what is published about open events: this worker, and the pictures thread
+        # sending a colour update (never after the event's end).
+        self._lock = threading.Lock()
         self._refused_wait = events.refused_retry_s
         self._error_wait = events.error_retry_s
 
@@ -196,6 +207,8 @@ class CameraEvents:
                         self.health.retry_at = self._clock() + wait
                     stop.wait(wait)
         finally:
+            if self.pictures is not None:
+                self.pictures.flush()  # instants still waiting for a picture go out now
             self._end_all()
             self.health.set("stopped")
 
@@ -513,21 +526,39 @@ class CameraEvents:
                 return  # the zone is not armed now (an end always goes through: it may be open)
             zones = zones or []
             attributes = {**self._attributes(signal), "sources": [CAMERA]}
-            if self.merge.camera(signal.key, phase == "start", zones, attributes):
+            start = phase == "start"
+            picture = self.pictures.now if self.pictures is not None and start else None
+            if self.merge.camera(signal.key, start, zones, attributes, picture=picture):
                 self._count_published()
+                if start:
+                    self._motion_colour(signal.key, attributes)
             return
         attributes = self._attributes(signal)
         if zones:
             attributes["zones"] = zones
         now = self._wall()
         if phase == "instant":
-            event_id, started = self._new_id(), now
-        elif phase == "start":
-            event_id, started = self._new_id(), now
-            self._open[signal.key] = (event_id, started)
-        else:
-            event_id, started = self._open.pop(signal.key, (self._new_id(), now))
-        self._publish(wire.Event(
+            self._instant(self._event(signal, phase, self._new_id(), now, now=now,
+                                      attributes=attributes))  # fmt: skip
+            return
+        with self._lock:
+            if phase == "start":
+                event_id, started = self._new_id(), now
+                self._open[signal.key] = (event_id, started)
+            else:
+                event_id, started = self._open.pop(signal.key, (self._new_id(), now))
+            event = self._event(signal, phase, event_id, started, now=now, attributes=attributes)
+            if phase == "start" and self.pictures is not None:
+                event = self._with_picture(event, *self.pictures.now())
+            self._publish(event)
+        if phase == "start":
+            self._colour_update(signal.key, event)
+
+    def _event(
+        self, signal: CameraSignal, phase: str, event_id: str, started: float, *, now: float,
+        attributes: dict[str, Any],
+    ) -> wire.Event:  # fmt: skip
+        return wire.Event(
             event_id=event_id,
             type=EVENT_TYPES[signal.kind],
             phase=phase,  # type: ignore[arg-type]
@@ -536,7 +567,80 @@ class CameraEvents:
             started_at=started,
             ended_at=max(started, now) if phase == "end" else None,
             attributes=attributes,
-        ))  # fmt: skip
+        )
+
+    # -- pictures ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _with_picture(event: wire.Event, snapshot: wire.Snapshot | None, missing: str,
+                      source: str = "") -> wire.Event:  # fmt: skip
+        if snapshot is None:
+            return event.model_copy(update={
+                "attributes": {**event.attributes, "snapshot_missing": missing or "none"}
+            })  # fmt: skip
+        attributes = {k: v for k, v in event.attributes.items() if k != "snapshot_missing"}
+        if source:
+            attributes["snapshot_source"] = source
+        return event.model_copy(update={"snapshot": snapshot, "attributes": attributes})
+
+    def _instant(self, event: wire.Event) -> None:
+        """An instant has no later phase to carry a better picture: it waits (off this
+        thread, at most ``instant_bound_s``) for the camera's colour picture, else goes with
+        the hub frame of the moment it happened."""
+        pictures = self.pictures
+        if pictures is None:
+            self._publish(event)
+            return
+        frame = pictures.frame()  # the moment of the event, whatever the wait costs
+
+        def with_frame() -> None:
+            self._publish(self._with_picture(event, *pictures.encode(frame)))
+
+        def colour_first() -> None:
+            colour = pictures.colour(pictures.instant_bound_s)
+            if colour is None:
+                with_frame()
+            else:
+                self._publish(self._with_picture(event, colour, "", CAMERA))
+
+        if not (pictures.colour_possible and pictures.later(colour_first, with_frame)):
+            with_frame()
+
+    def _colour_update(self, key: str, start: wire.Event) -> None:
+        """The camera's colour picture as an update of the start, from the pictures thread;
+        dropped when the event ended meanwhile."""
+        pictures = self.pictures
+        if pictures is None or not pictures.colour_possible:
+            return
+
+        def send() -> None:
+            colour = pictures.colour(pictures.follow_up_bound_s)
+            if colour is None:
+                return
+            update = self._with_picture(start.model_copy(update={"phase": "update"}), colour,
+                                        "", CAMERA)  # fmt: skip
+            with self._lock:
+                if self._open.get(key, ("",))[0] == start.event_id:
+                    self._publish(update)
+
+        pictures.later(send)
+
+    def _motion_colour(self, key: str, attributes: dict[str, Any]) -> None:
+        """The camera opened a motion event: its colour picture follows through the merge (one
+        colour picture per event, whichever source fetches it first)."""
+        pictures = self.pictures
+        if pictures is None or not pictures.colour_possible:
+            return
+        event_id = self.merge.camera_opened(key)
+        if event_id is None:
+            return
+
+        def send() -> None:
+            colour = pictures.colour(pictures.follow_up_bound_s)
+            if colour is not None and self.merge.camera_colour(key, event_id, colour, attributes):
+                self._count_published()
+
+        pictures.later(send)
 
     @staticmethod
     def _new_id() -> str:

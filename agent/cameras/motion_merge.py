@@ -8,6 +8,11 @@ event with ``sources: ["camera", "edge"]``. The event ends when the last source 
 Camera motion from a rule mapped to a zone covers that zone; unmapped camera motion covers
 every armed zone. Decisions and publishing happen under one lock, so two sources ending at once
 can never send an update after the end.
+
+Pictures: an event gets one start picture and one colour picture (the camera's own, from its
+snapshot URI), whichever source brings them first. A source joining an event that already
+has its start picture goes out as an update without it; a second colour picture is dropped.
+Later edge updates with a better picture pass as they are.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.link.publisher import Priority, Publisher
-from protocol.messages import Event, MessageKind
+from protocol.messages import Event, MessageKind, Snapshot
 
 log = logging.getLogger(__name__)
 
 EDGE, CAMERA = "edge", "camera"
+START, COLOUR = "start", "colour"  # the pictures an event gets once
+Picture = Callable[[], tuple[Snapshot | None, str]]  # (snapshot, why missing)
 
 
 @dataclass
@@ -36,6 +43,7 @@ class _Shared:
     zones: set[str]
     members: set[tuple[str, str]] = field(default_factory=set)  # (origin, key or event id)
     sources: set[str] = field(default_factory=set)
+    pictures: set[str] = field(default_factory=set)  # START, COLOUR: sent already
 
 
 class MotionMerge:
@@ -71,9 +79,11 @@ class MotionMerge:
     def edge(self, event: Event) -> None:
         """One event of the edge motion runner; publishes what it becomes."""
         with self._lock:
-            self._send(self._from_edge(event))
+            out = self._from_edge(event)
+            if out is not None:
+                self._send(out)
 
-    def _from_edge(self, event: Event) -> Event:
+    def _from_edge(self, event: Event) -> Event | None:
         eid = event.event_id
         if event.phase == "start":
             zones = {str(z) for z in event.attributes.get("zones", [])}
@@ -86,20 +96,39 @@ class MotionMerge:
             host.members.add((EDGE, eid))
             host.sources.add(EDGE)
             self._edge[eid] = host
-            return self._as(event, host, "start" if host.event_id == eid else "update")
+            out = self._as(event, host, "start" if host.event_id == eid else "update")
+            if out.snapshot is not None and START in host.pictures:
+                return out.model_copy(update={"snapshot": None})  # the event has its picture
+            if out.snapshot is not None:
+                host.pictures.add(START)
+            return out
         host = self._edge.get(eid)
         if host is None:  # opened before this merge saw it: pass it on as it is
             return event.model_copy(update={"attributes": {"origin": EDGE, **event.attributes}})
         if event.phase != "end":
+            if event.snapshot is not None and event.attributes.get("snapshot_source") == CAMERA:
+                if COLOUR in host.pictures:
+                    return None  # the camera's picture went out already: no second fetch shown
+                host.pictures.add(COLOUR)
             return self._as(event, host, "update")
         del self._edge[eid]
         return self._leave(host, (EDGE, eid), event)
 
     # -- the camera's own analytics ----------------------------------------------------------
 
-    def camera(self, key: str, active: bool, zones: list[str], attributes: dict[str, Any]) -> bool:
+    def camera(
+        self,
+        key: str,
+        active: bool,
+        zones: list[str],
+        attributes: dict[str, Any],
+        *,
+        picture: Picture | None = None,
+    ) -> bool:
         """A camera motion property turned on or off; ``zones`` it covers. Returns whether
-        anything was published."""
+        anything was published. ``picture()`` is asked (under the lock) only when this opens
+        a new event: its snapshot goes with the start, or the start says why there is none
+        (``snapshot_missing``)."""
         with self._lock:
             if active:
                 if key in self._camera:
@@ -118,7 +147,10 @@ class MotionMerge:
                 host.sources.add(CAMERA)
                 self._camera[key] = host
                 if news:  # a second camera topic on the same motion tells nobody anything new
-                    self._send(self._camera_event(host, phase, attributes))
+                    event = self._camera_event(host, phase, attributes)
+                    if phase == "start" and picture is not None:
+                        event = self._pictured(host, event, picture)
+                    self._send(event)
                 return news
             host = self._camera.pop(key, None)
             if host is None:
@@ -131,6 +163,43 @@ class MotionMerge:
             ):
                 return False  # another camera topic still reports this motion
             self._send(out)
+            return True
+
+    @staticmethod
+    def _pictured(host: _Shared, event: Event, picture: Picture) -> Event:
+        try:
+            snapshot, missing = picture()
+        except Exception:  # a failed picture must not cost the event
+            log.exception("camera %s: no picture for camera motion", event.source)
+            snapshot, missing = None, "failed"
+        if snapshot is not None:
+            host.pictures.add(START)
+            return event.model_copy(update={"snapshot": snapshot})
+        event.attributes["snapshot_missing"] = missing or "none"
+        return event
+
+    def camera_opened(self, key: str) -> str | None:
+        """The id of the open event camera property ``key`` belongs to, when the camera
+        opened it and it has no colour picture yet: worth fetching the camera's one."""
+        with self._lock:
+            host = self._camera.get(key)
+            if host is None or host.origin != CAMERA or COLOUR in host.pictures:
+                return None
+            return host.event_id
+
+    def camera_colour(
+        self, key: str, event_id: str, snapshot: Snapshot, attributes: dict[str, Any]
+    ) -> bool:
+        """The camera's colour picture for the event ``key`` opened, as an update of it: sent
+        only while that event is open, ``key`` still in it and no colour picture went out."""
+        with self._lock:
+            host = self._camera.get(key)
+            if host is None or host.event_id != event_id or COLOUR in host.pictures:
+                return False
+            host.pictures.add(COLOUR)
+            extra = {k: v for k, v in attributes.items() if k != "snapshot_missing"}
+            event = self._camera_event(host, "update", {**extra, "snapshot_source": CAMERA})
+            self._send(event.model_copy(update={"snapshot": snapshot}))
             return True
 
     def _camera_event(self, host: _Shared, phase: str, attributes: dict[str, Any]) -> Event:

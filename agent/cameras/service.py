@@ -21,6 +21,7 @@ from agent.cameras.analysis import FrameCallback
 from agent.cameras.camera import CameraRuntime
 from agent.cameras.camera_events import CameraEvents, Zones, zones_for
 from agent.cameras.config import CameraConfig
+from agent.cameras.event_pictures import EventPictures
 from agent.cameras.events_config import CameraEventsConfig
 from agent.cameras.frames import FrameHub
 from agent.cameras.motion_merge import MotionMerge
@@ -151,10 +152,14 @@ class CameraService:
             roles.append(("ptz", poller.run))
         events = cam.config.events
         if events is not None and events.enabled and cam.config.device_url() is not None:
+            pictures = EventPictures(cam_id, cam.hub, cam.config.snapshot,
+                                     stream_up=lambda: cam.health.stream_up, clock=self._clock,
+                                     colour=cam.camera_picture,
+                                     has_colour=cam.has_snapshot_uri)  # fmt: skip
             subscriber = CameraEvents(cam.config, events, self._publisher,
                                       self.motion_merge(cam_id), self._zones(cam_id, events),
                                       clock=self._clock, wall_clock=self._wall,
-                                      consumer=self.push_consumer)  # fmt: skip
+                                      consumer=self.push_consumer, pictures=pictures)  # fmt: skip
             self.subscribers = {**self.subscribers, cam_id: subscriber}
             roles.append(("events", subscriber.run))
         workers = [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count)

@@ -1,6 +1,6 @@
 """A real agent process, a real Mosquitto and a simulated camera whose person walks: the
-camera's own motion and the edge detector's motion arrive as one event, and the agent's stop
-frees the camera's subscription slot."""
+camera's own motion and the edge detector's motion arrive as one event with one start picture,
+and the agent's stop frees the camera's subscription slot."""
 
 from __future__ import annotations
 
@@ -98,4 +98,10 @@ def test_walk_is_one_motion_event_from_edge_and_camera(broker: Broker, tmp_path:
     assert starts[0].attributes["origin"] in ("edge", "camera")
     assert any(e.attributes.get("sources") == ["camera", "edge"] for e in motion)
     assert motion[-1].phase == "end"
+    # Through Mosquitto the start carries its picture; the source joining it brings no second
+    # start picture, and at most one colour picture (the camera's own) follows.
+    assert starts[0].snapshot is not None
+    joined = next(e for e in motion if e.phase == "update" and len(e.attributes["sources"]) == 2)
+    assert joined.snapshot is None or joined.attributes.get("snapshot_source") == "camera"
+    assert sum(e.attributes.get("snapshot_source") == "camera" for e in motion) <= 1
     assert health["subscriptions"] == 1 and health["malformed"] == 0
