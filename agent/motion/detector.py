@@ -126,6 +126,7 @@ class MotionDetector:
         self._interval_s = 0.1
         self._recent: deque[Luma] = deque(maxlen=max(1, self.sensitivity.persistence_frames - 1))
         self._moving_prev: Luma | None = None  # None also when nothing could move
+        self._moved_prev = 0  # its pixel count
         self._sum = 0.0  # this frame's sum of luma, measured in _light_change
         self._mean_prev = -1.0
         self._last_ts = float("-inf")
@@ -193,7 +194,7 @@ class MotionDetector:
             self._busy = False
             self._tracker.clear()  # nothing else moved: every track lost its object
         bg.update(small)
-        self._moving_prev = moving
+        self._moving_prev, self._moved_prev = moving, persistent
         return found
 
     def camera_moving(self, moving: bool, ts: float) -> None:
@@ -354,7 +355,7 @@ class MotionDetector:
         if level <= 1 or abs(bg.level / level - 1) < GAIN_TOLERANCE:
             return small
         prev = self._moving_prev
-        moved = 0 if prev is None else cv2.countNonZero(prev)
+        moved = 0 if prev is None else self._moved_prev
         if prev is not None and moved:
             # the mean outside the moving pixels, as cv2.mean with the inverted mask computes it
             # (sum times reciprocal count) at a fifth of the masked call's cost
