@@ -59,7 +59,7 @@ EARLY_SIZE = 2  # blobs this many times the smallest object date from their trac
 CAMERA_MOVE = "camera_move"
 SAME_SIZE = 1.5  # a kept blob this close in width and height to one kept on the frame before
 # is the same object (a walker's stride changes its height by up to a third)
-UNTESTED = 2  # such an object is tested again after this many frames on the last test's word
+UNTESTED = 3  # such an object is tested again after this many frames on the last test's word
 
 
 @dataclass
