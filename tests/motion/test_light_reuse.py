@@ -1,4 +1,4 @@
-"""A blob kept by the light tests on two frames in a row takes their word for the next two
+"""A blob kept by the light tests on two frames in a row takes their word for the next three
 frames at the same place and size; a blob they reject is tested again on every frame."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_a_walker_is_not_tested_on_every_frame_and_hits_on_every_one(
 ) -> None:
     calls, hits = _run(monkeypatch, None)
     assert hits >= 30  # the walk spans ~8 s in the yard
-    assert calls < 0.6 * hits  # about one test in three once the walker is proven solid
+    assert calls < 0.6 * hits  # about one test in four once the walker is proven solid
 
 
 def test_a_rejected_blob_is_tested_on_every_frame(monkeypatch: pytest.MonkeyPatch) -> None:
