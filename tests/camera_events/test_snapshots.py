@@ -146,8 +146,9 @@ def _hub_with_frame(at: float) -> FrameHub:
 
 
 def test_no_fresh_frame_means_no_picture_and_an_attribute_saying_so() -> None:
-    """An empty hub, a hub whose last frame is old, a stream reported down: the events go out
-    at once without a picture and say why; with a fresh frame they carry one."""
+    """An empty hub, a hub whose last frame is old, a stream reported down: the intrusion
+    start, the crossing and the camera's motion start go out at once without a picture and
+    say why; with a fresh frame they carry one."""
     policy = SnapshotPolicy(max_bytes=MAX_BYTES)
     now = time.monotonic()
     cases = {
@@ -156,7 +157,7 @@ def test_no_fresh_frame_means_no_picture_and_an_attribute_saying_so() -> None:
         "down": EventPictures("cam1", _hub_with_frame(now), policy, stream_up=lambda: False),
         "fresh": EventPictures("cam1", _hub_with_frame(now + 3600), policy),
     }
-    seen: dict[str, tuple[Event, Event]] = {}
+    seen: dict[str, tuple[Event, Event, Event]] = {}
     with SimCamera("textbook", discovery_port=None) as cam:
         for name, pictures in cases.items():
             publisher = RecordingPublisher()
@@ -166,10 +167,12 @@ def test_no_fresh_frame_means_no_picture_and_an_attribute_saying_so() -> None:
                 wait_for(lambda w=worker: w.health.state == "subscribed", 10, "subscribed")
                 cam.inject_event(FIELD, {"IsInside": "true"}, _rule("MyFieldDetector1"))
                 cam.inject_event(LINE, {"ObjectId": "1"}, _rule("MyLineDetector1"))
+                cam.inject_event(MOTION, {"State": "true"}, {"VideoSourceToken": "VideoSource_1"})
                 start = wait_for(lambda p=publisher: _of(p, "camera.intrusion", "start"), 10)
                 instant = wait_for(lambda p=publisher: _of(p, "camera.line_crossing", "instant"),
                                    10)  # fmt: skip
-                seen[name] = (start[0], instant[0])
+                motion = wait_for(lambda p=publisher: _of(p, "motion", "start"), 10)
+                seen[name] = (start[0], instant[0], motion[0])
                 cam.inject_event(FIELD, {"IsInside": "false"}, _rule("MyFieldDetector1"))
                 wait_for(lambda p=publisher: _of(p, "camera.intrusion", "end"), 10)
     for name in ("empty", "stale", "down"):
