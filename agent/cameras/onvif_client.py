@@ -33,7 +33,7 @@ STREAM_SETUP = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
 MAX_PROFILES = 16
 
 
-def _get(obj: Any, *path: str) -> Any:
+def zeep_path(obj: Any, *path: str) -> Any:
     """Walk optional zeep attributes; None when any step is missing (cameras omit a lot)."""
     for name in path:
         if obj is None:
@@ -43,12 +43,12 @@ def _get(obj: Any, *path: str) -> Any:
 
 
 def _text(reply: Any, name: str) -> str:
-    return str(_get(reply, name) or "").strip()
+    return str(zeep_path(reply, name) or "").strip()
 
 
 def _utc_of(reply: Any) -> dt.datetime | None:
-    when = _get(reply, "UTCDateTime")
-    date, time_ = _get(when, "Date"), _get(when, "Time")
+    when = zeep_path(reply, "UTCDateTime")
+    date, time_ = zeep_path(when, "Date"), zeep_path(when, "Time")
     try:
         return dt.datetime(
             int(date.Year), int(date.Month), int(date.Day),
@@ -199,8 +199,8 @@ class OnvifClient:
         try:
             reply = self._call(self._device, "GetServices", IncludeCapability=False)
             for service in reply or []:
-                name = SERVICE_NAMES.get(str(_get(service, "Namespace") or ""))
-                xaddr = _get(service, "XAddr")
+                name = SERVICE_NAMES.get(str(zeep_path(service, "Namespace") or ""))
+                xaddr = zeep_path(service, "XAddr")
                 if name and xaddr:
                     found[name] = rewrite_xaddr(str(xaddr), self.url)
         except (NotSupportedError, ProtocolError):
@@ -208,7 +208,7 @@ class OnvifClient:
         if "media" not in found:
             caps = self._call(self._device, "GetCapabilities", Category="All")
             for name in ("Media", "Events", "PTZ", "Imaging"):
-                xaddr = _get(caps, name, "XAddr")
+                xaddr = zeep_path(caps, name, "XAddr")
                 if xaddr:
                     found.setdefault(name.lower(), rewrite_xaddr(str(xaddr), self.url))
         found.setdefault("device", self.url)
@@ -222,10 +222,10 @@ class OnvifClient:
         profiles = self._call(media, "GetProfiles") or []
         out = []
         for profile in list(profiles)[:MAX_PROFILES]:
-            token = str(_get(profile, "token") or "")
+            token = str(zeep_path(profile, "token") or "")
             if not token:
                 continue
-            enc = _get(profile, "VideoEncoderConfiguration")
+            enc = zeep_path(profile, "VideoEncoderConfiguration")
             try:
                 reply = self._call(
                     media, "GetStreamUri", StreamSetup=STREAM_SETUP, ProfileToken=token
@@ -233,18 +233,18 @@ class OnvifClient:
             except (NotSupportedError, ProtocolError) as exc:
                 log.info("camera %s: no stream URI for %s: %s", self.shown, token, exc)
                 continue
-            uri = rewrite_media_uri(str(_get(reply, "Uri") or ""), self.url)
-            encoding = str(_get(enc, "Encoding") or "").upper().replace(".", "")
+            uri = rewrite_media_uri(str(zeep_path(reply, "Uri") or ""), self.url)
+            encoding = str(zeep_path(enc, "Encoding") or "").upper().replace(".", "")
             if not encoding:
                 self.notes.append(f"profile {token}: empty encoder fields (H.265 on Media1?)")
             out.append(
                 StreamInfo(
                     token=token,
-                    name=str(_get(profile, "Name") or ""),
+                    name=str(zeep_path(profile, "Name") or ""),
                     encoding=encoding,
-                    width=int(_get(enc, "Resolution", "Width") or 0),
-                    height=int(_get(enc, "Resolution", "Height") or 0),
-                    fps=float(_get(enc, "RateControl", "FrameRateLimit") or 0),
+                    width=int(zeep_path(enc, "Resolution", "Width") or 0),
+                    height=int(zeep_path(enc, "Resolution", "Height") or 0),
+                    fps=float(zeep_path(enc, "RateControl", "FrameRateLimit") or 0),
                     uri=uri,
                 )
             )
@@ -257,7 +257,7 @@ class OnvifClient:
             self.notes.append("no snapshot URI")
             log.info("camera %s: %s", self.shown, exc)
             return None
-        uri = str(_get(reply, "Uri") or "")
+        uri = str(zeep_path(reply, "Uri") or "")
         if not uri:
             return None
         if "@" in uri.split("//", 1)[-1].split("/", 1)[0]:

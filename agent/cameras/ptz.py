@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from agent.cameras.errors import NotSupportedError
-from agent.cameras.onvif_client import OnvifClient
+from agent.cameras.onvif_client import OnvifClient, zeep_path
 from agent.cameras.ptz_moves import Position, PresetInfo, PtzStatus
 
 MAX_PRESETS = 64
@@ -23,20 +23,12 @@ class PtzUnsupported(NotSupportedError):
     """The camera has no PTZ service (a fixed camera): checked again only rarely."""
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for name in path:
-        if obj is None:
-            return None
-        obj = getattr(obj, name, None)
-    return obj
-
-
 def _position(vector: Any) -> Position | None:
     """PanTilt x/y and Zoom x of a PTZVector; None when the camera gives no position or one
     that is not a finite number. Values outside the camera's declared space are kept as given:
     they are only compared with the camera's own earlier values and presets."""
-    pan, tilt = _get(vector, "PanTilt", "x"), _get(vector, "PanTilt", "y")
-    zoom = _get(vector, "Zoom", "x")
+    pan, tilt = zeep_path(vector, "PanTilt", "x"), zeep_path(vector, "PanTilt", "y")
+    zoom = zeep_path(vector, "Zoom", "x")
     if pan is None and zoom is None:
         return None
     try:
@@ -50,8 +42,8 @@ def _position(vector: Any) -> Position | None:
 def _move_status(status: Any) -> bool | None:
     """MOVING on either axis → True; IDLE on every reported axis → False; else None."""
     values = {
-        str(v).upper() for v in (_get(status, "MoveStatus", "PanTilt"),
-                                 _get(status, "MoveStatus", "Zoom")) if v is not None
+        str(v).upper() for v in (zeep_path(status, "MoveStatus", "PanTilt"),
+                                 zeep_path(status, "MoveStatus", "Zoom")) if v is not None
     }  # fmt: skip
     if values & _MOVING:
         return True
@@ -62,7 +54,9 @@ def _move_status(status: Any) -> bool | None:
 
 def choose_profile(profiles: list[Any]) -> str:
     """The profile the PTZ calls name: the first with a PTZ configuration, else the first."""
-    tokens = [(str(_get(p, "token") or ""), _get(p, "PTZConfiguration")) for p in profiles]
+    tokens = [
+        (str(zeep_path(p, "token") or ""), zeep_path(p, "PTZConfiguration")) for p in profiles
+    ]
     tokens = [(t, c) for t, c in tokens if t]
     if not tokens:
         raise PtzUnsupported("the camera lists no media profile for PTZ calls")
@@ -93,12 +87,12 @@ class PtzLink:
         reply = self.client.request(self._proxy, "GetPresets", ProfileToken=self.profile)
         out = []
         for preset in list(reply or [])[:MAX_PRESETS]:
-            token = str(_get(preset, "token") or "")
+            token = str(zeep_path(preset, "token") or "")
             if token:
-                name = str(_get(preset, "Name") or "")
-                out.append(PresetInfo(token, name, _position(_get(preset, "PTZPosition"))))
+                name = str(zeep_path(preset, "Name") or "")
+                out.append(PresetInfo(token, name, _position(zeep_path(preset, "PTZPosition"))))
         return out
 
     def status(self) -> PtzStatus:
         reply = self.client.request(self._proxy, "GetStatus", ProfileToken=self.profile)
-        return PtzStatus(_move_status(reply), _position(_get(reply, "Position")))
+        return PtzStatus(_move_status(reply), _position(zeep_path(reply, "Position")))

@@ -12,6 +12,7 @@ from agent.cameras.camera_events import CameraEvents, zones_for
 from agent.cameras.config import CameraConfig
 from agent.cameras.motion_merge import MotionMerge
 from sim.camera import SimCamera
+from tests import helpers
 from tests.cameras.conftest import RecordingPublisher
 
 T = TypeVar("T")
@@ -65,11 +66,5 @@ def running(worker: CameraEvents) -> Iterator[CameraEvents]:
 
 
 def wait_for(predicate: Callable[[], T], timeout: float, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
+    """The suite's wait, polled faster: these tests watch sub-second protocol steps."""
+    return helpers.wait_for(predicate, timeout, 0.02, what)
