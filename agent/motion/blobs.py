@@ -33,14 +33,16 @@ class Blob:
     pixels: int
 
 
-def find_blobs(merged: Luma, min_pixels: int) -> list[Blob]:
-    """Connected regions of the merged (dilated) moving mask holding at least ``min_pixels``.
-    Sizes are measured on the merged mask: it fills the low-contrast parts of a figure (dark
-    trousers on asphalt) that the raw difference leaves as holes. A region of ``n`` pixels has
-    an outline of at least ``2 * sqrt(n)`` pixels, so rain specks are dropped by the length of
-    their outline before any per-region call."""
+def find_blobs(merged: Luma, min_pixels: int, origin: tuple[int, int] = (0, 0)) -> list[Blob]:
+    """Connected regions of the merged (dilated) moving mask holding at least ``min_pixels``;
+    ``merged`` may be a part of the frame whose top left corner is ``origin`` (boxes are in
+    the frame's coordinates). Sizes are measured on the merged mask: it fills the low-contrast
+    parts of a figure (dark trousers on asphalt) that the raw difference leaves as holes. A
+    region of ``n`` pixels has an outline of at least ``2 * sqrt(n)`` pixels, so rain specks
+    are dropped by the length of their outline before any per-region call."""
     contours, _ = cv2.findContours(merged, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     shortest = 2 * math.isqrt(min_pixels)
+    ox, oy = origin
     blobs = []
     for contour in contours:
         if len(contour) < shortest:
@@ -49,7 +51,7 @@ def find_blobs(merged: Luma, min_pixels: int) -> list[Blob]:
         if w * h >= min_pixels:
             pixels = cv2.countNonZero(merged[y : y + h, x : x + w])
             if pixels >= min_pixels:
-                blobs.append(Blob((x, y, w, h), pixels))
+                blobs.append(Blob((x + ox, y + oy, w, h), pixels))
     return blobs
 
 
@@ -69,7 +71,7 @@ def is_busy(raw: Luma, busy: int) -> tuple[Luma, int, bool]:
 
 
 def moving_blobs(
-    raw: Luma, core: Luma, kept: int, busy: bool, min_pixels: int
+    raw: Luma, core: Luma, kept: int, busy: bool, min_pixels: int, *, origin: tuple[int, int]
 ) -> tuple[Luma | None, list[Blob]]:
     """The merged mask and blobs of ``raw`` (this frame's moving pixels), for tracking.
 
@@ -79,7 +81,8 @@ def moving_blobs(
     streaks a pixel wide, and what lies within three pixels of what is left (a body's
     own thin parts) stays, so the search does not wade through hundreds of streaks (which
     would only form crowded steps anyway). None when nothing thick moved. ``kept`` counts
-    ``core`` (is_busy counted it)."""
+    ``core`` (is_busy counted it). ``raw`` and ``core`` may be a part of the frame with its
+    top left corner at ``origin`` (see find_blobs); the merged mask is then that part's."""
     if kept * SOLID_SHARE < min_pixels:
         return None, []  # scattered pixels (noise, a changing clock digit): no body at all
     if not busy:
@@ -89,7 +92,7 @@ def moving_blobs(
         merged = cv2.bitwise_and(cv2.dilate(raw, KERNEL), cv2.dilate(core, _NEAR_CORE))
     else:
         return None, []
-    return merged, find_blobs(merged, min_pixels)
+    return merged, find_blobs(merged, min_pixels, origin)
 
 
 # Nine times (the pixel minus its 3x3 mean): whole-number weights, so on a uint8 patch or a

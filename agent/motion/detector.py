@@ -139,6 +139,7 @@ class MotionDetector:
         self._prior: list[_Solid] = []  # the blobs kept on the last frame
         self._solid: list[_Solid] = []  # ... and on this one
         self._moves = CameraMoves(self.sensitivity.threshold)
+        self._reach = (0, 0, 0, 0)  # this frame's box worth tracing blobs in (ZoneMap.reach)
         self.frames = 0
 
     def detect(self, luma: Luma, ts: float, wall_ts: float | None = None) -> Detection:
@@ -184,9 +185,13 @@ class MotionDetector:
         ):
             return CAMERA_MOVE
         found = _Found()
-        if moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
+        self._reach = zones.reach(armed)
+        if armed and moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
             self._confirmed(found, small, moving, armed, ts)
-        if self._busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
+        if not armed:  # no zone is armed now (schedules): no blob could hit one
+            self._busy = False
+            self._tracker.clear()
+        elif self._busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
             pass  # a downpour: tracks are fed every second frame (their gates follow)
         elif (raw := self._unexplained(found, settled, still, count - persistent)) is not None:
             self._fast(found, small, raw, armed, ts)
@@ -244,7 +249,8 @@ class MotionDetector:
         # a blob counts merged pixels inside its box: too few in the whole mask, no blob
         if cv2.countNonZero(merged) < zones.min_pixels:
             return
-        blobs = find_blobs(merged, zones.min_pixels)
+        x, y, w, h = self._reach  # a blob wholly outside cannot hit an armed zone
+        blobs = find_blobs(merged[y : y + h, x : x + w], zones.min_pixels, (x, y))
         # only blobs that could hit an armed zone are worth the light tests
         blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
         kept, boxes = self._objects(small, self._bg.mean, moving, blobs)
@@ -267,7 +273,9 @@ class MotionDetector:
         raw = self._raw if self._raw is not None else cv2.subtract(settled, still)
         if found.persistent is None:
             return raw
-        rest = cv2.countNonZero(cv2.subtract(raw, cv2.dilate(found.persistent, _REACH)))
+        x, y, w, h = self._reach  # pixels beyond the armed zones' reach cannot hit them
+        near = cv2.dilate(found.persistent[y : y + h, x : x + w], _REACH)
+        rest = cv2.countNonZero(cv2.subtract(raw[y : y + h, x : x + w], near))
         return raw if rest * MERGE_GROWTH_RAW >= self._zones.min_pixels else None
 
     def _fast(
@@ -283,7 +291,15 @@ class MotionDetector:
         assert self._bg is not None
         core, solid, busy = is_busy(raw, round(THIN_BUSY * zones.analysed))
         self._busy = busy
-        merged, blobs = moving_blobs(raw, core, solid, busy, zones.min_pixels)
+        x, y, w, h = self._reach  # only there can a blob hit an armed zone
+        near, blobs = moving_blobs(
+            raw[y : y + h, x : x + w],
+            core[y : y + h, x : x + w],
+            solid,
+            busy,
+            zones.min_pixels,
+            origin=(x, y),
+        )
         if not blobs and not self._tracker.tracks:
             return
         confirmed = [
@@ -292,8 +308,10 @@ class MotionDetector:
             if not any(_overlaps(b.rect, k.rect) for k in found.blobs)
             and any(a.may_hold(b.rect, b.pixels) for a in armed)
         ]
-        if not confirmed or merged is None:
+        if not confirmed or near is None:
             return
+        merged = np.zeros_like(raw)
+        merged[y : y + h, x : x + w] = near
         fast = [b for b, _ in confirmed]
         kept, boxes = self._objects(small, self._bg.mean, raw, fast)
         firsts = [first for b, first in confirmed if b in kept]

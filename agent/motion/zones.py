@@ -51,6 +51,7 @@ def armed(schedule: list[Window], wall_ts: float, tz: zoneinfo.ZoneInfo) -> bool
     return False
 
 
+REACH = 0.2  # blobs are traced this share of the frame's height beyond the armed zones' box
 PERSON_WIDTH = 0.4  # a standing person is about this wide for their height
 PERSON_SHARE = 0.5  # the smallest object in a depth-aware zone, as a share of a person's area
 PERSON_FLOOR = 12  # ... but never fewer merged pixels than this (rain specks, noise)
@@ -126,6 +127,22 @@ class ZoneMap:
         self.names = frozenset(a.zone.name for a in self.areas)
         self._scheduled = any(a.zone.schedule for a in self.areas)
         self._tz = zoneinfo.ZoneInfo(tz)
+        self.reach_all = self.reach(self.areas)
+
+    def reach(self, areas: list[ZoneArea]) -> tuple[int, int, int, int]:
+        """The box (x, y, w, h) worth tracing blobs in for these zones: their pixels' box
+        grown by ``REACH`` of the frame's height on each side (clipped to the frame), so a
+        figure only partly inside is traced whole. A blob wholly outside cannot hit them."""
+        if areas is self.areas and hasattr(self, "reach_all"):
+            return self.reach_all
+        if not areas:
+            return (0, 0, 0, 0)
+        grow = round(REACH * self.height)
+        x0 = max(0, min(a.rect[0] for a in areas) - grow)
+        y0 = max(0, min(a.rect[1] for a in areas) - grow)
+        x1 = min(self.width, max(a.rect[0] + a.rect[2] for a in areas) + grow)
+        y1 = min(self.height, max(a.rect[1] + a.rect[3] for a in areas) + grow)
+        return (x0, y0, x1 - x0, y1 - y0)
 
     def armed_areas(self, wall_ts: float) -> list[ZoneArea]:
         """The zones armed at ``wall_ts``: ``areas`` itself when no zone has a schedule."""
