@@ -55,7 +55,7 @@ def find_blobs(merged: Luma, min_pixels: int, origin: tuple[int, int] = (0, 0)) 
     return blobs
 
 
-_ACROSS = np.ones((2, 2), np.uint8)
+ACROSS = np.ones((2, 2), np.uint8)
 _NEAR_CORE = np.ones((7, 7), np.uint8)
 SOLID_SHARE = 8  # even a textured body has an eighth of its merged size in 2x2 solid parts
 CORE_GROWTH = 4  # a thick figure's merged mask holds about this many times its core
@@ -65,7 +65,7 @@ MERGE_GROWTH_RAW = 2  # a figure's moving pixels, merged, about double
 def is_busy(raw: Luma, busy: int) -> tuple[Luma, int, bool]:
     """The 2x2-solid core of ``raw``, its pixel count, and whether over ``busy`` of the
     moving pixels are thin strokes (a downpour)."""
-    core = cv2.erode(raw, _ACROSS)
+    core = cv2.erode(raw, ACROSS)
     kept = cv2.countNonZero(core)
     return core, kept, cv2.countNonZero(raw) - kept > busy
 

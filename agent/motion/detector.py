@@ -29,7 +29,9 @@ import numpy as np
 
 from agent.motion.background import Background
 from agent.motion.blobs import (
+    ACROSS,
     MERGE_GROWTH_RAW,
+    SOLID_SHARE,
     Blob,
     find_blobs,
     is_busy,
@@ -193,7 +195,9 @@ class MotionDetector:
             self._tracker.clear()
         elif self._busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
             pass  # a downpour: tracks are fed every second frame (their gates follow)
-        elif (raw := self._unexplained(found, settled, still, count - persistent)) is not None:
+        elif isinstance(raw := self._unexplained(found, settled, still, count - persistent), bool):
+            self._tracker.clear()  # rain, but no body beyond the blobs: every track lost its object
+        elif raw is not None:
             self._fast(found, small, raw, armed, ts)
         else:
             self._busy = False
@@ -262,21 +266,33 @@ class MotionDetector:
         found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
         found.persistent = merged
 
-    def _unexplained(self, found: _Found, settled: Luma, still: Luma, outside: int) -> Luma | None:
+    def _unexplained(
+        self, found: _Found, settled: Luma, still: Luma, outside: int
+    ) -> Luma | bool | None:
         """This frame's moving pixels, when enough of them lie outside the persistent pass's
         blobs (grown by a step) for a fast object; else None. A walker's own edges lie within
         that reach, while a fast object is further than its own width from where it was.
-        ``outside`` is a cheap upper bound of that count."""
+        ``outside`` is a cheap upper bound of that count. On a busy (rainy) stream, False when
+        too few of them are 2x2 solid for a body: the stream stays busy."""
         assert self._zones is not None
         if outside * MERGE_GROWTH_RAW < self._zones.min_pixels:
             return None
         raw = self._raw if self._raw is not None else cv2.subtract(settled, still)
-        if found.persistent is None:
-            return raw
         x, y, w, h = self._reach  # pixels beyond the armed zones' reach cannot hit them
-        near = cv2.dilate(found.persistent[y : y + h, x : x + w], _REACH)
-        rest = cv2.countNonZero(cv2.subtract(raw[y : y + h, x : x + w], near))
-        return raw if rest * MERGE_GROWTH_RAW >= self._zones.min_pixels else None
+        near = None
+        if found.persistent is not None:
+            near = cv2.dilate(found.persistent[y : y + h, x : x + w], _REACH)
+            rest = cv2.countNonZero(cv2.subtract(raw[y : y + h, x : x + w], near))
+            if rest * MERGE_GROWTH_RAW < self._zones.min_pixels:
+                return None
+        if self._busy:
+            # in rain the streaks are always beyond the blobs: ask for a body's solid core there
+            # (the busy search's own gate, see moving_blobs), else skip the search
+            core = cv2.erode(raw[y : y + h, x : x + w], ACROSS)
+            solid = cv2.countNonZero(core if near is None else cv2.subtract(core, near))
+            if solid * SOLID_SHARE < self._zones.min_pixels:
+                return False
+        return raw
 
     def _fast(
         self, found: _Found, small: Luma, raw: Luma, armed: list[ZoneArea], ts: float

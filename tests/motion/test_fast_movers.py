@@ -108,3 +108,24 @@ def test_tracker_ignores_random_blobs() -> None:
         spots = [blob(x, y) for x, y in zip(rng.uniform(0, 150, 12), rng.uniform(0, 70, 12),
                                             strict=True)]  # fmt: skip
         assert not tracker.update(spots, i / 10)
+
+
+def test_figure_stepping_60_px_per_frame_in_a_downpour_is_confirmed() -> None:
+    """Thin streaks all over the frame make the stream busy; the search for fast movers is
+    skipped while nothing solid moves beyond the blobs, and still finds the figure."""
+    rng = np.random.default_rng(4)
+    figure = crossing(60, 10)
+
+    def paint(view: np.ndarray, t: float) -> None:
+        for x, y in zip(rng.uniform(0, hd.W, 150), rng.uniform(0.1, 1, 150), strict=True):
+            hd.draw(view, 4 * round(x / 4), float(y), 4, 40, shade=250)
+        figure(view, t)
+
+    busy: list[bool] = []
+    transitions, seen = hd.run(
+        CFG, hd.frames(6.0, 10, paint), lambda det, _: busy.append(det._busy)
+    )
+    assert sum(busy) > len(busy) // 2  # a rainy stream
+    (start,) = hd.starts(transitions)
+    assert 3.0 <= start.started_at <= 3.6  # searched on every second frame
+    assert any(d.hits for d in seen)
