@@ -206,17 +206,14 @@ def zone_hits(
 ) -> dict[str, ZoneHit]:
     """Zones holding at least their minimum of moving pixels from one accepted blob (in a
     depth-aware zone, the minimum at the blob's foot row). ``first_seen`` (per blob) dates the
-    movement each hit stands for."""
+    movement each hit stands for. Each blob's ``pixels`` are its moving pixels in its box (as
+    find_blobs counts them)."""
     hits: dict[str, ZoneHit] = {}
     for area in areas:
         inside, since = [], None
         for k, (blob, box) in enumerate(zip(blobs, boxes, strict=True)):
-            x, y, w, h = blob.rect
             least = area.min_at(blob.rect)
-            if blob.pixels < least:
-                continue
-            overlap = cv2.bitwise_and(moving[y : y + h, x : x + w], area.mask[y : y + h, x : x + w])
-            if cv2.countNonZero(overlap) >= least:
+            if blob.pixels >= least and _inside(moving, blob, area) >= least:
                 inside.append(box)
                 if first_seen is not None:
                     since = min(first_seen[k], since if since is not None else first_seen[k])
@@ -224,6 +221,24 @@ def zone_hits(
             name = area.zone.name
             hits[name] = ZoneHit(name, tuple(inside), max(b.score for b in inside), since)
     return hits
+
+
+def _inside(moving: Luma, blob: Blob, area: ZoneArea) -> int:
+    """The blob's moving pixels inside the zone. The zone has no pixel beyond its box, so only
+    where the two boxes meet is counted: nothing when they do not meet, and in a rectangular
+    zone every pixel there (the blob's own count when its box lies wholly inside) without
+    ANDing the zone's mask."""
+    x, y, w, h = blob.rect
+    zx, zy, zw, zh = area.rect
+    x0, y0, x1, y1 = max(x, zx), max(y, zy), min(x + w, zx + zw), min(y + h, zy + zh)
+    if x0 >= x1 or y0 >= y1:
+        return 0
+    part = moving[y0:y1, x0:x1]
+    if not area.full:
+        return int(cv2.countNonZero(cv2.bitwise_and(part, area.mask[y0:y1, x0:x1])))
+    if (x1 - x0, y1 - y0) == (w, h):
+        return blob.pixels
+    return int(cv2.countNonZero(part))
 
 
 def merge_hits(a: dict[str, ZoneHit], b: dict[str, ZoneHit]) -> dict[str, ZoneHit]:

@@ -189,7 +189,7 @@ class MotionDetector:
         found = _Found()
         self._reach = zones.reach(armed)
         if armed and moving is not None and persistent * MERGE_GROWTH >= zones.min_pixels:
-            self._confirmed(found, small, moving, armed, ts)
+            self._confirmed(found, small, moving, armed, ts, persistent=persistent)
         if not armed:  # no zone is armed now (schedules): no blob could hit one
             self._busy = False
             self._tracker.clear()
@@ -243,26 +243,35 @@ class MotionDetector:
         return True
 
     def _confirmed(
-        self, found: _Found, small: Luma, moving: Luma, armed: list[ZoneArea], ts: float
+        self,
+        found: _Found,
+        small: Luma,
+        moving: Luma,
+        armed: list[ZoneArea],
+        ts: float,
+        *,
+        persistent: int,
     ) -> None:
-        """Blobs of pixels that moved on consecutive frames (walkers overlap themselves)."""
+        """Blobs of pixels that moved on consecutive frames (walkers overlap themselves).
+        ``persistent`` counts ``moving``."""
         zones = self._zones
         assert zones is not None
         assert self._bg is not None
         merged = cv2.dilate(moving, KERNEL)
-        # a blob counts merged pixels inside its box: too few in the whole mask, no blob
-        if cv2.countNonZero(merged) < zones.min_pixels:
+        # a blob counts merged pixels inside its box: too few in the whole mask, no blob (the
+        # merged mask holds every moving pixel, so enough of those need no count)
+        least = zones.min_pixels
+        if persistent < least and cv2.countNonZero(merged) < least:
             return
         x, y, w, h = self._reach  # a blob wholly outside cannot hit an armed zone
-        blobs = find_blobs(merged[y : y + h, x : x + w], zones.min_pixels, (x, y))
+        blobs = find_blobs(merged[y : y + h, x : x + w], least, (x, y))
         # only blobs that could hit an armed zone are worth the light tests
         blobs = [b for b in blobs if any(a.may_hold(b.rect, b.pixels) for a in armed)]
         kept, boxes = self._objects(small, self._bg.mean, moving, blobs)
         # its pixels moved on the frame before too: a blob of a clear size was an object
         # already then (one just past the size filter may be two specks meeting twice)
         early = ts - self._interval_s * (self.sensitivity.persistence_frames - 1)
-        least = EARLY_SIZE * zones.min_pixels
-        firsts = [early if b.pixels >= least else ts for b in kept]
+        firsts = [early if b.pixels >= EARLY_SIZE * least else ts for b in kept]
         found.add(blobs, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
         found.persistent = merged
 

@@ -67,6 +67,7 @@ class ZoneArea:
     min_pixels: int
     rect: tuple[int, int, int, int]  # x, y, w, h of the zone's pixels
     by_row: tuple[int, ...] = ()  # indexed by foot row - rect's y
+    full: bool = False  # its pixels fill ``rect`` (an upright rectangle)
 
     def min_at(self, rect: tuple[int, int, int, int]) -> int:
         """The smallest object for a blob with this box: by its foot row in a depth-aware zone
@@ -109,7 +110,8 @@ def zone_area(zone: Zone, width: int, height: int) -> ZoneArea:
     rect = (x, y, w, h)
     by_row = person_pixels(zone, rect, height)
     least = min(by_row) if by_row else max(1, round(zone.min_area * width * height))
-    return ZoneArea(zone, mask, least, rect, by_row)
+    full = cv2.countNonZero(mask) == w * h
+    return ZoneArea(zone, mask, least, rect, by_row, full)
 
 
 class ZoneMap:
