@@ -111,7 +111,10 @@ class Background:
             floor = FLICKER_BUSY + FLICKER_FLOOR * average
             # OpenCV takes a scalar for src2; its stubs only list arrays
             calm = cv2.compare(self.flicker, floor, cv2.CMP_LE)  # type: ignore[call-overload]
-            self._settled = cv2.erode(calm, self._reach)  # == not(grown swaying area)
+            # == not(grown swaying area); with nothing swaying (most scenes) the erosion is
+            # skipped: it would give back the frame of 255 it was given
+            full = cv2.countNonZero(calm) == calm.size
+            self._settled = calm if full else cv2.erode(calm, self._reach)
         return self._settled
 
     def update(self, frame: Luma) -> None:
