@@ -37,7 +37,7 @@ from agent.cameras.errors import (
     UnreachableError,
 )
 from agent.cameras.event_parse import SAFE_PARSER, PullResult, local, parse_time, read_pull
-from agent.cameras.onvif_soap import ClockedToken
+from agent.cameras.onvif_soap import MAX_REPLY_BYTES, ClockedToken
 from agent.cameras.redact import redact_text, redact_url
 from agent.cameras.streams import rewrite_xaddr
 
@@ -57,7 +57,6 @@ ACTIONS = {
     "Unsubscribe": "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest",
 }
 SLICE_S = 0.1  # how often a waiting request looks at the stop event
-MAX_REPLY = 4 << 20
 
 
 class EventFault(ProtocolError):
@@ -158,7 +157,7 @@ class PullPointClient:
             conn.request("POST", path, data, {"Content-Type": kind})
             self._await(conn, shown, stop, self._clock() + wait_s + self._timeout)
             response = conn.getresponse()
-            raw = response.read(MAX_REPLY)
+            raw = response.read(MAX_REPLY_BYTES)
             status, charset = response.status, response.getheader("Content-Type")
         except TimeoutError as exc:
             raise CameraTimeout(f"{shown}: no answer in time") from exc
@@ -227,12 +226,7 @@ class PullPointClient:
 
     def subscribe(self, lifetime_s: int, topics: list[str], stop: threading.Event) -> Subscription:
         body = etree.Element(f"{{{TEV}}}CreatePullPointSubscription", nsmap={"wsnt": WSNT})
-        if topics:
-            flt = etree.SubElement(body, f"{{{TEV}}}Filter")
-            expr = etree.SubElement(
-                flt, f"{{{WSNT}}}TopicExpression", Dialect=CONCRETE_SET, nsmap={"tns1": TNS1}
-            )
-            expr.text = "|".join(topics)
+        _topic_filter(body, TEV, topics)
         # PT600S rather than PT10M: some cameras read the minutes as seconds.
         etree.SubElement(body, f"{{{TEV}}}InitialTerminationTime").text = f"PT{lifetime_s}S"
         reply = self._post(self.events_url, "CreatePullPointSubscription", body, stop)
@@ -246,12 +240,7 @@ class PullPointClient:
         body = etree.Element(f"{{{WSNT}}}Subscribe", nsmap={"wsnt": WSNT, "wsa": WSA})
         consumer = etree.SubElement(body, f"{{{WSNT}}}ConsumerReference")
         etree.SubElement(consumer, f"{{{WSA}}}Address").text = consumer_url
-        if topics:
-            flt = etree.SubElement(body, f"{{{WSNT}}}Filter")
-            expr = etree.SubElement(
-                flt, f"{{{WSNT}}}TopicExpression", Dialect=CONCRETE_SET, nsmap={"tns1": TNS1}
-            )
-            expr.text = "|".join(topics)
+        _topic_filter(body, WSNT, topics)
         etree.SubElement(body, f"{{{WSNT}}}InitialTerminationTime").text = f"PT{lifetime_s}S"
         reply = self._post(self.events_url, "Subscribe", body, stop)
         return self._subscription(reply, lifetime_s, "Subscribe")
@@ -303,3 +292,15 @@ class PullPointClient:
         """Free the camera's slot; its own short deadline, whatever the stop event says."""
         self._post(sub.address, "Unsubscribe", etree.Element(f"{{{WSNT}}}Unsubscribe"),
                    threading.Event(), reference=sub.reference)  # fmt: skip
+
+
+def _topic_filter(body: etree._Element, namespace: str, topics: list[str]) -> None:
+    """The Filter element (in ``namespace``: tev for PullPoint, wsnt for Subscribe) naming
+    ``topics`` as one concrete-set expression; none when every topic is wanted."""
+    if not topics:
+        return
+    flt = etree.SubElement(body, f"{{{namespace}}}Filter")
+    expr = etree.SubElement(
+        flt, f"{{{WSNT}}}TopicExpression", Dialect=CONCRETE_SET, nsmap={"tns1": TNS1}
+    )
+    expr.text = "|".join(topics)

@@ -228,6 +228,20 @@ def _consumer(op: ET.Element) -> str:
     raise OnvifFault("Sender", "ter:InvalidArgVal", "ConsumerReference: no http Address")
 
 
+def _new_subscription(req: OnvifRequest, consumer: str | None = None) -> Subscription:
+    """A pull (``consumer`` None) or push subscription from the request's filter and
+    InitialTerminationTime, or the fault the camera answers (Tapo-like 500 without a time, a
+    full table)."""
+    when = find_text(req.op, "InitialTerminationTime")
+    if not when and req.ctx.quirks.events_require_termination:
+        raise OnvifFault("Receiver", "ter:Action", "internal error", 500)
+    lifetime = _lifetime(req, when)
+    try:
+        return broker(req).subscribe(req.ctx, _filter(req.op), lifetime, consumer)
+    except SubscriptionsFull as exc:
+        raise OnvifFault("Receiver", "ter:Action", f"too many subscriptions: {exc}", 500) from None
+
+
 def subscribe(req: OnvifRequest) -> str:
     """WS-BaseNotification Subscribe: a push subscription to the ConsumerReference."""
     _count(req)
@@ -235,15 +249,7 @@ def subscribe(req: OnvifRequest) -> str:
     if not q.events_push:
         broker(req).refused += 1
         raise not_supported("Subscribe")
-    consumer = _consumer(req.op)
-    when = find_text(req.op, "InitialTerminationTime")
-    if not when and q.events_require_termination:
-        raise OnvifFault("Receiver", "ter:Action", "internal error", 500)
-    lifetime = _lifetime(req, when)
-    try:
-        sub = broker(req).subscribe(req.ctx, _filter(req.op), lifetime, consumer)
-    except SubscriptionsFull as exc:
-        raise OnvifFault("Receiver", "ter:Action", f"too many subscriptions: {exc}", 500) from None
+    sub = _new_subscription(req, _consumer(req.op))
     return (
         f"<wsnt:SubscribeResponse {DECLARE}>"
         f"<wsnt:SubscriptionReference>{_reference(req, sub)}</wsnt:SubscriptionReference>"
@@ -257,14 +263,7 @@ def create_pull_point_subscription(req: OnvifRequest) -> str:
     if not q.events_pullpoint:
         broker(req).refused += 1
         raise not_supported("CreatePullPointSubscription")
-    when = find_text(req.op, "InitialTerminationTime")
-    if not when and q.events_require_termination:
-        raise OnvifFault("Receiver", "ter:Action", "internal error", 500)
-    lifetime = _lifetime(req, when)
-    try:
-        sub = broker(req).subscribe(req.ctx, _filter(req.op), lifetime)
-    except SubscriptionsFull as exc:
-        raise OnvifFault("Receiver", "ter:Action", f"too many subscriptions: {exc}", 500) from None
+    sub = _new_subscription(req)
     return (
         f"<tev:CreatePullPointSubscriptionResponse {DECLARE}>"
         f"<tev:SubscriptionReference>{_reference(req, sub)}</tev:SubscriptionReference>"
