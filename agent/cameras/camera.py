@@ -99,13 +99,7 @@ class CameraRuntime:
         url = self.config.device_url()
         if url is None:
             raise NotSupportedError("no ONVIF address configured", camera=self.config.id)
-        client = OnvifClient(
-            url,
-            self.config.username,
-            self.config.password.get_secret_value(),
-            timeout_s=self.config.onvif_timeout_s,
-            max_skew_s=self.config.max_clock_skew_s,
-        )
+        client = OnvifClient.for_camera(self.config, url)
         try:
             retrying = ONVIF_RETRY.copy(
                 stop=stop_after_attempt(3) | stop_when_event_set(self._stop), sleep=self._stop.wait

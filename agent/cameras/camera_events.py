@@ -276,9 +276,7 @@ class CameraEvents:
         if url is None:
             raise Refused("no ONVIF address configured")
         password = self.config.password.get_secret_value()
-        onvif = OnvifClient(url, self.config.username, password,
-                            timeout_s=self.config.onvif_timeout_s,
-                            max_skew_s=self.config.max_clock_skew_s)  # fmt: skip
+        onvif = OnvifClient.for_camera(self.config, url)
         skew = onvif.sync_clock()
         events_url = onvif.services().get("events", url)
         token = None

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from agent.cameras.config import StreamPolicy
+from agent.cameras.config import CameraConfig, StreamPolicy
 from agent.cameras.errors import AuthError, NotSupportedError, ProtocolError
 from agent.cameras.onvif_models import DeviceInfo, ProbeResult, StreamInfo
 from agent.cameras.onvif_soap import CameraTransport, ClockedToken, call, make_proxy
@@ -89,6 +89,18 @@ class OnvifClient:
         self._device = make_proxy("device", url, self._token, self._transport)
         self.skew_s: float | None = None
         self.notes: list[str] = []
+
+    @classmethod
+    def for_camera(cls, config: CameraConfig, url: str) -> OnvifClient:
+        """The client for a configured camera at ``url`` (its device address), with the
+        camera's credentials, timeout and clock-skew allowance."""
+        return cls(
+            url,
+            config.username,
+            config.password.get_secret_value(),
+            timeout_s=config.onvif_timeout_s,
+            max_skew_s=config.max_clock_skew_s,
+        )
 
     def _call(self, proxy: Any, operation: str, **kwargs: Any) -> Any:
         return call(proxy, operation, f"{operation} at {self.shown}", self._secrets, **kwargs)

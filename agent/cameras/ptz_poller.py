@@ -132,13 +132,7 @@ class PtzPoller:
         if url is None:
             raise PtzUnsupported("no ONVIF address configured")
         self.connects += 1
-        client = OnvifClient(
-            url,
-            self.config.username,
-            self.config.password.get_secret_value(),
-            timeout_s=self.config.onvif_timeout_s,
-            max_skew_s=self.config.max_clock_skew_s,
-        )
+        client = OnvifClient.for_camera(self.config, url)
         link = PtzLink.connect(client)
         try:
             self.moves.set_presets(link.presets())

@@ -107,13 +107,7 @@ class CameraFirmware:
             answer = {"camera": camera, "outcome": "failed", "reason": str(exc)}
             raise CommandFailed(f"failed: {exc}", result=answer) from exc
         password = config.password.get_secret_value()
-        client = OnvifClient(
-            device,
-            config.username,
-            password,
-            timeout_s=config.onvif_timeout_s,
-            max_skew_s=config.max_clock_skew_s,
-        )
+        client = OnvifClient.for_camera(config, device)
         upgrade = FirmwareUpgrade(
             client, config.username, password, margin_s=self.margin_s, poll_s=self.poll_s
         )
