@@ -1,14 +1,14 @@
 """A large release file over a capped link, with the connection cut three times.
 
 A release of one file of random bytes (``--size-mb``, signed manifest) is served over loopback
-by a small HTTP server that answers ``Range: bytes=N-`` with 206 and counts every body byte it
-writes. The gateway's own downloader (``agent.update.download.Downloader``, the token bucket
-capped at ``--cap-kbps``) fetches it the way the updater does: manifest and signature checked
-first, then the file; after a cut it waits the updater's retry pause and asks again, resuming
-from the size on disk. Like the updater, one attempt goes on while each try brings new bytes and
-ends after ``DOWNLOAD_RETRIES`` tries in a row that bring none; a next attempt (a new
-downloader, as after the next update command) would resume from the same partial file, and the
-benchmark counts attempts.
+by a small HTTP server (``sim.range_server``, the OTA tests' too) that answers
+``Range: bytes=N-`` with 206 and counts every body byte it writes. The gateway's own downloader
+(``agent.update.download.Downloader``, the token bucket capped at ``--cap-kbps``) fetches it the
+way the updater does: manifest and signature checked first, then the file; after a cut it waits
+the updater's retry pause and asks again, resuming from the size on disk. Like the updater, one
+attempt goes on while each try brings new bytes and ends after ``DOWNLOAD_RETRIES`` tries in a
+row that bring none; a next attempt (a new downloader, as after the next update command) would
+resume from the same partial file, and the benchmark counts attempts.
 
 The server cuts the connection at three offsets (by default 20 %, 50 % and 80 % of the file):
 it sends the body up to that byte and closes the socket, so everything it counted did reach the
@@ -25,116 +25,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from agent.update.download import Downloader, DownloadError, Progress
 from agent.update.updater import DOWNLOAD_RETRIES, RETRY_PAUSE_S
 from common.release import TrustStore, build_release, keys, verify_release_dir
-from common.release.manifest import MANIFEST_NAME, SIGNATURE_NAME
+from sim.range_server import RangeServer, ServerFaults
 
 VERSION = "9.0.0"
 FILE = "kendali_payload-9.0.0-py3-none-any.whl"  # releases check sizes and hashes, not contents
-RANGE_RE = re.compile(r"^bytes=(\d+)-$")
-CHUNK = 256 * 1024
-
-
-@dataclass
-class Served:
-    """What one server wrote: body bytes per file, requests, and the cuts still to make."""
-
-    cuts: list[int]
-    body: Counter[str] = field(default_factory=Counter)
-    requests: list[str] = field(default_factory=list)
-    cut_at: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class CuttingServer:
-    """Serves ``root/<version>/<file>`` with ``Range: bytes=N-``; a response that covers the
-    next cut offset stops there and the socket is closed (a FIN: what was written arrives)."""
-
-    def __init__(self, root: Path, cuts: list[int]) -> None:
-        self.root = root
-        self.served = Served(sorted(cuts))
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                outer.handle(self)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{VERSION}/"
-
-    def __enter__(self) -> CuttingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-    def handle(self, req: BaseHTTPRequestHandler) -> None:
-        name = req.path.rsplit("/", 1)[-1]
-        path = self.root / VERSION / name
-        rng = req.headers.get("Range")
-        with self.served.lock:
-            self.served.requests.append(f"{name} {rng or ''}".strip())
-        if name not in (MANIFEST_NAME, SIGNATURE_NAME, FILE) or not path.is_file():
-            req.send_error(404)
-            return
-        size = path.stat().st_size
-        start = 0
-        match = RANGE_RE.match(rng or "")
-        if match:
-            start = int(match.group(1))
-            if start >= size:
-                req.send_error(416)
-                return
-            req.send_response(206)
-            req.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-        else:
-            req.send_response(200)
-        req.send_header("Content-Length", str(size - start))
-        req.end_headers()
-        stop = size
-        with self.served.lock:
-            ahead = [c for c in self.served.cuts if start < c < size]
-            if name == FILE and ahead:
-                stop = ahead[0]
-                self.served.cuts.remove(stop)
-                self.served.cut_at.append(stop)
-        with path.open("rb") as src:
-            src.seek(start)
-            at = start
-            while at < stop:
-                data = src.read(min(CHUNK, stop - at))
-                req.wfile.write(data)
-                at += len(data)
-                with self.served.lock:
-                    self.served.body[name] += len(data)
-        if stop < size:
-            req.wfile.flush()
-            req.close_connection = True
-            req.connection.shutdown(2)  # the rest never comes on this connection
 
 
 @dataclass
@@ -216,10 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         trust = make_release(root, size)
         results: dict[str, Run] = {}
-        with CuttingServer(root / "www", cuts) as cut, CuttingServer(root / "www", []) as whole:
+        cutting = ServerFaults(offsets={FILE: list(cuts)})  # used up as the cuts are made
+        with RangeServer(root / "www", cutting) as cut, RangeServer(root / "www") as whole:
 
-            def go(label: str, server: CuttingServer) -> None:
-                results[label] = download(server.url, root / label, trust, rate)
+            def go(label: str, server: RangeServer) -> None:
+                results[label] = download(f"{server.url}/{VERSION}/", root / label, trust, rate)
 
             threads = [
                 threading.Thread(target=go, args=("cut", cut)),
@@ -232,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         for label in ("cut", "uncut"):
             verify_release_dir(root / label, trust, datetime.datetime.now(datetime.UTC), "1.0.0")
     c, u = results["cut"], results["uncut"]
-    sent_cut, sent_whole = cut.served.body[FILE], whole.served.body[FILE]
+    sent_cut, sent_whole = cut.sent[FILE], whole.sent[FILE]
+    cut_at = sorted(at for name, at in cut.cut_at if name == FILE)
     resent = sent_cut - size
     print(f"release file {size / 1e6:.1f} MB, cap {args.cap_kbps:.0f} kbit/s "
           f"({rate / 1000:.0f} kB/s), the agent's downloader over loopback; "
           "both runs at the same time")  # fmt: skip
-    print(f"cut at bytes {', '.join(str(x) for x in sorted(cut.served.cut_at))} "
-          f"({len(cut.served.cut_at)} cuts)")  # fmt: skip
+    print(f"cut at bytes {', '.join(str(x) for x in cut_at)} ({len(cut_at)} cuts)")
     for label, run, sent in (("cut 3x", c, sent_cut), ("uncut", u, sent_whole)):
         overall = size / run.seconds
         moving = size / max(run.seconds - run.paused_s, 1e-9)
@@ -260,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             f"note: {DOWNLOAD_RETRIES} tries in a row brought no new byte, so attempt 1 "
             "ended as download_error; the next attempt resumed from the partial file"
         )
-    ok = resent == 0 and sent_whole == size and len(cut.served.cut_at) == len(cuts)
+    ok = resent == 0 and sent_whole == size and len(cut_at) == len(cuts)
     return 0 if ok else 1
 
 

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.mosquitto import Broker
 from common.release import keys
-from tests.agent_update.helpers import RangeServer, World, make_release
+from sim.range_server import RangeServer
+from tests.agent_update.helpers import World, make_release
 
 
 @pytest.fixture

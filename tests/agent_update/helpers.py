@@ -1,6 +1,6 @@
-"""Test helpers: an HTTP server with Range support that counts what it sends, fake wheels, a
-signed release, a gateway "world" (update directory, base slot, fake agents) and a stand-in for
-systemd that starts the launcher again after a failure."""
+"""Test helpers: fake wheels, a signed release, a gateway "world" (update directory, base slot,
+fake agents) and a stand-in for systemd that starts the launcher again after a failure. The
+Range server the releases are fetched from is ``sim.range_server``."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ import contextlib
 import datetime
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import sysconfig
-import threading
-from collections import Counter
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,100 +24,6 @@ from sim.releases import script_wheel
 REPO = Path(__file__).resolve().parents[2]
 DAY = datetime.timedelta(days=1)
 SITE = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
-RANGE_RE = re.compile(r"^bytes=(\d+)-$")
-
-
-# -- HTTP ------------------------------------------------------------------------------------
-
-
-@dataclass
-class ServerFaults:
-    ignore_range: bool = False
-    cut_after: dict[str, int] = field(default_factory=dict)  # one response of this file is cut
-    # responses of this file cut in turn, each after so many bytes of its body (a flaky 4G link)
-    cuts: dict[str, list[int]] = field(default_factory=dict)
-
-    def next_cut(self, name: str) -> int | None:
-        if self.cuts.get(name):
-            return self.cuts[name].pop(0)
-        return self.cut_after.pop(name, None)
-
-    status: dict[str, int] = field(default_factory=dict)  # answer this status for the file
-
-
-class RangeServer:
-    """Serves one directory per URL prefix; supports ``Range: bytes=N-`` (206 with
-    Content-Range) unless told to ignore it; counts body bytes sent per file name."""
-
-    def __init__(self, root: Path, faults: ServerFaults | None = None) -> None:
-        self.root = root
-        self.faults = faults or ServerFaults()
-        self.sent: Counter[str] = Counter()
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                server.handle(self)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, args=(0.05,), name="range-server"
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> RangeServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
-
-    def handle(self, req: BaseHTTPRequestHandler) -> None:
-        rel = req.path.lstrip("/")
-        name = rel.rsplit("/", 1)[-1]
-        path = self.root / rel
-        rng = req.headers.get("Range")
-        self.requests.append((name, rng))
-        if name in self.faults.status:
-            req.send_error(self.faults.status[name])
-            return
-        if ".." in rel or not path.is_file():
-            req.send_error(404)
-            return
-        data = path.read_bytes()
-        start = 0
-        match = RANGE_RE.match(rng or "")
-        if match and not self.faults.ignore_range:
-            start = int(match.group(1))
-            if start >= len(data):
-                req.send_error(416)
-                return
-            req.send_response(206)
-            req.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            req.send_response(200)
-        body = data[start:]
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        cut = self.faults.next_cut(name)
-        if cut is not None:
-            body = body[:cut]
-        req.wfile.write(body)
-        self.sent[name] += len(body)
-        if cut is not None:
-            req.wfile.flush()
-            req.close_connection = True
-            req.connection.shutdown(2)
 
 
 # -- wheels and releases ---------------------------------------------------------------------

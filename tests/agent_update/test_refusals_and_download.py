@@ -15,8 +15,9 @@ from agent.update import state as st
 from agent.update.download import Downloader, DownloadError, TokenBucket
 from agent.update.updater import Updater, UpdateRejected, UpdateRequest
 from common.release import Manifest, TrustStore, keys
+from sim.range_server import RangeServer
 from tests.agent_update.fake_agent import FakeInstaller
-from tests.agent_update.helpers import DAY, RangeServer, World, make_release
+from tests.agent_update.helpers import DAY, World, make_release
 
 OLD, NEW = "1.0.0", "2.0.0"
 WHEEL = f"kendali-{NEW}-py3-none-any.whl"
