@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kendali_cli import camera_status as _camera_status
+
 if TYPE_CHECKING:
     from sim.camera import SimCamera
 
 app = typer.Typer(
-    help="Cameras: discover and probe ONVIF devices; fleet firmware compliance.",
+    help="Cameras: discover and probe ONVIF devices; fleet status and firmware compliance.",
     no_args_is_help=True,
 )
 
@@ -148,6 +150,9 @@ def probe(
 
 
 _INPUT = ("AuthError", "ClearTextAuthRefused", "NotSupportedError")
+
+
+app.command("status")(_camera_status.status)
 
 
 @app.command()

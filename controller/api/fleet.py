@@ -35,6 +35,7 @@ CAMERA_FIGURES = (
     "stream_parked",
     "conditions",
     "ptz",  # presets and camera moves, when the camera has reported any
+    "events",  # the camera's own ONVIF analytics subscription, when configured
 )
 
 
@@ -145,6 +146,22 @@ def camera_view(row: dict[str, Any], site: str, camera: str, now: float) -> dict
         "stale": cond["stale"],
         **{k: health.get(k) for k in keep},
     }
+
+
+def camera_views(engine: Engine, now: float, gateway_id: str | None = None) -> list[dict[str, Any]]:
+    """Every camera of every gateway (or of one), each as :func:`camera_view` shows it: for the
+    terminal, which reads the whole fleet."""
+    with engine.connect() as conn:
+        rows = _rows(conn, gateway_id)
+        sites = site_map(conn)
+    out = []
+    for row in rows:
+        site = sites.get(row["id"], "")
+        for cam in gateway_condition(row, now)["cameras"]:
+            view = camera_view(row, site, cam["id"], now)
+            if view is not None:
+                out.append(view)
+    return out
 
 
 def sensor_view(row: dict[str, Any], site: str, sensor: str, now: float) -> dict[str, Any] | None:

@@ -122,6 +122,7 @@ export function mountCamera(container, [gw, cam]) {
       pair("fleet.model", [c.manufacturer, c.model, c.firmware].filter(Boolean).join(" ") || t("none")),
       c.ptz && (c.ptz.state !== "unsupported" || c.ptz.moves)
         ? pair("camera.ptz", ptzText(c.ptz)) : null,
+      c.events ? pair("camera.events", eventsText(c.events)) : null,
       c.problems?.length ? pair("fleet.problems", c.problems.join("; ")) : null));
   }).catch((error) => { if (error.status !== 401) showError(error); });
   reload();
@@ -132,6 +133,19 @@ export function mountCamera(container, [gw, cam]) {
     const where = p.moving ? t("camera.ptz.moving")
       : p.preset ? named(p.preset) : t("camera.ptz.between");
     return t("camera.ptz.summary", { where, moves: p.moves ?? 0 });
+  }
+
+  function eventsText(e) {
+    const known = ["starting", "subscribed", "refused", "unsupported", "auth_failed", "retrying",
+      "stopped"];
+    let text = known.includes(e.state) ? t(`camera.events.${e.state}`) : e.state || "?";
+    if (e.mode) text += ` (${e.mode === "push" ? "push" : "PullPoint"})`;
+    if (e.state === "subscribed") return t("camera.events.count", { text, n: e.notifications ?? 0 });
+    if (e.reason) text += `: ${e.reason}`;
+    if (e.retry_in_s != null) {
+      text += ` · ${t("camera.events.retry", { n: Math.max(1, Math.round(e.retry_in_s / 60)) })}`;
+    }
+    return text;
   }
 
   function stop() {
