@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Annotated, Any
 
 import typer
@@ -118,6 +119,7 @@ def _act(  # noqa: PLR0917 - the two commands' options, passed on
     db: str | None,
 ) -> None:
     who = acting_user(as_)
+    started = time.time()  # the store's clock: what it stamps now is not older than this
     with controller_engine(config, db) as engine:
         from controller.access.directory import STAFF
         from controller.alerts.store import AlertNotFound, AlertStore
@@ -136,13 +138,29 @@ def _act(  # noqa: PLR0917 - the two commands' options, passed on
 
     from common.text import for_terminal
 
-    done = "acknowledged" if action == "acknowledge" else "cleared"
     severity = severity_markup(alert["severity"], for_terminal(alert["severity"]))
     status = _SHOWN_STATUS.get(alert["status"], for_terminal(alert["status"]))
+    what = f"{severity} {for_terminal(alert['title'])}"
+    if not _changed(action, alert, who, started):
+        # The store leaves an acknowledged (or cleared, or closed) alert as it is; say so
+        # rather than claim this person did it, which the journal would contradict.
+        by = f" (acknowledged by {for_terminal(alert['acked_by'])})" if alert["acked_by"] else ""
+        Console(soft_wrap=True).print(
+            f"alert {alert_id} unchanged, it is already {status}{by}: {what}"
+        )
+        return
+    done = "acknowledged" if action == "acknowledge" else "cleared"
     Console(soft_wrap=True).print(
-        f"alert {alert_id} {done} by {for_terminal(who)}: {severity} "
-        f"{for_terminal(alert['title'])} — now {status}"
+        f"alert {alert_id} {done} by {for_terminal(who)}: {what} — now {status}"
     )
+
+
+def _changed(action: str, alert: dict[str, Any], who: str, started: float) -> bool:
+    """Whether this command's acknowledge or clear is the one the alert now records (the
+    store answers with the alert as it is either way)."""
+    at, by = ("acked_at", "acked_by") if action == "acknowledge" else ("cleared_at", "cleared_by")
+    stamp = alert.get(at)
+    return alert.get(by) == who and isinstance(stamp, int | float) and stamp >= started
 
 
 def render_alerts(rows: list[dict[str, Any]], status: str) -> Any:

@@ -166,7 +166,10 @@ def fleet_status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show every gateway (state, last seen, CPU, memory, disk, temperature; --json adds its
-    tags), then the controller: its workers, counters and newest quarantined messages."""
+    tags), then the controller: its workers, counters and newest quarantined messages.
+
+    An online gateway with a failing camera or sensor shows as degraded, with counts; an
+    offline gateway's figures are the last ones it sent, starred as stale."""
     from controller.fleet.view import (
         controller_summary,
         fleet_rows,

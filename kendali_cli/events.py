@@ -37,7 +37,12 @@ FOLLOW_BATCH = 500
 def events(  # noqa: PLR0917 - typer maps each parameter to an option
     gateway: Annotated[str | None, typer.Option("--gateway", help="Gateway id.")] = None,
     type_: Annotated[
-        str | None, typer.Option("--type", help="Event type, e.g. motion or tamper.")
+        str | None,
+        typer.Option(
+            "--type",
+            help="Event type (motion, camera.covered, sensor.threshold ...), or a prefix "
+            "ending in '*' (camera.* for every tamper and camera event).",
+        ),
     ] = None,
     severity: Annotated[
         str | None, typer.Option("--severity", help="info, warning or critical.")

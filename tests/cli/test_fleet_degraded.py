@@ -76,3 +76,5 @@ def test_failing_cameras_make_a_gateway_degraded_and_offline_figures_stale(
     assert "*" not in lines["gw-good"]
     assert "2 degraded" in out.stdout
     assert "* stale: the last figures an offline gateway sent" in out.stdout
+    helped = " ".join(kendali("fleet", "status", "--help").stdout.split())
+    assert "shows as degraded" in helped and "starred as stale" in helped

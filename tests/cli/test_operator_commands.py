@@ -125,6 +125,8 @@ def test_events_filters(site: tuple[Site, dict[str, str]], here: Run) -> None:
     ]
     assert _ids(here("events", *db, "--json", "--type", "motion")) == [ids["motion"]]
     assert _ids(here("events", *db, "--json", "--type", "camera.*")) == [ids["covered"]]
+    helped = here("events", "--help")
+    assert "camera.*" in helped.stdout and "tamper" in helped.stdout  # a pattern that works
     assert _ids(here("events", *db, "--json", "--severity", "critical")) == [
         ids["flood"],
         ids["covered"],
@@ -222,10 +224,20 @@ def test_alerts_list_ack_clear_write_journal_and_audit(
     assert f"alert {alert_id} acknowledged by ani@cli" in acked.stdout
     store = AlertStore(s.store.engine)
     assert store.get(int(alert_id), STAFF)["status"] == "active_ack"
+    # a second acknowledgement changes nothing, and says so instead of naming the second person
+    again = here("alerts", "ack", alert_id, "--as", "budi", *db)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged" in again.stdout and "acknowledged by ani@cli" in again.stdout
+    assert "budi" not in again.stdout
+    assert store.get(int(alert_id), STAFF)["acked_by"] == "ani@cli"
     cleared = kendali("alerts", "clear", alert_id, "--as", "ani", *db)
     assert cleared.returncode == 0, cleared.stderr
     assert store.get(int(alert_id), STAFF)["status"] == "closed"
     assert "now closed" in cleared.stdout
+    again = here("alerts", "clear", alert_id, "--as", "budi", *db)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged" in again.stdout and "closed" in again.stdout
+    assert "cleared by" not in again.stdout
 
     journal = [
         (j["action"], j["who"]) for j in store.journal_since(0) if j["alert_id"] == int(alert_id)
