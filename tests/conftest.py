@@ -13,6 +13,9 @@ import pytest
 
 from common.mosquitto import Broker
 
+# The console tests' screenshots of a run (tests/console/conftest.py), for a person to look at.
+_STARTED = time.time()
+
 # Threads that libraries start once per process and keep by design.
 _ALLOWED_THREAD_PREFIXES = ("pydevd", "ThreadPoolExecutor", "asyncio_")
 
@@ -99,3 +102,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
     admin.dispose()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Say where this run's console screenshots are. Here rather than in tests/console/: under
+    pytest-xdist the workers take them and only this main process's summary is shown."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    env = os.environ.get("KENDALI_SCREENSHOTS")
+    factory: pytest.TempPathFactory | None = getattr(config, "_tmp_path_factory", None)
+    if env:
+        folder = Path(env)
+    elif factory is not None and getattr(factory, "_basetemp", None) is not None:
+        folder = factory.getbasetemp() / "console-screenshots"  # no base made: no screenshots
+    else:
+        return
+    shots = [p for p in folder.glob("*.png") if p.stat().st_mtime >= _STARTED]
+    if shots:
+        terminalreporter.write_line(f"console screenshots ({len(shots)}): {folder}")

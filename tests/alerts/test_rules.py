@@ -198,6 +198,33 @@ def test_disk_threshold_with_hysteresis() -> None:
     assert not cleared.active
 
 
+@pytest.mark.parametrize(
+    ("kind", "health", "severity"),
+    [
+        ("gateway.memory", lambda v: {"memory": {**HEALTH["memory"], "percent": v}}, "warning"),
+        # the hottest of the board's sensors counts
+        ("gateway.temperature", lambda v: {"temperatures": {"cpu": 40.0, "soc": v}}, "major"),
+    ],
+)
+def test_memory_and_temperature_thresholds_with_hysteresis(
+    kind: str, health: Any, severity: str
+) -> None:
+    """Defaults: memory at 90 % (clears below 80), temperature at 80 C (clears below 75)."""
+    rules = FleetRules(Clock(1000.0))
+
+    def at(value: float) -> list[Any]:
+        return rules.evaluate([gw(**cams(True), **health(value))], {}, POLICIES.get)
+
+    low, high, band, gone = {"gateway.memory": (89, 91, 81, 79)}.get(kind, (79, 81, 76, 74))
+    assert at(low) == []
+    (raised,) = at(high)
+    assert (raised.type, raised.active, raised.severity) == (kind, True, severity)
+    assert raised.details["value"] == high
+    assert at(band) == []  # inside the band: still raised, nothing new
+    (cleared,) = at(gone)
+    assert (cleared.type, cleared.active) == (kind, False)
+
+
 def test_adopted_alert_whose_condition_is_gone_is_cleared_at_once() -> None:
     rules = FleetRules(Clock())
     rules.adopt([("gw-1", "gw-1", "gateway.offline")])

@@ -3,8 +3,8 @@ real broker, and real headless Chromium sessions — shared by the console tests
 
 The controller and the gateways live for the package (starting them is most of the cost); every
 browser lives for one test and is torn down with its processes, so the leak check still holds.
-Screenshots go to ``$KENDALI_SCREENSHOTS`` or ``<basetemp>/console-screenshots``; the run prints
-where at the end.
+Screenshots go to ``$KENDALI_SCREENSHOTS`` or ``<basetemp>/console-screenshots`` (the run's base,
+one folder for both xdist workers); the run prints where at the end (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -53,18 +53,15 @@ SIAGA_RULE = {
     ],
 }
 
-_shots: list[Path] = []
-
 
 def screenshot_dir(factory: pytest.TempPathFactory) -> Path:
     env = os.environ.get("KENDALI_SCREENSHOTS")
-    return Path(env) if env else factory.getbasetemp() / "console-screenshots"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _shots:
-        folder = _shots[0].parent
-        terminalreporter.write_line(f"console screenshots ({len(_shots)}): {folder}")
+    if env:
+        return Path(env)
+    base = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # a worker's base is <the run's base>/popen-gwN: one folder per run
+    return base / "console-screenshots"  # tests/conftest.py says where at the end
 
 
 @dataclass
@@ -93,9 +90,7 @@ class Console:
         browser.use_session(self.tokens[user], path)
 
     def screenshot(self, browser: Browser, name: str) -> Path:
-        path = browser.screenshot(self.shots, name)
-        _shots.append(path)
-        return path
+        return browser.screenshot(self.shots, name)
 
 
 def _controller_yaml(tmp: Path, broker: Broker, api_port: int, client_id: str) -> Path:
