@@ -292,7 +292,8 @@ def capabilities_for(
     if config.cameras:
         from agent.cameras import CameraService
 
-        service = CameraService(config.cameras, publisher, supervisor=supervisor)
+        service = CameraService(config.cameras, publisher, supervisor=supervisor,
+                                state_dir=config_state_dir(config))  # fmt: skip
         caps["cameras"] = service
         if any(c.motion is not None and c.motion.enabled for c in config.cameras):
             from agent.motion import MotionCapability

@@ -210,6 +210,10 @@ class CameraEventsHealth(WireModel):
     sync_faults: Count | None = Field(
         default=None, description="SetSynchronizationPoint faults (ignored)."
     )
+    leftovers_released: Count | None = Field(
+        default=None,
+        description="Subscriptions a killed earlier run left on the camera, unsubscribed at start.",
+    )
 
     @model_serializer(mode="wrap")
     def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -221,7 +225,9 @@ class CameraEventsHealth(WireModel):
         return out
 
 
-_EVENTS_LEFT_OUT_WHEN_ABSENT = ("mode", "notifies", "notifies_refused", "sync_faults")
+_EVENTS_LEFT_OUT_WHEN_ABSENT = (
+    "mode", "notifies", "notifies_refused", "sync_faults", "leftovers_released"
+)  # fmt: skip
 
 
 class CameraHealth(WireModel):

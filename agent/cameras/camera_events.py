@@ -11,6 +11,9 @@ The life of a subscription, and why:
 - Pulled with long polls (``PullMessages`` up to ``pull_timeout_s``).
 - Ended with ``Unsubscribe`` whenever the worker stops (errors ignored, but always attempted):
   that is what keeps restarts from filling the camera's handful of slots.
+- Written down (:mod:`agent.cameras.event_leases`) while it lives, because a ``kill -9`` or a
+  power cut skips that Unsubscribe: the next start sends it to the subscription the earlier
+  run left (unless its termination time has passed) before subscribing anew.
 - Replaced only when the camera says, with a SOAP fault, that it is gone (or its lifetime
   passed without a successful renewal). A timeout or a refused connection is not a reason: a
   new subscription on every hiccup is exactly how cameras get exhausted.
@@ -41,7 +44,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from agent.cameras.config import CameraConfig
@@ -52,6 +55,7 @@ from agent.cameras.errors import (
     ProtocolError,
     UnreachableError,
 )
+from agent.cameras.event_leases import SavedSubscription, SubscriptionStore, reference_texts
 from agent.cameras.event_map import EVENT_TYPES, CameraSignal, PropertyStates, classify
 from agent.cameras.event_parse import (
     Notification,
@@ -113,6 +117,7 @@ class EventsHealth:
     notifies: int = 0  # push: Notify requests received
     notifies_refused: int = 0  # push: refused on our paths (wrong sender, too large, unread)
     sync_faults: int = 0  # SetSynchronizationPoint faults (ignored)
+    leftovers_released: int = 0  # subscriptions an earlier (killed) run left, unsubscribed
     inbox: Inbox | None = None  # the live push subscription's inbox
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -153,6 +158,7 @@ class EventsHealth:
                     else None
                 ),
                 sync_faults=self.sync_faults or None,
+                leftovers_released=self.leftovers_released or None,
             )
 
 
@@ -175,9 +181,12 @@ class CameraEvents:
         wall_clock: Callable[[], float] = time.time,
         consumer: NotifyConsumer | None = None,
         pictures: EventPictures | None = None,
+        saved: SubscriptionStore | None = None,
     ) -> None:
         """``consumer``: the agent's push consumer; without it a camera lacking PullPoint is
-        reported unsupported. ``pictures``: snapshots for the events (none without)."""
+        reported unsupported. ``pictures``: snapshots for the events (none without).
+        ``saved``: where live subscriptions are written down for the run after a crash (none
+        written without)."""
         self.config = config
         self.consumer = consumer
         self.settings = events
@@ -189,6 +198,7 @@ class CameraEvents:
         self._states = PropertyStates()
         self._open: dict[str, tuple[str, float]] = {}  # non-motion property key -> (id, start)
         self.pictures = pictures
+        self.saved = saved
         # _open and what is published about open events: this worker, and the pictures thread
         # sending a colour update (never after the event's end).
         self._lock = threading.Lock()
@@ -216,6 +226,7 @@ class CameraEvents:
         """One subscription's life; returns how long to wait before the next."""
         try:
             client = self._connect(stop)
+            self._release_leftover(client)
             sub, inbox = self._subscribe(client, stop)
         except Stopped:
             return 0.0
@@ -232,6 +243,7 @@ class CameraEvents:
             self._session(client, sub, stop, inbox)
         except _Gone as exc:
             gone = True
+            self._forget(sub)
             self.health.set("retrying", f"subscription gone: {exc}")
             return self._error(f"subscription gone: {exc}")
         except Stopped:
@@ -309,6 +321,7 @@ class CameraEvents:
             self.health.mode = mode
             self.health.inbox = inbox
         self._error_wait = self.settings.error_retry_s
+        self._remember(sub, mode)
         self.health.set("subscribed")
         log.info("camera %s: subscribed to its events (%s) for %.0f s", self.config.id, mode,
                  sub.lifetime_s)  # fmt: skip
@@ -452,16 +465,68 @@ class CameraEvents:
         with self.health.lock:
             self.health.renewals += 1
             self.health.expires_at = now + granted
+        self._remember(sub, self.health.mode or "pullpoint")
         return now, self._renew_due(sub, now), now + granted
 
     def _unsubscribe(self, client: PullPointClient, sub: Subscription) -> None:
         try:
             client.unsubscribe(sub)
             log.info("camera %s: unsubscribed from its events", self.config.id)
-        except CameraError as exc:
+            self._forget(sub)
+        except EventFault as exc:  # the camera's word that it has no such subscription
+            log.info("camera %s: unsubscribe: the camera no longer has it (%s)", self.config.id,
+                     exc)  # fmt: skip
+            self._forget(sub)
+        except CameraError as exc:  # kept on record: the next start tries again
             log.info("camera %s: unsubscribe failed (ignored): %s", self.config.id, exc)
         with self.health.lock:
             self.health.expires_at = None
+
+    # -- what a killed run left (agent.cameras.event_leases) ---------------------------------
+
+    def _remember(self, sub: Subscription, mode: str) -> None:
+        """Write the live subscription down (after a subscribe or a renewal)."""
+        if self.saved is None:
+            return
+        kind: Literal["pullpoint", "push"] = "push" if mode == "push" else "pullpoint"
+        self.saved.save(SavedSubscription(self.config.id, kind, sub.address,
+                                          reference_texts(sub.reference),
+                                          self._wall() + sub.lifetime_s))  # fmt: skip
+
+    def _forget(self, sub: Subscription) -> None:
+        if self.saved is not None:
+            self.saved.remove(self.config.id, sub.address)
+
+    def _release_leftover(self, client: PullPointClient) -> None:
+        """Before subscribing: Unsubscribe the subscription an earlier run wrote down and never
+        ended (it was killed), unless its termination time has passed. Best effort, within the
+        camera's request timeout; a fault means the camera has it no longer. Either way the
+        record is dropped and a new subscription is made."""
+        saved = self.saved.get(self.config.id) if self.saved is not None else None
+        if saved is None or self.saved is None:
+            return
+        left = saved.terminates_at - self._wall()
+        if left <= 0:
+            log.info("camera %s: the %s subscription an earlier run left has expired on its own",
+                     self.config.id, saved.kind)  # fmt: skip
+            self.saved.remove(self.config.id)
+            return
+        try:
+            client.unsubscribe(Subscription(saved.address, saved.elements()))
+        except EventFault as exc:
+            log.info("camera %s: the %s subscription an earlier run left is gone already (%s)",
+                     self.config.id, saved.kind, exc)  # fmt: skip
+        except CameraError as exc:
+            log.info("camera %s: could not release the %s subscription an earlier run left "
+                     "(%s); the camera ends it within %.0f s", self.config.id, saved.kind, exc,
+                     left)  # fmt: skip
+        else:
+            with self.health.lock:
+                self.health.leftovers_released += 1
+            log.info("camera %s: released the %s subscription an earlier run left (it would "
+                     "have held a slot for %.0f s more)", self.config.id, saved.kind,
+                     left)  # fmt: skip
+        self.saved.remove(self.config.id)
 
     # -- notifications -----------------------------------------------------------------------
 

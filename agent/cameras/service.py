@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from agent.cameras.analysis import FrameCallback
 from agent.cameras.camera import CameraRuntime
 from agent.cameras.camera_events import CameraEvents, Zones, zones_for
 from agent.cameras.config import CameraConfig
+from agent.cameras.event_leases import SubscriptionStore
 from agent.cameras.event_pictures import EventPictures
 from agent.cameras.events_config import CameraEventsConfig
 from agent.cameras.frames import FrameHub
@@ -54,10 +56,13 @@ class CameraService:
         supervisor: Supervisor | None = None,
         policy: RestartPolicy = DEVICE,
         ptz_timing: PtzTiming | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         """Without ``supervisor`` the service runs its own (tools, tests, benchmarks); the
         agent passes its one supervisor so every worker is reported in one place.
-        ``ptz_timing`` overrides how often PTZ status is asked (tests)."""
+        ``ptz_timing`` overrides how often PTZ status is asked (tests). ``state_dir``: the
+        agent's state directory, where the events workers write down their live subscriptions
+        so a run after a crash can release them (nothing written without)."""
         ids = [c.id for c in configs]
         duplicates = {i for i in ids if ids.count(i) > 1}
         if duplicates:
@@ -70,6 +75,7 @@ class CameraService:
         self._merges: dict[str, MotionMerge] = {}  # kept across camera restarts
         self._motion: dict[str, Callable[[], MotionConfig | None]] = {}
         self.push_consumer = NotifyConsumer()  # listens only once a camera needs push
+        self._saved = SubscriptionStore(state_dir) if state_dir is not None else None
         self._push_worker: Worker | None = None
         self._cameras = {
             c.id: CameraRuntime(c, publisher, clock, wall_clock, source_factory) for c in configs
@@ -159,7 +165,8 @@ class CameraService:
             subscriber = CameraEvents(cam.config, events, self._publisher,
                                       self.motion_merge(cam_id), self._zones(cam_id, events),
                                       clock=self._clock, wall_clock=self._wall,
-                                      consumer=self.push_consumer, pictures=pictures)  # fmt: skip
+                                      consumer=self.push_consumer, pictures=pictures,
+                                      saved=self._saved)  # fmt: skip
             self.subscribers = {**self.subscribers, cam_id: subscriber}
             roles.append(("events", subscriber.run))
         workers = [Worker(cam_worker(cam_id, r), t, self._policy, on_restart=count)

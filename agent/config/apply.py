@@ -319,7 +319,8 @@ class ConfigApplier:
         return cast(
             "CameraService",
             self._capability("cameras", lambda: CameraService([], self.publisher,
-                                                              supervisor=self.supervisor)),
+                                                              supervisor=self.supervisor,
+                                                              state_dir=self.store.directory)),
         )  # fmt: skip
 
     def _motion(self) -> MotionCapability:
