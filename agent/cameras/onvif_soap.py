@@ -14,6 +14,7 @@ import datetime as dt
 import importlib.util
 import logging
 import threading
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -115,33 +116,20 @@ class CameraTransport(Transport):
             raise ProtocolError(f"{redact_url(address)}: reply over {MAX_REPLY_BYTES} bytes")
         response._content = body
         self._note_date(response)
-        if response.status_code in (401, 403):
-            raise AuthError(f"{redact_url(address)}: HTTP {response.status_code}")
         reply = self._read(response, address)
         response._content = reply.body
         return response
 
     def _read(self, response: requests.Response, address: str) -> soap_reply.Reply:
-        """Decode and check the reply; a fault becomes our exception here, read by local names,
-        so no envelope spelling can turn rejected credentials into a parse error."""
+        """The reply checked by :func:`read_soap` and :func:`raise_for_fault`, noting between
+        the two whether its text had to be repaired."""
         shown, status = redact_url(address), response.status_code
-        not_soap = f"{shown}: HTTP {status}, not SOAP"
         charset = soap_reply.charset_of(response.headers.get("Content-Type"))
-        try:
-            reply = soap_reply.read_reply(response.content or b"", charset)
-        except soap_reply.ReplyError as exc:
-            raise ProtocolError(
-                not_soap if status >= 300 else f"{shown}: malformed SOAP reply"
-            ) from exc
-        if not reply.is_envelope:
-            raise ProtocolError(not_soap if status >= 300 else f"{shown}: XML but not SOAP")
+        reply = read_soap(response.content or b"", status, charset, shown)
         self.last_repair = reply.repaired
         if reply.repaired:
             log.info("camera %s: reply text repaired: %s", shown, reply.repaired)
-        if reply.fault is not None:
-            raise fault_error(reply.fault, shown, self.secrets)
-        if status >= 300:
-            raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
+        raise_for_fault(reply, status, shown, self.secrets)
         return reply
 
     def _note_date(self, response: requests.Response) -> None:
@@ -165,6 +153,44 @@ def fault_error(fault: soap_reply.Fault, where: str, secrets: list[str]) -> Came
     if kind == "unsupported":
         return NotSupportedError(f"{where}: not supported ({detail})")
     return ProtocolError(f"{where}: SOAP fault ({detail})")
+
+
+def read_soap(raw: bytes, status: int, charset: str | None, shown: str) -> soap_reply.Reply:
+    """A camera's reply decoded and checked to be SOAP: HTTP 401/403 is AuthError whatever the
+    body (HTML pages hide as "Unknown fault"); a body that is not a SOAP envelope is
+    ProtocolError. The zeep transport and the event client read every reply here and through
+    :func:`raise_for_fault`, so a camera's answer means the same whichever path meets it."""
+    if status in (401, 403):
+        raise AuthError(f"{shown}: HTTP {status}")
+    not_soap = f"{shown}: HTTP {status}, not SOAP"
+    try:
+        reply = soap_reply.read_reply(raw, charset)
+    except soap_reply.ReplyError as exc:
+        raise ProtocolError(
+            not_soap if status >= 300 else f"{shown}: malformed SOAP reply"
+        ) from exc
+    if not reply.is_envelope:
+        raise ProtocolError(not_soap if status >= 300 else f"{shown}: XML but not SOAP")
+    return reply
+
+
+FaultMapper = Callable[[soap_reply.Fault, str, list[str]], CameraError]
+
+
+def raise_for_fault(
+    reply: soap_reply.Reply,
+    status: int,
+    shown: str,
+    secrets: list[str],
+    to_error: FaultMapper = fault_error,
+) -> None:
+    """A SOAP fault becomes our exception (``to_error``: :func:`fault_error` unless told), read
+    by local names, so no envelope spelling can turn rejected credentials into a parse error;
+    an error status without a fault is ProtocolError."""
+    if reply.fault is not None:
+        raise to_error(reply.fault, shown, secrets)
+    if status >= 300:
+        raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
 
 
 def make_proxy(kind: str, address: str, token: ClockedToken | None, transport: Transport) -> Any:

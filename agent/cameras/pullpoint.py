@@ -29,7 +29,6 @@ from lxml import etree
 
 from agent.cameras import soap_reply
 from agent.cameras.errors import (
-    AuthError,
     CameraError,
     CameraTimeout,
     NotSupportedError,
@@ -37,8 +36,14 @@ from agent.cameras.errors import (
     UnreachableError,
 )
 from agent.cameras.event_parse import SAFE_PARSER, PullResult, local, parse_time, read_pull
-from agent.cameras.onvif_soap import MAX_REPLY_BYTES, ClockedToken
-from agent.cameras.redact import redact_text, redact_url
+from agent.cameras.onvif_soap import (
+    MAX_REPLY_BYTES,
+    ClockedToken,
+    fault_error,
+    raise_for_fault,
+    read_soap,
+)
+from agent.cameras.redact import redact_url
 from agent.cameras.streams import rewrite_xaddr
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -184,24 +189,8 @@ class PullPointClient:
                 raise CameraTimeout(f"{shown}: no answer in time")
 
     def _read(self, raw: bytes, status: int, charset: str | None, shown: str) -> etree._Element:
-        if status in (401, 403):
-            raise AuthError(f"{shown}: HTTP {status}")
-        try:
-            reply = soap_reply.read_reply(raw, charset)
-        except soap_reply.ReplyError as exc:
-            raise ProtocolError(f"{shown}: HTTP {status}, not SOAP") from exc
-        if not reply.is_envelope:
-            raise ProtocolError(f"{shown}: HTTP {status}, not SOAP")
-        if reply.fault is not None:
-            detail = redact_text(f"{'/'.join(reply.fault.codes[-2:])}: {reply.fault.reason}",
-                                 self._secrets)[:200]  # fmt: skip
-            if reply.fault.kind == "auth":
-                raise AuthError(f"{shown}: credentials rejected ({detail})")
-            if reply.fault.kind == "unsupported":
-                raise NotSupportedError(f"{shown}: not supported ({detail})")
-            raise EventFault(f"{shown}: HTTP {status}, SOAP fault ({detail})", reply.fault.codes)
-        if status >= 300:
-            raise ProtocolError(f"{shown}: HTTP {status} without a SOAP fault")
+        reply = read_soap(raw, status, charset, shown)
+        raise_for_fault(reply, status, shown, self._secrets, _event_fault)
         try:  # an entity left unresolved by the strict first parse is undefined here
             root = etree.fromstring(reply.body, parser=SAFE_PARSER)
         except etree.XMLSyntaxError as exc:
@@ -292,6 +281,16 @@ class PullPointClient:
         """Free the camera's slot; its own short deadline, whatever the stop event says."""
         self._post(sub.address, "Unsubscribe", etree.Element(f"{{{WSNT}}}Unsubscribe"),
                    threading.Event(), reference=sub.reference)  # fmt: skip
+
+
+def _event_fault(fault: soap_reply.Fault, where: str, secrets: list[str]) -> CameraError:
+    """As for any camera call, except that a fault about neither credentials nor an unsupported
+    operation is an :class:`EventFault` keeping its codes: the camera's word (e.g. that a
+    subscription is gone), which the event worker acts on."""
+    error = fault_error(fault, where, secrets)
+    if fault.kind in ("auth", "unsupported"):
+        return error
+    return EventFault(str(error), fault.codes)
 
 
 def _topic_filter(body: etree._Element, namespace: str, topics: list[str]) -> None:
