@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 QUEUE_SETTINGS = """\
 # A restarting or slow controller must not lose QoS 1 messages: 1,000 (the default) is about
@@ -57,7 +58,62 @@ def write_password_file(path: Path, users: Mapping[str, str]) -> None:
         subprocess.run([tool, "-b", str(path), user, password], check=True, capture_output=True)
 
 
-class Broker:
+class MosquittoProcess:
+    """One Mosquitto process on a configuration file written before :meth:`start`, which returns
+    once it listens on ``host:port``. :class:`Broker` writes the loopback broker's configuration;
+    the TLS tests write the CA's listener and start it the same way."""
+
+    def __init__(self, conf: Path, log: Path, host: str, port: int) -> None:
+        self.conf = conf
+        self.log = log
+        self.host = host
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.proc = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.failure(f"mosquitto exited with {self.proc.returncode}"))
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(self.failure(f"mosquitto did not listen on {self.host}:{self.port}"))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful stop: Mosquitto saves its persistence file on SIGTERM."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def failure(self, what: str) -> str:
+        """The message of a failed start: what went wrong, and where to read why."""
+        return f"{what}; see {self.log}"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class Broker(MosquittoProcess):
     """A Mosquitto process with persistence in ``workdir``; restartable on the same port."""
 
     def __init__(
@@ -72,12 +128,10 @@ class Broker:
         prelude: str = "",
     ) -> None:
         self.workdir = workdir
-        self.host = host
-        self.port = port or free_port(host)
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            workdir / "mosquitto.conf", workdir / "mosquitto.log", host, port or free_port(host)
+        )
         workdir.mkdir(parents=True, exist_ok=True)
-        self.conf = workdir / "mosquitto.conf"
-        self.log = workdir / "mosquitto.log"
         self.conf.write_text(
             # ``prelude``: lines that must come before the first listener (per_listener_settings).
             f"{prelude}"
@@ -106,41 +160,3 @@ class Broker:
             acl_file.write_text(acl)
             lines += f"acl_file {acl_file}\n"
         return lines
-
-    def start(self, timeout: float = 10.0) -> None:
-        self.proc = subprocess.Popen(
-            [mosquitto_binary(), "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}; see {self.log}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"mosquitto did not listen on {self.host}:{self.port}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Graceful stop: Mosquitto saves its persistence file on SIGTERM."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def __enter__(self) -> Broker:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

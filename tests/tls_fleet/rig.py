@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from common.mosquitto import free_port, mosquitto_binary
+from common.mosquitto import MosquittoProcess, free_port
 from controller.access.users import UserStore
 from controller.store.repo import Store
 from provisioning.ca_dir import CaDir
@@ -28,40 +26,23 @@ REPO_ACL = Path(__file__).parents[2] / "deploy" / "mosquitto" / "kendali.acl"
 HOST = "127.0.0.1"
 
 
-class TlsBroker:
+class TlsBroker(MosquittoProcess):
     """Mosquitto running exactly the listener ``CaDir.broker_config`` writes (plus the lines a
     test run needs: the log file, and ``user root`` when the keys are root's own)."""
 
     def __init__(self, ca: CaDir, workdir: Path) -> None:
+        super().__init__(
+            workdir / "mosquitto.conf", workdir / "mosquitto.log", HOST, free_port(HOST)
+        )
         self.ca = ca
         self.workdir = workdir
-        self.port = free_port(HOST)
-        self.host = HOST
-        self.log = workdir / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         conf = ca.broker_config(port=self.port, host=HOST, acl_file=REPO_ACL, state_dir=workdir)
         root_user = "user root\n" if os.geteuid() == 0 else ""
-        self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(conf + root_user + f"log_dest file {self.log}\n")
 
-    def start(self, timeout: float = 10.0) -> None:
-        self.proc = subprocess.Popen(
-            [mosquitto_binary(), "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_text()}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"the TLS listener did not open; {self.log_text()}")
+    def failure(self, what: str) -> str:
+        return f"{what}: {self.log_text()}"  # the TLS listener's complaint, in the test's failure
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto rebuilds the listener's TLS context and re-reads the CRL."""
@@ -72,17 +53,6 @@ class TlsBroker:
         while self.log_text().count("Reloading config") <= seen:
             assert time.monotonic() < deadline, f"no reload in the broker log: {self.log_text()}"
             time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
