@@ -42,7 +42,7 @@ from agent.motion.blobs import (
     zone_hits,
 )
 from agent.motion.config import MotionConfig
-from agent.motion.scale import analysis_size, downscale
+from agent.motion.scale import analysis_size, halvings, shrink
 from agent.motion.shift import CameraMoves
 from agent.motion.tracks import Tracker
 from agent.motion.types import KERNEL, Box, Detection, Luma, ZoneHit
@@ -122,7 +122,8 @@ class MotionDetector:
     def __init__(self, config: MotionConfig) -> None:
         self.config = config
         self.sensitivity = config.sensitivity()
-        self._shape: tuple[int, int] | None = None
+        self._shape: tuple[int, ...] | None = None  # of the frames the detector is set up for
+        self._steps: tuple[tuple[int, int], ...] = ()  # ... and their resizes to analysis size
         self._bg: Background | None = None
         self._zones: ZoneMap | None = None
         self._interval_s = 0.1
@@ -343,19 +344,24 @@ class MotionDetector:
         found.add(fast, kept, boxes, zone_hits(merged, kept, boxes, armed, firsts))
 
     def _prepare(self, luma: Luma, ts: float) -> Luma:
-        shape = (int(luma.shape[0]), int(luma.shape[1]))
-        size = analysis_size(shape[1], shape[0], self.config.frame_height)
-        small = downscale(luma, size)
-        if shape != self._shape:
-            self._shape = shape
-            cfg = self.config
-            self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
-            self._bg = Background(small, self.sensitivity.threshold, self._zones.include)
-            self._moves.resize(small.shape)
-            self._prev_small = None
-            self._learn_until = ts + LEARN_S
-            self._recent.clear()
-            self._mean_prev = -1.0
+        """``luma`` at analysis size; a frame of another size starts the detector over."""
+        if luma.shape != self._shape:
+            return self._start(luma, ts)
+        return shrink(luma, self._steps)
+
+    def _start(self, luma: Luma, ts: float) -> Luma:
+        height, width = luma.shape[:2]
+        size = analysis_size(width, height, self.config.frame_height)
+        self._shape, self._steps = luma.shape, halvings(width, height, size)
+        small = shrink(luma, self._steps)
+        cfg = self.config
+        self._zones = ZoneMap(cfg.effective_zones(), cfg.masks, size[0], size[1], cfg.timezone)
+        self._bg = Background(small, self.sensitivity.threshold, self._zones.include)
+        self._moves.resize(small.shape)
+        self._prev_small = None
+        self._learn_until = ts + LEARN_S
+        self._recent.clear()
+        self._mean_prev = -1.0
         return small
 
     def _light_change(self, small: Luma, ts: float) -> str | None:

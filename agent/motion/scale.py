@@ -9,7 +9,6 @@ average at a fraction of the cost.
 from __future__ import annotations
 
 import cv2
-import numpy as np
 
 from agent.motion.types import Luma
 
@@ -20,12 +19,25 @@ def analysis_size(width: int, height: int, target_height: int) -> tuple[int, int
     return max(8, round(width * rows / height)), rows
 
 
+def halvings(width: int, height: int, size: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """The resizes that take a ``width`` x ``height`` plane to ``size``: exact halvings while
+    the plane is at least twice as large, then one resize to ``size`` if it is not there yet.
+    Worked out once per stream (see :func:`shrink`)."""
+    steps = []
+    while height >= 2 * size[1] and width >= 2 * size[0]:
+        width, height = width // 2, height // 2
+        steps.append((width, height))
+    if (width, height) != size:
+        steps.append(size)
+    return tuple(steps)
+
+
+def shrink(luma: Luma, steps: tuple[tuple[int, int], ...]) -> Luma:
+    """``luma`` through the resizes of :func:`halvings` (itself when there are none)."""
+    for step in steps:
+        luma = cv2.resize(luma, step, interpolation=cv2.INTER_AREA)
+    return luma
+
+
 def downscale(luma: Luma, size: tuple[int, int]) -> Luma:
-    width, height = size
-    out = luma
-    while out.shape[0] >= 2 * height and out.shape[1] >= 2 * width:
-        half = (out.shape[1] // 2, out.shape[0] // 2)
-        out = cv2.resize(out, half, interpolation=cv2.INTER_AREA)
-    if out.shape[:2] != (height, width):
-        out = cv2.resize(out, (width, height), interpolation=cv2.INTER_AREA)
-    return np.asarray(out, np.uint8)
+    return shrink(luma, halvings(luma.shape[1], luma.shape[0], size))
