@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -300,37 +301,30 @@ def _act(  # noqa: PLR0917 - the commands' options, passed on
     _show(got, as_json)
 
 
-def pause(
-    rollout_id: RolloutArg,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-) -> None:
-    """Pause: no new gateway starts; ones updating go on and are followed."""
-    _act("pause", rollout_id, as_, as_json, config, db)
+def _action(action: str, summary: str) -> Callable[..., None]:
+    """A command that changes a rollout's state (pause, resume, abort): they take the same
+    arguments and differ only in the action and the help text ``summary``."""
+
+    def command(
+        rollout_id: RolloutArg,
+        as_: AsOpt = None,
+        as_json: JsonOpt = False,
+        config: ConfigOpt = None,
+        db: DbOpt = None,
+    ) -> None:
+        _act(action, rollout_id, as_, as_json, config, db)
+
+    command.__name__ = command.__qualname__ = action
+    command.__doc__ = summary
+    return command
 
 
-def resume(
-    rollout_id: RolloutArg,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-) -> None:
-    """Resume a paused rollout."""
-    _act("resume", rollout_id, as_, as_json, config, db)
-
-
-def abort(
-    rollout_id: RolloutArg,
-    as_: AsOpt = None,
-    as_json: JsonOpt = False,
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-) -> None:
-    """Abort: gateways not started are skipped; ones updating commit or roll back on their own."""
-    _act("abort", rollout_id, as_, as_json, config, db)
+pause = _action("pause", "Pause: no new gateway starts; ones updating go on and are followed.")
+resume = _action("resume", "Resume a paused rollout.")
+abort = _action(
+    "abort",
+    "Abort: gateways not started are skipped; ones updating commit or roll back on their own.",
+)
 
 
 def _first(exc: Exception) -> str:
