@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -64,15 +64,19 @@ SAME_SIZE = 1.5  # a kept blob this close in width and height to one kept on the
 UNTESTED = 3  # such an object is tested again after this many frames on the last test's word
 
 
-@dataclass
 class _Found:
-    """What one frame's blob passes found."""
+    """What one frame's blob passes found: the blobs tested (kept or rejected), the kept ones'
+    boxes, zone hits, how many were rejected as light, and the persistent pass's merged mask.
+    A plain class: one is made per frame."""
 
-    blobs: list[Blob] = field(default_factory=list)  # tested (kept or rejected)
-    boxes: list[Box] = field(default_factory=list)
-    hits: dict[str, ZoneHit] = field(default_factory=dict)
-    rejected: int = 0
-    persistent: Luma | None = None  # the persistent pass's merged mask
+    __slots__ = ("blobs", "boxes", "hits", "persistent", "rejected")
+
+    def __init__(self) -> None:
+        self.blobs: list[Blob] = []
+        self.boxes: list[Box] = []
+        self.hits: dict[str, ZoneHit] = {}
+        self.rejected = 0
+        self.persistent: Luma | None = None
 
     def add(
         self, tested: list[Blob], kept: list[Blob], boxes: list[Box], hits: dict[str, ZoneHit]
@@ -80,7 +84,7 @@ class _Found:
         self.blobs += tested
         self.boxes += boxes
         self.rejected += len(tested) - len(kept)
-        self.hits = merge_hits(self.hits, hits)
+        self.hits = merge_hits(self.hits, hits) if self.hits else hits
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,9 @@ class _Solid:
 def _matching(solids: list[_Solid], rect: tuple[int, int, int, int]) -> _Solid | None:
     """The last frame's kept blob at about this place and size (a walker moves a little and
     changes its outline little between frames), if any."""
+    w, h = rect[2], rect[3]
     for solid in solids:
-        w, h, sw, sh = rect[2], rect[3], solid.rect[2], solid.rect[3]
+        sw, sh = solid.rect[2], solid.rect[3]
         if (
             _overlaps(rect, solid.rect)
             and max(w, sw) <= SAME_SIZE * min(w, sw)
@@ -119,13 +124,15 @@ def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> boo
 class MotionDetector:
     """One camera's detector. The analysis size follows the first frame (and any change)."""
 
+    # set up by the first frame (_start), so declared here without a value
+    _bg: Background
+    _zones: ZoneMap
+
     def __init__(self, config: MotionConfig) -> None:
         self.config = config
         self.sensitivity = config.sensitivity()
         self._shape: tuple[int, ...] | None = None  # of the frames the detector is set up for
         self._steps: tuple[tuple[int, int], ...] = ()  # ... and their resizes to analysis size
-        self._bg: Background | None = None
-        self._zones: ZoneMap | None = None
         self._interval_s = 0.1
         self._recent: deque[Luma] = deque(maxlen=max(1, self.sensitivity.persistence_frames - 1))
         self._moving_prev: Luma | None = None  # None also when nothing could move
@@ -150,9 +157,11 @@ class MotionDetector:
         self._prior, self._solid = self._solid, []  # a frame that tests no blob forgets them
         small = self._prepare(luma, ts)
         zones, bg = self._zones, self._bg
-        assert zones is not None  # set by _prepare
-        assert bg is not None
-        armed = zones.armed_areas(ts if wall_ts is None else wall_ts)
+        armed = (
+            zones.armed_areas(ts if wall_ts is None else wall_ts)
+            if zones.scheduled
+            else zones.areas
+        )
         names = zones.names if armed is zones.areas else frozenset(a.zone.name for a in armed)
         prev, self._prev_small = self._prev_small, small
         reason = self._camera(prev, small, ts, self._light_change(small, ts))
@@ -171,8 +180,6 @@ class MotionDetector:
     ) -> _Found | str:
         """What moves in ``small`` (exposure-compensated), or why the frame says nothing."""
         zones, bg, raw_small = self._zones, self._bg, self._prev_small
-        assert zones is not None
-        assert bg is not None
         assert raw_small is not None  # this frame, before compensation
         still = bg.still(small)  # masked pixels are always still (folded into the bounds)
         count = still.size - cv2.countNonZero(still)
@@ -256,8 +263,6 @@ class MotionDetector:
         """Blobs of pixels that moved on consecutive frames (walkers overlap themselves).
         ``persistent`` counts ``moving``."""
         zones = self._zones
-        assert zones is not None
-        assert self._bg is not None
         merged = cv2.dilate(moving, KERNEL)
         # a blob counts merged pixels inside its box: too few in the whole mask, no blob (the
         # merged mask holds every moving pixel, so enough of those need no count)
@@ -284,7 +289,6 @@ class MotionDetector:
         that reach, while a fast object is further than its own width from where it was.
         ``outside`` is a cheap upper bound of that count. On a busy (rainy) stream, False when
         too few of them are 2x2 solid for a body: the stream stays busy."""
-        assert self._zones is not None
         if outside * MERGE_GROWTH_RAW < self._zones.min_pixels:
             return None
         raw = self._raw if self._raw is not None else cv2.subtract(settled, still)
@@ -313,8 +317,6 @@ class MotionDetector:
         (a downpour's streaks would cost a long search and only form crowded steps). Blobs
         the persistent pass already holds are not added twice."""
         zones = self._zones
-        assert zones is not None
-        assert self._bg is not None
         core, solid, busy = is_busy(raw, round(THIN_BUSY * zones.analysed))
         self._busy = busy
         x, y, w, h = self._reach  # only there can a blob hit an armed zone
@@ -380,7 +382,6 @@ class MotionDetector:
             self._relearn(small, ts, f"frame gap {gap:.1f} s")
             return "gap"
         if ts < self._settle_until:
-            assert self._bg is not None
             self._bg.reset(small)
             return "settling"
         return None
@@ -388,7 +389,6 @@ class MotionDetector:
     def _relearn(self, small: Luma, ts: float, why: str, moved: bool = False) -> None:
         """Start the background over from ``small``; after a camera move the view is new, so
         which parts of it sway is unknown too."""
-        assert self._bg is not None
         log.debug("motion: relearning background (%s)", why)
         self._bg.reset(small)
         if moved:
@@ -452,11 +452,7 @@ class MotionDetector:
                 if sharpness is None or sharpness < EDGE_MIN:
                     continue
                 self._solid.append(_Solid(blob.rect, similarity, before is not None, 0))
-            size = min(1.0, blob.pixels / (3 * self._zones_min()))
+            size = min(1.0, blob.pixels / (3 * self._zones.min_pixels))
             kept.append(blob)
             boxes.append(to_box(blob, width, height, (1 - similarity) * size))
         return kept, boxes
-
-    def _zones_min(self) -> int:
-        assert self._zones is not None
-        return self._zones.min_pixels

@@ -127,7 +127,7 @@ class ZoneMap:
         self.analysed = width * height - cv2.countNonZero(excluded)
         self.min_pixels = min(a.min_pixels for a in self.areas)
         self.names = frozenset(a.zone.name for a in self.areas)
-        self._scheduled = any(a.zone.schedule for a in self.areas)
+        self.scheduled = any(a.zone.schedule for a in self.areas)  # else armed_areas is areas
         self._tz = zoneinfo.ZoneInfo(tz)
         self.reach_all = self.reach(self.areas)
 
@@ -148,6 +148,6 @@ class ZoneMap:
 
     def armed_areas(self, wall_ts: float) -> list[ZoneArea]:
         """The zones armed at ``wall_ts``: ``areas`` itself when no zone has a schedule."""
-        if not self._scheduled:
+        if not self.scheduled:
             return self.areas
         return [a for a in self.areas if armed(a.zone.schedule, wall_ts, self._tz)]
