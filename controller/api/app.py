@@ -30,9 +30,10 @@ from controller.access.ratelimit import FailureLimiter
 from controller.access.users import UserStore
 from controller.alerts.events import EventIndex
 from controller.alerts.store import AlertStore
-from controller.api import errors
+from controller.api import docs_ui, errors
 from controller.api.config import ApiSection
 from controller.api.deps import ApiContext
+from controller.api.docs_ui import DOCS_CSP, DOCS_URL
 from controller.api.routes_admin import router as admin_router
 from controller.api.routes_alerts import router as alerts_router
 from controller.api.routes_auth import router as auth_router
@@ -53,18 +54,11 @@ from controller.console import STATIC_DIR
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+DOCS_PATHS = (DOCS_URL,)
 # The console: its own files and pictures only (snapshots may come as data: URLs).
 CONSOLE_CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self' data:; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
-# Swagger UI as FastAPI serves it: a script and a stylesheet from the jsDelivr CDN and an
-# inline start-up script. Only /docs gets this policy.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -208,9 +202,9 @@ def create_app(
         version="1",
         description="Fleet, events, alerts, configuration and commands of a Kendali controller. "
         "Authenticate with POST /api/v1/auth/login, then send Authorization: Bearer <token>.",
-        docs_url="/docs",
+        docs_url=None,  # docs_ui serves /docs without a CDN
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=docs_ui.OPENAPI_URL,
         lifespan=lifespan,
     )
     app.state.ctx = ctx
@@ -230,6 +224,7 @@ def create_app(
     ):
         app.include_router(router, prefix=API_PREFIX)
     _plain_routes(app, engine)
+    docs_ui.install(app)
     app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), "console")
     if settings.cors_origins:
         app.add_middleware(
