@@ -37,6 +37,41 @@ def record(
     )
 
 
+def record_once_per_window(
+    conn: Connection,
+    *,
+    who: str,
+    action: str,
+    target: str,
+    window_s: float,
+    detail: dict[str, Any] | None = None,
+    source: str = "",
+    at: float | None = None,
+) -> bool:
+    """Like :func:`record`, but at most one row per (who, action, target) per ``window_s``: a
+    row is written unless the same one was written less than ``window_s`` ago. For a request
+    repeated by design (the camera page's live refresh asks for a picture every second), whose
+    trail would otherwise bury every other write. The row's detail gets ``window_s`` and
+    ``covers_until``: the repeats until then have no row of their own. Returns whether a row
+    was written. The look-up reads only the window's rows (``audit_at`` index)."""
+    now = time.time() if at is None else at
+    earlier = conn.execute(
+        select(audit.c.id)
+        .where(
+            audit.c.at > now - window_s,
+            audit.c.who == who[:128],
+            audit.c.action == action[:64],
+            audit.c.target == target,
+        )
+        .limit(1)
+    ).first()
+    if earlier is not None:
+        return False
+    covered = {**(detail or {}), "window_s": window_s, "covers_until": now + window_s}
+    record(conn, who=who, action=action, target=target, detail=covered, source=source, at=now)
+    return True
+
+
 def recent(engine: Engine, limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
     query = select(audit).order_by(audit.c.id.desc()).limit(limit)
     if before_id is not None:

@@ -74,8 +74,18 @@ def login(*, body: Login, request: Request, response: Response, ctx: Ctx) -> dic
 
 @router.post("/auth/logout")
 def logout(*, who: AnyUser, response: Response, ctx: Ctx) -> dict[str, Any]:
-    """Ends this token (the cookie too); other sessions of the user stay."""
+    """Ends this token (the cookie too); other sessions of the user stay. Audited."""
     ctx.users.revoke_token(who.token)
+    with ctx.engine.begin() as conn:
+        audit.record(
+            conn,
+            who=who.who,
+            action="auth.logout",
+            target=f"user:{who.who}",
+            detail={"session": "cookie" if who.via_cookie else "bearer token"},
+            source=who.source,
+            at=ctx.clock(),
+        )
     response.delete_cookie(
         COOKIE, path="/", httponly=True, samesite="strict", secure=ctx.settings.cookie_secure
     )

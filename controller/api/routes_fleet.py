@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
+from controller.access import audit
 from controller.access.directory import encode_owners
 from controller.alerts.events import EventNotFound
 from controller.api import fleet
@@ -25,6 +26,9 @@ router = APIRouter(tags=["fleet"])
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 GatewayId = Annotated[str, Path(pattern=ID_PATTERN, description="Gateway id.")]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN, description="Camera or sensor id.")]
+# The camera page's live refresh asks for a picture every second: one audit row per person and
+# camera per this many seconds stands for all of them.
+SNAPSHOT_AUDIT_WINDOW_S = 60.0
 Since = Annotated[float | None, Query(ge=0, description="Unix time: only newer than this.")]
 
 
@@ -170,7 +174,9 @@ def camera_snapshot(*, gid: GatewayId, cam: ItemId, who: AnyUser, ctx: Ctx) -> R
 def refresh_snapshot(*, gid: GatewayId, cam: ItemId, who: OperatorUser, ctx: Ctx) -> dict[str, Any]:
     """Ask the gateway for a fresh picture (its ``snapshot`` command); at most one per camera
     per second (429 otherwise). The picture becomes the camera's ``snapshot.jpg`` when the
-    answer arrives; ``GET /commands/{command_id}`` tells how it went."""
+    answer arrives; ``GET /commands/{command_id}`` tells how it went. Audited as
+    ``camera.snapshot``, one row per person and camera per minute (the live refresh asks every
+    second)."""
     row, site = _visible_item(ctx, who, gid, cam)
     if fleet.camera_view(row, site, cam, ctx.clock()) is None:
         raise not_found(f"camera {gid}/{cam}")
@@ -181,6 +187,21 @@ def refresh_snapshot(*, gid: GatewayId, cam: ItemId, who: OperatorUser, ctx: Ctx
         raise ApiError(
             429, str(exc), headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
         ) from exc
+    with ctx.engine.begin() as conn:
+        audit.record_once_per_window(
+            conn,
+            who=who.who,
+            action="camera.snapshot",
+            target=f"camera:{gid}/{cam}",
+            window_s=SNAPSHOT_AUDIT_WINDOW_S,
+            detail={
+                "command": cmd_id,
+                "covers": "this request and the same person's further snapshot requests for "
+                "this camera (the camera page's live refresh) until covers_until",
+            },
+            source=who.source,
+            at=ctx.clock(),
+        )
     return {"command_id": cmd_id}
 
 
