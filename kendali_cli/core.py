@@ -252,11 +252,21 @@ def demo(
     duration: Annotated[
         float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")
     ] = 0.0,
+    console_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Loopback port of the operator console and REST API; when it is taken, a free "
+            "port is used instead. 0 = always a free port (for several demos or tests side by "
+            "side). The address is printed at start. The broker always takes a free port.",
+        ),
+    ] = 8080,
 ) -> None:
     """Run the whole system locally: broker, controller, agents, live fleet status."""
     from kendali_cli.demo import run_demo
 
-    raise typer.Exit(run_demo(gateways, workdir, duration))
+    raise typer.Exit(run_demo(gateways, workdir, duration, console_port=console_port))
 
 
 def bench(

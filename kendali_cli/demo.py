@@ -171,9 +171,12 @@ def prepare_operators(stack: DemoStack) -> list[str]:
     return lines
 
 
-def run_demo(gateways: int, workdir: Path, duration: float) -> int:
+def run_demo(
+    gateways: int, workdir: Path, duration: float, *, console_port: int = DEMO_API_PORT
+) -> int:
+    """``console_port``: the console's port if free, else any free one; 0: any free one."""
     console = Console()
-    stack = DemoStack(workdir.resolve(), gateways, console_port=DEMO_API_PORT)
+    stack = DemoStack(workdir.resolve(), gateways, console_port=console_port)
     stop = {"now": False}
 
     def request_stop(*_: object) -> None:
