@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import os
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -74,21 +71,3 @@ def common_name(cert: x509.Certificate | x509.CertificateSigningRequest) -> str:
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     value = attrs[0].value if attrs else ""
     return value if isinstance(value, str) else value.decode(errors="replace")
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Owner-only (0600) from the first byte, replaced atomically: a reader sees the old file
-    or the new one, never half of it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 
 from common import csr as csrlib
 from common.enroll_client import post_json
+from common.files import write_private
 from common.release import KeyFileError, TrustError, TrustStore
 from protocol.enrollment import ENROLL_PATH, EnrollRequest, Issued
 
@@ -224,17 +225,17 @@ def write_identity(plan: Plan, issued: Issued, key: Any) -> list[Path]:
     controller_ca = None
     if plan.ca_file is not None:
         controller_ca = layout.controller_ca
-        csrlib.write_private(controller_ca, plan.ca_file.read_bytes())
-    csrlib.write_private(layout.key, csrlib.key_pem(key))
-    csrlib.write_private(layout.cert, issued.certificate.encode())
-    csrlib.write_private(layout.chain, issued.chain.encode())
+        write_private(controller_ca, plan.ca_file.read_bytes())
+    write_private(layout.key, csrlib.key_pem(key))
+    write_private(layout.cert, issued.certificate.encode())
+    write_private(layout.chain, issued.chain.encode())
     header = (
         f"# Written by `kendali provision enroll` for gateway {issued.gateway_id}"
         f"{' at site ' + issued.site if issued.site else ''}.\n"
         "# Cameras, sensors and the rest come from the controller (docs/enrollment.md).\n"
     )
     body = yaml.safe_dump(agent_config(issued, layout, controller_ca), sort_keys=False)
-    csrlib.write_private(layout.agent_yaml, (header + body).encode())
+    write_private(layout.agent_yaml, (header + body).encode())
     files = [layout.key, layout.cert, layout.chain, layout.agent_yaml]
     files += [controller_ca] if controller_ca is not None else []
     _give_to(plan.service_user, [*dirs, *files])

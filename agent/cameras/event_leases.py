@@ -21,10 +21,8 @@ logged too; the worker goes on (the subscription still ends at its termination t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lxml import etree
 from pydantic import Field, ValidationError
 
+from common.files import write_private
 from strictmodel import StrictModel
 
 log = logging.getLogger(__name__)
@@ -155,18 +154,9 @@ class SubscriptionStore:
 
     def _write(self, entries: dict[str, _Entry]) -> bool:
         data = _File(format=FORMAT, subscriptions=entries).model_dump(mode="json")
-        tmp = self.path.with_name(f".{FILE_NAME}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, separators=(",", ":"))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            _sync_dir(self.path.parent)
+            write_private(self.path, json.dumps(data, separators=(",", ":")).encode())
         except OSError as exc:
             log.warning("%s cannot be written (%s); a crash now leaves the camera's "
                         "subscription to expire on its own", self.path,
@@ -181,12 +171,3 @@ def _reason(exc: Exception) -> str:
         where = ".".join(str(p) for p in first["loc"]) or "file"
         return f"{where}: {first['msg']}"
     return f"{type(exc).__name__}: {exc}"[:200]
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):  # some filesystems refuse fsync on a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)

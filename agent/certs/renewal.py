@@ -30,6 +30,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_e
 from agent.config.model import RenewalSection
 from common import csr as csrlib
 from common.enroll_client import Refused, Unreachable, post_json
+from common.files import write_private
 from common.redact import redact
 from common.tls import TlsSection
 from protocol.enrollment import Issued, RenewRequest
@@ -199,10 +200,10 @@ class CertRenewal:
         """Old pair kept as .prev; the key first, then the certificate, each atomically (a
         connect between the two fails its TLS set-up and is retried by the link)."""
         old_cert, old_key = self.cert_file.read_bytes(), self.key_file.read_bytes()
-        csrlib.write_private(self.cert_file.with_name(self.cert_file.name + ".prev"), old_cert)
-        csrlib.write_private(self.key_file.with_name(self.key_file.name + ".prev"), old_key)
-        csrlib.write_private(self.key_file, csrlib.key_pem(key))
-        csrlib.write_private(self.cert_file, issued.certificate.encode())
+        write_private(self.cert_file.with_name(self.cert_file.name + ".prev"), old_cert)
+        write_private(self.key_file.with_name(self.key_file.name + ".prev"), old_key)
+        write_private(self.key_file, csrlib.key_pem(key))
+        write_private(self.cert_file, issued.certificate.encode())
 
     def check(self, stop: threading.Event, sleep: Callable[[float], Any]) -> bool:
         """Renew if due (retrying transient failures); True when a renewal happened."""

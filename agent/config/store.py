@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.files import fsync_dir, write_private
+
 log = logging.getLogger(__name__)
 
 LAST_GOOD = "last-good.json"
@@ -153,24 +155,15 @@ class ConfigStore:
 
     def _write(self, name: str, data: dict[str, Any]) -> None:
         path = self.directory / name
-        tmp = path.with_name(f".{name}.tmp")
         try:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(data, out, separators=(",", ":"))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-            self._sync_dir()
+            write_private(path, json.dumps(data, separators=(",", ":")).encode())
         except OSError as exc:
             raise ConfigStoreError(f"{path}: cannot write: {exc.strerror}") from exc
 
     def _remove(self, name: str) -> None:
         try:
             (self.directory / name).unlink(missing_ok=True)
-            self._sync_dir()
+            fsync_dir(self.directory)
         except OSError as exc:
             raise ConfigStoreError(
                 f"{self.directory / name}: cannot remove: {exc.strerror}"
@@ -179,10 +172,3 @@ class ConfigStore:
     def _set_aside(self, name: str) -> None:
         with contextlib.suppress(OSError):
             os.replace(self.directory / name, self.directory / f"{name}.corrupt")
-
-    def _sync_dir(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

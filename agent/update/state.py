@@ -164,6 +164,8 @@ class StateStore:
         return self.save(dataclasses.replace(self.load(), **changes))
 
 
+# The launcher imports this module and must run with the standard library alone (it outlives
+# agent versions), so these two keep their own copy of common.files' atomic write.
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -21,6 +21,7 @@ from agent.config.model import AgentConfig, RenewalSection
 from common import csr as csrlib
 from common import pki
 from common.enroll_client import Refused, Unreachable
+from common.files import write_private
 from common.tls import TlsSection
 from protocol.enrollment import RenewRequest
 
@@ -38,8 +39,8 @@ def gateway_files(folder: Path, ca: pki.Issued, days: float = 1.0) -> TlsSection
     leaf = pki.issue(ca, "gw-9", "client", days=days)
     assert leaf.key is not None
     (folder / "ca.pem").write_bytes(pem(ca.cert))
-    csrlib.write_private(folder / "gw.crt", pem(leaf.cert) + pem(ca.cert))
-    csrlib.write_private(folder / "gw.key", csrlib.key_pem(leaf.key))
+    write_private(folder / "gw.crt", pem(leaf.cert) + pem(ca.cert))
+    write_private(folder / "gw.key", csrlib.key_pem(leaf.key))
     return TlsSection(ca_file=folder / "ca.pem", cert_file=folder / "gw.crt",
                       key_file=folder / "gw.key")  # fmt: skip
 
