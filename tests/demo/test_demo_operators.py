@@ -105,9 +105,14 @@ def test_demo_operators_see_their_own_agencys_alerts_live(tmp_path: Path) -> Non
             stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
         )  # fmt: skip
     operators: list[Operator] = []
+
+    def console_line() -> re.Match[str] | None:
+        assert demo.poll() is None, f"the demo ended early ({demo.returncode})"
+        return CONSOLE_LINE.search(_output(output))
+
     try:
         found = wait_for(
-            lambda: demo.poll() is None and CONSOLE_LINE.search(_output(output)),
+            console_line,
             90,
             interval=0.2,
             what=f"the console's address in {output}",
