@@ -12,7 +12,9 @@ Per frame, on a ~160x90 copy of the luma plane:
 4. pixels that moved on consecutive frames form blobs (rain streaks and sparkle do not
    repeat; a walker overlaps itself);
 5. objects too fast to overlap themselves (a runner, a motorbike, a 5 fps substream) are
-   confirmed by short tracks of this frame's blobs instead (tracks.py);
+   confirmed by short tracks of this frame's blobs instead (tracks.py); the search rests while
+   every armed zone already holds a confirmed object and no track is being followed (it could
+   add nothing to the zones' hits);
 6. blobs below the zone's size (fixed, or a person's size at the blob's foot row) are dropped;
    those whose background texture survives are light; the rest hit armed zones, dated from
    their first movement so the minimum duration need not wait for a third frame.
@@ -201,6 +203,8 @@ class MotionDetector:
         if not armed:  # no zone is armed now (schedules): no blob could hit one
             self._busy = False
             self._tracker.clear()
+        elif len(found.hits) == len(armed) and not self._tracker.tracks:
+            pass  # every armed zone holds a confirmed object and no track is being followed
         elif self._busy and self._interval_s < BUSY_SKIP_S and self.frames % 2:
             pass  # a downpour: tracks are fed every second frame (their gates follow)
         elif isinstance(raw := self._unexplained(found, settled, still, count - persistent), bool):

@@ -129,3 +129,24 @@ def test_figure_stepping_60_px_per_frame_in_a_downpour_is_confirmed() -> None:
     (start,) = hd.starts(transitions)
     assert 3.0 <= start.started_at <= 3.6  # searched on every second frame
     assert any(d.hits for d in seen)
+
+
+def test_runner_in_one_zone_while_a_walker_holds_the_other() -> None:
+    """While every armed zone holds a confirmed object the fast-mover search rests; with a
+    walker confirmed in one zone, a runner crossing the other is still found."""
+    gate = Zone(name="gate", polygon=[(0.0, 0.0), (0.3, 0.0), (0.3, 1.0), (0.0, 1.0)])
+    road = Zone(name="road", polygon=[(0.35, 0.0), (1.0, 0.0), (1.0, 1.0), (0.35, 1.0)])
+    cfg = MotionConfig(zones=[gate, road], off_delay_s=2.0, cooldown_s=5.0)
+
+    def paint(view: np.ndarray, t: float) -> None:
+        if t >= 2.0:
+            hd.draw(view, 30 + 30 * (t - 2.0), 0.9, 30, 100)  # 3 px per frame: persists
+        if t >= 4.0:
+            hd.draw(view, 0.35 * hd.W + 600 * (t - 4.0), 0.9, 24, 90)  # 60 px per frame
+
+    transitions, seen = hd.run(cfg, hd.frames(6.0, 10, paint))
+    zones = [t.zone for t in hd.starts(transitions)]
+    assert zones == ["gate", "road"]
+    assert all("road" not in d.hits for d in seen if d.ts < 4.0)
+    road_start = next(t for t in hd.starts(transitions) if t.zone == "road")
+    assert 4.0 <= road_start.started_at <= 4.3
