@@ -4,7 +4,8 @@ walking figure) and at the quality benchmark's 320x180 (rain clip with a person)
 
 Run: python -m benchmarks.motion_speed
 Both detectors get the full luma plane, as the camera reader delivers it, so downscaling is
-part of the cost. Figures are CPU time on one core, best of five interleaved passes.
+part of the cost. Figures are CPU time on one core, best of eleven interleaved passes (on a
+shared machine the minimum of five still moved by several per cent between runs).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sim.camera.models import Condition
 from sim.camera.scene import Scene
 
 Frames = list[npt.NDArray[np.uint8]]
-PASSES = 5
+PASSES = 11
 
 
 def substream_frames(count: int = 300) -> Frames:
