@@ -105,6 +105,22 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
     )
     assert card == ["p1", "certificate expires in 3.0 days", "Peringatan", True]
 
+    # a sensor is judged by the controller's problems, not by its raw state: "connected" (what
+    # a Modbus worker reports while it polls) is fine; its state reads in the operator's language
+    sensors = run(
+        b,
+        "fleet.js",
+        """const gw = {id: "gw-1", state: "online", problems: [], cameras: [], sensors: [
+            {id: "river", state: "connected", problems: []},
+            {id: "rain", state: "crashed", problems: ["state crashed"]},
+            {id: "air", state: "warming", problems: []}]};
+          const card = m.gatewayCard(gw);
+          const rows = [...card.querySelectorAll("tr[data-sensor]")];
+          return [rows.map((r) => r.className), rows.map((r) => r.querySelector(".badge").textContent),
+            m.fleetCounts([gw]).sensorsOk];""",
+    )
+    assert sensors == [["up", "down", "up"], ["terhubung", "gagal", "warming"], 2]
+
 
 # (alert, Indonesian title, English title): what the console says for each type it knows, and
 # the server's title for one it does not.

@@ -80,10 +80,11 @@ function sensorTable(gw) {
   return el("table", { class: "devices sensors" },
     el("caption", {}, t("fleet.sensors")),
     el("tbody", {}, gw.sensors.map((s) => {
-      const bad = Boolean(s.problems?.length) || (s.state && s.state !== "running");
+      const bad = sensorFailing(s);
       return el("tr", { class: bad ? "down" : "up", "data-sensor": s.id },
         el("th", {}, el("a", { href: route("sensor", gw.id, s.id) }, s.id)),
-        el("td", {}, el("span", { class: `badge ${bad ? "bad" : "ok"}` }, s.state || t("none"))),
+        el("td", {}, el("span", { class: `badge ${bad ? "bad" : "ok"}`, title: s.state || "" },
+          sensorState(s.state))),
         el("td", { title: t("fleet.sensor.lastreading") }, age(s.last_reading_age_s)),
         el("td", { class: "muted" }, s.profile || ""),
         el("td", {}, s.active?.length
@@ -140,6 +141,21 @@ export function mountFleet(container) {
   };
 }
 
+/** Whether a sensor fails: the controller's judgement (its problems: a worker not running,
+ *  silent, failing most polls), not a second reading of the raw state here. */
+export function sensorFailing(sensor) {
+  return Boolean(sensor.problems?.length);
+}
+
+const SENSOR_STATES = ["starting", "connecting", "connected", "running", "reconnecting",
+  "disconnected", "crashed", "stopped"];
+
+/** The agent's sensor worker state in the operator's language (raw when unknown). */
+export function sensorState(state) {
+  if (!state) return t("none");
+  return SENSOR_STATES.includes(state) ? t(`fleet.sensor.state.${state}`) : state;
+}
+
 /** Counts for the wall display. */
 export function fleetCounts(gateways) {
   const counts = { online: 0, offline: 0, degraded: 0, gateways: gateways.length,
@@ -153,7 +169,7 @@ export function fleetCounts(gateways) {
     }
     for (const s of gw.sensors || []) {
       counts.sensors += 1;
-      if (!s.problems?.length && (!s.state || s.state === "running")) counts.sensorsOk += 1;
+      if (!sensorFailing(s)) counts.sensorsOk += 1;
     }
   }
   return counts;
