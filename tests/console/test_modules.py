@@ -116,7 +116,8 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
             {id: "air", state: "warming", problems: []}]};
           const card = m.gatewayCard(gw);
           const rows = [...card.querySelectorAll("tr[data-sensor]")];
-          return [rows.map((r) => r.className), rows.map((r) => r.querySelector(".badge").textContent),
+          return [rows.map((r) => r.className),
+            rows.map((r) => r.querySelector(".badge").textContent),
             m.fleetCounts([gw]).sensorsOk];""",
     )
     assert sensors == [["up", "down", "up"], ["terhubung", "gagal", "warming"], 2]
