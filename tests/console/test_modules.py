@@ -111,16 +111,16 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
         b,
         "fleet.js",
         """const gw = {id: "gw-1", state: "online", problems: [], cameras: [], sensors: [
-            {id: "river", state: "connected", problems: []},
+            {id: "river", state: "connected", problems: [], active: ["siaga_iii"]},
             {id: "rain", state: "crashed", problems: ["state crashed"]},
             {id: "air", state: "warming", problems: []}]};
           const card = m.gatewayCard(gw);
           const rows = [...card.querySelectorAll("tr[data-sensor]")];
           return [rows.map((r) => r.className),
             rows.map((r) => r.querySelector(".badge").textContent),
-            m.fleetCounts([gw]).sensorsOk];""",
+            m.fleetCounts([gw]).sensorsOk, card.querySelector(".badge.level").textContent];""",
     )
-    assert sensors == [["up", "down", "up"], ["terhubung", "gagal", "warming"], 2]
+    assert sensors == [["up", "down", "up"], ["terhubung", "gagal", "warming"], 2, "Siaga III"]
 
 
 # (alert, Indonesian title, English title): what the console says for each type it knows, and

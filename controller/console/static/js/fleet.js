@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { el, replace, route } from "./dom.js";
 import { age, ageSince, number, percent, wita } from "./format.js";
 import { errorText } from "./errors.js";
+import { levelName } from "./alerttext.js";
 import { t } from "./i18n.js";
 import { every } from "./poll.js";
 
@@ -88,7 +89,8 @@ function sensorTable(gw) {
         el("td", { title: t("fleet.sensor.lastreading") }, age(s.last_reading_age_s)),
         el("td", { class: "muted" }, s.profile || ""),
         el("td", {}, s.active?.length
-          ? el("span", { class: "badge level", title: t("fleet.sensor.active") }, s.active.join(", "))
+          ? el("span", { class: "badge level", title: t("fleet.sensor.active") },
+            s.active.map(levelName).join(", "))
           : null, problems(s.problems)));
     })));
 }
