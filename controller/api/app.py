@@ -201,7 +201,8 @@ def create_app(
         title="Kendali API",
         version="1",
         description="Fleet, events, alerts, configuration and commands of a Kendali controller. "
-        "Authenticate with POST /api/v1/auth/login, then send Authorization: Bearer <token>.",
+        "Authenticate with `POST /api/v1/auth/login`, then send `Authorization: Bearer TOKEN` "
+        "with the token it returns.",
         docs_url=None,  # docs_ui serves /docs without a CDN
         redoc_url=None,
         openapi_url=docs_ui.OPENAPI_URL,
