@@ -59,15 +59,23 @@ def save_snapshot(body: dict[str, Any], folder: Path) -> Path | None:
 
 
 def _describe(body: dict[str, Any]) -> str:
+    from controller.notify.templates import level_label
+
     attrs = body.get("attributes") or {}
     if body["type"] == "motion":
-        zones = ",".join(attrs.get("zones") or [])
-        return f"zone {zones}, score {attrs.get('score', 0):.2f}"
+        parts = [f"zone {','.join(attrs.get('zones') or [])}"]
+        if isinstance(attrs.get("score"), int | float):  # the camera's own motion has none
+            parts.append(f"score {attrs['score']:.2f}")
+        if len(attrs.get("sources") or []) > 1:
+            parts.append("seen by " + " and ".join(attrs["sources"]))
+        return ", ".join(parts)
     if body["type"] == "sensor.threshold":
-        if attrs.get("value") is None:  # an end: the level was left
-            return f"{attrs.get('resource')} left {attrs.get('level')}"
+        level = level_label(attrs.get("level"))
         value = f"{attrs.get('value')} {attrs.get('unit', '')}".strip()
-        return f"{attrs.get('resource')} {value} → {attrs.get('level')}"
+        if body.get("phase") == "end" or attrs.get("value") is None:  # the level was left
+            at = f" at {value}" if attrs.get("value") is not None else ""
+            return f"{attrs.get('resource')} left {level}{at}"
+        return f"{attrs.get('resource')} {value} → {level}"
     if body["type"].startswith("camera.") and "mean_luma" in attrs:
         return (
             f"mean luma {attrs['mean_luma']:.0f}, sharpness {attrs.get('sharpness_ratio', 0):.2f}"
