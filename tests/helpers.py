@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -129,3 +130,38 @@ class ControllerProc(Proc):
 
 def gateway(store: Store, gid: str) -> dict[str, Any] | None:
     return next((r for r in store.gateway_rows() if r["id"] == gid), None)
+
+
+# -- a small disk of our own, to fill -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def small_tmpfs(mount_point: Path, size: str = "4m") -> Iterator[Path | None]:
+    """A tmpfs of ``size`` mounted at ``mount_point`` (made here), so filling it touches
+    nothing else; yields None where mounting is not allowed (not root), for the test to skip."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        yield None
+        return
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(directory: Path, leave: int = 0) -> Path:
+    """Write a filler file until the file system says ENOSPC, then give back ``leave`` bytes
+    (rounded by the file system to its pages)."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as f:  # unbuffered: close() has nothing left to fail
+        with contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
+    return filler

@@ -3,8 +3,9 @@
 It answers at once, after the new attempt is persisted (``downloading``): an update takes
 minutes on a 4G link and outlives the agent that starts it, so its progress and outcome travel in
 health (the ``update`` section), which the controller's rollouts follow. A request while another
-update is under way, for the version already running, or to an agent not started by the
-launcher, is answered ``error`` saying so.
+update is under way, for the version already running, to an agent not started by the
+launcher, or that the disk refuses to record (full, read-only: ``reason`` in the result), is
+answered ``error`` saying so.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class UpdateCommand:
         )
         try:
             record = worker.updater.begin(request)
-        except UpdateRejected as exc:
-            raise CommandFailed(str(exc)) from None
+        except UpdateRejected as exc:  # a disk that refused the record says how (disk_full)
+            result = {"reason": exc.reason} if exc.reason else None
+            raise CommandFailed(str(exc), result=result) from None
         worker.kick.set()
         return {
             "state": record.state,

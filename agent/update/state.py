@@ -137,11 +137,19 @@ class StateStore:
         self.directory = directory
         self.path = directory / STATE_FILE
         self.clock = clock
+        # An outcome the disk refused (full, read-only): newer than the file, so it is what
+        # load() answers, and it is written at each load until the disk takes it.
+        self.held: UpdateRecord | None = None
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.held is not None or self.path.exists()
 
     def load(self) -> UpdateRecord:
+        if self.held is not None:
+            held = self.held
+            with contextlib.suppress(OSError):
+                self.save(held)
+            return held
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -153,7 +161,17 @@ class StateStore:
     def save(self, record: UpdateRecord) -> UpdateRecord:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, record.to_json())
+        self.held = None
         return record
+
+    def save_or_hold(self, record: UpdateRecord) -> UpdateRecord:
+        """For an outcome only: persist it, or, when the disk refuses, keep it in memory (the
+        process reports it and writes it later) rather than lose it with an exception."""
+        try:
+            return self.save(record)
+        except OSError:
+            self.held = record
+            return record
 
     def advance(self, state: str, **changes: Any) -> UpdateRecord:
         """Load, transition, persist: the one way a step is announced."""
@@ -170,13 +188,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the old file stays, and no half-written leftover
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     fsync_dir(path.parent)
 
 

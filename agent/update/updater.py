@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import logging
 import os
 import shutil
@@ -49,7 +50,37 @@ class UpdateRequest:
 
 
 class UpdateRejected(Exception):
-    """The request cannot start: another update is under way, or it asks for what runs now."""
+    """The request cannot start: another update is under way, it asks for what runs now, or
+    the disk refuses to record it (``reason`` then says how)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# The storage faults an update can meet, as the stable reason codes health carries (the same
+# words the outbox uses for its own disk in ``link.disk_error``).
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "disk_full",
+    errno.EDQUOT: "disk_full",
+    errno.EROFS: "read_only",
+    errno.EIO: "io_error",
+}
+STORAGE_WORDS = {
+    "No space left on device": "disk_full",
+    "Disk quota exceeded": "disk_full",
+    "Read-only file system": "read_only",
+    "Input/output error": "io_error",
+}
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """``disk_full``, ``read_only`` or ``io_error`` when ``exc`` is the disk's refusal (an
+    OSError, or pip's words for one in an install error), else None."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return STORAGE_ERRNOS[exc.errno]
+    text = str(exc)
+    return next((kind for words, kind in STORAGE_WORDS.items() if words in text), None)
 
 
 class Stopped(Exception):
@@ -111,23 +142,43 @@ class Updater:
             now = self.clock()
             self.progress = Progress()
             fresh = st.UpdateRecord(state=record.state)
-            return self.store.save(
-                st.advance(
-                    fresh,
-                    st.DOWNLOADING,
-                    now,
-                    target=request.version,
-                    previous=self.running_version,
-                    url=request.url,
-                    rollout=request.rollout,
-                    allow_downgrade=request.allow_downgrade,
-                    target_slot=str(self.slots.slot(request.version)),
-                    previous_slot=str(self.slots.current()),
-                    attempt=1,
-                    trial_window_s=self.trial_window_s,
-                    started_at=now,
-                )
+            try:
+                return self._save_begin(fresh, request, now)
+            except OSError as exc:
+                kind = storage_fault(exc) or "storage_error"
+                raise UpdateRejected(
+                    f"{kind}: cannot record the update in {self.slots.directory}: "
+                    f"{exc.strerror or exc}; nothing was started. {self._free_hint()}",
+                    reason=kind,
+                ) from None
+
+    def _save_begin(
+        self, fresh: st.UpdateRecord, request: UpdateRequest, now: float
+    ) -> st.UpdateRecord:
+        return self.store.save(
+            st.advance(
+                fresh,
+                st.DOWNLOADING,
+                now,
+                target=request.version,
+                previous=self.running_version,
+                url=request.url,
+                rollout=request.rollout,
+                allow_downgrade=request.allow_downgrade,
+                target_slot=str(self.slots.slot(request.version)),
+                previous_slot=str(self.slots.current()),
+                attempt=1,
+                trial_window_s=self.trial_window_s,
+                started_at=now,
             )
+        )
+
+    def _free_hint(self) -> str:
+        try:
+            free = shutil.disk_usage(self.slots.directory).free
+        except OSError:
+            return "Free space there and send the update again."
+        return f"{free} bytes free there: free space and send the update again."
 
     def recover(self) -> st.UpdateRecord:
         """At start-up: count the restart of an interrupted pre-switch step (the loop breaker),
@@ -185,6 +236,14 @@ class Updater:
                 record = self._fail(exc.reason_code, exc.message)
             except StepFailed as exc:
                 record = self._fail(exc.reason, exc.detail)
+            except OSError as exc:
+                kind = storage_fault(exc)
+                if kind is None:
+                    log.exception("update step %s failed", record.state)
+                    kind, why = f"{record.state}_error", f"{type(exc).__name__}: {exc}"
+                else:
+                    why = f"{record.state}: {exc.strerror or exc} in {self.slots.directory}"
+                record = self._fail(kind, why)
             except Exception as exc:  # an unexpected error must end the attempt, not the agent
                 log.exception("update step %s failed", record.state)
                 record = self._fail(f"{record.state}_error", f"{type(exc).__name__}: {exc}")
@@ -266,7 +325,7 @@ class Updater:
             self.installer.install(record.target, self.slots.downloads(record.target), slot)
         except InstallError as exc:
             shutil.rmtree(slot, ignore_errors=True)
-            raise StepFailed("install_error", str(exc)) from None
+            raise StepFailed(storage_fault(exc) or "install_error", str(exc)) from None
         return self.store.advance(st.SWITCHING)
 
     def _switch(self, record: st.UpdateRecord) -> st.UpdateRecord:
@@ -280,15 +339,26 @@ class Updater:
         return self.store.advance(st.RESTARTING)
 
     def _fail(self, reason: str, detail: str) -> st.UpdateRecord:
+        """End the attempt as ``failed``. What it leaves behind goes first (the half-built slot,
+        and the download unless a later attempt may resume it): on a full disk that is what
+        makes room for the outcome. An outcome the disk still refuses is held in memory, so
+        health reports it and the worker goes on; the old version runs either way."""
         record = self.store.load()
         log.error("update to %s failed in %s: %s: %s", record.target, record.state, reason, detail)
         if self.slots.points_at(Path(record.target_slot)) and record.previous_slot:
             self.slots.switch(Path(record.previous_slot), Path(record.target_slot))
-        failed = self.store.advance(st.FAILED, reason=reason, detail=detail[:500])
         if record.target_slot and not self.slots.points_at(Path(record.target_slot)):
             shutil.rmtree(record.target_slot, ignore_errors=True)
         if reason not in ("download_error", "attempts_exhausted"):
             shutil.rmtree(self.slots.downloads(record.target), ignore_errors=True)
+        if reason in STORAGE_ERRNOS.values():  # the cached wheels would keep the disk full
+            self._prune_cache(for_space=True)
+            detail = f"{detail}. {self._free_hint()}"
+        failed = st.advance(record, st.FAILED, self.clock(), reason=reason, detail=detail[:500])
+        self.store.save_or_hold(failed)
+        if self.store.held is not None:
+            log.error("the outcome cannot be written to %s either; reported from memory",
+                      self.store.path)  # fmt: skip
         return failed
 
     # -- the trial, in the new version -----------------------------------------------------
@@ -338,12 +408,16 @@ class Updater:
                     continue
                 with contextlib.suppress(OSError):
                     shutil.rmtree(path)
-        # The wheel cache keeps what the running release is made of (what the next one most
-        # likely shares); wheels only older releases used go.
+        self._prune_cache()
+
+    def _prune_cache(self, for_space: bool = False) -> None:
+        """The wheel cache keeps what the running release is made of (what the next one most
+        likely shares); wheels only other releases used go. Unless space is needed, a running
+        version with no download of its own (the base install) keeps the cache whole."""
         release = self.slots.downloads(self.running_version)
         cache = self.slots.wheel_cache
-        if release.is_dir() and cache.is_dir():
-            wanted = {p.name for p in release.iterdir()}
+        if cache.is_dir() and (for_space or release.is_dir()):
+            wanted = {p.name for p in release.iterdir()} if release.is_dir() else set()
             for path in cache.iterdir():
                 if path.name not in wanted:
                     with contextlib.suppress(OSError):

@@ -4,11 +4,8 @@ back, or the controller would ignore the gateway's births)."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,32 +14,7 @@ from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import Priority
 from common.mosquitto import Broker
 from tests.e2e.test_no_loss import assert_exactly_once, seqs
-from tests.helpers import agent_proc, controller_proc, gateway, wait_for
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs of our own, so filling it touches nothing else."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mnt)])
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Write a filler file until the file system says ENOSPC."""
-    filler = directory / "filler"
-    with filler.open("wb") as f:
-        with contextlib.suppress(OSError):
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-    return filler
+from tests.helpers import agent_proc, controller_proc, fill, gateway, wait_for
 
 
 def last_health(store: object, gid: str) -> dict:
