@@ -8,10 +8,12 @@ interface. Each subscription gets its own short, unguessable path (cameras limit
 the path says which camera a Notify is for, and the sender must be that camera's address.
 
 Refused, counted and logged (never queued): an unknown path (404), a sender that is not the
-camera (403), a body over :data:`MAX_BODY` or without a length (413/411), anything but POST
-(405), a Notify while 64 wait for the camera's thread (503); a connection beyond 16 being
-served at once, or beyond 4 from one address, is closed unanswered (counted as ``busy``), and
-a request must arrive whole within 15 s however slowly it trickles. A Notify that is accepted
+camera (403), a body over :data:`MAX_BODY` or without a length (413/411), malformed chunked
+framing (400; a chunked body is read with the same cap, see :mod:`agent.cameras.chunked_body`),
+a transfer coding other than chunked (501), anything but POST (405), a Notify while 64 wait for
+the camera's thread (503); a connection beyond 16 being served at once, or beyond 4 from one
+address, is closed unanswered (counted as ``busy``), and a request must arrive whole within
+15 s however slowly it trickles (a chunked one too). A Notify that is accepted
 is parsed with the PullPoint parser (no entity expansion, no network) and handed to the
 camera's subscriber thread through its :class:`Inbox`; mapping and de-duplication happen there,
 exactly as for pulled messages.
@@ -36,6 +38,7 @@ from typing import Any
 from lxml import etree
 
 from agent.cameras import soap_reply
+from agent.cameras.chunked_body import ChunkedTooLarge, ChunkError, read_chunked
 from agent.cameras.event_parse import SAFE_PARSER, PullResult, local, read_pull
 
 log = logging.getLogger(__name__)
@@ -325,22 +328,62 @@ class NotifyConsumer:
             self.refuse(handler, 403, f"not the camera's address {inbox.source_ip}", inbox,
                         "wrong_source")  # fmt: skip
             return
+        codings = handler.headers.get_all("Transfer-Encoding")
+        raw = (
+            self._read_sized(handler, inbox)
+            if codings is None
+            else self._read_chunked(handler, inbox, ", ".join(codings))
+        )
+        if raw is not None:
+            self._deliver(handler, inbox, raw)
+
+    def _read_sized(self, handler: _Handler, inbox: Inbox) -> bytes | None:
+        """A Content-Length body, or None when refused (and answered)."""
         length = handler.headers.get("Content-Length", "")
         if not length.strip().isdigit():
             self.refuse(handler, 411, "no Content-Length", inbox, "no_length")
-            return
+            return None
         if int(length) > self.max_body:
             self.refuse(handler, 413, f"body of {int(length)} bytes", inbox, "too_large")
-            return
-        self._deliver(handler, inbox, int(length))
-
-    def _deliver(self, handler: _Handler, inbox: Inbox, length: int) -> None:
-        """Read, parse and queue one Notify whose sender and length were accepted."""
+            return None
         try:
-            raw = handler.rfile.read(length)
+            return handler.rfile.read(int(length))
         except OSError:
             self.refuse(handler, 400, "body not received", inbox, "unreadable")
-            return
+            return None
+
+    def _read_chunked(self, handler: _Handler, inbox: Inbox, coding: str) -> bytes | None:
+        """A ``Transfer-Encoding: chunked`` body within the same cap and deadline, or None
+        when refused (and answered). Framing that could be read two ways (a length as well, an
+        HTTP/1.0 request) is refused, as RFC 9112 asks of a server."""
+        if coding.strip().lower() != "chunked":
+            self.refuse(handler, 501, f"transfer coding {coding[:64]!r} not supported", inbox,
+                        "bad_coding")  # fmt: skip
+            return None
+        if "Content-Length" in handler.headers:
+            self.refuse(handler, 400, "both Content-Length and Transfer-Encoding", inbox,
+                        "bad_chunking")  # fmt: skip
+            return None
+        if handler.request_version == "HTTP/1.0":
+            self.refuse(handler, 400, "chunked body in an HTTP/1.0 request", inbox,
+                        "bad_chunking")  # fmt: skip
+            return None
+        try:
+            raw = read_chunked(handler.rfile, self.max_body)
+        except ChunkedTooLarge as exc:
+            self.refuse(handler, 413, f"{exc}, over {self.max_body}", inbox, "too_large")
+        except ChunkError as exc:
+            self.refuse(handler, 400, f"malformed chunked body: {exc}", inbox, "bad_chunking")
+        except OSError:
+            self.refuse(handler, 400, "body not received", inbox, "unreadable")
+        else:
+            with self._lock:
+                self.stats["chunked"] += 1  # bodies read chunked (parsed next)
+            return raw
+        return None
+
+    def _deliver(self, handler: _Handler, inbox: Inbox, raw: bytes) -> None:
+        """Parse and queue one Notify whose sender and body were accepted."""
         result = self._parse(raw, handler.headers.get("Content-Type"))
         if result is None:
             self.refuse(handler, 400, "not a SOAP Notify", inbox, "not_notify")

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_QUEUE = 1000  # messages kept per subscription; older ones are dropped
 POLL_S = 0.1
 PUSH_TIMEOUT_S = 2.0
+PUSH_CHUNK = 512  # bytes per chunk with the events_push_chunked quirk
 NOTIFY_ACTION = "http://docs.oasis-open.org/wsn/bw-2/NotificationConsumer/Notify"
 NOTIFY_DECLARE = (
     'xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2" xmlns:tt="http://www.onvif.org/ver10/schema" '
@@ -275,11 +276,15 @@ class EventBroker:
             f"</s:Header><s:Body><wsnt:Notify {NOTIFY_DECLARE}>{''.join(messages)}</wsnt:Notify>"
             "</s:Body></s:Envelope>"
         ).encode()
+        payload: bytes | Iterator[bytes] = body
+        if self._ctx is not None and self._ctx.quirks.events_push_chunked:
+            # An iterable body has no length: http.client sends it chunked, a piece per chunk.
+            payload = (body[i : i + PUSH_CHUNK] for i in range(0, len(body), PUSH_CHUNK))
         parts = urlsplit(consumer)
         conn = http.client.HTTPConnection(parts.hostname or "", parts.port or 80,
                                           timeout=PUSH_TIMEOUT_S)  # fmt: skip
         try:
-            conn.request("POST", parts.path or "/", body, {
+            conn.request("POST", parts.path or "/", payload, {
                 "Content-Type": f'application/soap+xml; charset=utf-8; action="{NOTIFY_ACTION}"'
             })  # fmt: skip
             status = conn.getresponse().status

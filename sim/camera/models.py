@@ -159,6 +159,11 @@ class Quirks(SimModel):
         description="event service accepts a WS-BaseNotification Subscribe with a "
         "ConsumerReference and POSTs Notify messages to it; False: Subscribe is refused",
     )
+    events_push_chunked: bool = Field(
+        default=False,
+        description="Notify bodies are POSTed with Transfer-Encoding: chunked in pieces of "
+        "512 bytes instead of with a Content-Length (embedded HTTP clients)",
+    )
     events_sync_point: bool = Field(
         default=True,
         description="SetSynchronizationPoint works; False: it answers ActionNotSupported "
