@@ -1,11 +1,11 @@
 """The PTZ status poller: one supervised worker per ONVIF camera (``camera-<id>-ptz``).
 
 It learns the camera's presets on every (re)connection and asks GetStatus every
-``idle_s`` (every ``moving_s`` while the head moves); a move start or end goes to the camera's
-:class:`~agent.cameras.ptz_moves.CameraMoves`, which tells the motion runner. A camera without
-PTZ is reported "unsupported" once and looked at again only every ``recheck_s``; a camera whose
-PTZ calls fail is reported "error" and retried with an exponential back-off. Failures are the
-loop's own business and never crash the worker.
+``idle_s`` (every ``moving_s`` while the head moves; both from the camera's ``ptz`` section); a
+move start or end goes to the camera's :class:`~agent.cameras.ptz_moves.CameraMoves`, which
+tells the motion runner. A camera without PTZ is reported "unsupported" once and looked at
+again only every ``recheck_s``; a camera whose PTZ calls fail is reported "error" and retried
+with an exponential back-off. Failures are the loop's own business and never crash the worker.
 """
 
 from __future__ import annotations
@@ -36,12 +36,22 @@ class PtzTiming:
     """How often the poller asks. A GetStatus answer costs the agent about 2 ms of CPU
     (measured against the simulator in another process), so 1 Hz idle is about 0.2 % of a core
     per PTZ camera; 2 Hz while moving ends a suspension of detection within half a second of
-    the head settling. A motion start asks for a sample at once (see agent.motion.ptz_hold)."""
+    the head settling. A motion start asks for a sample at once (see agent.motion.ptz_hold).
+    The two rates are the camera's ``ptz`` section (:meth:`for_camera`); these defaults are
+    its defaults."""
 
     idle_s: float = 1.0
     moving_s: float = 0.5
     retry_s: float = 10.0  # first wait after a failure; doubled up to ``recheck_s``
     recheck_s: float = 300.0  # no PTZ, or credentials refused: asked again this rarely
+
+    @classmethod
+    def for_camera(cls, config: CameraConfig) -> PtzTiming:
+        """The camera's configured rates; a moving head is never asked less often than a
+        resting one."""
+        ptz = config.ptz
+        return cls(idle_s=ptz.poll_s, moving_s=min(ptz.moving_poll_s, ptz.poll_s),
+                   recheck_s=config.recheck_after_s)  # fmt: skip
 
     def wait(self, state: RetryCallState) -> float:
         """Seconds before the next connection attempt after a failed one."""
@@ -67,7 +77,7 @@ class PtzPoller:
     ) -> None:
         self.config = config
         self.moves = moves
-        self.timing = timing or PtzTiming(recheck_s=config.recheck_after_s)
+        self.timing = timing or PtzTiming.for_camera(config)
         self._clock = clock
         self.polls = 0
         self.connects = 0
