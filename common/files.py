@@ -13,20 +13,40 @@ from pathlib import Path
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably, mode 0600. OSError propagates
     (the old file is then untouched and no temporary file is left behind)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    write_atomic(path, data, 0o600)
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """:func:`write_private` with another mode (0644 for public files such as a CRL)."""
+    tmp = write_temp(path, data, mode)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def write_temp(path: Path, data: bytes, mode: int = 0o600, tag: str = "tmp") -> Path:
+    """Write ``data`` durably to a temporary file beside ``path`` (``.NAME.TAG``) with ``mode``
+    from the first byte, and return it for the caller to rename: a group of files can then be
+    staged first and put in place only when every one of them was written. On OSError (a full
+    disk) no temporary file is left."""
+    tmp = path.with_name(f".{path.name}.{tag}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)  # whatever the umask said
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
 
 
 def fsync_dir(directory: Path) -> None:

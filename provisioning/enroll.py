@@ -21,10 +21,18 @@ The credentials live in the state directory because the agent rewrites them when
 certificate, and the unit's sandbox (``ProtectSystem=strict``) leaves only the state directory
 writable. Directories this creates are 0700. Nothing is written unless the controller accepted
 the request, and an existing identity is never overwritten without ``force``.
+
+A full disk must never leave a gateway that looks enrolled and is not (a key without its
+certificate, a cut agent.yaml). So every folder is tried with a small write *before* the token
+is sent (a disk that is already full costs no token), and the answer's files are all written
+to temporary names first and renamed into place only once every one of them was written
+(agent.yaml last); a failure removes the temporaries and says that the token is spent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pwd
 import re
@@ -41,7 +49,7 @@ from cryptography.hazmat.primitives import serialization
 
 from common import csr as csrlib
 from common.enroll_client import post_json
-from common.files import write_private
+from common.files import fsync_dir, write_temp
 from common.release import KeyFileError, TrustError, TrustStore
 from protocol.enrollment import ENROLL_PATH, EnrollRequest, Issued
 
@@ -51,6 +59,9 @@ DROP_IN = Path(f"{UNIT_NAME}.d") / "launcher.conf"
 DROP_IN_TEMPLATE = UNIT_TEMPLATE.parent / DROP_IN
 TRUST_NAME = "release-trust.json"
 Post = Callable[..., dict[str, Any]]
+# What enrollment writes is a few KiB; the check before the token is sent asks for a margin
+# over that (file system blocks, the agent's first outbox pages).
+SPACE_CHECK_BYTES = 256 * 1024
 
 
 class EnrollError(RuntimeError):
@@ -129,27 +140,154 @@ def enroll(plan: Plan, post: Post = post_json) -> Result:
             f"this gateway already has an identity ({', '.join(map(str, existing))}); "
             "revoke the old one at the controller and run again with --force to replace it"
         )
-    key = csrlib.new_key()
-    request = EnrollRequest(
-        token=plan.token.strip(),
-        csr=csrlib.csr_pem(key, plan.hostname or "gateway"),
-        hostname=plan.hostname,
-    )
-    reply = post(
-        plan.controller.rstrip("/") + ENROLL_PATH,
-        request.model_dump(exclude_none=True),
-        ca_file=plan.ca_file,
-        timeout_s=plan.timeout_s,
-    )
-    issued = Issued.model_validate(reply)
-    _check_issued(issued, key)
-    _check_trust(issued)
-    written = write_identity(plan, issued, key)
-    trust = write_trust(plan.layout, issued.release_trust) if issued.release_trust else None
-    unit = drop_in = None
+    created = prepare_folders(plan)  # before the token is sent: a full disk costs no token
+    try:
+        key = csrlib.new_key()
+        request = EnrollRequest(
+            token=plan.token.strip(),
+            csr=csrlib.csr_pem(key, plan.hostname or "gateway"),
+            hostname=plan.hostname,
+        )
+        reply = post(
+            plan.controller.rstrip("/") + ENROLL_PATH,
+            request.model_dump(exclude_none=True),
+            ca_file=plan.ca_file,
+            timeout_s=plan.timeout_s,
+        )
+        issued = Issued.model_validate(reply)
+        _check_issued(issued, key)
+        _check_trust(issued)
+        return write_all(plan, issued, key, created)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+class Staging:
+    """Files written to temporary names first and renamed into place only when every one was
+    written, in the order added: a full disk leaves the gateway as it was."""
+
+    def __init__(self) -> None:
+        self.staged: list[tuple[Path, Path]] = []
+        self.placed: list[Path] = []
+        self.failed: Path | None = None
+
+    def add(self, target: Path, data: bytes, mode: int = 0o600) -> Path:
+        try:
+            tmp = write_temp(target, data, mode, tag="enroll")
+        except OSError:
+            self.failed = target
+            raise
+        self.staged.append((tmp, target))
+        return target
+
+    def temporaries(self) -> list[Path]:
+        return [tmp for tmp, _ in self.staged]
+
+    def commit(self) -> None:
+        for tmp, target in self.staged:
+            self.failed = target
+            os.replace(tmp, target)
+            self.placed.append(target)
+        self.failed = None
+        for parent in dict.fromkeys(target.parent for _, target in self.staged):
+            fsync_dir(parent)
+
+    def abort(self) -> None:
+        """Remove what was staged; files already renamed into place (a rename refused half-way,
+        which a full disk does not do) go too, so no half identity is left."""
+        for path in [*self.temporaries(), *self.placed]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _folders(plan: Plan) -> list[tuple[Path, int]]:
+    layout = plan.layout
+    folders = [(layout.conf_dir, 0o700), (layout.state_dir, 0o700), (layout.tls_dir, 0o700)]
     if plan.systemd_dir is not None:
-        unit, drop_in = install_unit(plan), install_drop_in(plan)
+        folders += [(plan.systemd_dir, 0o755), ((plan.systemd_dir / DROP_IN).parent, 0o755)]
+    return folders
+
+
+def prepare_folders(plan: Plan) -> list[Path]:
+    """Make the folders (0700 for ours) and try a write of :data:`SPACE_CHECK_BYTES` on each
+    file system they are on. Returns the folders it created; raises :class:`EnrollError`,
+    having removed them again, when one cannot be written: nothing was sent."""
+    created: list[Path] = []
+    try:
+        devices: set[int] = set()
+        for folder, mode in _folders(plan):
+            _mkdir(folder, created, mode)
+            device = folder.stat().st_dev
+            if device in devices:
+                continue
+            devices.add(device)
+            probe = write_temp(folder / "space-check", bytes(SPACE_CHECK_BYTES), tag="enroll")
+            probe.unlink()
+    except OSError as exc:
+        _remove_empty(created)
+        where = Path(exc.filename) if exc.filename else folder
+        raise EnrollError(
+            f"cannot write in {folder}: {exc.strerror or exc}. Nothing was sent and the token "
+            f"was not used: {_storage_advice(exc, where)}, then run the same command again"
+        ) from exc
+    return created
+
+
+def _storage_advice(exc: OSError, where: Path) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"free at least {SPACE_CHECK_BYTES // 1024} KiB on the disk of {where} "
+                f"(df -h {where.parent})")  # fmt: skip
+    if exc.errno == errno.EROFS:
+        return f"{where} is on a read-only file system: remount it read-write"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "run as root, or choose --dir, --state-dir and --systemd-dir"
+    return f"check the disk of {where} (dmesg for I/O errors)"
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def write_all(plan: Plan, issued: Issued, key: Any, created: list[Path]) -> Result:
+    """Stage every file of the answer, then put them all in place; on a storage error nothing
+    is in place and :class:`EnrollError` says the certificate was issued and what to do."""
+    staging = Staging()
+    try:
+        written = stage_identity(plan, issued, key, staging)
+        trust = unit = drop_in = None
+        if issued.release_trust:
+            trust = staging.add(plan.layout.release_trust, issued.release_trust.encode(), 0o644)
+        if plan.systemd_dir is not None:
+            unit, drop_in = stage_unit(plan, staging), stage_drop_in(plan, staging)
+        # agent.yaml, what makes a gateway look enrolled, goes into place last
+        staging.add(plan.layout.agent_yaml, agent_yaml_text(plan, issued).encode())
+        layout = plan.layout
+        folders = [f for f in created if f in (layout.conf_dir, layout.state_dir, layout.tls_dir)]
+        files = [tmp for tmp, target in staging.staged if target in written]
+        _give_to(plan.service_user, [*folders, *files])
+        staging.commit()
+    except OSError as exc:
+        staging.abort()
+        where = staging.failed or plan.layout.state_dir
+        raise EnrollError(_not_stored(issued, exc, where)) from exc
+    except BaseException:
+        staging.abort()
+        raise
     return Result(issued, written, unit, drop_in, trust)
+
+
+def _not_stored(issued: Issued, exc: OSError, where: Path) -> str:
+    gid = issued.gateway_id
+    return (
+        f"the controller issued a certificate for {gid}, but this gateway could not store it: "
+        f"{exc.strerror or exc} writing {where}. Nothing was written, so this gateway is not "
+        f"enrolled; the token is used up and cannot be used again. What to do: "
+        f"{_storage_advice(exc, where)}; then have the administrator run `kendali provision "
+        f"revoke {gid}` and create a new token, and run this command again with that token"
+    )
 
 
 def _check_trust(issued: Issued) -> None:
@@ -165,18 +303,6 @@ def _check_trust(issued: Issued) -> None:
         raise EnrollError(f"the controller's release trust file is not usable: {exc}") from exc
 
 
-def write_trust(layout: Layout, text: str) -> Path:
-    """The release keys, 0644: public, read by the agent's user, written by root only (not
-    handed to the service user like the identity), so the agent cannot change what it trusts."""
-    target = layout.release_trust
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{TRUST_NAME}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o644)
-    tmp.replace(target)
-    return target
-
-
 def _check_issued(issued: Issued, key: Any) -> None:
     """The certificate must be for our key: a confused or hostile answer is not written."""
     cert = x509.load_pem_x509_certificate(issued.certificate.encode())
@@ -190,10 +316,12 @@ def _check_issued(issued: Issued, key: Any) -> None:
         raise EnrollError("the controller's certificate is not for this device's key; not written")
 
 
-def _mkdir(path: Path, created: list[Path]) -> None:
+def _mkdir(path: Path, created: list[Path], mode: int = 0o700) -> None:
     if not path.exists():
-        path.mkdir(parents=True, mode=0o700)
-        os.chmod(path, 0o700)  # whatever the umask said
+        if not path.parent.exists():
+            _mkdir(path.parent, created, mode)
+        path.mkdir(mode=mode)
+        os.chmod(path, mode)  # whatever the umask said
         created.append(path)
 
 
@@ -217,29 +345,28 @@ def agent_config(issued: Issued, layout: Layout, controller_ca: Path | None) -> 
     }
 
 
-def write_identity(plan: Plan, issued: Issued, key: Any) -> list[Path]:
+def stage_identity(plan: Plan, issued: Issued, key: Any, staging: Staging) -> list[Path]:
+    """The key, certificate and chain (and the controller's CA) staged owner-only; returns the
+    identity files including agent.yaml, which :func:`write_all` stages last."""
     layout = plan.layout
-    dirs: list[Path] = []
-    for folder in (layout.conf_dir, layout.state_dir, layout.tls_dir):
-        _mkdir(folder, dirs)
-    controller_ca = None
+    files = [layout.key, layout.cert, layout.chain, layout.agent_yaml]
     if plan.ca_file is not None:
-        controller_ca = layout.controller_ca
-        write_private(controller_ca, plan.ca_file.read_bytes())
-    write_private(layout.key, csrlib.key_pem(key))
-    write_private(layout.cert, issued.certificate.encode())
-    write_private(layout.chain, issued.chain.encode())
+        files.append(staging.add(layout.controller_ca, plan.ca_file.read_bytes()))
+    staging.add(layout.key, csrlib.key_pem(key))
+    staging.add(layout.cert, issued.certificate.encode())
+    staging.add(layout.chain, issued.chain.encode())
+    return files
+
+
+def agent_yaml_text(plan: Plan, issued: Issued) -> str:
+    layout = plan.layout
+    controller_ca = layout.controller_ca if plan.ca_file is not None else None
     header = (
         f"# Written by `kendali provision enroll` for gateway {issued.gateway_id}"
         f"{' at site ' + issued.site if issued.site else ''}.\n"
         "# Cameras, sensors and the rest come from the controller (docs/enrollment.md).\n"
     )
-    body = yaml.safe_dump(agent_config(issued, layout, controller_ca), sort_keys=False)
-    write_private(layout.agent_yaml, (header + body).encode())
-    files = [layout.key, layout.cert, layout.chain, layout.agent_yaml]
-    files += [controller_ca] if controller_ca is not None else []
-    _give_to(plan.service_user, [*dirs, *files])
-    return files
+    return header + yaml.safe_dump(agent_config(issued, layout, controller_ca), sort_keys=False)
 
 
 def _give_to(user: str, paths: list[Path]) -> None:
@@ -288,29 +415,17 @@ def drop_in_text(template: str, layout: Layout, kendali: str) -> str:
     return re.sub(r"^ExecStart=.+$", command, template, flags=re.MULTILINE)
 
 
-def install_drop_in(plan: Plan, template: Path = DROP_IN_TEMPLATE) -> Path:
+def stage_drop_in(plan: Plan, staging: Staging, template: Path = DROP_IN_TEMPLATE) -> Path:
     assert plan.systemd_dir is not None
     if not template.exists():
         raise EnrollError(f"the launcher drop-in {template} is missing from this installation")
-    target = plan.systemd_dir / DROP_IN
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = drop_in_text(template.read_text(), plan.layout, kendali_executable())
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o644)
-    tmp.replace(target)
-    return target
+    return staging.add(plan.systemd_dir / DROP_IN, text.encode(), 0o644)
 
 
-def install_unit(plan: Plan, template: Path = UNIT_TEMPLATE) -> Path:
+def stage_unit(plan: Plan, staging: Staging, template: Path = UNIT_TEMPLATE) -> Path:
     assert plan.systemd_dir is not None
     if not template.exists():
         raise EnrollError(f"the unit template {template} is missing from this installation")
-    plan.systemd_dir.mkdir(parents=True, exist_ok=True)
-    target = plan.systemd_dir / UNIT_NAME
     text = unit_text(template.read_text(), plan.layout, kendali_executable())
-    tmp = target.with_name(f".{UNIT_NAME}.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o644)  # systemd reads units as any user; no secret inside
-    tmp.replace(target)
-    return target
+    return staging.add(plan.systemd_dir / UNIT_NAME, text.encode(), 0o644)  # no secret inside
