@@ -135,6 +135,8 @@ class Controller:
             if name == "ingest" and self.ingest.stats.store_down_since is not None:
                 error = f"database unavailable since {self.ingest.stats.store_down_since:.0f}: "
                 error += self.ingest.stats.last_error
+            if name == "crl" and self.enrollment is not None and self.enrollment.crl_problem:
+                error = f"CRL not written (the old one stays): {self.enrollment.crl_problem}"
             rows.append(
                 {
                     "name": name,

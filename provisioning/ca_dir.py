@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from common import pki
+from common.files import write_atomic
 
 # The controller's broker identities (see deploy/mosquitto/kendali.acl).
 CONTROLLER_IDENTITIES = ("kendali-controller", "kendali-controller-alerts")
@@ -180,7 +182,7 @@ class CaDir:
             "not_after": leaf.cert.not_valid_after_utc.isoformat(),
             "revoked_at": None,
         }
-        self._index.write_text(json.dumps(index, indent=1, sort_keys=True))
+        self._write_index(index)
         return cert_path, key_path
 
     def revoke(self, name: str) -> Path:
@@ -191,9 +193,33 @@ class CaDir:
             raise CaDirError(f"{name!r}: no certificate of that name was issued here")
         if not index[name].get("revoked_at"):
             index[name]["revoked_at"] = datetime.datetime.now(datetime.UTC).isoformat()
-            self._index.write_text(json.dumps(index, indent=1, sort_keys=True))
-        self._write_crl(self._ca(), index)
+            try:
+                self._write_index(index)
+            except OSError as exc:
+                raise CaDirError(
+                    f"cannot record the revocation in {self._index}: {exc.strerror or exc}; "
+                    f"nothing changed (the old register and CRL stay). Free space on that disk "
+                    f"and run the same command again"
+                ) from exc
+        try:
+            self._write_crl(self._ca(), index)
+        except OSError as exc:
+            raise CaDirError(
+                f"{name} is recorded as revoked, but the CRL {self.crl_file} could not be "
+                f"written: {exc.strerror or exc}. The old CRL stays in place (the broker still "
+                f"accepts {name}); free space on that disk and run the same command again"
+            ) from exc
         return self.crl_file
+
+    def _write_index(self, index: dict[str, dict[str, Any]]) -> None:
+        """The register is replaced whole (written aside, then renamed): a full disk must not
+        leave it cut, which would lose every issued serial from the next CRL."""
+        try:
+            mode = stat.S_IMODE(self._index.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644
+        data = json.dumps(index, indent=1, sort_keys=True).encode()
+        write_atomic(self._index, data, mode)
 
     def _write_crl(self, ca: pki.Issued, index: dict[str, dict[str, Any]]) -> None:
         revoked = [
@@ -202,7 +228,6 @@ class CaDir:
             if entry.get("revoked_at")
         ]
         crl = pki.crl(ca, revoked)
-        tmp = self.crl_file.with_suffix(".tmp")
-        tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
-        tmp.chmod(0o644)  # public; the broker reads it as its own user, whatever our umask
-        tmp.replace(self.crl_file)  # never a half-written CRL: Mosquitto would fail open
+        # Public (the broker reads it as its own user), and never half-written: written aside
+        # and renamed, so a full disk leaves the old CRL (Mosquitto would fail open on a bad one).
+        write_atomic(self.crl_file, crl.public_bytes(serialization.Encoding.PEM), 0o644)

@@ -48,6 +48,9 @@ from protocol.enrollment import (
 )
 
 log = logging.getLogger(__name__)
+# After a failed CRL check (a full disk, an unreadable register) the next try comes sooner than
+# the check interval: 10 s, doubling up to the interval. The old CRL stays in place meanwhile.
+CRL_RETRY_INITIAL_S = 10.0
 
 
 class CaUnavailable(crllib.CrlError):
@@ -87,6 +90,11 @@ class Enrollment:
         self.limiter = FailureLimiter(settings.max_failures, settings.failure_window_s)
         self.refusals: Counter[str] = Counter()
         self._crl_lock = threading.Lock()
+        # Why the CRL on disk is not what it should be (empty when it is): shown as the crl
+        # worker's error in the controller's status until a write succeeds.
+        self.crl_problem = ""
+        self.crl_failures = 0
+        self._crl_wake = threading.Event()  # a revocation whose CRL failed: retry soon
 
     # -- the CA's files ----------------------------------------------------------------------
 
@@ -372,6 +380,7 @@ class Enrollment:
             reloaded = self.write_crl()
         except crllib.CrlError as exc:
             log.error("revocation of %s recorded, CRL not written: %s", gateway_id, exc)
+            self._crl_failed(exc)
             return Revocation(gateway_id, serials, crl_written=False, reloaded=False,
                               problem=str(exc))  # fmt: skip
         return Revocation(gateway_id, serials, crl_written=True, reloaded=reloaded)
@@ -386,7 +395,22 @@ class Enrollment:
         with self._crl_lock:
             crllib.write(self.settings.crl_path, self.ca(), self.revoked(),
                          days=self.settings.crl_days)  # fmt: skip
+            self.crl_problem = ""
             return crllib.reload_broker(self.settings.crl_reload_command)
+
+    def _crl_failed(self, exc: Exception) -> None:
+        self.crl_failures += 1
+        self.crl_problem = f"{type(exc).__name__}: {exc}"[:400]
+        self._crl_wake.set()
+
+    def _crl_sleep(self, stop: threading.Event, seconds: float) -> None:
+        """Until ``stop``, ``seconds`` or a failed revocation's CRL (whichever comes first)."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and not self._crl_wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            stop.wait(min(left, 1.0))
 
     def refresh_crl(self) -> str | None:
         """The housekeeping step: rewrite (and reload) when the CRL on disk is unreadable, not
@@ -405,10 +429,21 @@ class Enrollment:
 
     def run_housekeeping(self, stop: threading.Event) -> None:
         """The controller's supervised worker: check at start, then every interval. A failed
-        check is logged and tried again next time (the old CRL stays in place)."""
+        check (a full disk, say) leaves the old CRL in place, is shown in ``crl_problem`` and
+        tried again sooner: :data:`CRL_RETRY_INITIAL_S`, doubling up to the interval."""
+        retry = CRL_RETRY_INITIAL_S
         while not stop.is_set():
+            self._crl_wake.clear()
             try:
                 self.refresh_crl()
             except (crllib.CrlError, OSError, ValueError) as exc:
-                log.error("CRL housekeeping failed: %s: %s", type(exc).__name__, exc)
-            stop.wait(self.settings.crl_check_interval_s)
+                self._crl_failed(exc)
+                wait = min(retry, self.settings.crl_check_interval_s)
+                retry = min(retry * 2, self.settings.crl_check_interval_s)
+                log.error("CRL housekeeping failed (the old CRL stays; again in %.0f s): %s",
+                          wait, self.crl_problem)  # fmt: skip
+                self._crl_wake.clear()
+                stop.wait(wait)
+                continue
+            self.crl_problem, retry = "", CRL_RETRY_INITIAL_S
+            self._crl_sleep(stop, self.settings.crl_check_interval_s)
