@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +90,6 @@ def test_a_killed_agents_pullpoint_subscription_is_released_at_the_next_start(
             assert report["leftovers_released"] == 1
         assert cam.event_subscriptions == 0
         assert _record(state) == {}  # an orderly stop forgets it
-
-
-@pytest.fixture
-def consumer() -> Iterator[NotifyConsumer]:
-    consumer = NotifyConsumer()
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
-    thread.start()
-    yield consumer
-    stop.set()
-    thread.join(5)
-    consumer.close()
-    assert not thread.is_alive()
 
 
 def test_a_killed_agents_push_subscription_is_released_at_the_next_start(

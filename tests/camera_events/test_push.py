@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import pytest
 
 from agent.cameras.camera_events import CameraEvents
 from agent.cameras.push_consumer import NotifyConsumer
@@ -37,20 +36,6 @@ MOTION_ON = (
     b'<tt:SimpleItem Name="State" Value="true"/></tt:Data></tt:Message></wsnt:Message>'
     b"</wsnt:NotificationMessage></wsnt:Notify></s:Body></s:Envelope>"
 )
-
-
-@pytest.fixture
-def consumer() -> Iterator[NotifyConsumer]:
-    """The agent's consumer, served by its worker loop on a thread (as under the supervisor)."""
-    consumer = NotifyConsumer()
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
-    thread.start()
-    yield consumer
-    stop.set()
-    thread.join(5)
-    consumer.close()
-    assert not thread.is_alive()
 
 
 def push_subscriber(
