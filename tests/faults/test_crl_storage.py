@@ -81,7 +81,16 @@ def test_ca_revoke_on_a_full_disk_keeps_the_register_and_the_crl(small_fs: Path)
     ca = CaDir(folder)
     ca.init(["127.0.0.1"])
     ca.issue("gw-a", "client")
-    register = (folder / "issued.json").read_bytes()
+    index = folder / "issued.json"
+    # A register just under a page: recording the revocation needs one more, which a full disk
+    # refuses (rewritten in place, it was cut there and no longer parsed).
+    entries = json.loads(index.read_text())
+    entries["gw-a"]["note"] = ""
+    size = len(json.dumps(entries, indent=1, sort_keys=True))
+    entries["gw-a"]["note"] = "x" * (4096 - 8 - size)
+    index.write_text(json.dumps(entries, indent=1, sort_keys=True))
+    register = index.read_bytes()
+    names = sorted(p.name for p in folder.iterdir())
     good = ca.crl_file.read_bytes()
     serial = json.loads(register)["gw-a"]["serial"]
 
@@ -91,9 +100,9 @@ def test_ca_revoke_on_a_full_disk_keeps_the_register_and_the_crl(small_fs: Path)
     message = " ".join(refused.stderr.split())
     assert "No space left on device" in message and "run the same command again" in message
     assert "Traceback" not in refused.stderr
-    # before: issued.json was rewritten in place and left empty, losing every issued serial
-    assert (folder / "issued.json").read_bytes() == register
-    assert ca.crl_file.read_bytes() == good and _ours(folder) == []
+    assert index.read_bytes() == register  # whole: every issued serial still there
+    assert ca.crl_file.read_bytes() == good
+    assert sorted(p.name for p in folder.iterdir()) == names  # no temporary left
 
     filler.unlink()
     done = kendali("ca", "revoke", "gw-a", "--dir", str(folder))
