@@ -10,12 +10,20 @@ from the next connection on; the open one stays up with the old, still valid cer
 Network trouble and server errors are retried with backoff (:func:`renew_retry`); a refusal
 (revoked, expired, not ours) is not, since asking again cannot change the answer: it is logged
 and reported in health, and tried again at the next daily check.
+
+A disk that refuses the new files (full, read-only, failing) must not leave a key beside a
+certificate it does not match: the gateway could then neither connect nor prove itself for the
+next renewal. So the four files (both ``.prev`` and the new pair) are written to temporary names
+first and renamed into place only when all were written; a refused write leaves the old pair in
+use, is reported in health and retried like a network failure (the controller signs again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +38,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_e
 from agent.config.model import RenewalSection
 from common import csr as csrlib
 from common.enroll_client import Refused, Unreachable, post_json
-from common.files import write_private
+from common.files import fsync_dir, write_temp
 from common.redact import redact
 from common.tls import TlsSection
 from protocol.enrollment import Issued, RenewRequest
@@ -197,13 +205,32 @@ class CertRenewal:
                                transient=False)  # fmt: skip
 
     def _install(self, issued: Issued, key: Any) -> None:
-        """Old pair kept as .prev; the key first, then the certificate, each atomically (a
-        connect between the two fails its TLS set-up and is retried by the link)."""
+        """Old pair kept as .prev, then the key and the certificate: all four staged owner-only
+        first, then renamed (a connect between the last two renames fails its TLS set-up and is
+        retried by the link). A refused write changes nothing and is a transient failure."""
         old_cert, old_key = self.cert_file.read_bytes(), self.key_file.read_bytes()
-        write_private(self.cert_file.with_name(self.cert_file.name + ".prev"), old_cert)
-        write_private(self.key_file.with_name(self.key_file.name + ".prev"), old_key)
-        write_private(self.key_file, csrlib.key_pem(key))
-        write_private(self.cert_file, issued.certificate.encode())
+        files = [
+            (self.cert_file.with_name(self.cert_file.name + ".prev"), old_cert),
+            (self.key_file.with_name(self.key_file.name + ".prev"), old_key),
+            (self.key_file, csrlib.key_pem(key)),
+            (self.cert_file, issued.certificate.encode()),
+        ]
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for path, data in files:
+                staged.append((write_temp(path, data, 0o600, tag="renew"), path))
+        except OSError as exc:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            why = (f"the renewed certificate cannot be stored in {self.key_file.parent}: "
+                   f"{exc.strerror or exc}; the current one stays in use")  # fmt: skip
+            self.state.last_error = why
+            raise TransientRenewalError(why) from exc
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for folder in dict.fromkeys(path.parent for _, path in staged):
+            fsync_dir(folder)
 
     def check(self, stop: threading.Event, sleep: Callable[[float], Any]) -> bool:
         """Renew if due (retrying transient failures); True when a renewal happened."""
