@@ -46,11 +46,12 @@ def test_outbox_keeps_messages_until_the_controller_commits(broker: Broker, tmp_
     agent.start()
     try:
         # The broker takes (PUBACKs) everything, but nobody has committed it: it stays.
-        wait_for(lambda: box.exists() and outbox_depth(box) >= 20, 20, what="20 rows waiting")
+        # deadlines, not measurements: generous, as a loaded CI machine starts processes slowly
+        wait_for(lambda: box.exists() and outbox_depth(box) >= 20, 60, what="20 rows waiting")
         ctl.start()
-        wait_for(lambda: len(seqs(store, "gw-ack")) >= 20, 20, what="messages stored")
+        wait_for(lambda: len(seqs(store, "gw-ack")) >= 20, 60, what="messages stored")
         # Once committed and acknowledged end to end, the outbox empties (health keeps flowing).
-        wait_for(lambda: outbox_depth(box) <= 5, 20, interval=0.2, what="outbox drained")
+        wait_for(lambda: outbox_depth(box) <= 5, 60, interval=0.2, what="outbox drained")
         last = stop_when_drained(agent, store, "gw-ack", tmp_path)
         assert_exactly_once(store, "gw-ack", last)
     finally:
