@@ -218,9 +218,15 @@ class OnsetClock:
             self.visible = self.in_zone = None
 
     def _wrapped(
-        self, width: int, height: int, condition: Condition, elapsed: float, clock_text: str
+        self,
+        width: int,
+        height: int,
+        condition: Condition,
+        elapsed: float,
+        clock_text: str,
+        **view: Any,  # the scene's view options (a PTZ camera's pan), passed on as they are
     ) -> np.ndarray:
-        frame = self._render(width, height, condition, elapsed, clock_text)
+        frame = self._render(width, height, condition, elapsed, clock_text, **view)
         if condition is Condition.PERSON and (width, height) == (WIDTH, HEIGHT):
             now = time.time()
             figure = np.zeros((height, width), np.uint8)
