@@ -81,6 +81,14 @@ def token_create(  # noqa: PLR0917 - typer maps each parameter to an option
         str | None, typer.Option("--ttl", help="Lifetime: 30m, 24h, 7d (default: the config's).")
     ] = None,
     note: Annotated[str, typer.Option("--note", help="Where, who: shown in token list.")] = "",
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            help="A tag the enrolled gateway gets (repeatable; same rules as kendali fleet "
+            "tag). Set when it enrolls, audited as gateway.tags by you.",
+        ),
+    ] = None,
     as_: AsOpt = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -88,12 +96,19 @@ def token_create(  # noqa: PLR0917 - typer maps each parameter to an option
 ) -> None:
     """Create a single-use enrollment token.
 
-    It is printed once: hand it to the technician; the controller keeps only its hash."""
+    It is printed once: hand it to the technician; the controller keeps only its hash.
+    With --tag, the gateway that enrolls with it is tagged in the same step (a batch of pilot
+    gateways needs no kendali fleet tag afterwards)."""
     from common.pki import IDENTITY_RE
+    from controller.fleet.tags import TagError, check
 
     for name, value in (("--site", site), ("--gateway-id", gateway_id)):
         if value is not None and not IDENTITY_RE.match(value):
             fail(f"{name} {value!r}: lower-case letters, digits, - and _ (at most 63)", 2)
+    try:
+        tags = check(tag or [])
+    except TagError as exc:
+        fail(f"--tag: {exc}", 2)
     seconds = parse_ttl(ttl) if ttl else None
     with controller_engine(config, db) as engine:
         service = _service(engine, config, db)
@@ -104,13 +119,15 @@ def token_create(  # noqa: PLR0917 - typer maps each parameter to an option
             gateway_id=gateway_id,
             note=note,
             source="cli",
+            tags=tags,
         )
     if json_out:
         typer.echo(json.dumps({**token.as_dict(time.time()), "token": secret}))
         return
     typer.echo(
         f"token {token.id} (valid until {when(token.expires_at)}"
-        f"{', site ' + site if site else ''}{', gateway ' + gateway_id if gateway_id else ''}):"
+        f"{', site ' + site if site else ''}{', gateway ' + gateway_id if gateway_id else ''}"
+        f"{', tags ' + ','.join(tags) if tags else ''}):"
     )
     typer.echo(secret)
     typer.echo("It is shown only now. On the gateway: kendali provision enroll --controller URL "
@@ -142,7 +159,8 @@ def token_list(
         extra = f" -> {t.used_by}" if t.used_by else ""
         typer.echo(
             f"{t.id}  {state:<9}{extra:<12} until {when(t.expires_at)}  "
-            f"site={t.site or '-'} gateway={t.gateway_id or '-'} by {for_terminal(t.created_by)}"
+            f"site={t.site or '-'} gateway={t.gateway_id or '-'} "
+            f"tags={','.join(t.tags) or '-'} by {for_terminal(t.created_by)}"
             f"{'  ' + for_terminal(t.note) if t.note else ''}"
         )
 

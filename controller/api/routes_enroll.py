@@ -20,6 +20,7 @@ from controller.api.errors import ApiError, not_found
 from controller.enrollment.checks import Refused
 from controller.enrollment.service import Enrollment, NotEnrolled
 from controller.enrollment.tokens import TokenNotFound, TokenSpent
+from controller.fleet.tags import MAX_TAGS, TagError
 from protocol.enrollment import EnrollRequest, Issued, RenewRequest
 from strictmodel import StrictModel
 
@@ -45,6 +46,12 @@ class NewToken(StrictModel):
         description="Lifetime (default: token_ttl_s).",
     )
     note: str = Field(default="", max_length=200, description="For the admin: where, who.")
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_TAGS,
+        description="Tags the enrolled gateway gets (as `fleet tag`; audited as gateway.tags by "
+        "the token's creator).",
+    )
 
 
 class RevokeBody(StrictModel):
@@ -83,16 +90,21 @@ def _base_url(request: Request) -> str:
 @router.post("/enroll/tokens", status_code=201)
 def create_token(*, body: NewToken, who: AdminUser, request: Request) -> dict[str, Any]:
     """A single-use enrollment token. The ``token`` value is in this answer only: the
-    controller keeps its hash. Audited."""
+    controller keeps its hash. Audited. With ``tags``, the gateway that enrolls with it gets
+    them in the same transaction (a bad tag is refused with 422 naming it)."""
     service = enrollment(request)
-    token, secret = service.tokens.create(
-        ttl_s=body.ttl_s or service.settings.token_ttl_s,
-        who=who.who,
-        site=body.site,
-        gateway_id=body.gateway_id,
-        note=body.note,
-        source=who.source,
-    )
+    try:
+        token, secret = service.tokens.create(
+            ttl_s=body.ttl_s or service.settings.token_ttl_s,
+            who=who.who,
+            site=body.site,
+            gateway_id=body.gateway_id,
+            note=body.note,
+            source=who.source,
+            tags=body.tags,
+        )
+    except TagError as exc:
+        raise ApiError(422, f"tags: {exc}", code="invalid") from exc
     return {**token.as_dict(service.clock()), "token": secret}
 
 

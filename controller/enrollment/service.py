@@ -38,6 +38,7 @@ from controller.enrollment.checks import (
 )
 from controller.enrollment.config import EnrollmentSection
 from controller.enrollment.tokens import Token, TokenRefused, TokenStore
+from controller.fleet.tags import write_tags
 from protocol.enrollment import (
     RENEW_PATH,
     TRUST_MAX,
@@ -222,9 +223,20 @@ class Enrollment:
                     source=source,
                     at=self.clock(),
                 )
+                if token.tags:  # as a `fleet tag` by the token's creator, who chose them
+                    write_tags(
+                        conn,
+                        gateway_id,
+                        token.tags,
+                        who=token.created_by,
+                        source=source,
+                        now=self.clock(),
+                        detail={"via": f"enroll-token:{token.id}"},
+                    )
         except TokenRefused as exc:  # used by a concurrent request: this certificate is dropped
             raise Refused(TOKEN_STATUS[exc.reason], f"token_{exc.reason}", exc.detail) from exc
-        log.info("enrolled gateway %s (token %s, from %s)", gateway_id, token.id, source)
+        log.info("enrolled gateway %s (token %s, from %s)%s", gateway_id, token.id, source,
+                 f" tagged {' '.join(token.tags)}" if token.tags else "")  # fmt: skip
         if token.site and self.on_enrolled is not None:
             try:
                 self.on_enrolled(gateway_id, token.site)

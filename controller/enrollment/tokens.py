@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
 from controller.access import audit
+from controller.fleet import tags as taglib
 from controller.store.schema import enroll_tokens
 
 TOKEN_PREFIX = "kdl-enroll-"  # noqa: S105 - a recognisable prefix, not a secret
@@ -57,6 +58,7 @@ class Token:
     used_at: float | None
     used_by: str | None
     cancelled_at: float | None
+    tags: tuple[str, ...] = field(default=())  # the enrolled gateway gets these
 
     def state(self, now: float) -> str:
         if self.used_at is not None:
@@ -78,6 +80,7 @@ class Token:
             "used_at": self.used_at,
             "used_by": self.used_by,
             "cancelled_at": self.cancelled_at,
+            "tags": list(self.tags),
         }
 
 
@@ -97,6 +100,7 @@ def _token(row: Any) -> Token:
         used_at=row.used_at,
         used_by=row.used_by,
         cancelled_at=row.cancelled_at,
+        tags=tuple((row.tags or "").split()),
     )
 
 
@@ -114,8 +118,12 @@ class TokenStore:
         gateway_id: str | None = None,
         note: str = "",
         source: str = "",
+        tags: Iterable[str] = (),
     ) -> tuple[Token, str]:
-        """A new token and its secret (the only time the secret exists outside the caller)."""
+        """A new token and its secret (the only time the secret exists outside the caller).
+        ``tags`` follow ``kendali fleet tag``'s rules: :class:`~controller.fleet.tags.TagError`
+        names a bad one and nothing is created."""
+        wanted = taglib.check(tags)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(24)
         now = self.clock()
         token_id = secrets.token_hex(6)
@@ -128,6 +136,7 @@ class TokenStore:
             "created_by": who[:128],
             "created_at": now,
             "expires_at": now + ttl_s,
+            "tags": " ".join(wanted),
         }
         with self.engine.begin() as conn:
             conn.execute(enroll_tokens.insert().values(**values))
@@ -136,7 +145,13 @@ class TokenStore:
                 who=who,
                 action="enroll.token.create",
                 target=f"enroll-token:{token_id}",
-                detail={"site": site, "gateway_id": gateway_id, "ttl_s": ttl_s, "note": note},
+                detail={
+                    "site": site,
+                    "gateway_id": gateway_id,
+                    "ttl_s": ttl_s,
+                    "note": note,
+                    "tags": wanted,
+                },
                 source=source,
                 at=now,
             )

@@ -22,7 +22,16 @@ from controller.store.schema import gateway_sites, gateway_tags, gateways
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_TAGS = 32  # per gateway
 
-__all__ = ["MAX_TAGS", "TAG_RE", "TagError", "UnknownGateway", "check", "set_tags", "tag_map"]
+__all__ = [
+    "MAX_TAGS",
+    "TAG_RE",
+    "TagError",
+    "UnknownGateway",
+    "check",
+    "set_tags",
+    "tag_map",
+    "write_tags",
+]
 
 
 class TagError(ValueError):
@@ -82,20 +91,38 @@ def set_tags(
         )
         if known is None:
             raise UnknownGateway(gateway_id)
-        before = tag_map(conn, gateway_id).get(gateway_id, [])
-        if before != after:
-            conn.execute(delete(gateway_tags).where(gateway_tags.c.gateway_id == gateway_id))
-            if after:
-                conn.execute(
-                    gateway_tags.insert(), [{"gateway_id": gateway_id, "tag": t} for t in after]
-                )
-            audit.record(
-                conn,
-                who=who,
-                action="gateway.tags",
-                target=f"gateway:{gateway_id}",
-                detail={"before": before, "after": after},
-                source=source,
-                at=time.time() if now is None else now,
-            )
+        before = write_tags(conn, gateway_id, after, who=who, source=source, now=now)
     return before, after
+
+
+def write_tags(
+    conn: Connection,
+    gateway_id: str,
+    tags: Iterable[str],
+    *,
+    who: str,
+    source: str,
+    now: float | None = None,
+    detail: dict[str, object] | None = None,
+) -> list[str]:
+    """Replace the gateway's tags inside the caller's transaction (no registry check: the
+    caller knows the id, as enrollment does); one ``gateway.tags`` audit row when the set
+    changes, ``detail`` added to it. Returns the tags before. Raises :class:`TagError`."""
+    after = check(tags)
+    before = tag_map(conn, gateway_id).get(gateway_id, [])
+    if before != after:
+        conn.execute(delete(gateway_tags).where(gateway_tags.c.gateway_id == gateway_id))
+        if after:
+            conn.execute(
+                gateway_tags.insert(), [{"gateway_id": gateway_id, "tag": t} for t in after]
+            )
+        audit.record(
+            conn,
+            who=who,
+            action="gateway.tags",
+            target=f"gateway:{gateway_id}",
+            detail={**(detail or {}), "before": before, "after": after},
+            source=source,
+            at=time.time() if now is None else now,
+        )
+    return before

@@ -428,6 +428,8 @@ enroll_tokens = Table(
     Column("used_from", String(128), nullable=True),
     Column("cancelled_at", Float, nullable=True),
     Column("cancelled_by", String(128), nullable=True),
+    # Tags the enrolled gateway gets, space-separated and sorted ('' = none); see 0012.
+    Column("tags", Text, nullable=False, server_default=""),
 )
 
 # Every certificate the controller signed for a gateway; serials as hex (160-bit numbers).

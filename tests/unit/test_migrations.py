@@ -66,7 +66,7 @@ def test_populated_database_is_upgraded_in_place(database_url: str, stamped: boo
         assert store.load_gateways()["gw-old"].last_seq == BIG
         with store.engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0011"
+        assert version == "0012"
     finally:
         store.engine.dispose()
     Store(database_url).engine.dispose()  # opening an up-to-date database again changes nothing
