@@ -29,6 +29,25 @@ return Array.from(document.querySelectorAll(arguments[0] + " .rollout-actions bu
 """
 
 
+WORDS_JS = """const done = arguments[arguments.length - 1];
+Promise.all(["i18n", "api", "rollouts"].map((n) => import(`/console/js/${n}.js`)))
+  .then(([i18n, api, page]) => {
+    const out = {};
+    for (const lang of ["id", "en"]) {
+      i18n.setLanguage(lang, false);
+      out[lang] = [
+        page.actionError(new api.ApiError(409, "conflict", "cannot pause a paused one"), "pause"),
+        page.actionError(new api.ApiError(409, "busy", "kept changing"), "abort"),
+        page.actionError(new api.ApiError(403, "forbidden", "operator role needed"), "resume"),
+      ];
+    }
+    i18n.setLanguage("id", false);
+    out.actions = ["running", "paused", "completed", "aborted", "new"].map(page.actionsFor);
+    return out;
+  }).then(done, (e) => done({error: String(e)}));
+"""
+
+
 def _user(console: Console, name: str, role: str) -> None:
     store = UserStore(console.store.engine)
     if store.get(name) is None:
@@ -148,6 +167,16 @@ def test_buttons_follow_the_role_and_the_api_refuses_the_rest(
             r = h.post(f"/api/v1/rollouts/{rid}/{action}", headers=bearer)
             assert r.status_code == 403, r.text
     assert _status(console, rid) == "running"
+    # a refusal in each language, and which buttons each state gets, from the shipped module
+    words = v.driver.execute_async_script(WORDS_JS)
+    assert "error" not in words, words
+    assert words["actions"] == [["pause", "abort"], ["resume", "abort"], [], [], []]
+    assert words["id"][0].startswith("Tidak bisa menjalankan “Jeda”: status pembaruan sudah")
+    assert words["en"][0].startswith("Could not “Pause”: the rollout's state changed")
+    assert words["id"][1:] == ["Pembaruan sedang berubah; coba lagi.",
+                               "Anda tidak berhak melakukan ini."]  # fmt: skip
+    assert words["en"][1:] == ["The rollout is changing right now; try again.",
+                               "You are not allowed to do this."]  # fmt: skip
 
     # an operator gets the buttons (the API lets operators act); one demoted to viewer while the
     # page is open is refused by the API, and the page says so in Indonesian

@@ -144,7 +144,7 @@ function confirmAbort(section, r) {
 }
 
 /** An action's refusal as a sentence: a conflict means the rollout moved on meanwhile. */
-function actionError(error, action) {
+export function actionError(error, action) {
   if (error?.status === 409 && error.code === "conflict") {
     return t("rollouts.error.conflict", { action: t(`rollouts.act.${action}`) });
   }
