@@ -5,7 +5,9 @@ the artifact directory and the trust file gateways pin. See docs/releases.md."""
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,6 +31,24 @@ KeyOpt = Annotated[
     Path,
     typer.Option(
         "--key", help="The release private key (release-key.pem, or the directory keygen made)."
+    ),
+]
+PASSPHRASE_ENV = "KENDALI_RELEASE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+PromptOpt = Annotated[
+    bool,
+    typer.Option(
+        "--passphrase-prompt",
+        help="Ask for the release key's passphrase on the terminal (not echoed) instead of "
+        f"reading {PASSPHRASE_ENV}. The passphrase is never taken as an argument.",
+    ),
+]
+NoPassphraseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-passphrase",
+        help=f"Write the new private key unencrypted even when {PASSPHRASE_ENV} is set (also "
+        "the default without it or --passphrase-prompt: the file is then protected only by its "
+        "permissions and the offline medium).",
     ),
 ]
 _DURATION_RE = re.compile(r"^(\d+)([dhm])$")
@@ -78,13 +98,83 @@ def _version(text: str | None, option: str) -> str | None:
     return text
 
 
-def _private(path: Path) -> Ed25519PrivateKey:
-    from common.release import KeyFileError, keys
+def _env_passphrase() -> bytes | None:
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        return None
+    if not value:
+        fail(f"{PASSPHRASE_ENV} is set but empty; unset it or put the passphrase in it", 2)
+    return value.encode()
 
+
+def _ask(prompt: str, *, confirm: bool) -> bytes:
+    """A passphrase typed on the terminal without echo (twice for a new key)."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        fail(f"--passphrase-prompt needs a terminal; without one, set {PASSPHRASE_ENV}", 2)
     try:
-        return keys.load_private(keys.private_key_path(path))
+        first = getpass.getpass(prompt)
+        again = getpass.getpass("the same passphrase again: ") if confirm else first
+    except (EOFError, KeyboardInterrupt):
+        fail("no passphrase was typed; nothing was done", 2)
+    if not first:
+        fail("an empty passphrase; type one, or use --no-passphrase for an unencrypted key", 2)
+    if first != again:
+        fail("the two passphrases differ; nothing was written, run the command again", 2)
+    return first.encode()
+
+
+def _new_passphrase(prompt: bool, none: bool) -> bytes | None:
+    """The passphrase a new private key is encrypted with; None writes it unencrypted."""
+    if prompt and none:
+        fail("--passphrase-prompt and --no-passphrase contradict each other; give one", 2)
+    if none:
+        return None
+    if prompt:
+        return _ask("passphrase for the new release key: ", confirm=True)
+    return _env_passphrase()
+
+
+def _private(path: Path, prompt: bool = False) -> Ed25519PrivateKey:
+    """The release private key; an encrypted one is opened with the passphrase from
+    KENDALI_RELEASE_PASSPHRASE or, with --passphrase-prompt, typed (asked only when needed)."""
+    from common.release import KeyFileError, PassphraseError, keys
+
+    file = keys.private_key_path(path)
+    passphrase, source = None, ""
+    try:
+        if keys.is_encrypted(file):
+            if prompt:
+                passphrase, source = _ask(f"passphrase for {file}: ", confirm=False), "typed"
+            else:
+                passphrase, source = _env_passphrase(), f"in {PASSPHRASE_ENV}"
+        return keys.load_private(file, passphrase)
+    except PassphraseError as exc:
+        if exc.missing:
+            fail(
+                f"{file} is encrypted with a passphrase: set {PASSPHRASE_ENV} to it or run with "
+                "--passphrase-prompt on a terminal",
+                2,
+            )
+        fail(
+            f"{file}: the passphrase {source} does not open it (wrong passphrase, or the file "
+            "is damaged); nothing was signed",
+            2,
+        )
     except KeyFileError as exc:
         fail(exc, 2)
+
+
+def _wrote(pem: Path, pub: Path, passphrase: bytes | None) -> None:
+    if passphrase:
+        typer.echo(f"wrote {pem} (private, owner-only, encrypted with the passphrase) and {pub}")
+        return
+    typer.echo(f"wrote {pem} (private, owner-only, NOT encrypted) and {pub}")
+    typer.echo(
+        f"Only its file permissions and the medium protect {pem}; for a passphrase, make keys "
+        f"with --passphrase-prompt or {PASSPHRASE_ENV} set."
+    )
 
 
 @app.command()
@@ -92,17 +182,24 @@ def keygen(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for release-key.pem and release-key.pub.")
     ],
+    passphrase_prompt: PromptOpt = False,
+    no_passphrase: NoPassphraseOpt = False,
 ) -> None:
     """Make a release signing key (Ed25519): release-key.pem (owner-only) and release-key.pub.
-    Refuses to overwrite an existing key. Keep the directory offline."""
+    Refuses to overwrite an existing key. Keep the directory offline.
+
+    The private key is encrypted with a passphrase taken from KENDALI_RELEASE_PASSPHRASE or,
+    with --passphrase-prompt, typed twice on the terminal; without either it is written
+    unencrypted (said so in the output). build and rotate then need the same passphrase."""
     from common.release import KeyFileError, keys
 
+    passphrase = _new_passphrase(passphrase_prompt, no_passphrase)
     private = keys.new_key()
     try:
-        pem, pub = keys.save_new_key(private, out)
+        pem, pub = keys.save_new_key(private, out, passphrase)
     except KeyFileError as exc:
         fail(exc, 2)
-    typer.echo(f"wrote {pem} (private, owner-only) and {pub}")
+    _wrote(pem, pub, passphrase)
     typer.echo(f"key id {keys.key_id(private.public_key())}")
     typer.echo(
         f"Pin it on gateways with `kendali release trust export --key {pub} --out trust.json`; "
@@ -127,25 +224,36 @@ def rotate(
             "(7d, 12h) or an ISO 8601 time with zone. Until then both keys sign.",
         ),
     ] = "now",
+    passphrase_prompt: PromptOpt = False,
+    no_passphrase: NoPassphraseOpt = False,
 ) -> None:
     """Make a new release key and a rotation statement signed by the old key, so gateways that
-    pin the old key come to trust the new one."""
+    pin the old key come to trust the new one.
+
+    An encrypted old key is opened with KENDALI_RELEASE_PASSPHRASE, or with --passphrase-prompt
+    typed on the terminal. The new key is encrypted like keygen's: with the same variable's
+    passphrase, with a new one typed twice under --passphrase-prompt, or not at all
+    (--no-passphrase, or neither given)."""
     from common.release import KeyFileError, keys, make_rotation
 
-    old = _private(old_key)
     when = _when(valid_from)
     statement_path = out / "rotation.json"
     if statement_path.exists():
         fail(f"{statement_path} already exists; choose another --out directory", 2)
+    if passphrase_prompt and no_passphrase:
+        _new_passphrase(passphrase_prompt, no_passphrase)  # refuses the pair
+    old = _private(old_key, passphrase_prompt)
+    passphrase = _new_passphrase(passphrase_prompt, no_passphrase)
     new = keys.new_key()
     rotation = make_rotation(old, new.public_key(), when, now=_now())
     try:
-        pem, pub = keys.save_new_key(new, out)
+        pem, pub = keys.save_new_key(new, out, passphrase)
         statement_path.write_text(rotation.model_dump_json(indent=2) + "\n")
     except (KeyFileError, OSError) as exc:
         fail(exc, 2)
     st = rotation.statement
-    typer.echo(f"wrote {pem} (private, owner-only), {pub} and {statement_path}")
+    _wrote(pem, pub, passphrase)
+    typer.echo(f"wrote {statement_path}")
     typer.echo(f"key {st.new_key_id} succeeds {st.old_key_id} from {st.valid_from.isoformat()}")
     typer.echo(
         "Add the statement to the trust file (`kendali release trust export ... --rotation "
@@ -197,9 +305,13 @@ def build(  # noqa: PLR0917 - typer maps each parameter to an option
         ),
     ] = "90d",
     notes: Annotated[str | None, typer.Option("--notes", help="Release notes (signed).")] = None,
+    passphrase_prompt: PromptOpt = False,
 ) -> None:
     """Build a signed agent release: the wheels copied into --out with manifest.json (version,
-    hashes, sizes, expiry) and manifest.sig. Each file is served and downloaded on its own."""
+    hashes, sizes, expiry) and manifest.sig. Each file is served and downloaded on its own.
+
+    An encrypted --key is opened with KENDALI_RELEASE_PASSPHRASE or, with --passphrase-prompt,
+    a passphrase typed on the terminal; a missing or wrong one exits 2 and signs nothing."""
     from pydantic import ValidationError
 
     from common.release import BuildError, build_release
@@ -210,7 +322,7 @@ def build(  # noqa: PLR0917 - typer maps each parameter to an option
     lifetime = _duration(expires_in, "--expires-in")
     if not datetime.timedelta(0) < lifetime <= MAX_EXPIRY:
         fail(f"--expires-in {expires_in}: give more than 0 and at most 366d", 2)
-    private = _private(key)
+    private = _private(key, passphrase_prompt)
     try:
         manifest = build_release(
             files, private, version, out, now=_now(), expires_in=lifetime,

@@ -31,6 +31,7 @@ from common.release.build import BuildError, build_release
 from common.release.errors import (
     REASON_CODES,
     KeyFileError,
+    PassphraseError,
     ReasonCode,
     ReleaseRefused,
     TrustError,
@@ -64,6 +65,7 @@ __all__ = [
     "FileEntry",
     "KeyFileError",
     "Manifest",
+    "PassphraseError",
     "ReasonCode",
     "ReleaseRefused",
     "RotationStatement",

@@ -53,3 +53,12 @@ class TrustError(Exception):
 
 class KeyFileError(ValueError):
     """A key file that cannot be used: missing, unreadable, not PEM, not Ed25519, wrong kind."""
+
+
+class PassphraseError(KeyFileError):
+    """An encrypted private key that could not be opened: ``missing`` when no passphrase was
+    given, else a wrong one. The message never holds the passphrase."""
+
+    def __init__(self, message: str, *, missing: bool) -> None:
+        super().__init__(message)
+        self.missing = missing

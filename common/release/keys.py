@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from common.release.errors import KeyFileError
+from common.release.errors import KeyFileError, PassphraseError
 
 KEY_ID_HEX = 16
 SIGNATURE_BYTES = 64
@@ -77,13 +77,25 @@ def verify(public: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
     return True
 
 
-def private_pem(private: Ed25519PrivateKey) -> bytes:
-    """PKCS#8 without a passphrase: the key lives on offline storage (see docs/releases.md)."""
-    return private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+def private_pem(private: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8, encrypted with ``passphrase`` when one is given (cryptography's best available
+    scheme: ``ENCRYPTED PRIVATE KEY``), else in the clear for offline storage (docs/releases.md)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
     )
+    return private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+ENCRYPTED_MARK = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+def is_encrypted(path: Path) -> bool:
+    """Whether the private key file is passphrase-protected. Raises KeyFileError."""
+    return ENCRYPTED_MARK in _read(path, "private key")
 
 
 def public_pem(public: Ed25519PublicKey) -> bytes:
@@ -103,16 +115,28 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
-def load_private(path: Path) -> Ed25519PrivateKey:
+def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """The key in ``path``, decrypted with ``passphrase`` when the file is encrypted (an
+    unencrypted file ignores it). Raises :class:`PassphraseError` for an encrypted file without
+    a passphrase or with a wrong one (never saying what was tried), KeyFileError otherwise."""
     data = _read(path, "private key")
     if b"PRIVATE KEY" not in data:
         hint = " (that is a public key)" if b"PUBLIC KEY" in data else ""
         raise KeyFileError(f"{path} is not a PEM private key{hint}")
+    encrypted = ENCRYPTED_MARK in data
+    if encrypted and not passphrase:
+        raise PassphraseError(f"{path} is encrypted and no passphrase was given", missing=True)
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        raise KeyFileError(f"{path} is encrypted; release keys are stored unencrypted") from None
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+    except TypeError:  # an encrypted key in another PEM form (a traditional OpenSSL header)
+        raise PassphraseError(
+            f"{path} is encrypted and no passphrase was given", missing=True
+        ) from None
     except (ValueError, UnsupportedAlgorithm) as exc:
+        if encrypted:  # cryptography cannot tell a wrong passphrase from a damaged file
+            raise PassphraseError(
+                f"{path}: wrong passphrase (or the encrypted key is damaged)", missing=False
+            ) from None
         raise KeyFileError(f"{path} is not a readable PEM private key: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         kind = type(key).__name__.removeprefix("_").removesuffix("PrivateKey")
@@ -141,17 +165,19 @@ PRIVATE_NAME = "release-key.pem"
 PUBLIC_NAME = "release-key.pub"
 
 
-def save_new_key(private: Ed25519PrivateKey, folder: Path) -> tuple[Path, Path]:
-    """Write ``release-key.pem`` (0600 from the first byte) and ``release-key.pub`` into
-    ``folder`` (created 0700). Never overwrites: an existing key may be the only copy of the key
-    the fleet pins. Raises KeyFileError."""
+def save_new_key(
+    private: Ed25519PrivateKey, folder: Path, passphrase: bytes | None = None
+) -> tuple[Path, Path]:
+    """Write ``release-key.pem`` (0600 from the first byte; encrypted with ``passphrase`` when
+    given) and ``release-key.pub`` into ``folder`` (created 0700). Never overwrites: an existing
+    key may be the only copy of the key the fleet pins. Raises KeyFileError."""
     pem, pub = folder / PRIVATE_NAME, folder / PUBLIC_NAME
     for path in (pem, pub):
         if path.exists():
             raise KeyFileError(f"{path} already exists; choose another --out directory")
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_new(pem, private_pem(private), 0o600)
+        _write_new(pem, private_pem(private, passphrase), 0o600)
         _write_new(pub, public_pem(private.public_key()), 0o644)
     except OSError as exc:
         raise KeyFileError(f"cannot write the key in {folder}: {exc.strerror or exc}") from None
