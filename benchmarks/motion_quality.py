@@ -45,6 +45,7 @@ MIN_TRUTH_S_EXTENDED = 0.3
 EARLY_S = 1.0  # an event may start this long before the intrusion and still be its alert
 Interval = tuple[float, float]
 TARGET_RECALL, TARGET_PRECISION, TARGET_ONSET_S = 0.97, 0.95, 0.15
+MIN_PER_CLASS = 3  # catalog(): the last two clips of every class are negatives
 
 
 @dataclass
@@ -228,9 +229,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--per-class", type=int, default=8, help="clips per distractor class")
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=8,
+        help=f"clips per distractor class, at least {MIN_PER_CLASS} (the last two are negatives)",
+    )
     parser.add_argument("--only", nargs="*", default=[], choices=CLASSES, help="classes to run")
     args = parser.parse_args(argv)
+    if args.per_class < MIN_PER_CLASS:
+        parser.error(
+            f"--per-class {args.per_class}: use at least {MIN_PER_CLASS}; the last two clips of "
+            "each class are negatives, so fewer leaves no intrusion to score"
+        )
     started = time.perf_counter()
     results = run(args.per_class, args.only)
     ok = report(results)
