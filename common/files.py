@@ -57,3 +57,43 @@ def fsync_dir(directory: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class StagedFiles:
+    """A group of files written to temporary names first and renamed into place, in the order
+    added, only when every one was written: a full disk leaves the old files as they were.
+    ``failed`` names the file a refused write or rename was for."""
+
+    def __init__(self, tag: str = "tmp") -> None:
+        self.tag = tag
+        self.staged: list[tuple[Path, Path]] = []  # (temporary, target)
+        self.placed: list[Path] = []
+        self.failed: Path | None = None
+
+    def add(self, target: Path, data: bytes, mode: int = 0o600) -> Path:
+        try:
+            tmp = write_temp(target, data, mode, tag=self.tag)
+        except OSError:
+            self.failed = target
+            raise
+        self.staged.append((tmp, target))
+        return target
+
+    def temporaries(self) -> list[Path]:
+        return [tmp for tmp, _ in self.staged]
+
+    def commit(self) -> None:
+        for tmp, target in self.staged:
+            self.failed = target
+            os.replace(tmp, target)
+            self.placed.append(target)
+        self.failed = None
+        for parent in dict.fromkeys(target.parent for _, target in self.staged):
+            fsync_dir(parent)
+
+    def abort(self) -> None:
+        """Remove what was staged, and files already renamed into place (a rename refused
+        half-way, which a full disk does not do), so no half-written group is left."""
+        for path in [*self.temporaries(), *self.placed]:
+            with contextlib.suppress(OSError):
+                path.unlink()

@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives import serialization
 
 from common import csr as csrlib
 from common.enroll_client import post_json
-from common.files import fsync_dir, write_temp
+from common.files import StagedFiles, write_temp
 from common.release import KeyFileError, TrustError, TrustStore
 from protocol.enrollment import ENROLL_PATH, EnrollRequest, Issued
 
@@ -163,44 +163,6 @@ def enroll(plan: Plan, post: Post = post_json) -> Result:
         raise
 
 
-class Staging:
-    """Files written to temporary names first and renamed into place only when every one was
-    written, in the order added: a full disk leaves the gateway as it was."""
-
-    def __init__(self) -> None:
-        self.staged: list[tuple[Path, Path]] = []
-        self.placed: list[Path] = []
-        self.failed: Path | None = None
-
-    def add(self, target: Path, data: bytes, mode: int = 0o600) -> Path:
-        try:
-            tmp = write_temp(target, data, mode, tag="enroll")
-        except OSError:
-            self.failed = target
-            raise
-        self.staged.append((tmp, target))
-        return target
-
-    def temporaries(self) -> list[Path]:
-        return [tmp for tmp, _ in self.staged]
-
-    def commit(self) -> None:
-        for tmp, target in self.staged:
-            self.failed = target
-            os.replace(tmp, target)
-            self.placed.append(target)
-        self.failed = None
-        for parent in dict.fromkeys(target.parent for _, target in self.staged):
-            fsync_dir(parent)
-
-    def abort(self) -> None:
-        """Remove what was staged; files already renamed into place (a rename refused half-way,
-        which a full disk does not do) go too, so no half identity is left."""
-        for path in [*self.temporaries(), *self.placed]:
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-
 def _folders(plan: Plan) -> list[tuple[Path, int]]:
     layout = plan.layout
     folders = [(layout.conf_dir, 0o700), (layout.state_dir, 0o700), (layout.tls_dir, 0o700)]
@@ -254,7 +216,7 @@ def _remove_empty(folders: list[Path]) -> None:
 def write_all(plan: Plan, issued: Issued, key: Any, created: list[Path]) -> Result:
     """Stage every file of the answer, then put them all in place; on a storage error nothing
     is in place and :class:`EnrollError` says the certificate was issued and what to do."""
-    staging = Staging()
+    staging = StagedFiles(tag="enroll")
     try:
         written = stage_identity(plan, issued, key, staging)
         trust = unit = drop_in = None
@@ -345,7 +307,7 @@ def agent_config(issued: Issued, layout: Layout, controller_ca: Path | None) -> 
     }
 
 
-def stage_identity(plan: Plan, issued: Issued, key: Any, staging: Staging) -> list[Path]:
+def stage_identity(plan: Plan, issued: Issued, key: Any, staging: StagedFiles) -> list[Path]:
     """The key, certificate and chain (and the controller's CA) staged owner-only; returns the
     identity files including agent.yaml, which :func:`write_all` stages last."""
     layout = plan.layout
@@ -415,7 +377,7 @@ def drop_in_text(template: str, layout: Layout, kendali: str) -> str:
     return re.sub(r"^ExecStart=.+$", command, template, flags=re.MULTILINE)
 
 
-def stage_drop_in(plan: Plan, staging: Staging, template: Path = DROP_IN_TEMPLATE) -> Path:
+def stage_drop_in(plan: Plan, staging: StagedFiles, template: Path = DROP_IN_TEMPLATE) -> Path:
     assert plan.systemd_dir is not None
     if not template.exists():
         raise EnrollError(f"the launcher drop-in {template} is missing from this installation")
@@ -423,7 +385,7 @@ def stage_drop_in(plan: Plan, staging: Staging, template: Path = DROP_IN_TEMPLAT
     return staging.add(plan.systemd_dir / DROP_IN, text.encode(), 0o644)
 
 
-def stage_unit(plan: Plan, staging: Staging, template: Path = UNIT_TEMPLATE) -> Path:
+def stage_unit(plan: Plan, staging: StagedFiles, template: Path = UNIT_TEMPLATE) -> Path:
     assert plan.systemd_dir is not None
     if not template.exists():
         raise EnrollError(f"the unit template {template} is missing from this installation")

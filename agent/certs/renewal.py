@@ -20,10 +20,8 @@ use, is reported in health and retried like a network failure (the controller si
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +36,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_e
 from agent.config.model import RenewalSection
 from common import csr as csrlib
 from common.enroll_client import Refused, Unreachable, post_json
-from common.files import fsync_dir, write_temp
+from common.files import StagedFiles
 from common.redact import redact
 from common.tls import TlsSection
 from protocol.enrollment import Issued, RenewRequest
@@ -215,22 +213,17 @@ class CertRenewal:
             (self.key_file, csrlib.key_pem(key)),
             (self.cert_file, issued.certificate.encode()),
         ]
-        staged: list[tuple[Path, Path]] = []
+        staged = StagedFiles(tag="renew")
         try:
             for path, data in files:
-                staged.append((write_temp(path, data, 0o600, tag="renew"), path))
+                staged.add(path, data)
         except OSError as exc:
-            for tmp, _ in staged:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+            staged.abort()
             why = (f"the renewed certificate cannot be stored in {self.key_file.parent}: "
                    f"{exc.strerror or exc}; the current one stays in use")  # fmt: skip
             self.state.last_error = why
             raise TransientRenewalError(why) from exc
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for folder in dict.fromkeys(path.parent for _, path in staged):
-            fsync_dir(folder)
+        staged.commit()
 
     def check(self, stop: threading.Event, sleep: Callable[[float], Any]) -> bool:
         """Renew if due (retrying transient failures); True when a renewal happened."""
