@@ -37,7 +37,3 @@ def shrink(luma: Luma, steps: tuple[tuple[int, int], ...]) -> Luma:
     for step in steps:
         luma = cv2.resize(luma, step, interpolation=cv2.INTER_AREA)
     return luma
-
-
-def downscale(luma: Luma, size: tuple[int, int]) -> Luma:
-    return shrink(luma, halvings(luma.shape[1], luma.shape[0], size))
