@@ -133,34 +133,35 @@ def camera_view(row: dict[str, Any], site: str, camera: str, now: float) -> dict
     """One camera's condition plus its stream figures from the latest health."""
     cond = gateway_condition(row, now)
     found = [c for c in cond["cameras"] if c["id"] == camera]
-    if not found:
-        return None
+    return _camera_view(row, site, cond, found[0]) if found else None
+
+
+def _camera_view(
+    row: dict[str, Any], site: str, cond: dict[str, Any], camera: dict[str, Any]
+) -> dict[str, Any]:
     live = ((row.get("last_health") or {}).get("extra") or {}).get("cameras") or {}
-    health = live.get(camera) or {}
-    keep = CAMERA_FIGURES
+    health = live.get(camera["id"]) or {}
     return {
-        **found[0],
+        **camera,
         "gateway": row["id"],
         "site": site,
         "gateway_state": row["state"],
         "stale": cond["stale"],
-        **{k: health.get(k) for k in keep},
+        **{k: health.get(k) for k in CAMERA_FIGURES},
     }
 
 
 def camera_views(engine: Engine, now: float, gateway_id: str | None = None) -> list[dict[str, Any]]:
     """Every camera of every gateway (or of one), each as :func:`camera_view` shows it: for the
-    terminal, which reads the whole fleet."""
+    terminal, which reads the whole fleet (each gateway's condition worked out once)."""
     with engine.connect() as conn:
         rows = _rows(conn, gateway_id)
         sites = site_map(conn)
     out = []
     for row in rows:
+        cond = gateway_condition(row, now)
         site = sites.get(row["id"], "")
-        for cam in gateway_condition(row, now)["cameras"]:
-            view = camera_view(row, site, cam["id"], now)
-            if view is not None:
-                out.append(view)
+        out += [_camera_view(row, site, cond, cam) for cam in cond["cameras"]]
     return out
 
 
