@@ -201,13 +201,11 @@ def _serving_threads() -> int:
     return len([t for t in threading.enumerate() if "process_request" in t.name])
 
 
-def test_a_flood_of_connections_is_bounded_and_a_camera_still_gets_through() -> None:
-    consumer = NotifyConsumer()
+def test_a_flood_of_connections_is_bounded_and_a_camera_still_gets_through(
+    consumer: NotifyConsumer,
+) -> None:
     inbox = consumer.register("cam2", "127.0.0.2", "127.0.0.1", 0)
     port = int(inbox.url.split(":")[2].split("/")[0])
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
-    thread.start()
     idle: list[socket.socket] = []
     notify = ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">{_message(1)}</wsnt:Notify>')
     try:
@@ -230,14 +228,11 @@ def test_a_flood_of_connections_is_bounded_and_a_camera_still_gets_through() -> 
             sock.close()
         wait_for(lambda: _serving_threads() == 0 and consumer.serving() == 0, 10, "freed")
         assert _post(port, inbox.path, notify, "127.0.0.2") == 200
-        got = inbox.take(1, stop)
+        got = inbox.take(1, threading.Event())
         assert got is not None and len(got.notifications) == 2
     finally:
         for sock in idle:
             sock.close()
-        stop.set()
-        thread.join(5)
-        consumer.close()
 
 
 def test_a_request_trickling_in_is_cut_off_at_its_deadline() -> None:
@@ -281,35 +276,26 @@ def _post(port: int, path: str, body: str, source: str = "127.0.0.1") -> int:
         conn.close()
 
 
-def test_notify_queue_is_bounded_and_hostile_xml_is_refused() -> None:
-    consumer = NotifyConsumer()
+def test_notify_queue_is_bounded_and_hostile_xml_is_refused(consumer: NotifyConsumer) -> None:
     inbox = consumer.register("cam1", "127.0.0.1", "127.0.0.1", 0)
     port = int(inbox.url.split(":")[2].split("/")[0])
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), name="test-push-consumer")
-    thread.start()
     notify = ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">{_message(1)}</wsnt:Notify>')
-    try:
-        statuses = [_post(port, inbox.path, notify) for _ in range(MAX_QUEUED + 6)]
-        assert statuses.count(200) == MAX_QUEUED and statuses.count(503) == 6
-        assert consumer.stats["queue_full"] == 6 and inbox.refused == 6
-        hostile = [
-            _laughs(f'<wsnt:Notify xmlns:wsnt="{WSNT}">&j;</wsnt:Notify>'),
-            '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-            + ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">&x;</wsnt:Notify>'),
-            ENV.format(
-                f'<wsnt:Notify xmlns:wsnt="{WSNT}">' + "<a>" * 300 + "</a>" * 300 + "</wsnt:Notify>"
-            ),
-            "<html>no</html>",
-        ]
-        assert [_post(port, inbox.path, body) for body in hostile] == [400] * len(hostile)
-        got = inbox.take(1, stop)  # the camera's thread catches up: 64 Notify in one batch
-        assert got is not None and len(got.notifications) == MAX_QUEUED
-        assert _post(port, inbox.path, notify) == 200
-    finally:
-        stop.set()
-        thread.join(5)
-        consumer.close()
+    statuses = [_post(port, inbox.path, notify) for _ in range(MAX_QUEUED + 6)]
+    assert statuses.count(200) == MAX_QUEUED and statuses.count(503) == 6
+    assert consumer.stats["queue_full"] == 6 and inbox.refused == 6
+    hostile = [
+        _laughs(f'<wsnt:Notify xmlns:wsnt="{WSNT}">&j;</wsnt:Notify>'),
+        '<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        + ENV.format(f'<wsnt:Notify xmlns:wsnt="{WSNT}">&x;</wsnt:Notify>'),
+        ENV.format(
+            f'<wsnt:Notify xmlns:wsnt="{WSNT}">' + "<a>" * 300 + "</a>" * 300 + "</wsnt:Notify>"
+        ),
+        "<html>no</html>",
+    ]
+    assert [_post(port, inbox.path, body) for body in hostile] == [400] * len(hostile)
+    got = inbox.take(1, threading.Event())  # the camera's thread catches up: 64 in one batch
+    assert got is not None and len(got.notifications) == MAX_QUEUED
+    assert _post(port, inbox.path, notify) == 200
 
 
 def test_health_with_hostile_camera_strings_still_validates() -> None:
