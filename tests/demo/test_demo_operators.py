@@ -106,19 +106,25 @@ def test_demo_operators_see_their_own_agencys_alerts_live(tmp_path: Path) -> Non
         )  # fmt: skip
     operators: list[Operator] = []
 
-    def console_line() -> re.Match[str] | None:
+    def console_and_logins() -> tuple[re.Match[str], dict[str, tuple[str, str]]] | None:
+        """The console's address and the three logins, once the demo has printed them all
+        (the logins come a few lines after the address)."""
         assert demo.poll() is None, f"the demo ended early ({demo.returncode})"
-        return CONSOLE_LINE.search(_output(output))
+        text = _output(output)
+        found = CONSOLE_LINE.search(text)
+        logins = {m[0]: (m[1], m[2]) for m in LOGIN_LINE.findall(text)}
+        if found is None or not {"bpbd", "dishub", "admin"} <= set(logins):
+            return None
+        return found, logins
 
     try:
-        found = wait_for(
-            console_line,
+        found, logins = wait_for(
+            console_and_logins,
             90,
             interval=0.2,
-            what=f"the console's address in {output}",
+            what=f"the console's address and logins in {output}",
         )
         base, port = found.group(1), int(found.group(2))
-        logins = {m[0]: (m[1], m[2]) for m in LOGIN_LINE.findall(_output(output))}
         for name in ("bpbd", "dishub", "admin"):
             operators.append(Operator(base, name, logins[name][0]))
         bpbd, dishub, admin = operators
