@@ -13,9 +13,15 @@ from tests.helpers import agent_proc, controller_proc, wait_for
 
 
 def outbox_depth(path: Path) -> int:
-    """Rows in a running agent's outbox, read without writing (WAL allows a second reader)."""
+    """Rows in a running agent's outbox, read without writing (WAL allows a second reader).
+
+    The agent creates the file a moment before its table: until the table exists the depth is 0.
+    """
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
+        made = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='outbox'")
+        if made.fetchone() is None:
+            return 0
         return int(db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
     finally:
         db.close()
