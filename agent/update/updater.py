@@ -347,12 +347,8 @@ class Updater:
         log.error("update to %s failed in %s: %s: %s", record.target, record.state, reason, detail)
         if self.slots.points_at(Path(record.target_slot)) and record.previous_slot:
             self.slots.switch(Path(record.previous_slot), Path(record.target_slot))
-        if record.target_slot and not self.slots.points_at(Path(record.target_slot)):
-            shutil.rmtree(record.target_slot, ignore_errors=True)
-        if reason not in ("download_error", "attempts_exhausted"):
-            shutil.rmtree(self.slots.downloads(record.target), ignore_errors=True)
-        if reason in STORAGE_ERRNOS.values():  # the cached wheels would keep the disk full
-            self._prune_cache(for_space=True)
+        self._tidy(record, reason)
+        if reason in STORAGE_ERRNOS.values():
             detail = f"{detail}. {self._free_hint()}"
         failed = st.advance(record, st.FAILED, self.clock(), reason=reason, detail=detail[:500])
         self.store.save_or_hold(failed)
@@ -360,6 +356,16 @@ class Updater:
             log.error("the outcome cannot be written to %s either; reported from memory",
                       self.store.path)  # fmt: skip
         return failed
+
+    def _tidy(self, record: st.UpdateRecord, reason: str) -> None:
+        """Remove what a failed attempt leaves behind. A read-only or failing disk refuses this
+        too; :meth:`health` calls it again once the held outcome could be written."""
+        if record.target_slot and not self.slots.points_at(Path(record.target_slot)):
+            shutil.rmtree(record.target_slot, ignore_errors=True)
+        if reason not in ("download_error", "attempts_exhausted"):
+            shutil.rmtree(self.slots.downloads(record.target), ignore_errors=True)
+        if reason in STORAGE_ERRNOS.values():  # the cached wheels would keep the disk full
+            self._prune_cache(for_space=True)
 
     # -- the trial, in the new version -----------------------------------------------------
 
@@ -429,11 +435,14 @@ class Updater:
         """The ``update`` section of health, or None when this gateway was never updated."""
         if not self.store.exists():
             return None
+        held = self.store.held is not None
         try:
             record = self.store.load()
         except st.StateError as exc:
             return {"state": "failed", "outcome": "failed", "reason": "state_unreadable",
                     "detail": str(exc)[:500]}  # fmt: skip
+        if held and self.store.held is None and record.state == st.FAILED:
+            self._tidy(record, record.reason)  # the disk takes writes again: finish the cleanup
         done, total = record.bytes_done, record.bytes_total
         if record.state == st.DOWNLOADING:
             done, total = self.progress.done or done, self.progress.total or total
