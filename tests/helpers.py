@@ -165,3 +165,38 @@ def fill(directory: Path, leave: int = 0) -> Path:
     if leave:
         os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler
+
+
+class Remountable:
+    """A tmpfs of the test's own that the test turns read-only and back (``mount -o remount``).
+
+    The kernel refuses to remount read-only while any file on it is open for writing ("mount
+    point is busy"): a program that keeps a database open meets a read-only disk only through
+    the file system's own emergency remount (see ``ext4_emergency_ro``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _remount(self, mode: str) -> None:
+        done = subprocess.run(
+            ["mount", "-o", f"remount,{mode}", str(self.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"cannot remount {self.path} {mode}: {done.stderr.strip()}")
+
+    def read_only(self) -> None:
+        self._remount("ro")
+
+    def writable(self) -> None:
+        self._remount("rw")
+
+    @contextlib.contextmanager
+    def read_only_for(self) -> Iterator[None]:
+        self.read_only()
+        try:
+            yield
+        finally:
+            self.writable()

@@ -1,13 +1,15 @@
-"""The small disk the storage-fault tests fill (needs root to mount; skipped otherwise)."""
+"""The small disks the storage-fault tests fill or turn read-only (need root to mount; the
+tests are skipped otherwise)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import small_tmpfs
+from tests.helpers import Remountable, small_tmpfs
 
 
 @pytest.fixture
@@ -17,3 +19,17 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         if mnt is None:
             pytest.skip("cannot mount a tmpfs here (needs root)")
         yield mnt
+
+
+@pytest.fixture
+def ro_fs(tmp_path: Path) -> Iterator[Remountable]:
+    """A 4 MiB tmpfs of our own that the test remounts read-only and back (only this mount)."""
+    with small_tmpfs(tmp_path / "ro") as mnt:
+        if mnt is None:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        disk = Remountable(mnt)
+        try:
+            yield disk
+        finally:
+            with contextlib.suppress(RuntimeError):
+                disk.writable()  # the test's failure must not leave our mount read-only
