@@ -22,6 +22,8 @@ Storage faults are the outbox's own business:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -78,9 +80,43 @@ _DISK_ERRORS = {
 }
 
 
+# The same faults as the file system's error numbers (side files, and the probe below).
+_DISK_ERRNOS = {
+    errno.ENOSPC: "disk_full",
+    errno.EDQUOT: "disk_full",
+    errno.EROFS: "read_only",
+    errno.EIO: "io_error",
+}
+
+
 def disk_error_kind(exc: sqlite3.Error) -> str | None:
     text = str(exc)
     return next((kind for words, kind in _DISK_ERRORS.items() if words in text), None)
+
+
+def probe_disk(folder: Path) -> str | None:
+    """Ask the file system itself, by creating (and removing) an empty file in ``folder``.
+
+    SQLite reports a write refused by a disk that turned read-only under an open database
+    (ext4's emergency read-only after an error) as a plain "disk I/O error", and statvfs does
+    not show that kind of read-only either; creating a file gets the real error number."""
+    probe = folder / f".outbox-probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        return _DISK_ERRNOS.get(exc.errno or 0)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    return None
+
+
+def _fault_kind(exc: OutboxError) -> str | None:
+    """disk_full | read_only | io_error when the disk refused (as far as its cause tells)."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError):
+        return _DISK_ERRNOS.get(cause.errno or 0)
+    return disk_error_kind(cause) if isinstance(cause, sqlite3.Error) else None
 
 
 @dataclass(frozen=True)
@@ -241,12 +277,15 @@ class Outbox:
             raise OutboxError(f"cannot store message {rows[0][0]}: {exc}") from exc
 
     def _disk_failed(self, exc: OutboxError) -> None:
-        cause = exc.__cause__
-        kind = disk_error_kind(cause) if isinstance(cause, sqlite3.Error) else None
-        kind = kind or "io_error"
+        kind = _fault_kind(exc)
+        if kind in (None, "io_error"):  # SQLite's words for read-only under an open database
+            kind = probe_disk(self.path.parent) or "io_error"
         if kind != self._disk_error:
             log.error(
-                "outbox %s: %s; keeping new messages in memory until it clears", self.path, exc
+                "outbox %s: %s (%s); keeping new messages in memory until it clears",
+                self.path,
+                kind,
+                exc,
             )
         self._disk_error = kind
 
