@@ -218,12 +218,20 @@ class Outbox:
         return int(row[0]) if row is not None else self._reserved + 1
 
     def _reserve_through(self, seq: int) -> None:
-        """Write the side file before using a sequence number beyond the reserved block."""
+        """Write the side file before storing a sequence number beyond the reserved block.
+
+        A disk that refuses it (full, read-only, failing) is a disk fault like any other: the
+        message waits in memory and is stored, reservation first, once the disk takes writes.
+        Any other failure (a permissions typo) raises: never store a number it does not cover.
+        """
         if seq <= self._reserved:
             return
         tmp = self._seq_file.with_suffix(".tmp")
-        tmp.write_text(str(seq + SEQ_BLOCK))
-        os.replace(tmp, self._seq_file)
+        try:
+            tmp.write_text(str(seq + SEQ_BLOCK))
+            os.replace(tmp, self._seq_file)
+        except OSError as exc:
+            raise OutboxError(f"cannot reserve sequence numbers: {exc}") from exc
         self._reserved = seq + SEQ_BLOCK
 
     # -- producer side ----------------------------------------------------------------
@@ -238,15 +246,20 @@ class Outbox:
             seq = self._next_seq
             payload = build(seq)
             row = (seq, topic, payload, int(priority), self._clock())
-            try:
-                self._reserve_through(seq)
-            except OSError as exc:
-                # The side file could not move on: never hand out a number it does not cover.
-                raise OutboxError(f"cannot reserve sequence numbers: {exc}") from exc
-            self._next_seq = seq + 1
             if self._spill and not self._flush_spill_locked():
+                self._next_seq = seq + 1
                 self._spill_locked(row)
             else:
+                try:
+                    self._reserve_through(seq)
+                except OutboxError as exc:
+                    if _fault_kind(exc) is None:
+                        raise  # not the disk: never hand out a number it does not cover
+                    self._next_seq = seq + 1
+                    self._disk_failed(exc)
+                    self._spill_locked(row)
+                    return seq
+                self._next_seq = seq + 1
                 try:
                     self._insert_locked([row])
                 except OutboxError as exc:
@@ -304,6 +317,7 @@ class Outbox:
     def _flush_spill_locked(self) -> bool:
         """Write the spill to disk in order; True when it is empty afterwards."""
         try:
+            self._reserve_through(self._spill[-1][0])
             self._insert_locked(self._spill)
         except OutboxError as exc:
             self._disk_failed(exc)
