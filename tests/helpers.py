@@ -200,3 +200,64 @@ class Remountable:
             yield
         finally:
             self.writable()
+
+
+class Ext4Disk:
+    """A small ext4 file system in an image file of the test's own, mounted over a loop device
+    with ``errors=remount-ro``, so the test can make the kernel do what it does on a failing SD
+    card: :meth:`fail` reports a file-system error and ext4 turns the disk read-only under open
+    files (which ``mount -o remount,ro`` refuses to do); only unmounting, ``e2fsck`` and
+    mounting again (:meth:`repair`, what an operator or a reboot does) make it writable."""
+
+    def __init__(self, image: Path, path: Path) -> None:
+        self.image, self.path = image, path
+
+    def mount(self) -> bool:
+        done = subprocess.run(
+            ["mount", "-o", "loop,errors=remount-ro", str(self.image), str(self.path)],
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", str(self.path)], capture_output=True, check=False)
+
+    def fail(self) -> None:
+        device = Path(
+            subprocess.run(
+                ["findmnt", "-n", "-o", "SOURCE", str(self.path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        ).name
+        Path(f"/sys/fs/ext4/{device}/trigger_fs_error").write_text("kendali test\n")
+
+    def repair(self) -> None:
+        self.unmount()
+        subprocess.run(["e2fsck", "-fy", str(self.image)], capture_output=True, check=False)
+        if not self.mount():
+            raise RuntimeError(f"cannot mount {self.image} again after e2fsck")
+
+
+@contextlib.contextmanager
+def ext4_disk(directory: Path, size: str = "16M") -> Iterator[Ext4Disk | None]:
+    """An :class:`Ext4Disk` under ``directory``; None where it cannot be made here (no root, no
+    loop devices, no mkfs.ext4 or no trigger_fs_error), for the test to skip."""
+    directory.mkdir(parents=True, exist_ok=True)
+    image, mnt = directory / "disk.img", directory / "mnt"
+    mnt.mkdir()
+    made = subprocess.run(
+        ["sh", "-c", f"truncate -s {size} {image} && mkfs.ext4 -q -F {image}"],
+        capture_output=True,
+        check=False,
+    )
+    disk = Ext4Disk(image, mnt)
+    if made.returncode != 0 or not disk.mount():
+        yield None
+        return
+    try:
+        yield disk
+    finally:
+        disk.unmount()

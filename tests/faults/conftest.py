@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Remountable, small_tmpfs
+from tests.helpers import Ext4Disk, Remountable, ext4_disk, small_tmpfs
 
 
 @pytest.fixture
@@ -33,3 +33,12 @@ def ro_fs(tmp_path: Path) -> Iterator[Remountable]:
         finally:
             with contextlib.suppress(RuntimeError):
                 disk.writable()  # the test's failure must not leave our mount read-only
+
+
+@pytest.fixture
+def ext4_fs(tmp_path: Path) -> Iterator[Ext4Disk]:
+    """An ext4 disk of our own (loop device) that the kernel turns read-only on request."""
+    with ext4_disk(tmp_path / "ext4") as disk:
+        if disk is None:
+            pytest.skip("cannot make and mount an ext4 image here (needs root and loop devices)")
+        yield disk
