@@ -4,6 +4,7 @@
 // functions that return plain strings: the card puts them in text nodes, never markup.
 
 import { has, language, t } from "./i18n.js";
+import { translated } from "./textmatch.js";
 
 const ROMAN = { i: "I", ii: "II", iii: "III", iv: "IV", 1: "I", 2: "II", 3: "III", 4: "IV" };
 
@@ -44,7 +45,8 @@ function quantity(value, unit) {
   return unit ? `${num(value)} ${unit}` : num(value);
 }
 
-function seconds(value) {
+/** A duration in seconds as the language says it: "45 dtk", "16 mnt". */
+export function seconds(value) {
   const s = Math.round(value);
   return s < 120 ? t("unit.seconds", { n: s }) : t("unit.minutes", { n: num(Math.round(s / 6) / 10) });
 }
@@ -78,12 +80,7 @@ const REASONS = [
 
 /** A rule's reason in the operator's language; one we do not recognise as the rule wrote it. */
 export function reasonText(reason) {
-  const text = String(reason ?? "");
-  for (const [pattern, render] of REASONS) {
-    const match = pattern.exec(text);
-    if (match) return render(match);
-  }
-  return text;
+  return translated(REASONS, reason);
 }
 
 function withReason(key, alert, f) {

@@ -8,6 +8,7 @@ import { errorText } from "./errors.js";
 import { age, wita } from "./format.js";
 import { t } from "./i18n.js";
 import { cameraBadge } from "./fleet.js";
+import { cameraError, cameraProblemText, eventsReason } from "./fleettext.js";
 import { canAct } from "./session.js";
 
 export const MIN_INTERVAL_MS = 1100; // the API allows one a second; the margin absorbs timer jitter
@@ -123,12 +124,13 @@ export function mountCamera(container, [gw, cam]) {
       c.ptz && (c.ptz.state !== "unsupported" || c.ptz.moves)
         ? pair("camera.ptz", ptzText(c.ptz)) : null,
       c.events ? pair("camera.events", eventsText(c.events)) : null,
-      c.problems?.length ? pair("fleet.problems", c.problems.join("; ")) : null));
+      c.problems?.length ? pair("fleet.problems", c.problems.map(cameraProblemText).join("; "))
+        : null));
   }).catch((error) => { if (error.status !== 401) showError(error); });
   reload();
 
   function ptzText(p) {
-    if (p.state === "error") return p.reason || p.state;
+    if (p.state === "error") return p.reason ? cameraError(p.reason) : t("camera.ptz.error");
     const named = (token) => p.presets?.find((x) => x.token === token)?.name || token;
     const where = p.moving ? t("camera.ptz.moving")
       : p.preset ? named(p.preset) : t("camera.ptz.between");
@@ -141,7 +143,7 @@ export function mountCamera(container, [gw, cam]) {
     let text = known.includes(e.state) ? t(`camera.events.${e.state}`) : e.state || "?";
     if (e.mode) text += ` (${e.mode === "push" ? "push" : "PullPoint"})`;
     if (e.state === "subscribed") return t("camera.events.count", { text, n: e.notifications ?? 0 });
-    if (e.reason) text += `: ${e.reason}`;
+    if (e.reason) text += `: ${eventsReason(e.reason)}`;
     if (e.retry_in_s != null) {
       text += ` · ${t("camera.events.retry", { n: Math.max(1, Math.round(e.retry_in_s / 60)) })}`;
     }

@@ -5,7 +5,10 @@ import { api } from "./api.js";
 import { el, replace, route } from "./dom.js";
 import { age, ageSince, number, percent, wita } from "./format.js";
 import { errorText } from "./errors.js";
-import { levelName } from "./alerttext.js";
+import { levelName, reasonText } from "./alerttext.js";
+import {
+  cameraProblemText, problemText, sensorProblemText, sensorStateText,
+} from "./fleettext.js";
 import { t } from "./i18n.js";
 import { every } from "./poll.js";
 
@@ -27,14 +30,17 @@ export function groupBySite(gateways, sites = []) {
 
 function stateBadge(gw) {
   const state = ["online", "offline"].includes(gw.state) ? gw.state : "unknown";
-  return el("span", { class: `badge state-${state}`, title: gw.state_reason || "" },
+  return el("span", { class: `badge state-${state}`, title: reasonText(gw.state_reason) },
     t(`fleet.state.${state}`));
 }
 
-function problems(list, kind = "problems") {
+/** A list of problems (or warnings) the controller wrote, each said by ``say``: a gateway's
+ *  own and its items' are translated where the wording is known; warnings are shown as
+ *  written for now. */
+function problems(list, kind = "problems", say = problemText) {
   if (!list?.length) return null;
   return el("ul", { class: kind, "aria-label": t(`fleet.${kind}`) },
-    list.map((p) => el("li", {}, p)));
+    list.map((p) => el("li", {}, say(p))));
 }
 
 function figures(gw) {
@@ -73,7 +79,7 @@ function cameraTable(gw) {
     el("td", {}, cameraBadge(cam)),
     el("td", { title: t("fleet.camera.lastframe") }, age(cam.last_frame_age_s)),
     el("td", { class: "muted" }, [cam.manufacturer, cam.model, cam.firmware].filter(Boolean).join(" ")),
-    el("td", {}, problems(cam.problems))))));
+    el("td", {}, problems(cam.problems, "problems", cameraProblemText))))));
 }
 
 function sensorTable(gw) {
@@ -84,14 +90,14 @@ function sensorTable(gw) {
       const bad = sensorFailing(s);
       return el("tr", { class: bad ? "down" : "up", "data-sensor": s.id },
         el("th", {}, el("a", { href: route("sensor", gw.id, s.id) }, s.id)),
-        el("td", {}, el("span", { class: `badge ${bad ? "bad" : "ok"}`, title: s.state || "" },
-          sensorState(s.state))),
+        el("td", {}, el("span", { class: `badge ${bad ? "bad" : "ok"}`,
+          title: (s.problems || []).map(sensorProblemText).join("; ") }, sensorState(s.state))),
         el("td", { title: t("fleet.sensor.lastreading") }, age(s.last_reading_age_s)),
         el("td", { class: "muted" }, s.profile || ""),
         el("td", {}, s.active?.length
           ? el("span", { class: "badge level", title: t("fleet.sensor.active") },
             s.active.map(levelName).join(", "))
-          : null, problems(s.problems)));
+          : null, problems(s.problems, "problems", sensorProblemText)));
     })));
 }
 
@@ -107,7 +113,7 @@ export function gatewayCard(gw) {
       el("span", { class: "last-seen", title: wita(gw.last_seen) },
         `${t("fleet.lastseen")}: ${ageSince(gw.last_seen)}`)),
     problems(gw.problems),
-    problems(gw.warnings, "warnings"),
+    problems(gw.warnings, "warnings", String),
     figures(gw),
     cameraTable(gw),
     sensorTable(gw));
@@ -149,13 +155,9 @@ export function sensorFailing(sensor) {
   return Boolean(sensor.problems?.length);
 }
 
-const SENSOR_STATES = ["starting", "connecting", "connected", "running", "reconnecting",
-  "disconnected", "crashed", "stopped"];
-
 /** The agent's sensor worker state in the operator's language (raw when unknown). */
 export function sensorState(state) {
-  if (!state) return t("none");
-  return SENSOR_STATES.includes(state) ? t(`fleet.sensor.state.${state}`) : state;
+  return state ? sensorStateText(state) : t("none");
 }
 
 /** Counts for the wall display. */

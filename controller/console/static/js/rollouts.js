@@ -7,8 +7,9 @@ import { api } from "./api.js";
 import { el, replace, route } from "./dom.js";
 import { errorText } from "./errors.js";
 import { wita } from "./format.js";
-import { has, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { every } from "./poll.js";
+import { gatewayReason, rolloutReason, statusLabel } from "./rollouttext.js";
 import { canAct } from "./session.js";
 
 const REFRESH_MS = 5_000;
@@ -22,11 +23,7 @@ export function statusClass(status) {
   return "state-unknown";
 }
 
-/** The label of a status in the current language (a status added later shows as it is). */
-export function statusLabel(status) {
-  const key = `rollout.status.${status}`;
-  return has(key) ? t(key) : status;
-}
+export { statusLabel }; // where it was first; rollouttext.js owns it now
 
 /** "committed 3, trial 1" from {status: count}, in the table's language, largest first. */
 export function countsText(counts) {
@@ -99,13 +96,15 @@ function detail(r, onAction) {
     el("tbody", {}, (r.gateways || []).map((g) => el("tr", { "data-gateway": g.gateway_id },
       el("td", {}, g.gateway_id), el("td", {}, String(g.wave)), el("td", {}, badge(g.status)),
       el("td", {}, progressText(g)), el("td", {}, g.started_at ? wita(g.started_at) : ""),
-      el("td", { class: "muted" }, g.reason || "")))));
+      el("td", { class: "muted gateway-reason", title: g.reason || "" },
+        gatewayReason(g.reason))))));
   return [
     el("p", {}, el("a", { href: route("rollouts") }, t("rollouts.back"))),
     el("h3", {}, `${r.version} `, badge(r.status), " ",
       el("span", { class: "muted" }, t("rollouts.wave.of", { n: r.wave, total: r.waves?.length ?? 0 }))),
     actionBar(r, onAction),
-    r.reason ? el("p", { class: "muted rollout-reason" }, r.reason) : null,
+    r.reason ? el("p", { class: "muted rollout-reason", title: r.reason }, rolloutReason(r.reason))
+      : null,
     r.in_window === false && ["running", "paused"].includes(r.status)
       ? el("p", { class: "notice outside-window" }, t("rollouts.outside")) : null,
     waves,
