@@ -12,9 +12,10 @@ STAMP := $(VENV)/.kendali-installed
 # chromium + chromium-driver: the operator console tested in a real headless browser (the
 # driver is the same Debian build as the browser, so nothing is downloaded at test time).
 # shellcheck: lints deploy/install.sh.
+# fuse3 (with libfuse3): the storage-fault tests' own failing disk (tests/faults/faultfs.py).
 APT_PACKAGES := mosquitto mosquitto-clients ffmpeg socat python3-gi gir1.2-gst-rtsp-server-1.0 \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly postgresql \
-	chromium chromium-driver shellcheck
+	chromium chromium-driver shellcheck fuse3
 
 .PHONY: all demo test lint bench apt-deps venv clean
 

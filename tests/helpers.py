@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -261,3 +262,59 @@ def ext4_disk(directory: Path, size: str = "16M") -> Iterator[Ext4Disk | None]:
         yield disk
     finally:
         disk.unmount()
+
+
+class FaultyDisk:
+    """A folder served by the test-only FUSE file system in tests/faults/faultfs.py, whose
+    writes fail with EIO (``fail("eio")``) or EROFS (``fail("erofs")``) until :meth:`heal`."""
+
+    def __init__(self, path: Path, switch: Path) -> None:
+        self.path, self.switch = path, switch
+
+    def fail(self, mode: str = "eio") -> None:
+        self.switch.write_text(mode)
+
+    def heal(self) -> None:
+        self.switch.write_text("ok")
+
+
+@contextlib.contextmanager
+def faulty_disk(directory: Path) -> Iterator[FaultyDisk | str]:
+    """Mount a :class:`FaultyDisk` under ``directory`` in a child process; yields the reason as
+    a string where FUSE cannot be mounted here (for the test to skip). Always unmounts and ends
+    the child, whatever the test did."""
+    if not Path("/dev/fuse").exists():
+        yield "no /dev/fuse on this machine"
+        return
+    if importlib.util.find_spec("mfusepy") is None:
+        yield "mfusepy is not installed (make venv installs it)"
+        return
+    backing, mnt, switch = directory / "backing", directory / "mnt", directory / "switch"
+    for folder in (backing, mnt):
+        folder.mkdir(parents=True, exist_ok=True)
+    switch.write_text("ok")
+    log = directory / "faultfs.log"
+    root = Path(__file__).resolve().parents[1]
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.faultfs", str(backing), str(mnt), str(switch)],
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 15
+        while not os.path.ismount(mnt) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not os.path.ismount(mnt):
+            yield f"cannot mount the FUSE test file system: {log.read_text()[-300:]!r}"
+            return
+        yield FaultyDisk(mnt, switch)
+    finally:
+        switch.write_text("ok")  # let anything still writing finish before the unmount
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

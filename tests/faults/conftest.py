@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Ext4Disk, Remountable, ext4_disk, small_tmpfs
+from tests.helpers import (
+    Ext4Disk,
+    FaultyDisk,
+    Remountable,
+    ext4_disk,
+    faulty_disk,
+    small_tmpfs,
+)
 
 
 @pytest.fixture
@@ -41,4 +48,13 @@ def ext4_fs(tmp_path: Path) -> Iterator[Ext4Disk]:
     with ext4_disk(tmp_path / "ext4") as disk:
         if disk is None:
             pytest.skip("cannot make and mount an ext4 image here (needs root and loop devices)")
+        yield disk
+
+
+@pytest.fixture
+def eio_fs(tmp_path: Path) -> Iterator[FaultyDisk]:
+    """A FUSE pass-through folder whose writes fail with EIO or EROFS on a switch."""
+    with faulty_disk(tmp_path / "fuse") as disk:
+        if isinstance(disk, str):
+            pytest.skip(disk)
         yield disk

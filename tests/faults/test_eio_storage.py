@@ -1,0 +1,107 @@
+"""The outbox on a disk whose writes fail (EIO, as a worn SD card or a USB disk does) and then
+work again: a pass-through FUSE file system of the test's own (tests/faults/faultfs.py, the
+``eio_fs`` fixture) fails every write and fsync on a switch. The same switch can answer EROFS,
+the one way to test a read-only disk that becomes writable again under an open database (the
+kernel refuses ``remount,ro`` there, and ext4's emergency read-only needs a repair).
+
+What must hold: health says ``io_error`` (or ``read_only``), new messages wait in memory and reach
+the controller, the agent keeps running, and once writes work the held messages are stored in
+order: every message reaches the controller exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.link.outbox import Outbox
+from agent.link.publisher import Priority
+from common.mosquitto import Broker
+from tests.e2e.test_no_loss import assert_exactly_once, seqs
+from tests.faults.test_agent_storage import last_health
+from tests.helpers import FaultyDisk, agent_proc, controller_proc, wait_for
+
+KINDS = [("eio", "io_error"), ("erofs", "read_only")]
+
+
+@pytest.mark.parametrize(("mode", "kind"), KINDS)
+def test_outbox_holds_what_a_failing_disk_refuses_and_stores_it_after(
+    eio_fs: FaultyDisk, mode: str, kind: str
+) -> None:
+    path = eio_fs.path / "outbox.db"
+    box = Outbox(path, 1 << 20)
+    try:
+        stored = [box.put("t", lambda s: b"a%d" % s, Priority.TELEMETRY) for _ in range(3)]
+        eio_fs.fail(mode)
+        held = [box.put("t", lambda s: b"b%d" % s, Priority.EVENT) for _ in range(20)]
+        stats = box.stats()
+        assert (stats.disk_error, stats.spilled, stats.depth) == (kind, 20, 23)
+        assert not box.retry_disk()
+        assert [r.seq for r in box.read_after(0, 100)] == stored + held
+        eio_fs.heal()
+        assert box.retry_disk()
+        assert (box.stats().disk_error, box.stats().spilled) == ("", 0)
+    finally:
+        box.close()
+    box = Outbox(path, 1 << 20)
+    try:  # on disk now, in order, and the database is sound
+        rows = box.read_after(0, 100)
+        assert [r.seq for r in rows] == stored + held
+        assert rows[-1].payload == b"b%d" % held[-1]
+    finally:
+        box.close()
+
+
+def test_agent_on_a_failing_disk_reports_it_and_delivers_everything_once(
+    broker: Broker, tmp_path: Path, eio_fs: FaultyDisk
+) -> None:
+    """The whole agent (the read-only variant is test_readonly_outbox.py's, on a real ext4)."""
+    mode, kind = KINDS[0]
+    gid = f"gw-{mode}"
+    ctl, store = controller_proc(tmp_path, broker.port, client_id=f"ctl-{mode}")
+    agent = agent_proc(
+        tmp_path,
+        gid,
+        broker.port,
+        outbox={"path": str(eio_fs.path / "outbox.db"), "durability": "full"},
+        health={"interval_s": 0.2},
+    )
+    ctl.start()
+    agent.start()
+    try:
+        wait_for(lambda: len(seqs(store, gid)) >= 5, 20, what="first messages")
+        eio_fs.fail(mode)
+        wait_for(
+            lambda: last_health(store, gid).get("link", {}).get("disk_error") == kind,
+            20,
+            interval=0.2,
+            what=f"{kind} in health",
+        )
+        at_fault = max(seqs(store, gid))
+        wait_for(  # produced while every write fails, sent from memory
+            lambda: max(seqs(store, gid)) >= at_fault + 10, 20, interval=0.2, what="more messages"
+        )
+        assert agent.running
+        eio_fs.heal()
+        wait_for(
+            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "",
+            20,
+            interval=0.2,
+            what="disk_error cleared",
+        )
+        agent.stop()
+        box = Outbox(eio_fs.path / "outbox.db", 1 << 30)
+        last = box.last_seq()
+        box.close()
+        agent.start()  # sends whatever was still waiting on disk
+        wait_for(
+            lambda: set(range(1, last + 1)) <= set(seqs(store, gid)),
+            30,
+            interval=0.25,
+            what="every message stored",
+        )
+    finally:
+        agent.stop()
+        ctl.stop()
+    assert_exactly_once(store, gid, last)
+    assert f"{kind} (cannot store message" in agent.text()
