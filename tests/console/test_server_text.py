@@ -69,6 +69,22 @@ GATEWAY_REASONS = [
         "kesalahan saat memasang: RuntimeError: boom",
         "error while installing: RuntimeError: boom",
     ),
+    (
+        "trial_deadline: not healthy within 120 s: worker(s) not running: link",
+        "tidak sehat selama uji coba, dikembalikan: tidak sehat dalam 2 mnt: proses belum "
+        "berjalan: link",
+        "not healthy on trial, rolled back: not healthy within 2 min: worker(s) not running: link",
+    ),
+    (
+        "answered 'not_back' with version '', not 5.7.1",
+        "kamera menjawab not_back dengan versi , bukan 5.7.1",
+        "the camera answered not_back with version , not 5.7.1",
+    ),
+    (
+        "not_back: camera did not answer within 600 s (no reply)",
+        "kamera tidak menjawab dalam 10 mnt (tanpa balasan)",
+        "the camera did not answer within 10 min (no reply)",
+    ),
     # a device's own words and a code the console does not know: as written, in both
     ("pip exited with 2", "pip exited with 2", "pip exited with 2"),
     ("quantum_flux: reversed", "quantum_flux: reversed", "quantum_flux: reversed"),
@@ -119,6 +135,12 @@ CAMERA_TEXTS = [  # (function, server text, Indonesian, English)
         "sensor level-1: state crashed (port gone)",
         "sensor level-1: keadaan: gagal (port gone)",
         "sensor level-1: state: crashed (port gone)",
+    ),
+    (
+        "problemText",
+        "outbox disk: disk_full",
+        "disk antrean kirim: disk penuh",
+        "outbox disk: disk full",
     ),
     (
         "problemText",

@@ -98,13 +98,19 @@ const SENSOR_PROBLEMS = [
     (m) => t("fleet.problem.poll_errors", { failed: m[1], good: m[2] })],
 ];
 
+/** The outbox's disk fault: a code (disk_full, read_only, io_error) said in words. */
+function diskError(code) {
+  const key = `fleet.disk.${code}`;
+  return has(key) ? t(key) : code;
+}
+
 const GATEWAY_PROBLEMS = [
   [/^camera (\S+): (.*)$/s,
     (m) => t("fleet.problem.camera", { id: m[1], problem: translated(CAMERA_PROBLEMS, m[2]) })],
   [/^sensor (\S+): (.*)$/s,
     (m) => t("fleet.problem.sensor", { id: m[1], problem: translated(SENSOR_PROBLEMS, m[2]) })],
   [/^worker (\S+) failed$/, (m) => t("fleet.problem.worker", { name: m[1] })],
-  [/^outbox disk: (.*)$/s, (m) => t("fleet.problem.outbox", { error: m[1] })],
+  [/^outbox disk: (.*)$/s, (m) => t("fleet.problem.outbox", { error: diskError(m[1]) })],
   [new RegExp(String.raw`^certificate expired (.+? UTC): the broker refuses it at its next `
     + String.raw`connect; (?:renew or re-enroll it|renewal failed: (.*))$`, "s"),
   (m) => t(m[2] === undefined ? "fleet.problem.cert_expired" : "fleet.problem.cert_failing",

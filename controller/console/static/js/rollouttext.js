@@ -5,6 +5,7 @@
 // device's or the system's own text (a file name, pip's output) is kept as written.
 
 import { num, seconds } from "./alerttext.js";
+import { cameraError } from "./fleettext.js";
 import { has, t } from "./i18n.js";
 import { translated } from "./textmatch.js";
 
@@ -65,6 +66,14 @@ function freeHint(detail) {
 }
 
 // Details the agent writes in our own words, for the codes that have them.
+// Why a version on trial is not healthy yet (agent/supervisor.py's trial health).
+const TRIAL_WHY = [
+  [/^not connected to the broker$/, () => t("update.why.not_connected")],
+  [/^a supervised worker has given up$/, () => t("update.why.worker_gave_up")],
+  [/^worker\(s\) not running: (.+)$/s, (m) => t("update.why.workers_waiting", { names: m[1] })],
+  [/^not yet settled$/, () => t("update.why.settling")],
+];
+
 const DETAILS = [
   [/^(downloading|verifying|installing|switching): .+ in (\/\S*)$/s,
     (m) => t("update.detail.storage", { step: step(m[1]), dir: m[2] })],
@@ -73,7 +82,8 @@ const DETAILS = [
   [/^(.+) did not connect and pass its health checks within ([\d.]+) s$/s,
     (m) => t("update.detail.trial_deadline", { version: m[1], time: seconds(Number(m[2])) })],
   [/^not healthy within ([\d.]+) s: (.*)$/s,
-    (m) => t("update.detail.not_healthy", { time: seconds(Number(m[1])), why: m[2] })],
+    (m) => t("update.detail.not_healthy",
+      { time: seconds(Number(m[1])), why: translated(TRIAL_WHY, m[2]) })],
   [/^(.+) stopped (\d+) times before it committed$/s,
     (m) => t("update.detail.crash_loop", { version: m[1], n: m[2] })],
   [/^the update was interrupted (\d+) times in (\w+)$/,
@@ -93,6 +103,24 @@ export function updateReason(code, detail = "") {
   return [said ? `${phrase}: ${said}` : phrase, hint].filter(Boolean).join(". ");
 }
 
+// A camera firmware rollout's words: the camera-firmware command's refusals and outcomes
+// (agent/commands/camera_firmware.py, agent/cameras/firmware.py, controller/rollouts/cameras.py).
+const CAMERA_FIRMWARE = [
+  [/^answered (['"])(.*)\1 with version (['"])(.*)\3, not (.+)$/s,
+    (m) => t("firmware.answered", { outcome: m[2], after: m[4], version: m[5] })],
+  [/^failed: camera does not offer ONVIF HTTP firmware upgrade$/, () => t("firmware.no_upgrade")],
+  [/^not_back: camera did not answer within (\d+) s \((.*)\)$/s, (m) => t("firmware.not_back",
+    { time: seconds(Number(m[1])), error: m[2] === "no reply" ? t("firmware.no_reply")
+      : cameraError(m[2]) })],
+  [/^version_mismatch: camera (never rebooted and )?reports (.+), expected (.+)$/s,
+    (m) => t(m[1] ? "firmware.mismatch.never_rebooted" : "firmware.mismatch",
+      { seen: m[2], expected: m[3] })],
+  [/^failed: (.+)$/s, (m) => t("firmware.failed", { error: cameraError(m[1]) })],
+  [/^no camera (.+) on this gateway$/s, (m) => t("firmware.no_camera", { camera: m[1] })],
+  [/^camera (\S+) has no ONVIF address: cannot upgrade it$/,
+    (m) => t("firmware.no_address", { camera: m[1] })],
+];
+
 const GATEWAY_REASONS = [
   [/^offline when its wave started$/, () => t("rollout.gw.offline")],
   [/^already runs (.+)$/s, (m) => t("rollout.gw.already_runs", { version: m[1] })],
@@ -108,6 +136,7 @@ const GATEWAY_REASONS = [
   [/^this agent was not started by kendali-launcher\b/, () => t("rollout.gw.no_launcher")],
   [/^upgraded (.+) -> (.+)$/s, (m) => t("rollout.gw.upgraded", { before: m[1], after: m[2] })],
   [/^the camera is taking the image$/, () => t("rollout.gw.camera_installing")],
+  ...CAMERA_FIRMWARE,
   [/^([a-z][a-z0-9_]*)(?:: ([\s\S]*))?$/, (m) => updateReason(m[1], m[2] ?? "")],
 ];
 
