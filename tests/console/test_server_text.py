@@ -284,7 +284,7 @@ const yard = card.querySelector("tr[data-camera='cam-yard']");
 return {
   problems: [...card.querySelectorAll(":scope > ul.problems li")].map((li) => li.textContent),
   yard: [...yard.querySelectorAll("ul.problems li")].map((li) => li.textContent),
-  state: card.querySelector("header .badge").textContent,
+  title: document.querySelector(".fleet h2").textContent,
 };
 """
 
@@ -298,10 +298,11 @@ def test_fleet_problems_in_both_languages(
     console.session(b, "staf", "/console/#/fleet")
     shown = b.wait(lambda d: d.execute_script(FLEET_JS), what="gw-pasar's card")
     assert "kamera cam-yard: video terputus: timeout" in shown["problems"]
-    assert shown["yard"] == ["video terputus: timeout"] and shown["state"] == "Daring"
+    assert shown["yard"] == ["video terputus: timeout"] and shown["title"] == "Perangkat per lokasi"
     b.click("#lang-switch")
     shown = b.wait(
-        lambda d: (s := d.execute_script(FLEET_JS)) and s["state"] == "Online" and s, what="English"
+        lambda d: (s := d.execute_script(FLEET_JS)) and s["title"] == "Fleet by site" and s,
+        what="the fleet in English",
     )
     assert "camera cam-yard: stream down: timeout" in shown["problems"]
     assert shown["yard"] == ["stream down: timeout"]
