@@ -92,12 +92,31 @@ def check_state_file(path: Path, what: str) -> None:
                 else f"move {candidate} out of the way"
             )
             raise PreflightError(f"{what}: {candidate} is {kind}", fix)
+    _check_writable_fs(path, what)
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         raise PreflightError(
             f"{what} {path} is not readable and writable by {_user()}",
             f"chown {_user()} {path} && chmod 600 {path}",
         )
     _check_parent(path, what)
+
+
+def _check_writable_fs(path: Path, what: str) -> None:
+    """A disk mounted read-only (after a file-system error, ext4 remounts itself so) is not a
+    permissions problem: say so, and not "chown"."""
+    where = path
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        return
+    if read_only:
+        raise PreflightError(
+            f"{what} {path} is on a read-only file system",
+            "check the disk (dmesg for I/O errors, e2fsck), then remount it read-write "
+            "(mount -o remount,rw) or reboot",
+        )
 
 
 def _check_parent(path: Path, what: str) -> None:

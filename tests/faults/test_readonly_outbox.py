@@ -11,6 +11,7 @@ e2fsck, mount: ext4 does not take writes again before) the agent stores to disk 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from agent.link.outbox import Outbox
@@ -18,7 +19,7 @@ from agent.link.publisher import Priority
 from common.mosquitto import Broker
 from tests.e2e.test_no_loss import seqs
 from tests.faults.test_agent_storage import last_health
-from tests.helpers import Ext4Disk, agent_proc, controller_proc, wait_for
+from tests.helpers import KENDALI, Ext4Disk, Remountable, agent_proc, controller_proc, wait_for
 
 
 def test_outbox_on_a_disk_turned_read_only_keeps_messages_in_memory(ext4_fs: Ext4Disk) -> None:
@@ -110,3 +111,21 @@ def test_a_reservation_the_read_only_disk_refuses_waits_in_memory(ext4_fs: Ext4D
         assert [(r.seq, r.payload) for r in box.read_after(0, 10)] == [(seq, b"first")]
     finally:
         box.close()
+
+
+def test_an_agent_started_on_a_read_only_disk_says_so(
+    broker: Broker, tmp_path: Path, ro_fs: Remountable
+) -> None:
+    """A gateway rebooted onto a disk that stayed read-only: the agent refuses to start (its
+    outbox could keep nothing), and says the disk is read-only, not "chown" (what it said)."""
+    path = ro_fs.path / "outbox.db"
+    Outbox(path, 1 << 20).close()  # the agent ran here before
+    ro_fs.read_only()
+    agent = agent_proc(tmp_path, "gw-ro-boot", broker.port, outbox={"path": str(path)})
+    done = subprocess.run(
+        [*KENDALI, *agent.args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    message = " ".join(done.stderr.split())
+    assert f"outbox.path {path} is on a read-only file system" in message, message
+    assert "remount it read-write" in message and "chown" not in message
