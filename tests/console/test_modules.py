@@ -103,7 +103,7 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
           c.querySelector(".warnings").getAttribute("aria-label"),
           none.querySelector(".warnings") === null];""",
     )
-    assert card == ["p1", "certificate expires in 3.0 days", "Peringatan", True]
+    assert card == ["p1", "sertifikat kedaluwarsa dalam 3.0 hari", "Peringatan", True]
 
     # a sensor is judged by the controller's problems, not by its raw state: "connected" (what
     # a Modbus worker reports while it polls) is fine; its state reads in the operator's language

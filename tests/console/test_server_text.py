@@ -154,6 +154,19 @@ CAMERA_TEXTS = [  # (function, server text, Indonesian, English)
         "kamera cam-gate: kondisi: Kamera tertutup",
         "camera cam-gate: condition: Camera covered",
     ),
+    (
+        "warningText",
+        "certificate expires in 3.0 days; renewal failed: controller unreachable",
+        "sertifikat kedaluwarsa dalam 3.0 hari; perpanjangan gagal: controller unreachable",
+        "certificate expires in 3.0 days; renewal failed: controller unreachable",
+    ),
+    (
+        "warningText",
+        "certificate expires in 5.5 hours",
+        "sertifikat kedaluwarsa dalam 5.5 jam",
+        "certificate expires in 5.5 hours",
+    ),
+    ("warningText", "something new", "something new", "something new"),
 ]
 
 TEXTS_JS = """const [cases, done] = [arguments[0], arguments[arguments.length - 1]];

@@ -7,7 +7,7 @@ import { age, ageSince, number, percent, wita } from "./format.js";
 import { errorText } from "./errors.js";
 import { levelName, reasonText } from "./alerttext.js";
 import {
-  cameraProblemText, problemText, sensorProblemText, sensorStateText,
+  cameraProblemText, problemText, sensorProblemText, sensorStateText, warningText,
 } from "./fleettext.js";
 import { t } from "./i18n.js";
 import { every } from "./poll.js";
@@ -35,8 +35,7 @@ function stateBadge(gw) {
 }
 
 /** A list of problems (or warnings) the controller wrote, each said by ``say``: a gateway's
- *  own and its items' are translated where the wording is known; warnings are shown as
- *  written for now. */
+ *  own and its items' are translated where the wording is known, others shown as written. */
 function problems(list, kind = "problems", say = problemText) {
   if (!list?.length) return null;
   return el("ul", { class: kind, "aria-label": t(`fleet.${kind}`) },
@@ -113,7 +112,7 @@ export function gatewayCard(gw) {
       el("span", { class: "last-seen", title: wita(gw.last_seen) },
         `${t("fleet.lastseen")}: ${ageSince(gw.last_seen)}`)),
     problems(gw.problems),
-    problems(gw.warnings, "warnings", String),
+    problems(gw.warnings, "warnings", warningText),
     figures(gw),
     cameraTable(gw),
     sensorTable(gw));

@@ -117,6 +117,21 @@ const GATEWAY_PROBLEMS = [
     { when: m[1], error: m[2] ?? "" })],
 ];
 
+// "N.N days" / "N.N hours" as controller/fleet/condition.py writes a time left.
+const LEFT = String.raw`(\d+(?:\.\d+)?) (days|hours)`;
+
+const GATEWAY_WARNINGS = [
+  [new RegExp(`^certificate expires in ${LEFT}(?:; renewal failed: (.*))?$`, "s"),
+    (m) => t(m[3] === undefined ? "fleet.warning.cert_expiring" : "fleet.warning.cert_renewal",
+      { left: t(`fleet.left.${m[2]}`, { n: m[1] }), error: m[3] ?? "" })],
+];
+
+/** One of a gateway's warnings (a certificate near expiry whose renewal fails) in the
+ *  operator's language; unknown warnings as written. */
+export function warningText(text) {
+  return translated(GATEWAY_WARNINGS, text);
+}
+
 /** One of a gateway's problems ("camera cam-yard: stream down: timeout") in the operator's
  *  language; the camera's or sensor's own error text inside it is kept. */
 export function problemText(text) {
