@@ -107,6 +107,12 @@ class FaultFS(fuse.Operations):  # type: ignore[misc]
             os.truncate(self._real(path), length)
         return 0
 
+    def symlink(self, target: str, source: str) -> int:
+        """``target`` is the new link (in this file system), ``source`` what it points at."""
+        self._check()
+        os.symlink(source, self._real(target))
+        return 0
+
     def unlink(self, path: str) -> int:
         self._check()
         os.unlink(self._real(path))

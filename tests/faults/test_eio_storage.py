@@ -16,10 +16,16 @@ import pytest
 
 from agent.link.outbox import Outbox
 from agent.link.publisher import Priority
+from agent.update import state as st
+from agent.update.updater import UpdateRequest
 from common.mosquitto import Broker
+from tests.agent_update.helpers import World
 from tests.e2e.test_no_loss import assert_exactly_once, seqs
 from tests.faults.test_agent_storage import last_health
+from tests.faults.test_update_storage import NEW, _leftovers, _updater, release_url, world
 from tests.helpers import FaultyDisk, agent_proc, controller_proc, wait_for
+
+__all__ = ["release_url", "world"]  # the imported fixtures
 
 KINDS = [("eio", "io_error"), ("erofs", "read_only")]
 
@@ -105,3 +111,31 @@ def test_agent_on_a_failing_disk_reports_it_and_delivers_everything_once(
         ctl.stop()
     assert_exactly_once(store, gid, last)
     assert f"{kind} (cannot store message" in agent.text()
+
+
+def test_an_update_on_a_failing_disk_fails_with_io_error_and_a_retry_succeeds(
+    eio_fs: FaultyDisk, world: World, release_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = eio_fs.path / "update"
+    updater = _updater(world, directory, monkeypatch)
+    updater.hook = lambda state: eio_fs.fail("eio") if state == "installing" else None
+    request = UpdateRequest(url=release_url, version=NEW, rollout="r-eio")
+    updater.begin(request)
+
+    record = updater.run()
+
+    assert (record.state, record.outcome, record.reason) == ("failed", "failed", "io_error")
+    assert "Input/output error" in record.detail, record.detail
+    assert updater.slots.current() == world.base  # the running version stays current
+    health = updater.health()
+    assert health is not None and (health["state"], health["reason"]) == ("failed", "io_error")
+
+    eio_fs.heal()
+    assert updater.health()["reason"] == "io_error"  # type: ignore[index]
+    on_disk = st.UpdateRecord.from_json((directory / st.STATE_FILE).read_bytes())
+    assert (on_disk.state, on_disk.reason) == ("failed", "io_error")  # written once it could be
+    assert _leftovers(directory) == []
+    updater.hook = lambda _state: None
+    updater.begin(request)
+    assert updater.run().state == st.RESTARTING
+    assert updater.slots.points_at(updater.slots.slot(NEW))
