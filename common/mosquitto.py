@@ -63,11 +63,16 @@ class MosquittoProcess:
     once it listens on ``host:port``. :class:`Broker` writes the loopback broker's configuration;
     the TLS tests write the CA's listener and start it the same way."""
 
-    def __init__(self, conf: Path, log: Path, host: str, port: int) -> None:
+    def __init__(
+        self, conf: Path, log: Path, host: str, port: int, *, own_session: bool = False
+    ) -> None:
         self.conf = conf
         self.log = log
         self.host = host
         self.port = port
+        # own_session: Ctrl-C in a terminal reaches the whole foreground process group; a
+        # broker in its own session is stopped by whoever started it, in its turn.
+        self.own_session = own_session
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -75,6 +80,7 @@ class MosquittoProcess:
             [mosquitto_binary(), "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.own_session,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -126,10 +132,15 @@ class Broker(MosquittoProcess):
         acl: str | None = None,
         settings: str = QUEUE_SETTINGS,
         prelude: str = "",
+        own_session: bool = False,
     ) -> None:
         self.workdir = workdir
         super().__init__(
-            workdir / "mosquitto.conf", workdir / "mosquitto.log", host, port or free_port(host)
+            workdir / "mosquitto.conf",
+            workdir / "mosquitto.log",
+            host,
+            port or free_port(host),
+            own_session=own_session,
         )
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(

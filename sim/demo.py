@@ -231,6 +231,7 @@ class DemoStack:
             self.workdir / "broker",
             prelude="per_listener_settings true\n",
             settings=QUEUE_SETTINGS + tls_listener,
+            own_session=True,  # Ctrl-C reaches the demo only; it stops the broker last
         )
         self.broker.start()
 

@@ -5,6 +5,7 @@ and Ctrl-C ends the demo with exit 0 and every process it started gone."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -35,9 +36,11 @@ def _output(path: Path) -> str:
 
 
 def _stop(demo: subprocess.Popen[bytes], timeout: float = 90.0) -> int:
-    """Ctrl-C, as a person stops it; kill it and its processes only if it does not end."""
+    """Ctrl-C, as a person stops it: a terminal sends SIGINT to the whole foreground process
+    group, so every process the demo left in its group gets it too. Kill it and its processes
+    only if it does not end."""
     if demo.poll() is None:
-        demo.send_signal(signal.SIGINT)
+        os.killpg(demo.pid, signal.SIGINT)
     try:
         return demo.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -103,6 +106,7 @@ def test_demo_operators_see_their_own_agencys_alerts_live(tmp_path: Path) -> Non
             [str(KENDALI_SCRIPT), "demo", "--gateways", "2", "--console-port", "0",
              "--duration", str(DEMO_CAP_S), "--workdir", str(tmp_path / "demo")],
             stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+            start_new_session=True,  # its own process group, as in a terminal of its own
         )  # fmt: skip
     operators: list[Operator] = []
 
@@ -155,6 +159,11 @@ def test_demo_operators_see_their_own_agencys_alerts_live(tmp_path: Path) -> Non
 
     assert code == 0, _output(output)[-2000:]
     assert _left_running(started) == [], "processes the demo left running"
+    # Ctrl-C stops the stack in order, agents before the broker: each gateway says goodbye
+    # (offline "shutdown"); none is cut off by a broker that went first (offline "lost").
+    controller_log = (tmp_path / "demo" / "controller.log").read_text(errors="replace")
+    assert "offline (shutdown)" in controller_log, controller_log[-2000:]
+    assert "offline (lost)" not in controller_log, controller_log[-2000:]
     assert port > 0 and port != 8080  # --console-port 0: a free port, never the fixed one
     assert set(logins) == {"bpbd", "dishub", "admin"}, logins
     assert {role for _password, role in logins.values()} == {"operator", "admin"}
