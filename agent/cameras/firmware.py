@@ -110,11 +110,14 @@ def download_image(
     try:
         with os.fdopen(fd, "wb") as out:
             digest = _stream(url, out, max_bytes, timeout_s)
+    except OSError as exc:  # the last buffered bytes, written when the file closes
+        _discard(path)
+        raise UpgradeError(f"cannot store the image in {folder}: {exc.strerror or exc}") from exc
     except BaseException:
-        path.unlink(missing_ok=True)
+        _discard(path)
         raise
     if digest != sha256.lower():
-        path.unlink(missing_ok=True)
+        _discard(path)
         raise UpgradeError("image SHA-256 does not match: not uploaded")
     return path
 
@@ -144,6 +147,13 @@ def _stream(url: str, out: IO[bytes], max_bytes: int, timeout_s: float) -> str:
     return digest.hexdigest()
 
 
+def _discard(path: Path) -> None:
+    """Remove a failed download; a disk that refuses even that leaves it for the next
+    download's :func:`_remove_leftovers`."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
 def _remove_leftovers(folder: Path, prefix: str) -> None:
     for stale in folder.glob(f"{prefix}*.part"):
         with contextlib.suppress(OSError):
@@ -157,7 +167,7 @@ def image_file(path: Path) -> Iterator[Path]:
     try:
         yield path
     finally:
-        path.unlink(missing_ok=True)
+        _discard(path)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,14 @@ order: every message reaches the controller exactly once."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from agent.cameras.firmware import UpgradeError, download_image
 from agent.link.outbox import Outbox
 from agent.link.publisher import Priority
 from agent.update import state as st
@@ -139,3 +143,45 @@ def test_an_update_on_a_failing_disk_fails_with_io_error_and_a_retry_succeeds(
     updater.begin(request)
     assert updater.run().state == st.RESTARTING
     assert updater.slots.points_at(updater.slots.slot(NEW))
+
+
+def test_a_camera_firmware_image_the_disk_fails_to_store_is_refused_saying_why(
+    eio_fs: FaultyDisk,
+) -> None:
+    """The disk fails after the download's file was made: the image's last bytes, written when
+    the file closes, are refused. The download must end with the clear upgrade error (what the
+    rollout shows), not a bare OSError, and the next download works once the disk does."""
+    data = b"KENDALI-SIM-FW\tSimCam-1\t1.2.0\n"  # smaller than the write buffer
+    folder = eio_fs.path / "firmware"
+    folder.mkdir()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/failing.bin":
+                eio_fs.fail("eio")  # the file exists by now; its write will fail
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        with pytest.raises(UpgradeError, match=r"cannot store the image in .*Input/output error"):
+            download_image(f"{base}/failing.bin", sha, folder, max_bytes=1 << 20,
+                           timeout_s=5, owner="gw-1")  # fmt: skip
+        eio_fs.heal()
+        got = download_image(f"{base}/fw.bin", sha, folder, max_bytes=1 << 20, timeout_s=5,
+                             owner="gw-1")  # fmt: skip
+        assert got.read_bytes() == data
+        assert [p.name for p in folder.iterdir()] == [got.name]  # the failed one is gone
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
