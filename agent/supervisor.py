@@ -30,7 +30,7 @@ from agent.commands.update import UpdateCommand
 from agent.config import AgentConfig
 from agent.config.apply import ConfigApplier, startup_config
 from agent.config.remote import RemoteConfig
-from agent.config.store import ConfigStore
+from agent.config.store import ConfigStore, ConfigStoreError
 from agent.health.gateway import HealthCollector
 from agent.inbound import Inbound
 from agent.inventory import agent_version, camera_inventory, host_inventory, sensor_inventory
@@ -307,8 +307,8 @@ def build(config: AgentConfig) -> Agent:
     health."""
     outbox = open_outbox(config)
     publisher = OutboxPublisher(config.gateway_id, outbox)
-    store = ConfigStore(config_state_dir(config))
-    config, _ = startup_config(config, store)  # the controller's last good one, if any
+    store = open_config_store(config_state_dir(config))
+    config = running_config(config, store)
     supervisor = Supervisor()
     capabilities = capabilities_for(config, publisher, supervisor)
     built: list[Agent] = []  # the birth reports the version running at each connect
@@ -354,6 +354,35 @@ def build(config: AgentConfig) -> Agent:
     link.on_inbound = agent.inbound.offer
     remote.send_pending()
     return agent
+
+
+class _ConfigStoreWithoutFolder(ConfigStore):
+    """The store when its folder cannot be made (a read-only disk): it reads nothing, and
+    every write fails with :class:`ConfigStoreError` as on a read-only folder (the apply is
+    reported failed with the file system's words)."""
+
+    def __init__(self, directory: Path) -> None:  # no mkdir: that is what failed
+        self.directory = directory
+
+
+def open_config_store(directory: Path) -> ConfigStore:
+    try:
+        return ConfigStore(directory)
+    except ConfigStoreError as exc:
+        log.warning("configuration store: %s; configurations from the controller cannot be "
+                    "kept until the disk is fixed", exc)  # fmt: skip
+        return _ConfigStoreWithoutFolder(directory)
+
+
+def running_config(config: AgentConfig, store: ConfigStore) -> AgentConfig:
+    """The controller's last good configuration, if any, else the local file's. A store that
+    cannot record what it found (an interrupted apply on a read-only disk) must not stop the
+    agent: it runs the local file's configuration and says why."""
+    try:
+        return startup_config(config, store)[0]
+    except ConfigStoreError as exc:
+        log.warning("configuration store: %s; running the local file's configuration", exc)
+        return config
 
 
 def config_state_dir(config: AgentConfig) -> Path:

@@ -60,12 +60,17 @@ def agent(
 
     try:
         cfg = configfile.load(config, AgentConfig)
-        lock = agent_preflight(cfg, config)
+        lock, warning = agent_preflight(cfg, config)
     except (ConfigError, PreflightError) as exc:
         _fail_config(exc)
         return
     logsetup.setup(cfg.log_level, f"agent[{cfg.gateway_id}]")
-    log.info("holding %s for the life of this process", lock.path)
+    if warning is not None:
+        log.warning("%s", warning)
+    if lock.fd is None:
+        log.info("%s cannot be made (read-only disk): the instance guard is a socket", lock.path)
+    else:
+        log.info("holding %s for the life of this process", lock.path)
     the_agent = build(cfg)
     install_signal_handlers(the_agent)
     the_agent.run()

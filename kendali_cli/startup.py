@@ -56,13 +56,15 @@ def check_tls(tls: TlsFiles | None, what: str) -> None:
         check_private(tls.key_file, f"{what}.key_file")
 
 
-def agent_preflight(cfg: AgentConfig, config_path: Path) -> InstanceLock:
-    """Umask, config file, TLS files, outbox path, then the lock on the outbox."""
+def agent_preflight(cfg: AgentConfig, config_path: Path) -> tuple[InstanceLock, str | None]:
+    """Umask, config file, TLS files, outbox path, then the lock on the outbox. Returns the
+    lock and a warning to log: an outbox on a read-only disk is not refused (the agent runs
+    from memory and says why; a gateway that shows offline tells nobody about its disk)."""
     owner_only_files()
     check_config_file(config_path, bool(secrets_in(cfg)))
     check_tls(cfg.broker.tls, "broker.tls")
-    check_state_file(cfg.outbox.path, "outbox.path")
-    return hold_instance_lock(cfg.outbox.path, "outbox.path")
+    warning = check_state_file(cfg.outbox.path, "outbox.path", read_only_ok=True)
+    return hold_instance_lock(cfg.outbox.path, "outbox.path"), warning
 
 
 def controller_preflight(cfg: ControllerConfig, config_path: Path | None) -> InstanceLock | None:

@@ -16,6 +16,11 @@ Storage faults are the outbox's own business:
 - a full or read-only disk does not stop the agent: new messages wait in a bounded memory spill
   (oldest routine ones dropped first, counted), ``disk_error`` says so in health, and the spill
   goes to disk, in order, as soon as a write succeeds again;
+- an outbox opened on a disk that is already read-only (a gateway rebooted onto a worn SD card)
+  runs "memory-only": the old database is only read (its unsent rows are sent from it, and
+  what the controller commits is remembered in memory), new messages wait in the spill, and
+  when the disk takes writes again the database is opened for writing, the committed rows are
+  removed and the spill is stored, as in the running case;
 - the session counter lives beside the sequence reservation in side files, so it survives a
   corrupt database being replaced (the controller would otherwise see an old session number).
 """
@@ -32,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from agent.link.publisher import Priority
 
@@ -111,6 +117,25 @@ def probe_disk(folder: Path) -> str | None:
     return None
 
 
+def _read_only_disk(folder: Path) -> bool:
+    """Whether ``folder`` (or, when it does not exist, its nearest existing parent) is on a
+    file system that refuses writes as read-only, asked by creating a file there."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return probe_disk(folder) == "read_only"
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Closed ranges sorted and joined where they overlap or touch."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
+
+
 def _fault_kind(exc: OutboxError) -> str | None:
     """disk_full | read_only | io_error when the disk refused (as far as its cause tells)."""
     cause = exc.__cause__
@@ -155,13 +180,34 @@ class Outbox:
         self._spill: list[tuple[int, str, bytes, int, float]] = []
         self._spill_bytes = 0
         self._disk_error = ""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._open(durability)
+        self._durability = durability
+        # Memory-only: the disk was read-only at start; ``_db`` is then a read-only view of the
+        # old database (or an empty one in memory) and these ranges were committed meanwhile.
+        self._memory_only = _read_only_disk(path.parent)
+        self._committed_in_memory: list[tuple[int, int]] = []
+        self._recover_error = ""
+        wal_unread = False
+        if self._memory_only:
+            self._db, wal_unread = self._open_read_only()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open(durability)
         self._reserved = self._read_reserved()
         self._next_seq = self._load_next_seq()
-        self._bytes, self._depth = self._db.execute(
-            "SELECT COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox"
-        ).fetchone()
+        if wal_unread:  # rows may hide in the unread WAL: start past every number reserved
+            self._next_seq = max(self._next_seq, self._reserved + 1)
+        self._bytes, self._depth = 0, 0
+        self._restore_counts()
+        if self._memory_only:
+            self._disk_error = "read_only"
+            log.warning(
+                "outbox %s is on a read-only disk: running without it; new messages are kept in "
+                "memory only (up to %d MiB) and are lost if the agent restarts before the disk "
+                "is fixed; %d older message(s) are read from the disk and sent",
+                path,
+                SPILL_MAX_BYTES >> 20,
+                self._depth,
+            )
 
     # -- opening and recovery -------------------------------------------------------------
 
@@ -186,6 +232,88 @@ class Outbox:
                 if src.exists():
                     src.rename(f"{aside}{suffix}")
             return self._connect(durability)
+
+    def _open_read_only(self) -> tuple[sqlite3.Connection, bool]:
+        """A read-only view of the database on a read-only disk, and whether a WAL file beside
+        it was left unread. A WAL database cannot even be opened read-only without its -shm
+        file (which a clean close removed and this disk cannot create): it is then read as
+        immutable, which ignores the WAL. Without a readable database: an empty one in memory,
+        so reading and counting work the same way."""
+        if self.path.is_file():
+            wal, why = Path(f"{self.path}-wal"), "cannot open it"
+            for params in ("mode=ro", "immutable=1"):
+                uri = f"file:{quote(str(self.path))}?{params}"
+                try:
+                    db = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                         isolation_level=None)  # fmt: skip
+                except sqlite3.Error:
+                    continue
+                try:
+                    _check_integrity(db)
+                    db.execute("SELECT 1 FROM outbox LIMIT 1").fetchall()
+                    db.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+                except sqlite3.Error as exc:
+                    db.close()
+                    why = f"{exc}"
+                    continue
+                return db, params == "immutable=1" and wal.exists()
+            log.error("outbox %s cannot be read on the read-only disk (%s); its rows wait there",
+                      self.path, why)  # fmt: skip
+        db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        return db, self.path.exists()
+
+    def _back_on_disk_locked(self) -> bool:
+        """In memory-only mode: whether the disk takes writes again. If it does, open the
+        database for writing, remove what the controller committed meanwhile, cover the
+        numbers used from memory, and leave memory-only mode (the spill is stored next)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        if probe_disk(self.path.parent) is not None:
+            return False
+        try:
+            db = self._open(self._durability)
+        except (OutboxError, OSError) as exc:
+            return self._not_back(f"{exc}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for first, last in self._committed_in_memory:
+                db.execute(_RANGE_DELETE, (first, last))
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
+                (self._next_seq,),
+            )
+            db.execute("COMMIT")
+            self._reserved = self._read_reserved()
+            self._reserve_through(self._next_seq - 1)
+        except (sqlite3.Error, OutboxError) as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            db.close()
+            return self._not_back(f"{exc}")
+        old, self._db = self._db, db
+        old.close()
+        self._memory_only, self._committed_in_memory = False, []
+        self._restore_counts()
+        log.warning("outbox %s: the disk takes writes again; the outbox is back on it", self.path)
+        if not self._spill:
+            self._disk_error = ""
+        return True
+
+    def _not_back(self, reason: str) -> bool:
+        if reason != self._recover_error:
+            log.warning("outbox %s: the disk takes writes, the database not yet: %s",
+                        self.path, reason)  # fmt: skip
+            self._recover_error = reason
+        return False
+
+    def _committed_filter(self) -> tuple[str, tuple[int, ...]]:
+        """SQL that leaves out the rows committed while the database could not be written."""
+        ranges = self._committed_in_memory
+        args = tuple(bound for pair in ranges for bound in pair)
+        return "".join(" AND NOT (seq BETWEEN ? AND ?)" for _ in ranges), args
 
     def _connect(self, durability: str) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -246,7 +374,7 @@ class Outbox:
             seq = self._next_seq
             payload = build(seq)
             row = (seq, topic, payload, int(priority), self._clock())
-            if self._spill and not self._flush_spill_locked():
+            if (self._spill or self._memory_only) and not self._flush_spill_locked():
                 self._next_seq = seq + 1
                 self._spill_locked(row)
             else:
@@ -281,7 +409,7 @@ class Outbox:
             self._db.executemany(_INSERT, rows)
             self._db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
-                (rows[-1][0] + 1,),
+                (max(rows[-1][0] + 1, self._next_seq),),
             )
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -316,6 +444,10 @@ class Outbox:
 
     def _flush_spill_locked(self) -> bool:
         """Write the spill to disk in order; True when it is empty afterwards."""
+        if self._memory_only and not self._back_on_disk_locked():
+            return False
+        if not self._spill:
+            return True
         try:
             self._reserve_through(self._spill[-1][0])
             self._insert_locked(self._spill)
@@ -333,7 +465,7 @@ class Outbox:
     def retry_disk(self) -> bool:
         """Try to store what waits in memory (the link calls this); True when nothing waits."""
         with self._lock:
-            return not self._spill or self._flush_spill_locked()
+            return not (self._spill or self._memory_only) or self._flush_spill_locked()
 
     def _enforce_bound(self) -> None:
         """Drop oldest rows, routine before events, until under the byte bound."""
@@ -372,6 +504,8 @@ class Outbox:
             query += " AND seq <= ?"
             args = (seq, upto)
         with self._lock:
+            committed, more = self._committed_filter()
+            query, args = query + committed, args + more
             try:
                 rows = self._db.execute(f"{query} ORDER BY seq LIMIT {int(limit)}", args).fetchall()
             except sqlite3.Error as exc:
@@ -396,6 +530,11 @@ class Outbox:
             return 0
         with self._lock:
             removed = self._drop_from_spill(ranges)
+            if self._memory_only:  # the database is read-only: remember, remove at recovery
+                before = self._depth
+                self._committed_in_memory = _merged(self._committed_in_memory + ranges)
+                self._restore_counts()
+                return removed + before - self._depth
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for first, last in ranges:
@@ -423,8 +562,10 @@ class Outbox:
         return gone
 
     def _restore_counts(self) -> None:
+        committed, args = self._committed_filter()
         self._bytes, self._depth = self._db.execute(
-            "SELECT COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox"
+            "SELECT COALESCE(SUM(LENGTH(payload)), 0), COUNT(*) FROM outbox WHERE 1" + committed,  # noqa: S608 - placeholders only
+            args,
         ).fetchone()
 
     def _delete_locked(self, seqs: list[int], *, count_bytes: bool) -> None:

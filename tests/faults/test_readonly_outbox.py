@@ -11,7 +11,6 @@ e2fsck, mount: ext4 does not take writes again before) the agent stores to disk 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from agent.link.outbox import Outbox
@@ -19,7 +18,7 @@ from agent.link.publisher import Priority
 from common.mosquitto import Broker
 from tests.e2e.test_no_loss import seqs
 from tests.faults.test_agent_storage import last_health
-from tests.helpers import KENDALI, Ext4Disk, Remountable, agent_proc, controller_proc, wait_for
+from tests.helpers import Ext4Disk, Remountable, agent_proc, controller_proc, wait_for
 
 
 def test_outbox_on_a_disk_turned_read_only_keeps_messages_in_memory(ext4_fs: Ext4Disk) -> None:
@@ -116,16 +115,55 @@ def test_a_reservation_the_read_only_disk_refuses_waits_in_memory(ext4_fs: Ext4D
 def test_an_agent_started_on_a_read_only_disk_says_so(
     broker: Broker, tmp_path: Path, ro_fs: Remountable
 ) -> None:
-    """A gateway rebooted onto a disk that stayed read-only: the agent refuses to start (its
-    outbox could keep nothing), and says the disk is read-only, not "chown" (what it said)."""
+    """A gateway rebooted onto a disk that stayed read-only: the agent starts from memory (it
+    used to refuse, and the gateway only showed offline) and says the disk is read-only, what
+    that costs and what to do, not "chown". More in test_readonly_start.py."""
     path = ro_fs.path / "outbox.db"
     Outbox(path, 1 << 20).close()  # the agent ran here before
     ro_fs.read_only()
     agent = agent_proc(tmp_path, "gw-ro-boot", broker.port, outbox={"path": str(path)})
-    done = subprocess.run(
-        [*KENDALI, *agent.args], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 2
-    message = " ".join(done.stderr.split())
-    assert f"outbox.path {path} is on a read-only file system" in message, message
-    assert "remount it read-write" in message and "chown" not in message
+    agent.start(ready="connected to")
+    try:
+        message = " ".join(agent.text().split())
+        assert f"WARNING kendali_cli.core: outbox.path {path} is on a read-only file system" in (
+            message
+        ), message
+        assert "messages are kept in memory only and are lost if the agent restarts" in message
+        assert "remount it read-write" in message and "chown" not in message
+    finally:
+        assert agent.stop() == 0
+
+
+def test_an_agent_restarted_on_ext4_turned_read_only_starts_from_memory(
+    broker: Broker, tmp_path: Path, ext4_fs: Ext4Disk
+) -> None:
+    """ext4's emergency read-only does not show in statvfs and still lets files be opened for
+    writing: the agent (restarted by systemd, say) finds out from the refused writes and still
+    comes up, reporting read_only, its messages reaching the controller."""
+    gid = "gw-ext4-restart"
+    ctl, store = controller_proc(tmp_path, broker.port, client_id="ctl-ext4-restart")
+    agent = agent_proc(tmp_path, gid, broker.port,
+                       outbox={"path": str(ext4_fs.path / "outbox.db")},
+                       health={"interval_s": 0.2})  # fmt: skip
+    ctl.start()
+    try:
+        agent.start(ready="connected to")
+        wait_for(lambda: len(seqs(store, gid)) >= 3, 20, what="first messages")
+        ext4_fs.fail()
+        assert agent.stop() == 0
+        before = max(seqs(store, gid))
+        agent.start(ready="connected to")
+        assert "is on a read-only disk: running without it" in agent.text()
+        wait_for(
+            lambda: (
+                last_health(store, gid).get("link", {}).get("disk_error") == "read_only"
+                and max(seqs(store, gid)) > before + 3
+            ),
+            20,
+            interval=0.2,
+            what="read_only in health, messages from memory",
+        )
+        assert agent.running
+    finally:
+        agent.stop()
+        ctl.stop()
