@@ -8,6 +8,9 @@ malformed (other 4xx) will not get better by trying again.
 The channel's URL is a secret (bot tokens, webhook keys): it is never logged. Beyond the whole
 URL, the parts apprise itself hides in its privacy form of the URL are registered with
 :mod:`common.redact`, so an apprise log line or error that echoes a token alone is masked too.
+
+E-mail (``mailto://``, ``mailtos://``): the body is declared plain text, otherwise apprise takes
+it for HTML and the mail's text part runs every line into one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import unquote
 
 import apprise
 from apprise.attachment.memory import AttachMemory
+from apprise.plugins.email import NotifyEmail
 
 from common.redact import redact, register_secret
 from controller.notify.config import ChannelSection
@@ -115,13 +119,16 @@ class AppriseChannel:
     def __init__(self, name: str, config: ChannelSection) -> None:
         self.name = name
         url = config.url.get_secret_value()
-        asset = apprise.AppriseAsset(async_mode=False, service_timeout=config.timeout_s)
+        asset = apprise.AppriseAsset(
+            async_mode=False, service_timeout=config.timeout_s, **_asset_for(url)
+        )
         self._apprise = apprise.Apprise(asset=asset)
         plugin = apprise.Apprise.instantiate(url, asset=asset)
         if plugin is None or not self._apprise.add(plugin):
             register_secret(url)
             raise ChannelError(f"channel {name}: apprise does not understand its URL")
         register_url_secrets(url, plugin)
+        self.email = isinstance(plugin, NotifyEmail)
         self.max_chars = config.max_chars or int(getattr(plugin, "body_maxlen", 0) or 0)
         self.max_chars = self.max_chars or DEFAULT_MAX_CHARS
         self.title_max = int(getattr(plugin, "title_maxlen", 250) or 0)
@@ -138,12 +145,16 @@ class AppriseChannel:
             attach = apprise.AppriseAttachment()
             attach.add(AttachMemory(content=jpeg, name="snapshot.jpg", mimetype="image/jpeg"))
         kind = apprise.NotifyType.SUCCESS if cleared else NOTIFY_TYPE.get(severity)
+        extra: dict[str, Any] = {}
+        if self.email:  # our text is plain: apprise would otherwise take it for HTML
+            extra["body_format"] = apprise.NotifyFormat.TEXT
         try:
             result = self._apprise.notify(
                 body=message.body,
                 title=message.title,
                 notify_type=kind or apprise.NotifyType.INFO,
                 attach=attach,
+                **extra,
             )
         except Exception as exc:  # apprise reports failures; anything raised is a bug of theirs
             raise DeliveryFailed(
@@ -151,6 +162,11 @@ class AppriseChannel:
             ) from exc
         if not result:
             raise failure_from(_log_messages(result))
+
+
+def _asset_for(url: str) -> dict[str, Any]:
+    """A mail says who sent it (``X-Application`` and the sender's default display name)."""
+    return {"app_id": "Kendali"} if url.lower().startswith(("mailto:", "mailtos:")) else {}
 
 
 def _log_messages(result: Any) -> list[str]:
