@@ -9,8 +9,11 @@ The channel's URL is a secret (bot tokens, webhook keys): it is never logged. Be
 URL, the parts apprise itself hides in its privacy form of the URL are registered with
 :mod:`common.redact`, so an apprise log line or error that echoes a token alone is masked too.
 
-E-mail (``mailto://``, ``mailtos://``): the body is declared plain text, otherwise apprise takes
-it for HTML and the mail's text part runs every line into one.
+E-mail (``mailto://``, ``mailtos://``) needs two things apprise does not do by itself: the body
+is declared plain text (otherwise apprise takes it for HTML and the mail's text part runs every
+line into one), and apprise's own pause of 5.5 s between two mails of one channel is turned off
+(the channel's token bucket is the one rate limit, and that pause could not be interrupted by a
+stop).
 """
 
 from __future__ import annotations
@@ -129,6 +132,10 @@ class AppriseChannel:
             raise ChannelError(f"channel {name}: apprise does not understand its URL")
         register_url_secrets(url, plugin)
         self.email = isinstance(plugin, NotifyEmail)
+        if self.email:
+            # apprise waits 5.5 s between two mails of one plugin, in a sleep a stop cannot end;
+            # the channel's token bucket (rate_per_minute, burst) is the rate limit.
+            plugin.request_rate_per_sec = 0
         self.max_chars = config.max_chars or int(getattr(plugin, "body_maxlen", 0) or 0)
         self.max_chars = self.max_chars or DEFAULT_MAX_CHARS
         self.title_max = int(getattr(plugin, "title_maxlen", 250) or 0)

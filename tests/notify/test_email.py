@@ -65,3 +65,33 @@ def test_one_mail_in_indonesian_with_the_snapshot(
     assert lines[-1] == "Buka: https://cc.example/console/#/alerts/7"
     assert attachments_of(mail) == [("snapshot.jpg", "image/jpeg", JPEG)]
     assert store.counters()["notify.bpbd-mail.sent"] == 1
+
+
+def test_the_rate_limit_holds_for_mail(store: Store, mailboxes: Callable[..., Mailbox]) -> None:
+    box = mailboxes()
+    config = controller_config(
+        {**mail_channel(box.url(), rate_per_minute=60, burst=2), "queue_max_wait_s": 0.5}
+    )
+    with worker_running(make_worker(config, store)):
+        ids = [add_journal(store, device=f"gw-01/s-{n}") for n in range(5)]
+        wait_for(
+            lambda: store.counters().get("notify.lane.bpbd-mail") == ids[-1], 10, what="all done"
+        )
+    assert [m["Subject"][-3:] for m in box.messages] == ["s-0", "s-1"]
+    rows = dead(store)
+    assert sorted(r["journal_id"] for r in rows) == ids[2:]
+    assert all(r["reason"].startswith("rate_limited: ") for r in rows)
+
+
+def test_the_channels_rate_limit_is_the_only_pace(
+    store: Store, mailboxes: Callable[..., Mailbox]
+) -> None:
+    box = mailboxes()
+    config = controller_config(mail_channel(box.url(), rate_per_minute=600, burst=5))
+    with worker_running(make_worker(config, store)):
+        for n in range(3):
+            add_journal(store, device=f"gw-01/s-{n}")
+        wait_for(lambda: len(box.messages) == 3, 30, what="three mails")
+    # The channel lets five go at once. apprise on its own pauses 5.5 s between two mails of
+    # one channel (11 s for these three), in a sleep a stopping worker cannot interrupt.
+    assert box.times[-1] - box.times[0] < 5.0, box.times
