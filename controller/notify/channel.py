@@ -9,15 +9,18 @@ The channel's URL is a secret (bot tokens, webhook keys): it is never logged. Be
 URL, the parts apprise itself hides in its privacy form of the URL are registered with
 :mod:`common.redact`, so an apprise log line or error that echoes a token alone is masked too.
 
-E-mail (``mailto://``, ``mailtos://``) needs two things apprise does not do by itself: the body
+E-mail (``mailto://``, ``mailtos://``) needs three things apprise does not do by itself: the body
 is declared plain text (otherwise apprise takes it for HTML and the mail's text part runs every
-line into one), and apprise's own pause of 5.5 s between two mails of one channel is turned off
-(the channel's token bucket is the one rate limit, and that pause could not be interrupted by a
-stop).
+line into one), apprise's own pause of 5.5 s between two mails of one channel is turned off (the
+channel's token bucket is the one rate limit, and that pause could not be interrupted by a stop),
+and the SMTP server's own answer (``535``, ``550``, ``451``, connection refused), which apprise
+logs only at debug level, becomes the reason. An SMTP ``5xx`` is permanent and not retried (an
+authentication failure never is), a ``4xx`` or an unreachable server is retried.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Iterable
@@ -36,6 +39,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 4096
 _HTTP_STATUS = re.compile(r"error=(\d{3})\b|HTTP Error (\d{3})\b")
+# smtplib's exceptions as apprise prints them: ``(535, b'5.7.8 ...')``, a refused recipient as
+# ``{'a@b': (550, b'...')}``, a partly refused one as ``refused: 550 b'...'``.
+_SMTP_REPLY = re.compile(
+    r"(?:'(?P<rcpt>[^']*)':\s*)?\((?P<code>\d{3}), b(?P<q>['\"])(?P<text>.*?)(?P=q)"
+    r"|refused: (?P<code2>\d{3}) b(?P<q2>['\"])(?P<text2>.*?)(?P=q2)"
+)
+_DETAIL = re.compile(r"^Socket Exception: ")
+"""The debug line in which apprise's e-mail (and other socket) plugins name the actual error."""
+_NOTIFY_TAKES_LOG_LEVEL = "log_level" in inspect.signature(apprise.Apprise.notify).parameters
 _URL_PARTS = re.compile(r"[/?&=@:#]")
 MIN_SECRET_PART = 6
 RETRYABLE_4XX = {408, 425, 429}
@@ -72,14 +84,28 @@ class _RedactApprise(logging.Filter):
         return True
 
 
+class _WarningsOnward(logging.Handler):
+    """Hands apprise's warnings and errors on to the process's own handlers (the root logger's);
+    its debug lines stay with apprise's per-call capture, where a failure's reason is read."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
 def install_log_filter() -> None:
-    """Mask secrets in apprise's own log lines; keep only its warnings and errors (our lanes log
-    each delivery themselves)."""
+    """Mask secrets in apprise's own log lines; pass on only its warnings and errors (our lanes
+    log each delivery themselves). apprise itself logs at debug level, so that the failure detail
+    it writes only there (an SMTP server's ``535`` or ``550``) reaches the delivery's result."""
     logger = logging.getLogger("apprise")
     if not any(isinstance(f, _RedactApprise) for f in logger.filters):
         logger.addFilter(_RedactApprise())
-    if logger.level == logging.NOTSET or logger.level < logging.WARNING:
-        logger.setLevel(logging.WARNING)
+    if not any(isinstance(h, _WarningsOnward) for h in logger.handlers):
+        logger.addHandler(_WarningsOnward())
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
 
 
 def register_url_secrets(url: str, plugin: Any) -> None:
@@ -155,6 +181,8 @@ class AppriseChannel:
         extra: dict[str, Any] = {}
         if self.email:  # our text is plain: apprise would otherwise take it for HTML
             extra["body_format"] = apprise.NotifyFormat.TEXT
+        if _NOTIFY_TAKES_LOG_LEVEL:  # the failure detail apprise logs at debug level
+            extra["log_level"] = logging.DEBUG
         try:
             result = self._apprise.notify(
                 body=message.body,
@@ -177,20 +205,51 @@ def _asset_for(url: str) -> dict[str, Any]:
 
 
 def _log_messages(result: Any) -> list[str]:
+    """apprise's warnings and errors, and the debug lines that carry the error itself."""
     try:
-        return [str(e.message) for e in result.logs() if e.level in ("WARNING", "ERROR")]
+        entries = list(result.logs())
     except Exception:  # an older result without logs(): the status is all we know
         return []
+    out = []
+    for e in entries:
+        text = str(e.message)
+        if e.level in ("WARNING", "ERROR"):
+            out.append(text)
+        elif e.level == "DEBUG" and _DETAIL.match(text):
+            out.append(_DETAIL.sub("", text))
+    return out
+
+
+def _smtp_replies(text: str) -> list[tuple[int, str]]:
+    """``(code, 'SMTP 550 5.1.1 mailbox unavailable (to a@b)')`` for each SMTP reply in ``text``."""
+    found = []
+    for m in _SMTP_REPLY.finditer(text):
+        code = int(m.group("code") or m.group("code2"))
+        said = (m.group("text") or m.group("text2") or "").strip()
+        rcpt = f" (to {m.group('rcpt')})" if m.group("rcpt") else ""
+        found.append((code, f"SMTP {code} {said}{rcpt}".strip()))
+    return found
 
 
 def failure_from(messages: Iterable[str]) -> DeliveryFailed:
-    """The reason from apprise's log lines; permanent when the service refused the request."""
-    texts = [redact(m) for m in messages]
-    reason = "; ".join(texts)[:1000] or "delivery failed (apprise gave no reason)"
+    """The reason from apprise's log lines; permanent when the service refused the request
+    (HTTP 4xx but 408/425/429, or an SMTP 5xx such as 535 authentication failed or 550 no
+    such mailbox)."""
+    texts: list[str] = []
     status = 0
-    for text in texts:
+    smtp: list[int] = []
+    for message in messages:
+        text = redact(message)
+        replies = _smtp_replies(text)
+        if replies:
+            smtp += [code for code, _ in replies]
+            text = "; ".join(said for _, said in replies)
         m = _HTTP_STATUS.search(text)
         if m:
             status = int(m.group(1) or m.group(2))
+        if text not in texts:
+            texts.append(text)
+    reason = "; ".join(texts)[:1000] or "delivery failed (apprise gave no reason)"
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
+    permanent = permanent or any(500 <= code < 600 for code in smtp)
     return DeliveryFailed(reason, permanent=permanent)
