@@ -177,3 +177,16 @@ def test_smtp_replies_become_the_reason() -> None:
     assert not partly.permanent and partly.reason == "SMTP 452 4.2.2 mailbox full"
     assert not failure_from(["[Errno 111] Connection refused"]).permanent
     assert not failure_from(["(421, b'4.7.0 too many connections')"]).permanent
+
+
+def test_a_password_with_reserved_characters_goes_percent_encoded(
+    store: Store, mailboxes: Callable[..., Mailbox], caplog: pytest.LogCaptureFixture
+) -> None:
+    box = mailboxes(password="p@ss/w#rd?&=:%+ 9")  # as docs/notifications.md says to write it
+    config = controller_config(mail_channel(box.url()))
+    caplog.set_level(logging.DEBUG)
+    with worker_running(make_worker(config, store)):
+        add_journal(store)
+        wait_for(lambda: box.messages, 10, what="the mail")
+    assert box.logins == [(USER, "p@ss/w#rd?&=:%+ 9")]
+    assert "p@ss/w#rd?&=:%+ 9" not in caplog.text and "p%40ss%2Fw%23rd" not in caplog.text
