@@ -6,7 +6,6 @@ Also measured: edge event published -> alert on an SSE client."""
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import random
@@ -14,20 +13,18 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from common.mosquitto import Broker
 from controller.store.repo import Store
 from controller.store.schema import gateway_sites
-from protocol.codec import encode, new_id
-from protocol.topics import Topics
 from tests.api import seed
 from tests.api.conftest import Api, SseReader, add_users, start_controller
 from tests.helpers import wait_for
+from tests.mqtt_gateway import WireGateway
 
 GW = "gw-pole"
+JPEG = seed.jpeg(90)
 
 
 def _prepare(store: Store) -> None:
@@ -47,58 +44,6 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         store.engine.dispose()
 
 
-class Gateway:
-    """Publishes as the gateway does: the protocol's envelope, QoS 1, its own topics."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.seq = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-
-    def send(self, topic: str, kind: str, body: dict[str, Any]) -> None:
-        self.seq += 1
-        payload = encode(GW, kind, body, seq=self.seq, msg_id=new_id())
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def event(self, type_: str, source: str, attributes: dict[str, Any], severity: str) -> str:
-        event_id = new_id()
-        body = {
-            "event_id": event_id,
-            "type": type_,
-            "phase": "start",
-            "source": source,
-            "severity": severity,
-            "started_at": time.time(),
-            "attributes": attributes,
-            "snapshot": {
-                "width": 32,
-                "height": 24,
-                "data_b64": base64.b64encode(seed.jpeg(90)).decode(),
-            },
-        }
-        self.send(Topics(GW).event(source), "event", body)
-        return event_id
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
-def _birth() -> dict[str, Any]:
-    return {
-        "session": 1,
-        "agent_version": "1.0",
-        "config_version": 0,
-        "keepalive_s": 30,
-        "health_interval_s": 5.0,
-        "inventory": {
-            "cameras": [{"id": "cam-1"}],
-            "sensors": [{"id": "water", "profile": "ultrasonic", "port": "loop://"}],
-        },
-    }
-
-
 def _first(reader: SseReader, type_: str) -> dict[str, Any]:
     """The first alert of that type on the stream ({} while there is none)."""
     return next((a["alert"] for a in reader.alerts() if a["alert"]["type"] == type_), {})
@@ -113,9 +58,9 @@ def _alert_ids(reader: SseReader) -> list[int]:
 
 
 def test_transport_operator_never_receives_the_flood(stack: Api, broker: Broker) -> None:
-    gateway = Gateway(broker)
+    gateway = WireGateway(broker, GW)
     try:
-        gateway.send(Topics(GW).state, "birth", _birth())
+        gateway.birth(cameras=["cam-1"], sensors=["water"])
         with (
             SseReader(stack.client("bpbd-op")) as bpbd,
             SseReader(stack.client("dishub-op")) as dishub,
@@ -125,8 +70,9 @@ def test_transport_operator_never_receives_the_flood(stack: Api, broker: Broker)
                 "water",
                 {"resource": "level", "level": "siaga_i", "value": 252.0, "unit": "cm"},
                 "critical",
+                JPEG,
             )
-            camera_event = gateway.event("camera.covered", "cam-1", {"score": 0.9}, "warning")
+            camera_event = gateway.event("camera.covered", "cam-1", {"score": 0.9}, "warning", JPEG)
 
             flood = wait_for(
                 lambda: _first(bpbd, "flood.level"), 10, what="the flood alert on BPBD's stream"
@@ -169,14 +115,14 @@ def test_each_new_edge_event_reaches_an_sse_client_in_order(stack: Api, broker: 
     the stream's poll): each becomes an alert on the live stream, in order, none missing, none
     twice. How fast is measured by ``python -m benchmarks.alerts`` (p95 against the 500 ms bar),
     not asserted here."""
-    gateway = Gateway(broker)
+    gateway = WireGateway(broker, GW)
     try:
         with SseReader(stack.client("admin")) as reader:
             before = len(reader.alerts())
             for i in range(20):
                 time.sleep(random.uniform(0.0, 0.1))
                 seen = len(reader.alerts())
-                gateway.event(f"camera.test{i}", f"cam-{i + 10}", {}, "warning")
+                gateway.event(f"camera.test{i}", f"cam-{i + 10}", {}, "warning", JPEG)
                 wait_for(
                     functools.partial(_has_more, reader, seen),
                     10,

@@ -13,13 +13,9 @@ import pytest
 from agent.link.outbox import Outbox, OutboxError
 from agent.link.publisher import Priority
 from common.mosquitto import Broker
-from tests.e2e.test_no_loss import assert_exactly_once, seqs
+from tests.e2e.test_no_loss import seqs
+from tests.faults.disk_agent import deliver_the_rest, wait_disk_error
 from tests.helpers import agent_proc, controller_proc, fill, gateway, wait_for
-
-
-def last_health(store: object, gid: str) -> dict:
-    row = gateway(store, gid)  # type: ignore[arg-type]
-    return (row or {}).get("last_health") or {}
 
 
 def test_full_disk_is_reported_survived_and_recovered(
@@ -40,36 +36,15 @@ def test_full_disk_is_reported_survived_and_recovered(
         wait_for(lambda: len(seqs(store, gid)) >= 5, 20, what="first messages")
         filler = fill(small_fs)
         # The agent goes on: its health, held in memory, reaches the controller and says why.
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "disk_full",
-            20,
-            interval=0.2,
-            what="disk_full in health",
-        )
+        wait_disk_error(store, gid, "disk_full")
         time.sleep(2)
         assert agent.running
         filler.unlink()
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "",
-            20,
-            interval=0.2,
-            what="disk_error cleared",
-        )
-        agent.stop()
-        box = Outbox(small_fs / "outbox.db", 1 << 30)
-        last = box.last_seq()
-        box.close()
-        agent.start()
-        wait_for(
-            lambda: set(range(1, last + 1)) <= set(seqs(store, gid)),
-            30,
-            interval=0.25,
-            what="every message stored",
-        )
+        wait_disk_error(store, gid, "")
+        deliver_the_rest(agent, store, gid, small_fs / "outbox.db")
     finally:
         agent.stop()
         ctl.stop()
-    assert_exactly_once(store, gid, last)
 
 
 def test_a_locked_outbox_is_an_error_and_is_never_moved_aside(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ from agent.update import state as st
 from agent.update.updater import UpdateRequest
 from common.mosquitto import Broker
 from tests.agent_update.helpers import World
-from tests.e2e.test_no_loss import assert_exactly_once, seqs
-from tests.faults.test_agent_storage import last_health
+from tests.e2e.test_no_loss import seqs
+from tests.faults.disk_agent import deliver_the_rest, wait_disk_error
 from tests.faults.test_update_storage import NEW, _leftovers, _updater, release_url, world
 from tests.helpers import FaultyDisk, agent_proc, controller_proc, wait_for
 
@@ -81,39 +81,18 @@ def test_agent_on_a_failing_disk_reports_it_and_delivers_everything_once(
     try:
         wait_for(lambda: len(seqs(store, gid)) >= 5, 20, what="first messages")
         eio_fs.fail(mode)
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == kind,
-            20,
-            interval=0.2,
-            what=f"{kind} in health",
-        )
+        wait_disk_error(store, gid, kind)
         at_fault = max(seqs(store, gid))
         wait_for(  # produced while every write fails, sent from memory
             lambda: max(seqs(store, gid)) >= at_fault + 10, 20, interval=0.2, what="more messages"
         )
         assert agent.running
         eio_fs.heal()
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "",
-            20,
-            interval=0.2,
-            what="disk_error cleared",
-        )
-        agent.stop()
-        box = Outbox(eio_fs.path / "outbox.db", 1 << 30)
-        last = box.last_seq()
-        box.close()
-        agent.start()  # sends whatever was still waiting on disk
-        wait_for(
-            lambda: set(range(1, last + 1)) <= set(seqs(store, gid)),
-            30,
-            interval=0.25,
-            what="every message stored",
-        )
+        wait_disk_error(store, gid, "")
+        deliver_the_rest(agent, store, gid, eio_fs.path / "outbox.db")
     finally:
         agent.stop()
         ctl.stop()
-    assert_exactly_once(store, gid, last)
     assert f"{kind} (cannot store message" in agent.text()
 
 

@@ -17,7 +17,7 @@ from agent.link.outbox import Outbox
 from agent.link.publisher import Priority
 from common.mosquitto import Broker
 from tests.e2e.test_no_loss import seqs
-from tests.faults.test_agent_storage import last_health
+from tests.faults.disk_agent import last_health, wait_disk_error
 from tests.helpers import Ext4Disk, Remountable, agent_proc, controller_proc, wait_for
 
 
@@ -64,12 +64,7 @@ def test_agent_on_a_disk_turned_read_only_reports_it_and_loses_nothing(
     try:
         wait_for(lambda: len(seqs(store, gid)) >= 5, 20, what="first messages")
         ext4_fs.fail()
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "read_only",
-            20,
-            interval=0.2,
-            what="read_only in health",
-        )
+        wait_disk_error(store, gid, "read_only")
         at_fault = max(seqs(store, gid))
         # Produced while the disk refuses every write, sent from memory, stored centrally.
         wait_for(

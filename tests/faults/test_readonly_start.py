@@ -25,7 +25,7 @@ from agent.link.publisher import Priority
 from common.mosquitto import Broker
 from controller.fleet.view import fleet_rows
 from tests.e2e.test_no_loss import seqs
-from tests.faults.test_agent_storage import last_health
+from tests.faults.disk_agent import wait_disk_error
 from tests.helpers import KENDALI, Proc, Remountable, agent_proc, controller_proc, wait_for
 from tests.security.test_preflight import AS_PLAIN_ROOT
 
@@ -102,12 +102,7 @@ def test_agent_started_on_a_read_only_disk_comes_online_and_says_why(
         assert "WARNING" in log and READY_RO in log, log
         assert "lost if the agent restarts before the disk is fixed" in log, log
         assert f"outbox.path {outbox} is on a read-only file system" in log, log
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "read_only",
-            20,
-            interval=0.2,
-            what="read_only in health",
-        )
+        wait_disk_error(store, gid, "read_only")
         row = next(r for r in fleet_rows(store) if r["gateway"] == gid)
         assert row["state"] == "online", row
         assert "outbox disk: read_only" in str(row), row
@@ -120,12 +115,7 @@ def test_agent_started_on_a_read_only_disk_comes_online_and_says_why(
         assert agent.popen is not None and f"pid {agent.popen.pid}" in second.stderr
 
         ro_fs.writable()  # repaired without a restart: the outbox goes back to disk
-        wait_for(
-            lambda: last_health(store, gid).get("link", {}).get("disk_error") == "",
-            20,
-            interval=0.2,
-            what="disk_error cleared",
-        )
+        wait_disk_error(store, gid, "")
         assert "the outbox is back on it" in agent.text()
         assert agent.stop() == 0
         got = seqs(store, gid)

@@ -6,10 +6,8 @@ with the picture attached; the SMTP password is nowhere but in the SMTP login.""
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +15,16 @@ from typing import Any
 import cv2
 import httpx
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from common.mosquitto import Broker
 from controller.access.users import UserStore
 from controller.notify.journal import lane_cursor
 from controller.store.repo import Store
 from controller.store.schema import gateway_sites
-from protocol.codec import encode, new_id
-from protocol.topics import Topics
 from tests.helpers import controller_proc, wait_for, write_yaml
+from tests.mqtt_gateway import WireGateway
 from tests.notify.mailbox import DUTY, SENDER, USER, Mailbox, attachments_of, mailboxes, text_of
 from tests.notify.test_mqtt import subscriber
 
@@ -47,57 +42,9 @@ def picture() -> bytes:
     return bytes(data)
 
 
-class Gateway:
-    """Publishes as a gateway does: the protocol's envelope, QoS 1, its own topics."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.seq = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-
-    def send(self, topic: str, kind: str, body: dict[str, Any]) -> None:
-        self.seq += 1
-        payload = encode(GW, kind, body, seq=self.seq, msg_id=new_id())
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def birth(self) -> None:
-        body = {
-            "session": 1,
-            "agent_version": "1.0",
-            "config_version": 0,
-            "keepalive_s": 30,
-            "health_interval_s": 5.0,
-            "inventory": {
-                "cameras": [],
-                "sensors": [{"id": "sungai", "profile": "ultrasonic", "port": "loop://"}],
-            },
-        }
-        self.send(Topics(GW).state, "birth", body)
-
-    def flood(self, jpeg: bytes) -> str:
-        event_id = new_id()
-        body = {
-            "event_id": event_id,
-            "type": "sensor.threshold",
-            "phase": "start",
-            "source": "sungai",
-            "severity": "critical",
-            "started_at": time.time(),
-            "attributes": {"resource": "level", "level": "siaga_i", "value": 252.0, "unit": "cm"},
-            "snapshot": {"width": 32, "height": 24, "data_b64": base64.b64encode(jpeg).decode()},
-        }
-        self.send(Topics(GW).event("sungai"), "event", body)
-        return event_id
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @pytest.fixture
-def gateway(broker: Broker) -> Iterator[Gateway]:
-    gw = Gateway(broker)
+def gateway(broker: Broker) -> Iterator[WireGateway]:
+    gw = WireGateway(broker, GW)
     yield gw
     gw.close()
 
@@ -111,7 +58,7 @@ def everything_stored(db: Path) -> str:
 def test_flood_event_reaches_the_duty_mailbox(
     tmp_path: Path,
     broker: Broker,
-    gateway: Gateway,
+    gateway: WireGateway,
     mailboxes: Callable[..., Mailbox],
 ) -> None:
     box = mailboxes()
@@ -121,8 +68,14 @@ def test_flood_event_reaches_the_duty_mailbox(
     with subscriber(broker, topic="kendali/v1/alerts/#") as feed:
         ctl.start("api listening on")
         try:
-            gateway.birth()
-            event_id = gateway.flood(jpeg)
+            gateway.birth(cameras=[], sensors=["sungai"])
+            event_id = gateway.event(
+                "sensor.threshold",
+                "sungai",
+                {"resource": "level", "level": "siaga_i", "value": 252.0, "unit": "cm"},
+                "critical",
+                jpeg,
+            )
             wait_for(lambda: box.messages, 20, what="the mail")
             wait_for(lambda: feed, 10, what="the alert on the MQTT feed")
             api = ctl_api(ctl.text())
