@@ -41,11 +41,17 @@ def main():
 """
 
 
-def agent_wheel(folder: Path, version: str, world: Path, padding: int = 0) -> Path:
+def agent_wheel(
+    folder: Path,
+    version: str,
+    world: Path,
+    padding: int = 0,
+    data: dict[str, bytes] | None = None,
+) -> Path:
     """A real, installable wheel of a package named ``kendali`` whose ``kendali`` console
-    script is the fake agent of this test world."""
+    script is the fake agent of this test world (``data``: more files installed beside it)."""
     source = AGENT_MODULE.format(repo=str(REPO), version=version, world=str(world), site=SITE)
-    return script_wheel(folder, version, "kendali_fake", source + "#" * padding + "\n")
+    return script_wheel(folder, version, "kendali_fake", source + "#" * padding + "\n", data)
 
 
 def make_release(
@@ -55,11 +61,12 @@ def make_release(
     world: Path,
     *,
     padding: int = 0,
+    data: dict[str, bytes] | None = None,
     created: datetime.datetime | None = None,
     expires_in: datetime.timedelta = 30 * DAY,
 ) -> Path:
     wheels = out.parent / f"wheels-{out.name}"
-    wheel = agent_wheel(wheels, version, world, padding)
+    wheel = agent_wheel(wheels, version, world, padding, data)
     now = created or datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     build_release([wheel], key, version, out, now=now, expires_in=expires_in)
     return out
