@@ -338,7 +338,8 @@ class CameraEvents:
         local_ip, camera_ip = self._route(client.events_url)
         host = str(push.host) if push.host is not None else local_ip
         try:
-            inbox = self.consumer.register(self.config.id, camera_ip, host, push.port)
+            inbox = self.consumer.register(self.config.id, camera_ip, host, push.port,
+                                           self.settings.push_from)  # fmt: skip
         except OSError as exc:
             raise CameraError(f"push consumer cannot listen on {host}:{push.port}: {exc}") from exc
         try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Self
 
-from pydantic import Field, IPvAnyAddress, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, IPvAnyAddress, StringConstraints, model_validator
 
 from strictmodel import StrictModel
 
@@ -13,6 +14,46 @@ TopicFilter = Annotated[
 ]
 RuleName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 ZoneRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+# The widest network a push_from entry may name: every address in it may post events as the
+# camera, so a whole subnet would let anyone on it inject motion or tamper alarms.
+WIDEST_PREFIX = {4: 24, 6: 120}
+
+
+def push_source(text: str) -> str:
+    """One ``push_from`` entry, as written back: an address (``10.0.5.1``) or a small network
+    (``192.168.7.0/29``). Raises ValueError saying what is wrong and why."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError as exc:
+        raise ValueError(
+            f"{text!r} is not an IP address or network (write e.g. 10.0.5.1 or "
+            f"192.168.7.0/29): {exc}"
+        ) from exc
+    if ipaddress.ip_address(text.strip().split("/")[0]) != net.network_address:
+        raise ValueError(f"{text!r} has host bits set: write the network as {net}")
+    widest = WIDEST_PREFIX[net.version]
+    if net.prefixlen == 0:
+        raise ValueError(
+            f"{text!r} is every address: anyone could then post events as this camera; "
+            "list the camera's other address (or its NAT's) instead"
+        )
+    if net.prefixlen < widest:
+        raise ValueError(
+            f"{text!r} is too wide (/{net.prefixlen}; at most /{widest} for IPv{net.version}): "
+            "every host in it could post events as this camera; list the camera's other "
+            "address (or its NAT's), or a network no wider than that"
+        )
+    if net.network_address.is_unspecified:
+        raise ValueError(f"{text!r} is the unspecified address, which never sends")
+    if net.num_addresses > 1:
+        return str(net)
+    address = net.network_address
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:10.0.5.1 is how IPv4 arrives
+    return str(mapped or address)
+
+
+PushSource = Annotated[str, AfterValidator(push_source)]
 
 
 class PushConfig(StrictModel):
@@ -81,6 +122,14 @@ class CameraEventsConfig(StrictModel):
     push: PushConfig = Field(
         default_factory=PushConfig,
         description="Push subscription where the camera has no PullPoint.",
+    )
+    push_from: list[PushSource] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Push: further addresses the camera's Notify may come from besides the "
+        "address the gateway reaches it at (a NAT between them, a camera that sends from a "
+        "second interface), as addresses or networks no wider than /24 (IPv4) or /120 (IPv6), "
+        "e.g. 10.0.5.1 or 192.168.7.0/29. Any other sender is refused (403).",
     )
     error_retry_s: float = Field(
         default=10,

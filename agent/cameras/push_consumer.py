@@ -5,7 +5,9 @@ and POSTs ``Notify`` messages there. One consumer serves every camera of the age
 runs as one supervised worker and listens on the address (and port) the cameras are told: by
 default the gateway's own address on the route to the camera, so it never listens on every
 interface. Each subscription gets its own short, unguessable path (cameras limit URL lengths);
-the path says which camera a Notify is for, and the sender must be that camera's address.
+the path says which camera a Notify is for, and the sender must be that camera's address, or
+one of the further addresses its configuration lists (``events.push_from``: a NAT between
+camera and gateway, a camera that sends from a second interface).
 
 Refused, counted and logged (never queued): an unknown path (404), a sender that is not the
 camera (403), a body over :data:`MAX_BODY` or without a length (413/411), malformed chunked
@@ -32,6 +34,7 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,16 +57,21 @@ MAX_QUEUED = 64  # Notify batches waiting for one camera's thread; more are refu
 MAX_HANDLERS = 16  # requests served at once; a connection beyond it is closed unanswered
 MAX_PER_SENDER = 4  # of those, from one address: a stranger's flood leaves room for cameras
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 @dataclass
 class Inbox:
     """One push subscription's mailbox: Notify batches for the camera's subscriber thread."""
 
     camera_id: str
-    source_ip: str  # the only address a Notify for this path is accepted from
+    source_ip: str  # the camera's address: a Notify for this path is accepted from it ...
     path: str
     url: str = ""
+    also_from: tuple[Network, ...] = ()  # ... and from these (events.push_from), nobody else
     received: int = 0  # Notify requests accepted
+    last_sender: str = ""  # the address the last accepted Notify came from
+    _extra_seen: set[str] = field(default_factory=set)  # push_from senders already logged
     refused: int = 0  # requests on this path refused (wrong sender, too large, unreadable)
     _results: queue.SimpleQueue[PullResult] = field(default_factory=queue.SimpleQueue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -81,6 +89,26 @@ class Inbox:
     def count_refused(self) -> None:
         with self._lock:
             self.refused += 1
+
+    def sender_entry(self, sender: str) -> str | None:
+        """Why ``sender`` may post here: "" for the camera's own address, the matching
+        ``push_from`` entry for a listed one, None for anyone else."""
+        if _same_ip(sender, self.source_ip):
+            return ""
+        address = _unmapped(sender)
+        if address is None:
+            return None
+        return next((str(n) for n in self.also_from if address in n), None)
+
+    def note_sender(self, sender: str, entry: str) -> bool:
+        """Remember who sent the last accepted Notify; True the first time a ``push_from``
+        sender (``entry``: the entry it matched) is seen, so that is logged once."""
+        with self._lock:
+            self.last_sender = sender
+            if not entry or sender in self._extra_seen:
+                return False
+            self._extra_seen.add(sender)  # at most a /24's worth
+            return True
 
     def take(self, timeout_s: float, stop: threading.Event) -> PullResult | None:
         """Everything delivered so far as one result, waiting up to ``timeout_s`` for the first
@@ -105,6 +133,21 @@ class Inbox:
             [m for r in batch for m in r.malformed],
             sum(r.dropped for r in batch),
         )
+
+
+def _unmapped(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address, an IPv4-mapped IPv6 one (``::ffff:10.0.5.1``) as IPv4."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+def networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """``push_from`` entries (validated by the configuration) as networks; an address is its
+    own one-address network."""
+    return tuple(ipaddress.ip_network(e, strict=True) for e in entries)
 
 
 def _same_ip(a: str, b: str) -> bool:
@@ -212,13 +255,18 @@ class NotifyConsumer:
 
     # -- subscriptions -----------------------------------------------------------------------
 
-    def register(self, camera_id: str, source_ip: str, host: str, port: int) -> Inbox:
+    def register(
+        self, camera_id: str, source_ip: str, host: str, port: int, also_from: Iterable[str] = ()
+    ) -> Inbox:
         """A new inbox for one subscription of ``camera_id``, listening on ``host``:``port``
-        (bound now if not yet; port 0 picks a free one). Raises OSError when it cannot bind."""
+        (bound now if not yet; port 0 picks a free one), taking Notify from ``source_ip`` and
+        the ``also_from`` addresses and networks. Raises OSError when it cannot bind."""
+        extra = networks(also_from)
         server = self._listen(host, port)
         path = PATH_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         bound = server.server_address[1]
-        inbox = Inbox(camera_id, source_ip, path, f"http://{url_host(host)}:{bound}{path}")
+        url = f"http://{url_host(host)}:{bound}{path}"
+        inbox = Inbox(camera_id, source_ip, path, url, also_from=extra)
         with self._lock:
             self._inboxes[path] = inbox
         return inbox
@@ -324,9 +372,12 @@ class NotifyConsumer:
             self.refuse(handler, 404, "unknown path", None, "unknown_path")
             return
         sender = handler.client_address[0]
-        if not _same_ip(sender, inbox.source_ip):
-            self.refuse(handler, 403, f"not the camera's address {inbox.source_ip}", inbox,
-                        "wrong_source")  # fmt: skip
+        entry = inbox.sender_entry(sender)
+        if entry is None:
+            listed = " nor in its events.push_from" if inbox.also_from else ""
+            self.refuse(handler, 403, f"not the camera's address {inbox.source_ip}{listed} (if "
+                        "the camera sends from there, through a NAT or a second interface, "
+                        "list it in events.push_from)", inbox, "wrong_source")  # fmt: skip
             return
         codings = handler.headers.get_all("Transfer-Encoding")
         raw = (
@@ -335,7 +386,7 @@ class NotifyConsumer:
             else self._read_chunked(handler, inbox, ", ".join(codings))
         )
         if raw is not None:
-            self._deliver(handler, inbox, raw)
+            self._deliver(handler, inbox, raw, entry)
 
     def _read_sized(self, handler: _Handler, inbox: Inbox) -> bytes | None:
         """A Content-Length body, or None when refused (and answered)."""
@@ -382,8 +433,9 @@ class NotifyConsumer:
             return raw
         return None
 
-    def _deliver(self, handler: _Handler, inbox: Inbox, raw: bytes) -> None:
-        """Parse and queue one Notify whose sender and body were accepted."""
+    def _deliver(self, handler: _Handler, inbox: Inbox, raw: bytes, entry: str) -> None:
+        """Parse and queue one Notify whose sender (``entry``: "" for the camera itself, else
+        the ``push_from`` entry it matched) and body were accepted."""
         result = self._parse(raw, handler.headers.get("Content-Type"))
         if result is None:
             self.refuse(handler, 400, "not a SOAP Notify", inbox, "not_notify")
@@ -391,8 +443,15 @@ class NotifyConsumer:
         if not inbox.put(result):
             self.refuse(handler, 503, f"{MAX_QUEUED} Notify already waiting", inbox, "queue_full")
             return
+        sender = handler.client_address[0]
         with self._lock:
             self.stats["accepted"] += 1
+            if entry:
+                self.stats["accepted_push_from"] += 1
+        if inbox.note_sender(sender, entry):
+            log.info("camera events: Notify for camera %s accepted from %s (events.push_from "
+                     "%s), not from its address %s", inbox.camera_id, sender, entry,
+                     inbox.source_ip)  # fmt: skip
         handler.answer(200)
 
     @staticmethod
