@@ -72,9 +72,10 @@ class FakeGateway:
                 {
                     "id": c,
                     "probed": True,
-                    "manufacturer": "Sim",
-                    "model": "IPC-1",
-                    "firmware": "1.0",
+                    # as long as a real camera's (the card must still hold its problems)
+                    "manufacturer": "HIKVISION",
+                    "model": "DS-2CD2143G2-I",
+                    "firmware": "V5.7.3 build 220112",
                 }
                 for c in cameras
             ],

@@ -77,7 +77,8 @@ function cameraTable(gw) {
     el("th", {}, el("a", { href: route("camera", gw.id, cam.id) }, cam.name || cam.id)),
     el("td", {}, cameraBadge(cam)),
     el("td", { title: t("fleet.camera.lastframe") }, age(cam.last_frame_age_s)),
-    el("td", { class: "muted" }, [cam.manufacturer, cam.model, cam.firmware].filter(Boolean).join(" ")),
+    el("td", { class: "muted model" },
+      [cam.manufacturer, cam.model, cam.firmware].filter(Boolean).join(" ")),
     el("td", {}, problems(cam.problems, "problems", cameraProblemText))))));
 }
 
