@@ -15,6 +15,11 @@ At every start it reads the persisted update state and:
 - anything else: ``exec`` of ``current/bin/kendali`` with the given arguments (same PID, so
   systemd's notify and watchdog see the agent itself).
 
+A state write the disk refuses (full, read-only, I/O errors) during a switch, trial or rollback
+does not stop the launcher: it starts the previous version without trying the new one, and the
+next start that can write records the rollback (reason ``state_unwritable`` when even the
+decision could not be written).
+
 Exit codes: the agent's own, or 1 when nothing can be started at all.
 """
 
@@ -42,6 +47,7 @@ ENV_TRIAL_SETTLE = "KENDALI_TRIAL_SETTLE_S"
 MAX_STARTS = 3
 POLL_S = 0.5
 STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the unit)
+UNRECORDED = "state_unwritable"  # the reason of a rollback made while the disk refused writes
 
 
 def exit_status(code: int) -> int:
@@ -77,7 +83,10 @@ class Launcher:
     def main(self) -> int:
         """Act on the persisted state until it says to run ``current`` (then ``exec``), or a
         trial's agent has ended after committing (then its exit status)."""
-        self.slots.ensure_current()
+        try:
+            self.slots.ensure_current()
+        except OSError as exc:  # no ``current`` link and no room for one: the base install runs
+            log(f"cannot create {self.slots.directory / 'current'}: {exc.strerror or exc}")
         while True:
             try:
                 record = self.store.load()
@@ -85,16 +94,61 @@ class Launcher:
                 # A damaged state file must not keep the gateway down: run what ``current`` says.
                 log(f"update state unreadable ({exc}); starting the current version")
                 return self.exec_current()
-            if record.state in (st.SWITCHING, st.RESTARTING):
-                self.enter_trial(record)
-            elif record.state == st.TRIAL:
-                code = self.supervise_trial()
-                if code is not None:
-                    return exit_status(code)
-            elif record.state == st.ROLLING_BACK:
-                self.roll_back(record.reason or "rolled_back", record.detail)
-            else:
+            if record.state not in (st.SWITCHING, *st.POST_SWITCH):
                 return self.exec_current()
+            try:
+                code = self.step(record)
+            except OSError as exc:
+                return self.start_previous(record, exc)
+            if code is not None:
+                return code
+
+    def step(self, record: st.UpdateRecord) -> int | None:
+        """One step of a switch, trial or rollback; an exit status once a committed trial's
+        agent has ended. Raises OSError when the disk refuses a state write or a link."""
+        if record.state in (st.RESTARTING, st.TRIAL) and self.unrecorded_rollback(record):
+            self.begin_rollback(
+                UNRECORDED,
+                f"an earlier start could not write the update state, so it did not try "
+                f"{record.target} and started {record.previous or 'the previous version'}",
+            )
+        elif record.state in (st.SWITCHING, st.RESTARTING):
+            self.enter_trial(record)
+        elif record.state == st.TRIAL:
+            code = self.supervise_trial()
+            if code is not None:
+                return exit_status(code)
+        else:
+            self.roll_back(record.reason or "rolled_back", record.detail)
+        return None
+
+    def unrecorded_rollback(self, record: st.UpdateRecord) -> bool:
+        """After the switch ``current`` points at the new slot until a rollback moves it back:
+        pointing elsewhere, it was moved by :meth:`start_previous` without a record."""
+        return bool(record.target_slot) and not self.slots.points_at(Path(record.target_slot))
+
+    def start_previous(self, record: st.UpdateRecord, exc: OSError) -> int:
+        """The disk refused a state write (full, read-only, failing). Without it a trial has no
+        crash count or deadline that survives a restart, and a rollback no record: so the new
+        version is not tried, ``current`` goes back to the previous version (when the disk
+        takes the link) and that version is started. The next start that can write records
+        the rollback (:meth:`unrecorded_rollback`). Raising instead would stop the service
+        with nothing running, again at every restart."""
+        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
+        if not startable(previous):
+            previous = self.slots.base
+        log(
+            f"cannot write the update state in {self.slots.directory} ({exc.strerror or exc}) "
+            f"in state {record.state}: starting {record.previous or previous} instead of "
+            f"trying {record.target}; free space there (or repair the disk), the next start "
+            "records the rollback"
+        )
+        if record.target_slot:
+            try:
+                self.slots.switch(previous, Path(record.target_slot))
+            except OSError as again:
+                log(f"cannot point current at {previous} either ({again.strerror or again})")
+        return self.exec_slots(previous, self.slots.base)
 
     def enter_trial(self, record: st.UpdateRecord) -> st.UpdateRecord:
         slot = Path(record.target_slot)
@@ -220,7 +274,11 @@ class Launcher:
         return env
 
     def exec_current(self) -> int:
-        for slot in (self.slots.current(), self.slots.base):
+        return self.exec_slots(self.slots.current(), self.slots.base)
+
+    def exec_slots(self, *slots: Path) -> int:
+        """``exec`` the agent of the first slot that starts; 1 when none does."""
+        for slot in slots:
             binary = agent_binary(slot)
             if not startable(slot):
                 log(f"{binary} cannot be started")
