@@ -89,6 +89,7 @@ def test_pure_logic(console: Console, browsers: Callable[..., Browser]) -> None:
 
     names = run(b, "sensor.js", 'return ["siaga_i", "siaga_iii", "high"].map(m.levelName);')
     assert names == ["Siaga I", "Siaga III", "high"]
+    check_measures(b)
     check_alert_titles(b)
 
     # a gateway's warnings (a certificate near expiry with renewal failing) beside its problems
@@ -229,6 +230,29 @@ TITLES: list[tuple[dict[str, Any], str, str]] = [
         "Crowd {device} at gw-01/cam",
     ),
 ]  # fmt: skip
+
+
+def check_measures(b: Browser) -> None:
+    """A reading and a resource's name in the operator's notation: 359,60 and "Tinggi muka
+    air" in Indonesian, 359.60 and "Water level" in English; whole numbers and resources with
+    no name of ours as they are."""
+    script = """const done = arguments[arguments.length - 1];
+    Promise.all(["i18n", "format", "sensor"].map((n) => import(`/console/js/${n}.js`)))
+      .then(([i18n, format, sensor]) => {
+        const out = {};
+        for (const lang of ["id", "en"]) {
+          i18n.setLanguage(lang, false);
+          out[lang] = [format.number(359.6), format.number(27.25, 1), format.number(1200),
+            sensor.resourceName("level"), sensor.resourceName("pm2_5"),
+            sensor.resourceName("count_0_3")];
+        }
+        i18n.setLanguage("id", false);
+        return out;
+      }).then(done, (e) => done({error: String(e)}));"""
+    out = b.driver.execute_async_script(script)
+    assert "error" not in out, out
+    assert out["id"] == ["359,60", "27,3", "1200", "Tinggi muka air", "PM2,5", "count_0_3"]
+    assert out["en"] == ["359.60", "27.3", "1200", "Water level", "PM2.5", "count_0_3"]
 
 
 def check_alert_titles(b: Browser) -> None:

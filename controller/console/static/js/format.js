@@ -44,8 +44,12 @@ export function percent(value) {
   return value === null || value === undefined ? t("none") : `${Math.round(value)} %`;
 }
 
+/** A measured value with ``digits`` decimals in the operator's notation (Indonesian: 359,60);
+ *  whole numbers as they are, without grouping (a level of 1200 cm, a count). */
 export function number(value, digits = 2) {
   if (value === null || value === undefined) return t("none");
   if (typeof value !== "number") return String(value);
-  return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+  if (Number.isInteger(value)) return String(value);
+  const fixed = value.toFixed(digits);
+  return language() === "id" ? fixed.replace(".", ",") : fixed;
 }

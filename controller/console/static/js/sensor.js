@@ -5,13 +5,20 @@ import { api } from "./api.js";
 import { el, replace, route } from "./dom.js";
 import { errorText } from "./errors.js";
 import { number, wita } from "./format.js";
-import { language, t } from "./i18n.js";
+import { has, language, t } from "./i18n.js";
 import { levelName } from "./alerttext.js";
 import { drawChart } from "./chart.js";
 import { every } from "./poll.js";
 
 const RANGES = { "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600 };
 const REFRESH_MS = 15_000;
+
+/** A measured resource's name in the operator's language ("level": "Tinggi muka air"); a
+ *  resource we have no name for as the sensor profile calls it. */
+export function resourceName(resource) {
+  const key = `resource.${resource}`;
+  return has(key) ? t(key) : resource;
+}
 
 /** Numeric readings by resource: {resource: {unit, points: [{ts, value}]}}. */
 export function seriesByResource(readings) {
@@ -70,7 +77,9 @@ export function mountSensor(container, [gw, sensor]) {
       figures.push({ canvas, unit, points, levels: mine, from, to, resource, last });
     }
     replace(charts, figures.map((f) => el("figure", { class: "chart-figure" },
-      el("h3", {}, f.resource),
+      el("h3", {}, resourceName(f.resource),
+        resourceName(f.resource) === f.resource ? null
+          : el("span", { class: "muted resource-id" }, ` ${f.resource}`)),
       f.canvas,
       el("figcaption", {},
         f.last ? el("p", { class: "latest" }, t("sensor.latest",
