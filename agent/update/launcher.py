@@ -47,7 +47,6 @@ ENV_TRIAL_SETTLE = "KENDALI_TRIAL_SETTLE_S"
 MAX_STARTS = 3
 POLL_S = 0.5
 STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the unit)
-UNRECORDED = "state_unwritable"  # the reason of a rollback made while the disk refused writes
 
 
 def exit_status(code: int) -> int:
@@ -108,7 +107,7 @@ class Launcher:
         agent has ended. Raises OSError when the disk refuses a state write or a link."""
         if record.state in (st.RESTARTING, st.TRIAL) and self.unrecorded_rollback(record):
             self.begin_rollback(
-                UNRECORDED,
+                st.UNRECORDED_ROLLBACK,
                 f"an earlier start could not write the update state, so it did not try "
                 f"{record.target} and started {record.previous or 'the previous version'}",
             )

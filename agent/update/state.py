@@ -62,6 +62,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     FAILED: frozenset({DOWNLOADING}),
 }
 OUTCOMES = {COMMITTED: "committed", ROLLED_BACK: "rolled_back", FAILED: "failed"}
+# The reason of a rollback the launcher made while the disk refused the state file: it started
+# the previous version instead of the trial, and whoever can write next records it.
+UNRECORDED_ROLLBACK = "state_unwritable"
 
 
 class StateError(Exception):

@@ -187,6 +187,8 @@ class Updater:
             record = self.store.load()
         except st.StateError as exc:
             return self._damaged(exc)
+        if record.state in (st.RESTARTING, st.TRIAL) and record.target != self.running_version:
+            return self._rolled_back_unrecorded(record)
         if record.state not in st.PRE_SWITCH:
             return record
         if record.attempt >= self.max_attempts:
@@ -197,6 +199,22 @@ class Updater:
         log.warning("resuming the update to %s in %s (attempt %d)", record.target,
                     record.state, record.attempt + 1)  # fmt: skip
         return self.store.update(attempt=record.attempt + 1)
+
+    def _rolled_back_unrecorded(self, record: st.UpdateRecord) -> st.UpdateRecord:
+        """This version started while the file still says the new one is on trial: the launcher
+        could not write the state (a full or failing disk) and started the previous version
+        instead. The rollback is recorded here, or held in memory until the disk takes it, so
+        health says ``rolled_back`` rather than a trial nobody runs."""
+        now = self.clock()
+        detail = (
+            f"the launcher could not write the update state in {self.slots.directory} and "
+            f"started {self.running_version} instead of trying {record.target}"
+        )
+        log.error("update to %s rolled back: %s", record.target, detail)
+        rolling = st.advance(record, st.ROLLING_BACK, now, reason=st.UNRECORDED_ROLLBACK)
+        done = st.advance(rolling, st.ROLLED_BACK, now, reason=st.UNRECORDED_ROLLBACK,
+                          detail=detail)  # fmt: skip
+        return self.store.save_or_hold(done)
 
     def _damaged(self, exc: st.StateError) -> st.UpdateRecord:
         """A state file that cannot be read (a disk fault): kept aside for a person to look at,

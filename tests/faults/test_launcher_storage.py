@@ -14,7 +14,9 @@ import pytest
 
 from agent.update import state as st
 from agent.update.slots import Slots
-from common.release import keys
+from agent.update.updater import Updater
+from common.release import TrustStore, keys
+from tests.agent_update.fake_agent import FakeInstaller
 from tests.agent_update.helpers import REPO, World, fake_slot
 from tests.helpers import fill
 
@@ -92,5 +94,35 @@ def test_a_full_disk_at_a_launcher_write_still_starts_the_previous_version(
     # being written, that it was made without a record
     expected = "crash_loop" if state == st.ROLLING_BACK else "state_unwritable"
     assert record["reason"] == expected, record
+    assert world.runs()[-1] == f"{OLD} ok" and f"{NEW} start" not in world.runs()
+    assert slots.points_at(world.base)
+
+
+def test_the_previous_version_reports_the_unrecorded_rollback_and_writes_it_later(
+    small_fs: Path, world: World
+) -> None:
+    """What the launcher started in place of the trial says so in its health (from memory while
+    the disk is full) instead of showing 2.0.0 on trial, and writes it once it can."""
+    slots = _switched(world, st.TRIAL, 1)
+    filler = fill(small_fs)
+    assert _start(world).returncode == 0  # the launcher falls back to 1.0.0
+    trust = TrustStore.load(world.root / "trust.json")
+    updater = Updater(world.update_dir, world.base, lambda: trust, OLD, installer=FakeInstaller())
+
+    updater.recover()  # what the agent's update worker does first
+
+    health = updater.health()
+    assert health is not None
+    assert (health["state"], health["outcome"], health["reason"]) == (
+        "rolled_back", "rolled_back", "state_unwritable",
+    ), health  # fmt: skip
+    assert f"started {OLD} instead of trying {NEW}" in health["detail"]
+    assert world.state()["state"] == st.TRIAL  # nothing written yet
+    assert not updater.in_trial() and not updater.pending()
+
+    filler.unlink()
+    updater.health()
+    assert (world.state()["state"], world.state()["reason"]) == ("rolled_back", "state_unwritable")
+    assert _start(world).returncode == 0  # the launcher has nothing left to do: 1.0.0 again
     assert world.runs()[-1] == f"{OLD} ok" and f"{NEW} start" not in world.runs()
     assert slots.points_at(world.base)
