@@ -17,8 +17,9 @@ from controller.store.repo import Store
 from protocol.codec import encode, new_id
 from protocol.topics import Topics
 from tests.api.conftest import Api, add_users, start_controller
-from tests.api.test_e2e_agencies import GW, Gateway, _birth
+from tests.api.test_e2e_agencies import GW
 from tests.helpers import gateway, wait_for
+from tests.mqtt_gateway import WireGateway, birth_body
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def retained_state(broker: Broker, wait_s: float = 1.0) -> bytes | None:
 
 def test_forget_clears_registry_and_retained_presence(live: Api, broker: Broker) -> None:
     store: Store = live.store
-    sender = Gateway(broker)
+    sender = WireGateway(broker, GW)
     try:
         # The agent's birth is retained (its last will replaces it when it dies).
         sender.client.publish(
@@ -82,6 +83,7 @@ def test_forget_clears_registry_and_retained_presence(live: Api, broker: Broker)
         sender.close()
 
 
-def retained_birth(sender: Gateway) -> bytes:
+def retained_birth(sender: WireGateway) -> bytes:
     sender.seq += 1
-    return encode(GW, "birth", _birth(), seq=sender.seq, msg_id=new_id())
+    body = birth_body(cameras=["cam-1"], sensors=["water"])
+    return encode(GW, "birth", body, seq=sender.seq, msg_id=new_id())
