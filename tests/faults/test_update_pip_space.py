@@ -19,6 +19,7 @@ from agent.update.updater import Updater, UpdateRequest
 from common.release import TrustStore, keys
 from sim.range_server import RangeServer
 from tests.agent_update.helpers import World, make_release
+from tests.faults.test_update_storage import _leftovers
 from tests.helpers import fill
 
 OLD, NEW = "1.0.0", "2.0.0"
@@ -37,16 +38,6 @@ def release_url(tmp_path: Path, world: World) -> object:
     make_release(releases / NEW, world.key, NEW, world.root, data=data)
     with RangeServer(releases) as server:
         yield f"{server.url}/{NEW}"
-
-
-def _leftovers(directory: Path) -> list[str]:
-    """Files under the update directory besides the state file and the links (the pip cache,
-    the download, the wheel cache, the slot all live there)."""
-    return sorted(
-        str(p.relative_to(directory))
-        for p in directory.rglob("*")
-        if p.is_file() and not p.is_symlink() and p.name != st.STATE_FILE
-    )
 
 
 @pytest.mark.parametrize(
