@@ -18,7 +18,10 @@ At every start it reads the persisted update state and:
 A state write the disk refuses (full, read-only, I/O errors) during a switch, trial or rollback
 does not stop the launcher: it starts the previous version without trying the new one, and the
 next start that can write records the rollback (reason ``state_unwritable`` when even the
-decision could not be written).
+decision could not be written). A read-only or failing disk also refuses to move ``current``
+back: the previous version is then started directly and records the rollback itself once the
+disk takes writes (the launcher then moves ``current``); a launcher start before that runs the
+new version's trial afresh. The log line names the fault and what to do about it.
 
 Exit codes: the agent's own, or 1 when nothing can be started at all.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import signal
 import subprocess
@@ -52,6 +56,15 @@ STOP_GRACE_S = 12.0  # the agent stops in under 10 s (TimeoutStopSec=12 in the u
 def exit_status(code: int) -> int:
     """A child's return code as a process exit status (killed by signal N: 128 + N)."""
     return 128 - code if code < 0 else code
+
+
+def remedy(exc: OSError) -> str:
+    """What the person reading the journal does about a refused write."""
+    if exc.errno == errno.ENOSPC:
+        return "free space there"
+    if exc.errno == errno.EROFS:
+        return "repair the disk (dmesg; e2fsck or a reboot makes it writable again)"
+    return "check the disk (dmesg for I/O errors; replace a failing card)"
 
 
 def log(message: str) -> None:
@@ -94,7 +107,7 @@ class Launcher:
                 log(f"update state unreadable ({exc}); starting the current version")
                 return self.exec_current()
             if record.state not in (st.SWITCHING, *st.POST_SWITCH):
-                return self.exec_current()
+                return self.exec_slots(self.finish_rollback_link(record), self.slots.base)
             try:
                 code = self.step(record)
             except OSError as exc:
@@ -132,21 +145,36 @@ class Launcher:
         version is not tried, ``current`` goes back to the previous version (when the disk
         takes the link) and that version is started. The next start that can write records
         the rollback (:meth:`unrecorded_rollback`). Raising instead would stop the service
-        with nothing running, again at every restart."""
+        with nothing running, again at every restart.
+
+        A read-only or failing disk refuses the link too: then nothing on it remembers this
+        start, the previous version is started directly, and it records the rollback itself
+        once the disk takes writes (the updater's ``recover``; :meth:`finish_rollback_link`
+        then moves ``current``). A launcher start before that finds the new version's
+        ``current`` and state as they were and runs its trial afresh."""
         previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
         if not startable(previous):
             previous = self.slots.base
-        log(
-            f"cannot write the update state in {self.slots.directory} ({exc.strerror or exc}) "
-            f"in state {record.state}: starting {record.previous or previous} instead of "
-            f"trying {record.target}; free space there (or repair the disk), the next start "
-            "records the rollback"
-        )
+        name = record.previous or str(previous)
+        refused = ""
         if record.target_slot:
             try:
                 self.slots.switch(previous, Path(record.target_slot))
             except OSError as again:
-                log(f"cannot point current at {previous} either ({again.strerror or again})")
+                refused = again.strerror or str(again)
+        said = (
+            f"cannot write the update state in {self.slots.directory} ({exc.strerror or exc}) "
+            f"in state {record.state}: starting {name} instead of trying {record.target}; "
+            f"{remedy(exc)}"
+        )
+        if refused:
+            log(
+                f"{said}. current still points at {record.target} (the link was refused too: "
+                f"{refused}): {name} records the rollback once the disk takes writes; a start "
+                f"before that runs the trial of {record.target} again"
+            )
+        else:
+            log(f"{said}, the next start records the rollback")
         return self.exec_slots(previous, self.slots.base)
 
     def enter_trial(self, record: st.UpdateRecord) -> st.UpdateRecord:
@@ -271,6 +299,29 @@ class Launcher:
         env[ENV_UPDATE_DIR] = str(self.slots.directory)
         env[ENV_BASE] = str(self.slots.base)
         return env
+
+    def finish_rollback_link(self, record: st.UpdateRecord) -> Path:
+        """The slot to start for a settled state: ``current``, except after a rollback that
+        the disk recorded but whose link it refused (the previous version wrote it once the disk
+        was writable again, :meth:`start_previous`). Then ``current`` still points at the
+        version that was rolled back, and is moved back first; the previous slot is started
+        directly when even that is refused."""
+        if not (
+            record.state == st.ROLLED_BACK
+            and record.target_slot
+            and self.slots.points_at(Path(record.target_slot))
+        ):
+            return self.slots.current()
+        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
+        if not startable(previous):
+            previous = self.slots.base
+        try:
+            self.slots.switch(previous, Path(record.target_slot))
+        except OSError as exc:
+            log(f"cannot point current back at {previous} ({exc.strerror or exc}); starting it")
+            return previous
+        log(f"{record.target} was rolled back: current points at {previous} again")
+        return self.slots.current()
 
     def exec_current(self) -> int:
         return self.exec_slots(self.slots.current(), self.slots.base)
