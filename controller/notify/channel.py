@@ -47,6 +47,11 @@ _SMTP_REPLY = re.compile(
 )
 _DETAIL = re.compile(r"^Socket Exception: ")
 """The debug line in which apprise's e-mail (and other socket) plugins name the actual error."""
+_RESPONSE = re.compile(r"^Response Details:")
+_DESCRIPTION = re.compile(r'"description"\s*:\s*"((?:[^"\\]|\\.)*)"')
+"""The service's own words in the response apprise logs at debug level (Telegram's Bot API says
+``"description": "Forbidden: bot was blocked by the user"``; apprise's warning for a failed photo
+upload gives only the status code)."""
 _NOTIFY_TAKES_LOG_LEVEL = "log_level" in inspect.signature(apprise.Apprise.notify).parameters
 _URL_PARTS = re.compile(r"[/?&=@:#]")
 MIN_SECRET_PART = 6
@@ -217,6 +222,10 @@ def _log_messages(result: Any) -> list[str]:
             out.append(text)
         elif e.level == "DEBUG" and _DETAIL.match(text):
             out.append(_DETAIL.sub("", text))
+        elif e.level == "DEBUG" and _RESPONSE.match(text):
+            said = _DESCRIPTION.search(text)
+            if said:
+                out.append(said.group(1).replace('\\"', '"'))
     return out
 
 
@@ -247,7 +256,7 @@ def failure_from(messages: Iterable[str]) -> DeliveryFailed:
         m = _HTTP_STATUS.search(text)
         if m:
             status = int(m.group(1) or m.group(2))
-        if text not in texts:
+        if not any(text in earlier for earlier in texts):  # e.g. a description already quoted
             texts.append(text)
     reason = "; ".join(texts)[:1000] or "delivery failed (apprise gave no reason)"
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
