@@ -30,6 +30,7 @@ from urllib.parse import unquote
 import apprise
 from apprise.attachment.memory import AttachMemory
 from apprise.plugins.email import NotifyEmail
+from apprise.plugins.telegram import NotifyTelegram
 
 from common.redact import redact, register_secret
 from controller.notify.config import ChannelSection
@@ -163,6 +164,9 @@ class AppriseChannel:
             raise ChannelError(f"channel {name}: apprise does not understand its URL")
         register_url_secrets(url, plugin)
         self.email = isinstance(plugin, NotifyEmail)
+        # our text is plain: undeclared, apprise passes it to Telegram as HTML, where a site or
+        # title with ``<`` or ``&`` is refused ("can't parse entities") and a tag would render
+        self.plain_text = self.email or isinstance(plugin, NotifyTelegram)
         if self.email:
             # apprise waits 5.5 s between two mails of one plugin, in a sleep a stop cannot end;
             # the channel's token bucket (rate_per_minute, burst) is the rate limit.
@@ -184,7 +188,7 @@ class AppriseChannel:
             attach.add(AttachMemory(content=jpeg, name="snapshot.jpg", mimetype="image/jpeg"))
         kind = apprise.NotifyType.SUCCESS if cleared else NOTIFY_TYPE.get(severity)
         extra: dict[str, Any] = {}
-        if self.email:  # our text is plain: apprise would otherwise take it for HTML
+        if self.plain_text:  # apprise would otherwise take it for HTML
             extra["body_format"] = apprise.NotifyFormat.TEXT
         if _NOTIFY_TAKES_LOG_LEVEL:  # the failure detail apprise logs at debug level
             extra["log_level"] = logging.DEBUG

@@ -35,6 +35,7 @@ SCENARIOS: dict[str, tuple[list[str], bool, dict[str, Any]]] = {
     "blocked": (["blocked"] * 5, True, {}),
     "chat_not_found": (["chat_not_found"] * 5, False, {}),
     "too_many": (["too_many"], False, {}),
+    "markup": ([], True, {"site": "pasar<baru>&co", "device": "gw-01/<b>pompa</b>"}),
 }
 
 

@@ -84,7 +84,7 @@ def test_an_alert_without_a_snapshot_is_one_text_message(telegram: tuple[Results
     [call] = calls(results, "text")
     assert call["method"] == "sendMessage" and call["chat_id"] == CHAT
     assert call["text"].startswith("<b>[KRITIS] Banjir Siaga I di ampal")
-    assert "Tingkat: KRITIS · Jenis: flood.level" in call["text"]
+    assert "\r\nTingkat: KRITIS · Jenis: flood.level\r\n" in call["text"]
     assert results["text"]["counters"]["notify.sent"] == 1
 
 
@@ -134,3 +134,14 @@ def test_the_bot_token_is_in_no_log_line_and_no_dead_letter(
     secret = TOKEN.split(":", 1)[1]
     for text in (log, json.dumps([r["dead"] for r in results.values()])):
         assert secret not in text
+
+
+def test_text_that_looks_like_html_arrives_as_written(telegram: tuple[Results, str]) -> None:
+    results, _ = telegram
+    [call] = calls(results, "markup")
+    assert results["markup"]["dead"] == [] and results["markup"]["counters"]["notify.sent"] == 1
+    # Telegram reads HTML: the text is escaped so the chat shows "pasar<baru>&co" and "<b>pompa"
+    caption = call["caption"]
+    assert "Lokasi: situs pasar&lt;baru&gt;&amp;co, gateway gw-01, perangkat " in caption
+    assert "&lt;b&gt;pompa&lt;/b&gt;" in caption and "<b>pompa" not in caption
+    assert caption.startswith("<b>[KRITIS] Banjir Siaga I di pasar&lt;baru&gt;&amp;co")
