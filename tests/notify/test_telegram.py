@@ -145,3 +145,11 @@ def test_text_that_looks_like_html_arrives_as_written(telegram: tuple[Results, s
     assert "Lokasi: situs pasar&lt;baru&gt;&amp;co, gateway gw-01, perangkat " in caption
     assert "&lt;b&gt;pompa&lt;/b&gt;" in caption and "<b>pompa" not in caption
     assert caption.startswith("<b>[KRITIS] Banjir Siaga I di pasar&lt;baru&gt;&amp;co")
+
+
+def test_verify_no_is_what_lets_the_fake_in(telegram: tuple[Results, str]) -> None:
+    results, _ = telegram
+    assert calls(results, "verified") == []  # the TLS handshake failed: no request reached it
+    [row] = results["verified"]["dead"]
+    assert row["attempts"] == 3 and len(results["verified"]["slept"]) == 2  # retried per policy
+    assert row["reason"].startswith("failed: ") and "CERTIFICATE_VERIFY_FAILED" in row["reason"]
