@@ -53,6 +53,8 @@ _DESCRIPTION = re.compile(r'"description"\s*:\s*"((?:[^"\\]|\\.)*)"')
 """The service's own words in the response apprise logs at debug level (Telegram's Bot API says
 ``"description": "Forbidden: bot was blocked by the user"``; apprise's warning for a failed photo
 upload gives only the status code)."""
+_RETRY_AFTER = re.compile(r"\bretry after (\d+(?:\.\d+)?)\b", re.IGNORECASE)
+"""A rate-limited service's own wait (Telegram: ``Too Many Requests: retry after 3``)."""
 _NOTIFY_TAKES_LOG_LEVEL = "log_level" in inspect.signature(apprise.Apprise.notify).parameters
 _URL_PARTS = re.compile(r"[/?&=@:#]")
 MIN_SECRET_PART = 6
@@ -71,10 +73,16 @@ class ChannelError(ValueError):
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    """``retry_after``: seconds the service asked us to wait before the next try (Telegram's
+    429 says ``retry after N``), or None."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class _RedactApprise(logging.Filter):
@@ -265,4 +273,6 @@ def failure_from(messages: Iterable[str]) -> DeliveryFailed:
     reason = "; ".join(texts)[:1000] or "delivery failed (apprise gave no reason)"
     permanent = 400 <= status < 500 and status not in RETRYABLE_4XX
     permanent = permanent or any(500 <= code < 600 for code in smtp)
-    return DeliveryFailed(reason, permanent=permanent)
+    asked = _RETRY_AFTER.search(reason)
+    retry_after = float(asked.group(1)) if asked else None
+    return DeliveryFailed(reason, permanent=permanent, retry_after=retry_after)

@@ -52,16 +52,31 @@ DELIVERY_RETRY = Retrying(
 :func:`delivery_policy` (attempts, back-off, the lane's stop event, an injected sleep)."""
 
 
+class _AtLeastAsked:
+    """The back-off, but never shorter than the wait the service asked for (a 429's
+    ``retry after N``), itself capped at the longest back-off: trying earlier is refused again."""
+
+    def __init__(self, backoff: Callable[[RetryCallState], float], longest: float) -> None:
+        self.backoff, self.longest = backoff, longest
+
+    def __call__(self, state: RetryCallState) -> float:
+        wait = self.backoff(state)
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return max(wait, min(asked, self.longest)) if asked else wait
+
+
 def delivery_policy(
     retry: RetrySection, lane: Lane, sleep: Sleep | None, on_retry: Callable[[RetryCallState], None]
 ) -> Retrying:
+    backoff = wait_exponential_jitter(
+        multiplier=retry.backoff_initial_s,
+        max=retry.backoff_max_s,
+        jitter=retry.backoff_initial_s / 4,
+    )
     return DELIVERY_RETRY.copy(
         stop=stop_after_attempt(retry.attempts) | stop_when_event_set(lane.stop_event),
-        wait=wait_exponential_jitter(
-            multiplier=retry.backoff_initial_s,
-            max=retry.backoff_max_s,
-            jitter=retry.backoff_initial_s / 4,
-        ),
+        wait=_AtLeastAsked(backoff, retry.backoff_max_s),
         sleep=sleep or lane.stop_event.wait,
         before_sleep=on_retry,
     )

@@ -121,6 +121,8 @@ def test_too_many_requests_is_retried_then_delivered_once(telegram: tuple[Result
     first, second = calls(results, "too_many")
     assert first["method"] == second["method"] == "sendMessage" and first["text"] == second["text"]
     assert len(results["too_many"]["slept"]) == 1 and results["too_many"]["dead"] == []
+    # Telegram asked for 3 s ("retry after 3"); the channel's own first back-off is ~1.5 s
+    assert results["too_many"]["slept"][0] >= 3.0, results["too_many"]["slept"]
     counters = results["too_many"]["counters"]
     assert counters["notify.failed"] == 1 and counters["notify.sent"] == 1
 
