@@ -10,12 +10,10 @@ Telegram (a bare ``<`` or ``&``) with 400 "can't parse entities".
 
 from __future__ import annotations
 
-import datetime
 import email
 import email.policy
 import hashlib
 import json
-import os
 import re
 import ssl
 import threading
@@ -25,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests import certs
 
 HOST = "api.telegram.org"
 
@@ -44,32 +41,7 @@ _BAD_LT = re.compile(r"<(?!/?(?:b|strong|i|em|u|ins|s|strike|del|a|code|pre|tg-s
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate for :data:`HOST` and its key (0600), both in ``directory``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path = directory / "fake-telegram.key", directory / "fake-telegram.crt"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+    return certs.self_signed(directory, "fake-telegram", HOST, x509.DNSName(HOST))
 
 
 @dataclass
