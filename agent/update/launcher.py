@@ -152,9 +152,7 @@ class Launcher:
         once the disk takes writes (the updater's ``recover``; :meth:`finish_rollback_link`
         then moves ``current``). A launcher start before that finds the new version's
         ``current`` and state as they were and runs its trial afresh."""
-        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
-        if not startable(previous):
-            previous = self.slots.base
+        previous = self.previous_or_base(record)
         name = record.previous or str(previous)
         refused = ""
         if record.target_slot:
@@ -300,6 +298,12 @@ class Launcher:
         env[ENV_BASE] = str(self.slots.base)
         return env
 
+    def previous_or_base(self, record: st.UpdateRecord) -> Path:
+        """The slot to go back to: the record's previous one, or the base install when there is
+        none or it cannot start."""
+        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
+        return previous if startable(previous) else self.slots.base
+
     def finish_rollback_link(self, record: st.UpdateRecord) -> Path:
         """The slot to start for a settled state: ``current``, except after a rollback that
         the disk recorded but whose link it refused (the previous version wrote it once the disk
@@ -312,9 +316,7 @@ class Launcher:
             and self.slots.points_at(Path(record.target_slot))
         ):
             return self.slots.current()
-        previous = Path(record.previous_slot) if record.previous_slot else self.slots.base
-        if not startable(previous):
-            previous = self.slots.base
+        previous = self.previous_or_base(record)
         try:
             self.slots.switch(previous, Path(record.target_slot))
         except OSError as exc:
