@@ -16,19 +16,15 @@ import pytest
 from agent.update import state as st
 from agent.update.install import VenvInstaller
 from agent.update.updater import Updater, UpdateRequest
-from common.release import TrustStore, keys
+from common.release import TrustStore
 from sim.range_server import RangeServer
 from tests.agent_update.helpers import World, make_release
-from tests.faults.test_update_storage import _leftovers
+from tests.faults.test_update_storage import NEW, OLD, _leftovers, world
 from tests.helpers import fill
 
-OLD, NEW = "1.0.0", "2.0.0"
+__all__ = ["world"]  # the imported fixture
+
 PAYLOAD = 1_500_000  # about a third of the disk: the download and the slot cannot both fit
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path / "gw", keys.new_key(), 1).setup(OLD)
 
 
 @pytest.fixture
