@@ -10,6 +10,14 @@ import os
 from pathlib import Path
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its nearest existing parent (the folder that would
+    hold it, and the file system it would be on)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably, mode 0600. OSError propagates
     (the old file is then untouched and no temporary file is left behind)."""

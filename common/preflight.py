@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common.files import nearest_existing
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
@@ -128,11 +130,8 @@ READ_ONLY_FIX = (
 def on_read_only_fs(path: Path) -> bool:
     """Whether the file system that holds ``path`` (or would hold it: its nearest existing
     parent) is mounted read-only (after a file-system error, ext4 remounts itself so)."""
-    where = path
-    while not where.exists() and where != where.parent:
-        where = where.parent
     try:
-        return bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        return bool(os.statvfs(nearest_existing(path)).f_flag & os.ST_RDONLY)
     except OSError:
         return False
 
@@ -156,9 +155,7 @@ def _may(path: Path, mode: int, read_only: bool) -> bool:
 
 
 def _check_parent(path: Path, what: str, read_only: bool = False) -> None:
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
+    ancestor = nearest_existing(path.parent)
     if not ancestor.is_dir():
         raise PreflightError(
             f"{what} {path}: {ancestor} is a file, not a directory",

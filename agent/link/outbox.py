@@ -40,6 +40,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from agent.link.publisher import Priority
+from common.files import nearest_existing
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,7 @@ def probe_disk(folder: Path) -> str | None:
 def _read_only_disk(folder: Path) -> bool:
     """Whether ``folder`` (or, when it does not exist, its nearest existing parent) is on a
     file system that refuses writes as read-only, asked by creating a file there."""
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return probe_disk(folder) == "read_only"
+    return probe_disk(nearest_existing(folder)) == "read_only"
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
